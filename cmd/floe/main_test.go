@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lockedBuffer is a goroutine-safe output sink.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func runCLI(t *testing.T, ctx context.Context, environ []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb lockedBuffer
+	code = run(ctx, args, environ, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// serve starts, claims the writer lease, logs with the configured node id
+// and stops on cancellation; a second node fences the first; catalog show
+// prints what they committed.
+func TestServeThenCatalogShow(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"FLOE_DATA_DIR=" + dir, "FLOE_LOG_FORMAT=json"}
+
+	for i, node := range []string{"node-a", "node-b"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var errb lockedBuffer
+		done := make(chan int)
+		go func() {
+			done <- run(ctx, []string{"serve", "--node_id", node}, env, &lockedBuffer{}, &errb)
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(errb.String(), `"node started"`) {
+			if time.Now().After(deadline) {
+				cancel()
+				t.Fatalf("%s did not start; stderr:\n%s", node, errb.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+		if code := <-done; code != 0 {
+			t.Fatalf("%s exited %d; stderr:\n%s", node, code, errb.String())
+		}
+		lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+		var sawStart, sawStop bool
+		for _, l := range lines {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("log line not JSON: %q", l)
+			}
+			if m["node_id"] != node {
+				t.Errorf("log line without node_id=%s: %s", node, l)
+			}
+			switch m["msg"] {
+			case "node started":
+				sawStart = true
+				if m["writer_epoch"] != float64(i+1) {
+					t.Errorf("%s writer_epoch = %v, want %d", node, m["writer_epoch"], i+1)
+				}
+			case "node stopping":
+				sawStop = true
+			}
+		}
+		if !sawStart || !sawStop {
+			t.Fatalf("%s: start=%v stop=%v in\n%s", node, sawStart, sawStop, errb.String())
+		}
+	}
+
+	code, out, stderr := runCLI(t, context.Background(), env, "catalog", "show")
+	if code != 0 {
+		t.Fatalf("catalog show exited %d: %s", code, stderr)
+	}
+	var cat struct {
+		Version     uint64 `json:"version"`
+		WriterEpoch uint64 `json:"writer_epoch"`
+		Writer      struct {
+			NodeID string `json:"node_id"`
+		} `json:"writer"`
+	}
+	if err := json.Unmarshal([]byte(out), &cat); err != nil {
+		t.Fatalf("catalog show output is not JSON: %v\n%s", err, out)
+	}
+	if cat.Version != 2 || cat.WriterEpoch != 2 || cat.Writer.NodeID != "node-b" {
+		t.Fatalf("catalog = %+v, want version 2 owned by node-b at epoch 2", cat)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "objects", "catalog")); err != nil {
+		t.Fatalf("catalog not stored under data_dir: %v", err)
+	}
+
+	code, _, stderr = runCLI(t, context.Background(), env, "catalog", "show", "--version", "9")
+	if code == 0 || !strings.Contains(stderr, "version") {
+		t.Fatalf("catalog show --version 9: code %d, stderr %q", code, stderr)
+	}
+}
+
+func TestConfigCheckReportsBadInput(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "floe.toml")
+	if err := os.WriteFile(bad, []byte("[storage.s3]\nmax_attempts = \"five\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"wrong type in file", nil, []string{"config", "check", "--config", bad}, `floe.toml:2:16: key "storage.s3.max_attempts"`},
+		{"config from env", []string{"FLOE_CONFIG=" + bad}, []string{"config", "check"}, `key "storage.s3.max_attempts"`},
+		{"bad env value", []string{"FLOE_LOG_LEVEL=loud"}, []string{"config", "check"}, `log.level: "loud" is not one of`},
+		{"bad flag value", nil, []string{"config", "check", "--storage.s3.max_attempts=x"}, `flag --storage.s3.max_attempts`},
+		{"missing file", nil, []string{"config", "check", "--config", filepath.Join(dir, "nope.toml")}, "no such file"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, context.Background(), tc.env, tc.args...)
+			if code == 0 || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("code %d, stderr %q; want failure mentioning %q", code, stderr, tc.want)
+			}
+		})
+	}
+
+	code, out, stderr := runCLI(t, context.Background(),
+		[]string{"FLOE_STORAGE_S3_SECRET_ACCESS_KEY=hunter2", "FLOE_NODE_ID=node-env"}, "config", "check")
+	if code != 0 {
+		t.Fatalf("config check failed: %s", stderr)
+	}
+	if strings.Contains(out, "hunter2") || !strings.Contains(out, "node_id = 'node-env'") {
+		t.Fatalf("config check output leaks a secret or lost the env override:\n%s", out)
+	}
+}

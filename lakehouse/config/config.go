@@ -1,0 +1,202 @@
+// Package config is Floe's process configuration: one TOML file (see
+// floe.example.toml at the repository root), overridden by FLOE_*
+// environment variables, overridden by command-line flags.
+//
+// Every setting has exactly one name, spelled three ways: the TOML key
+// `storage.s3.bucket`, the environment variable FLOE_STORAGE_S3_BUCKET and
+// the flag --storage.s3.bucket. Precedence, lowest first: the defaults in
+// Default, the file, the environment, the flags.
+//
+// Validate reports every problem at once, each naming the offending key, so
+// a typo is fixed in one round trip.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// DefaultNodeID is the node_id of a process whose configuration sets none.
+// It suits a single local node; every process sharing one object store in a
+// real deployment must be given its own node_id.
+const DefaultNodeID = "node-local-01"
+
+// Config is the whole configuration of one Floe process.
+type Config struct {
+	// NodeID names this process in logs, job records and live-query rows.
+	// It is read once, by the AppContext. Default: DefaultNodeID.
+	NodeID string `toml:"node_id" help:"name of this process in logs, jobs and live queries"`
+	// DataDir holds the node's local state (write buffer, segment cache,
+	// and the object store when storage.backend is "fs").
+	// Default: "./floe-data".
+	DataDir string `toml:"data_dir" help:"directory for local state"`
+
+	Log     LogConfig     `toml:"log"`
+	Storage StorageConfig `toml:"storage"`
+	Catalog CatalogConfig `toml:"catalog"`
+}
+
+// LogConfig controls structured logging.
+type LogConfig struct {
+	// Level is one of debug, info, warn, error. Default: "info".
+	Level string `toml:"level" help:"log level: debug, info, warn or error"`
+	// Format is "text" or "json". Default: "text".
+	Format string `toml:"format" help:"log format: text or json"`
+}
+
+// StorageConfig selects and configures the object store, the source of truth.
+type StorageConfig struct {
+	// Backend is "fs" (a local directory, the embedded default), "s3" (S3 or
+	// any S3-compatible server) or "memory" (lost at exit; tests and demos).
+	// Default: "fs".
+	Backend string   `toml:"backend" help:"object store backend: fs, s3 or memory"`
+	FS      FSConfig `toml:"fs"`
+	S3      S3Config `toml:"s3"`
+}
+
+// FSConfig configures the local directory object store.
+type FSConfig struct {
+	// Dir is the root directory. Default: "<data_dir>/objects".
+	Dir string `toml:"dir" help:"root directory of the local object store"`
+}
+
+// S3Config configures the S3 object store. Credentials left empty come from
+// the AWS default chain (env, shared config, instance or task role).
+type S3Config struct {
+	Bucket string `toml:"bucket" help:"S3 bucket name"`
+	// Prefix is prepended to every key, so several warehouses can share a
+	// bucket. Default: none.
+	Prefix string `toml:"prefix" help:"key prefix inside the bucket"`
+	// Endpoint is a custom endpoint URL (versitygw, MinIO, LocalStack).
+	// Default: AWS.
+	Endpoint string `toml:"endpoint" help:"custom S3 endpoint URL"`
+	// Region. Default: "us-east-1".
+	Region string `toml:"region" help:"S3 region"`
+	// ForcePathStyle addresses buckets as endpoint/bucket instead of
+	// bucket.endpoint; most self-hosted servers need it. Default: false.
+	ForcePathStyle  bool   `toml:"force_path_style" help:"use path-style bucket addressing"`
+	AccessKeyID     string `toml:"access_key_id" help:"static access key id (default: AWS credential chain)"`
+	SecretAccessKey string `toml:"secret_access_key" help:"static secret access key" secret:"true"`
+	SessionToken    string `toml:"session_token" help:"static session token" secret:"true"`
+	// MaxAttempts bounds attempts per request, first try included.
+	// Default: 5.
+	MaxAttempts int `toml:"max_attempts" help:"attempts per S3 request, first try included"`
+	// MaxBackoff caps the jittered exponential backoff between attempts.
+	// Default: 2s.
+	MaxBackoff Duration `toml:"max_backoff" help:"cap of the backoff between S3 retries"`
+}
+
+// CatalogConfig controls how the catalog manifest is cached.
+type CatalogConfig struct {
+	// RefreshInterval is how long a loaded catalog version is served before
+	// the latest version is checked again (two small requests). A client
+	// that needs its own writes passes a minimum catalog version instead.
+	// Default: 2s.
+	RefreshInterval Duration `toml:"refresh_interval" help:"how long a loaded catalog is trusted before re-checking"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("250ms",
+// "2s", "1m30s") in TOML, env and flags. A bare number is refused: its unit
+// would be a guess.
+type Duration struct{ time.Duration }
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("want a duration such as \"500ms\" or \"2s\", got %q", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// Default returns the configuration used when nothing is set: a single
+// local node storing everything under ./floe-data.
+func Default() Config {
+	return Config{
+		NodeID:  DefaultNodeID,
+		DataDir: "./floe-data",
+		Log:     LogConfig{Level: "info", Format: "text"},
+		Storage: StorageConfig{
+			Backend: "fs",
+			S3:      S3Config{Region: "us-east-1", MaxAttempts: 5, MaxBackoff: Duration{2 * time.Second}},
+		},
+		Catalog: CatalogConfig{RefreshInterval: Duration{2 * time.Second}},
+	}
+}
+
+// FSDir returns the local object store root: Storage.FS.Dir, or
+// <data_dir>/objects when that is empty.
+func (c *Config) FSDir() string {
+	if c.Storage.FS.Dir != "" {
+		return c.Storage.FS.Dir
+	}
+	return filepath.Join(c.DataDir, "objects")
+}
+
+// nodeIDPattern: letters, digits, '.', '_' and '-', starting with a letter
+// or digit, at most 64 bytes. It appears in object keys and log lines.
+var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// Validate reports every problem in c, each naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if !nodeIDPattern.MatchString(c.NodeID) {
+		bad("node_id", "%q is not a valid node id (1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit)", c.NodeID)
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		bad("data_dir", "must not be empty")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "%q is not one of text, json", c.Log.Format)
+	}
+	switch c.Storage.Backend {
+	case "fs", "memory":
+	case "s3":
+		s := c.Storage.S3
+		if s.Bucket == "" {
+			bad("storage.s3.bucket", "required when storage.backend is \"s3\"")
+		}
+		if s.Region == "" {
+			bad("storage.s3.region", "must not be empty")
+		}
+		if s.Endpoint != "" && !strings.HasPrefix(s.Endpoint, "http://") && !strings.HasPrefix(s.Endpoint, "https://") {
+			bad("storage.s3.endpoint", "%q must start with http:// or https://", s.Endpoint)
+		}
+		if (s.AccessKeyID == "") != (s.SecretAccessKey == "") {
+			bad("storage.s3.access_key_id", "access_key_id and secret_access_key must be set together")
+		}
+		if strings.HasPrefix(s.Prefix, "/") || strings.HasSuffix(s.Prefix, "/") {
+			bad("storage.s3.prefix", "%q must not start or end with '/'", s.Prefix)
+		}
+	default:
+		bad("storage.backend", "%q is not one of fs, s3, memory", c.Storage.Backend)
+	}
+	if c.Storage.S3.MaxAttempts < 1 || c.Storage.S3.MaxAttempts > 20 {
+		bad("storage.s3.max_attempts", "%d is out of range 1..20", c.Storage.S3.MaxAttempts)
+	}
+	if c.Storage.S3.MaxBackoff.Duration <= 0 {
+		bad("storage.s3.max_backoff", "must be positive, got %s", c.Storage.S3.MaxBackoff)
+	}
+	if c.Catalog.RefreshInterval.Duration < 0 {
+		bad("catalog.refresh_interval", "must not be negative, got %s", c.Catalog.RefreshInterval)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,183 @@
+package manifest
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/floedb/floe/lakehouse/objstore"
+	"github.com/floedb/floe/lakehouse/objstore/objstoretest"
+)
+
+// benchBuckets runs fn for mem, fs and (when configured) s3.
+func benchBuckets(b *testing.B, fn func(b *testing.B, bucket objstore.Bucket)) {
+	b.Run("mem", func(b *testing.B) { fn(b, objstore.NewMem()) })
+	b.Run("fs", func(b *testing.B) { fn(b, objstoretest.NewFSForTest(b)) })
+	b.Run("s3", func(b *testing.B) { fn(b, objstoretest.NewS3ForTest(b)) })
+}
+
+// appendBounded appends a segment and keeps the newest 100, so that the
+// manifest's size (and so encoding cost) stays constant over b.N commits.
+func appendBounded(key string) func(*Partition) (*Partition, error) {
+	return func(p *Partition) (*Partition, error) {
+		p, err := appendSegment(key, 10)(p)
+		if err == nil && len(p.Segments) > 100 {
+			p.Segments = p.Segments[1:]
+		}
+		return p, err
+	}
+}
+
+func reportRequests(b *testing.B, c *objstore.Counting) {
+	n := c.Counts()
+	b.ReportMetric(float64(n.Total())/float64(b.N), "requests/op")
+	b.ReportMetric(float64(n.Get)/float64(b.N), "gets/op")
+	b.ReportMetric(float64(n.List)/float64(b.N), "lists/op")
+	b.ReportMetric(float64(n.Put)/float64(b.N), "puts/op")
+}
+
+// BenchmarkCommit measures one uncontended partition commit. "warm" reuses
+// one Log (the latest version is cached); "cold" uses a new Log per commit,
+// as a process that commits once (e.g. a Lambda invocation) would.
+func BenchmarkCommit(b *testing.B) {
+	benchBuckets(b, func(b *testing.B, bucket objstore.Bucket) {
+		for _, mode := range []string{"warm", "cold"} {
+			b.Run(mode, func(b *testing.B) {
+				c := objstore.NewCounting(bucket)
+				table := "B" + mode
+				l := NewPartitionLog(c, table, "u1", LogOptions{})
+				if _, err := l.Commit(b.Context(), appendBounded("seed"), CommitOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				c.Reset()
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; b.Loop(); i++ {
+					if mode == "cold" {
+						l = NewPartitionLog(c, table, "u1", LogOptions{})
+					}
+					if _, err := l.Commit(b.Context(), appendBounded(fmt.Sprint(i)), CommitOptions{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				reportRequests(b, c)
+			})
+		}
+	})
+}
+
+// BenchmarkCommitContended: every goroutine commits through its own Log to
+// one partition, as separate processes would; reports attempts per commit.
+func BenchmarkCommitContended(b *testing.B) {
+	bucket := objstore.NewMem()
+	c := objstore.NewCounting(bucket)
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		l := NewPartitionLog(c, "T", "", LogOptions{MaxAttempts: 100000, MinBackoff: 50 * time.Microsecond, MaxBackoff: 5 * time.Millisecond})
+		for pb.Next() {
+			key := fmt.Sprint(n.Add(1))
+			if _, err := l.Commit(b.Context(), appendBounded(key), CommitOptions{}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	// Each commit puts its hint once; the rest of the puts are attempts.
+	counts := c.Counts()
+	b.ReportMetric(float64(counts.Put-int64(b.N))/float64(b.N), "attempts/commit")
+	b.ReportMetric(float64(counts.Total())/float64(b.N), "requests/op")
+}
+
+// BenchmarkLatestVersion: "cold" is a new Log (hint GET + LIST), "warm" a
+// Log that has seen the latest version (LIST only).
+func BenchmarkLatestVersion(b *testing.B) {
+	benchBuckets(b, func(b *testing.B, bucket objstore.Bucket) {
+		l := NewPartitionLog(bucket, "T", "", LogOptions{})
+		for i := range 20 {
+			if _, err := l.Commit(b.Context(), appendSegment(fmt.Sprint(i), 1), CommitOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, mode := range []string{"warm", "cold"} {
+			b.Run(mode, func(b *testing.B) {
+				c := objstore.NewCounting(bucket)
+				l := NewPartitionLog(c, "T", "", LogOptions{})
+				b.ReportAllocs()
+				for b.Loop() {
+					if mode == "cold" {
+						l = NewPartitionLog(c, "T", "", LogOptions{})
+					}
+					if v, err := l.LatestVersion(b.Context()); err != nil || v != 20 {
+						b.Fatal(v, err)
+					}
+				}
+				reportRequests(b, c)
+			})
+		}
+	})
+}
+
+// bigCatalog returns a valid catalog with n tables of 8 columns each.
+func bigCatalog(n int) *Catalog {
+	c := &Catalog{Header: Header{FormatVersion: FormatVersion, Version: 1, CommitID: "X", CommittedAt: testTime}}
+	for i := range 10 {
+		c.Namespaces = append(c.Namespaces, Namespace{Name: fmt.Sprintf("ns%d", i), CreatedAt: testTime})
+	}
+	types := []Type{BigInt, Text, Double, Timestamp, Boolean, Decimal(12, 3), JSON, UUID}
+	for i := range n {
+		t := Table{
+			ID: fmt.Sprintf("01JDQ4A5B6C7D8E9F0%08d", i), Namespace: fmt.Sprintf("ns%d", i%10), Name: fmt.Sprintf("table_%d", i),
+			Type: TableUser, PrimaryKey: []string{"c0"}, SchemaVersion: 3, NextColumnID: 8,
+			Options:   TableOptions{FlushRows: 10000},
+			CreatedAt: testTime, UpdatedAt: testTime,
+		}
+		for j, typ := range types {
+			t.Columns = append(t.Columns, Column{ID: uint32(j), Name: fmt.Sprintf("c%d", j), Type: typ, Nullable: j > 0})
+		}
+		c.Tables = append(c.Tables, t)
+	}
+	return c
+}
+
+func BenchmarkDecodeCatalog(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		b.Run(fmt.Sprintf("tables=%d", n), func(b *testing.B) {
+			data, err := EncodeCatalog(bigCatalog(n))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := DecodeCatalog(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkEncodeCatalog(b *testing.B) {
+	c := bigCatalog(1000)
+	data, _ := EncodeCatalog(c)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := EncodeCatalog(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCloneCatalog(b *testing.B) {
+	c := bigCatalog(1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = c.Clone()
+	}
+}

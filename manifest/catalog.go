@@ -1,0 +1,164 @@
+package manifest
+
+import "time"
+
+// TableType says how a table's rows are partitioned and who may touch them.
+type TableType string
+
+// Table types.
+const (
+	// TableUser: one partition per user; a caller only ever sees its own.
+	TableUser TableType = "USER"
+	// TableShared: one partition, governed by the table's access level.
+	TableShared TableType = "SHARED"
+	// TableStream: per-user like USER, append-only, rows expire after TTL.
+	TableStream TableType = "STREAM"
+	// TableSystem: Floe's own tables in the system namespace.
+	TableSystem TableType = "SYSTEM"
+)
+
+// AccessLevel governs reads and writes of a SHARED table.
+type AccessLevel string
+
+// Access levels, as in KalamDB.
+const (
+	AccessPublic     AccessLevel = "PUBLIC"
+	AccessPrivate    AccessLevel = "PRIVATE"
+	AccessRestricted AccessLevel = "RESTRICTED"
+	AccessDBA        AccessLevel = "DBA"
+)
+
+// Header is carried by every versioned manifest. Version, CommitID,
+// CommittedAt, CommittedBy and WriterEpoch are set by the commit protocol
+// (see Log.Commit); a mutation must not change them.
+type Header struct {
+	// FormatVersion is the layout of this document. A reader refuses any
+	// format it does not know rather than guessing.
+	FormatVersion int `json:"format_version"`
+	// Version is this manifest's position in its log: 1, 2, 3, … dense.
+	Version uint64 `json:"version"`
+	// CommitID is unique per commit attempt; a committer that is unsure
+	// whether its conditional put landed re-reads the version and compares.
+	CommitID string `json:"commit_id"`
+	// CommittedAt is the committer's clock at commit time (informational).
+	CommittedAt time.Time `json:"committed_at"`
+	// CommittedBy is the NodeId of the committing process (informational).
+	CommittedBy string `json:"committed_by,omitempty"`
+	// WriterEpoch is the highest writer epoch that has committed to this
+	// log. A committer holding a lower epoch is fenced (ErrFenced).
+	WriterEpoch uint64 `json:"writer_epoch,omitempty"`
+}
+
+// Catalog is the versioned root of a warehouse: its namespaces and tables.
+// A Catalog value read from a Log is shared and must be treated as
+// immutable; mutate a Clone.
+type Catalog struct {
+	Header
+	// Writer is the current holder of the node-owned writer lease, nil if
+	// no node has claimed the warehouse. Its Epoch equals Header.WriterEpoch.
+	Writer     *WriterLease `json:"writer,omitempty"`
+	Namespaces []Namespace  `json:"namespaces"`
+	Tables     []Table      `json:"tables"`
+}
+
+// WriterLease records which node owns the node-owned write path.
+type WriterLease struct {
+	Epoch      uint64    `json:"epoch"`
+	NodeID     string    `json:"node_id"`
+	AcquiredAt time.Time `json:"acquired_at"`
+}
+
+// Namespace groups tables.
+type Namespace struct {
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Table is one table's definition. Its ID never changes and is never reused,
+// so data written under an ID belongs to exactly one table even if a table
+// of the same name is dropped and created again.
+type Table struct {
+	ID        string    `json:"id"`
+	Namespace string    `json:"namespace"`
+	Name      string    `json:"name"`
+	Type      TableType `json:"type"`
+	// Columns in declaration order. System columns (_seq, _deleted) are not
+	// listed: they are implied for every table.
+	Columns []Column `json:"columns"`
+	// PrimaryKey names the key columns in key order. Empty means the table
+	// has a hidden row id.
+	PrimaryKey []string `json:"primary_key,omitempty"`
+	// SchemaVersion increases by one with every change of Columns or
+	// PrimaryKey. Segments record the version they were written with.
+	SchemaVersion uint32 `json:"schema_version"`
+	// NextColumnID is the ID the next added column gets; IDs are never reused.
+	NextColumnID uint32       `json:"next_column_id"`
+	Options      TableOptions `json:"options"`
+	CreatedAt    time.Time    `json:"created_at"`
+	UpdatedAt    time.Time    `json:"updated_at"`
+}
+
+// Column is one user column. ID is stable across renames and is how
+// segments written under older schema versions are matched to columns.
+type Column struct {
+	ID       uint32 `json:"id"`
+	Name     string `json:"name"`
+	Type     Type   `json:"type"`
+	Nullable bool   `json:"nullable"`
+	// Default is the SQL text of the default expression, empty for none.
+	Default string `json:"default,omitempty"`
+}
+
+// TableOptions are the WITH (…) options of a table. Zero values mean the
+// engine's defaults.
+type TableOptions struct {
+	// FlushRows flushes a partition once it buffers this many rows.
+	FlushRows int64 `json:"flush_rows,omitempty"`
+	// FlushIntervalSeconds flushes a partition this long after its oldest
+	// unflushed write.
+	FlushIntervalSeconds int64 `json:"flush_interval_seconds,omitempty"`
+	// TTLSeconds is required for STREAM tables and refused for the others.
+	TTLSeconds int64 `json:"ttl_seconds,omitempty"`
+	// AccessLevel applies to SHARED tables only; empty means PRIVATE.
+	AccessLevel AccessLevel `json:"access_level,omitempty"`
+}
+
+// Partition is the versioned list of immutable segments of one partition of
+// one table. A Partition read from a Log is shared and must be treated as
+// immutable; mutate a Clone.
+type Partition struct {
+	Header
+	TableID string `json:"table_id"`
+	// Partition is the partition key: the user id for USER and STREAM
+	// tables, "" for SHARED and SYSTEM tables.
+	Partition string `json:"partition"`
+	// LastSeq is the highest _seq ever committed to this partition (0 for
+	// none). The next write uses a larger one, so _seq never goes back even
+	// when segments are compacted away.
+	LastSeq uint64 `json:"last_seq"`
+	// Segments in commit order; their _seq ranges do not overlap.
+	Segments []Segment `json:"segments"`
+}
+
+// Segment is one immutable Parquet object.
+type Segment struct {
+	Key           string        `json:"key"`
+	Rows          int64         `json:"rows"`
+	Bytes         int64         `json:"bytes"`
+	SeqMin        uint64        `json:"seq_min"`
+	SeqMax        uint64        `json:"seq_max"`
+	SchemaVersion uint32        `json:"schema_version"`
+	Columns       []ColumnStats `json:"columns,omitempty"`
+}
+
+// ColumnStats are per-column statistics of a segment, keyed by column ID.
+// Min and Max hold the canonical text of a value of the column's type
+// (integers in base 10, floats in shortest form, text as is, bytes and UUID
+// in hex, DATE as days and TIMESTAMP as microseconds since the epoch); they
+// are nil when the column has only NULLs or no statistics were kept.
+type ColumnStats struct {
+	ColumnID  uint32  `json:"column_id"`
+	Min       *string `json:"min,omitempty"`
+	Max       *string `json:"max,omitempty"`
+	NullCount int64   `json:"null_count"`
+}

@@ -1,0 +1,105 @@
+package manifest
+
+import "slices"
+
+// Clone returns a deep copy of c: no slice or pointer is shared, so the copy
+// may be mutated freely. Nil and empty slices are preserved as such.
+func (c *Catalog) Clone() *Catalog {
+	if c == nil {
+		return nil
+	}
+	out := *c
+	if c.Writer != nil {
+		w := *c.Writer
+		out.Writer = &w
+	}
+	out.Namespaces = slices.Clone(c.Namespaces)
+	out.Tables = slices.Clone(c.Tables)
+	for i := range out.Tables {
+		t := &out.Tables[i]
+		t.Columns = slices.Clone(t.Columns)
+		t.PrimaryKey = slices.Clone(t.PrimaryKey)
+	}
+	return &out
+}
+
+// Clone returns a deep copy of p, like Catalog.Clone.
+func (p *Partition) Clone() *Partition {
+	if p == nil {
+		return nil
+	}
+	out := *p
+	out.Segments = slices.Clone(p.Segments)
+	for i := range out.Segments {
+		s := &out.Segments[i]
+		s.Columns = slices.Clone(s.Columns)
+		for j := range s.Columns {
+			cs := &s.Columns[j]
+			cs.Min = clonePtr(cs.Min)
+			cs.Max = clonePtr(cs.Max)
+		}
+	}
+	return &out
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+// Namespace returns the namespace with the given name. The pointer is into
+// c: mutate it only on a clone.
+func (c *Catalog) Namespace(name string) (*Namespace, bool) {
+	for i := range c.Namespaces {
+		if c.Namespaces[i].Name == name {
+			return &c.Namespaces[i], true
+		}
+	}
+	return nil, false
+}
+
+// Table returns the table named name in namespace ns. The pointer is into
+// c: mutate it only on a clone. Lookups scan linearly; build an index for
+// hot paths.
+func (c *Catalog) Table(ns, name string) (*Table, bool) {
+	for i := range c.Tables {
+		if t := &c.Tables[i]; t.Namespace == ns && t.Name == name {
+			return t, true
+		}
+	}
+	return nil, false
+}
+
+// TableByID returns the table with the given ID. The pointer is into c:
+// mutate it only on a clone.
+func (c *Catalog) TableByID(id string) (*Table, bool) {
+	for i := range c.Tables {
+		if t := &c.Tables[i]; t.ID == id {
+			return t, true
+		}
+	}
+	return nil, false
+}
+
+// Column returns the column with the given name.
+func (t *Table) Column(name string) (*Column, bool) {
+	for i := range t.Columns {
+		if t.Columns[i].Name == name {
+			return &t.Columns[i], true
+		}
+	}
+	return nil, false
+}
+
+// Segment returns the segment with the given key.
+func (p *Partition) Segment(key string) (*Segment, bool) {
+	for i := range p.Segments {
+		if p.Segments[i].Key == key {
+			return &p.Segments[i], true
+		}
+	}
+	return nil, false
+}

@@ -1,0 +1,845 @@
+package manifest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	mathrand "math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/floedb/floe/lakehouse/objstore"
+)
+
+// Log errors. Test with errors.Is; they are wrapped with the log, key and
+// version concerned.
+//
+// A failed Commit falls in one of three classes, as in Iceberg:
+//
+//   - it did not happen: ErrConflict, ErrFenced, ErrInvalid, the mutate
+//     function's own error, a cancelled context or a read error. Nothing
+//     of this commit is or will become visible; the caller may retry.
+//   - it may have happened: ErrCommitUnknown (see CommitUnknownError). The
+//     new version may exist now or appear later. The caller must not retry
+//     blindly (that could apply the change twice) and must never delete the
+//     objects the commit references: find out with Log.CheckCommit, or
+//     re-read the manifest and look for the change.
+//   - it happened: a nil error.
+var (
+	// ErrNoManifest: the log has no version yet (Latest).
+	ErrNoManifest = errors.New("manifest: no manifest")
+	// ErrVersionNotFound: the requested version does not exist (never
+	// written, or removed by garbage collection).
+	ErrVersionNotFound = errors.New("manifest: version not found")
+	// ErrConflict: other committers won every attempt; Commit gave up after
+	// LogOptions.MaxAttempts. Nothing was written. Retrying later is safe.
+	ErrConflict = errors.New("manifest: conflict")
+	// ErrCommitUnknown: a put of the new version failed in a way that does
+	// not say whether it was stored, and re-reading the version did not
+	// settle it. See CommitUnknownError.
+	ErrCommitUnknown = errors.New("manifest: commit state unknown")
+	// ErrFenced: the log was written by a newer writer epoch than the
+	// committer holds; it lost ownership and must stop writing. Not retried.
+	ErrFenced = errors.New("manifest: fenced")
+)
+
+// CommitUnknownError is the ErrCommitUnknown error: it says which version
+// and commit ID to look for. errors.Is(err, ErrCommitUnknown) holds, and so
+// does errors.Is for the underlying cause (e.g. context.DeadlineExceeded).
+type CommitUnknownError struct {
+	// Key is the object the commit tried to create.
+	Key string
+	// Version is the version it tried to create.
+	Version uint64
+	// CommitID is the Header.CommitID of the attempted manifest: if Version
+	// holds it, the commit happened.
+	CommitID string
+	// Err is the last put error, joined with the error of the read that
+	// tried to settle it, if any.
+	Err error
+}
+
+func (e *CommitUnknownError) Error() string {
+	return fmt.Sprintf("manifest: commit state unknown: %s v%d (commit %s) may or may not have been stored: %v", e.Key, e.Version, e.CommitID, e.Err)
+}
+
+// Unwrap returns ErrCommitUnknown and the cause.
+func (e *CommitUnknownError) Unwrap() []error { return []error{ErrCommitUnknown, e.Err} }
+
+// Manifest is the set of documents a Log holds.
+type Manifest interface {
+	*Catalog | *Partition
+}
+
+// LogOptions configure a Log. The zero value of every field means its
+// default; EnsureDefaults fills them in and Validate reports problems.
+type LogOptions struct {
+	// NodeID is recorded as Header.CommittedBy of every commit. Default:
+	// empty (not recorded).
+	NodeID string
+	// Clock stamps Header.CommittedAt and writer leases. Default: time.Now.
+	Clock func() time.Time
+	// Logger receives debug records about conflicts, retries and hint
+	// problems. Default: discard.
+	Logger *slog.Logger
+	// MaxAttempts bounds the conditional puts one Commit makes, counting
+	// conflicts and puts repeated after transient errors. Default: 30.
+	MaxAttempts int
+	// MinBackoff is the pause after the first failed attempt; it doubles
+	// with each attempt up to MaxBackoff. The pause is drawn uniformly from
+	// [d/2, d] (jitter). Default: 2ms.
+	MinBackoff time.Duration
+	// MaxBackoff caps the pause between attempts. Default: 250ms.
+	MaxBackoff time.Duration
+	// Rand returns a uniform random number in [0, n) for n > 0; it only
+	// draws backoff jitter (commit IDs come from crypto/rand). It must be
+	// safe for concurrent use. Default: math/rand/v2.Int64N.
+	Rand func(n int64) int64
+}
+
+// Option defaults.
+const (
+	DefaultMaxAttempts = 30
+	DefaultMinBackoff  = 2 * time.Millisecond
+	DefaultMaxBackoff  = 250 * time.Millisecond
+)
+
+// EnsureDefaults replaces zero fields by their defaults.
+func (o *LogOptions) EnsureDefaults() {
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxAttempts == 0 {
+		o.MaxAttempts = DefaultMaxAttempts
+	}
+	if o.MinBackoff == 0 {
+		o.MinBackoff = DefaultMinBackoff
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = DefaultMaxBackoff
+	}
+	if o.Rand == nil {
+		o.Rand = mathrand.Int64N
+	}
+}
+
+// Validate reports every problem of options that EnsureDefaults has filled.
+func (o *LogOptions) Validate() error {
+	var errs []error
+	if o.MaxAttempts < 1 {
+		errs = append(errs, fmt.Errorf("manifest: LogOptions.MaxAttempts must be at least 1, got %d", o.MaxAttempts))
+	}
+	if o.MinBackoff < 0 {
+		errs = append(errs, fmt.Errorf("manifest: LogOptions.MinBackoff must not be negative, got %s", o.MinBackoff))
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		errs = append(errs, fmt.Errorf("manifest: LogOptions.MaxBackoff %s is below MinBackoff %s", o.MaxBackoff, o.MinBackoff))
+	}
+	if o.Clock == nil || o.Logger == nil || o.Rand == nil {
+		errs = append(errs, errors.New("manifest: LogOptions: call EnsureDefaults before Validate"))
+	}
+	return errors.Join(errs...)
+}
+
+// CommitOptions apply to one Commit.
+type CommitOptions struct {
+	// WriterEpoch is the epoch the committer holds (see AcquireWriter); 0
+	// for a committer that holds none. If the latest version was written
+	// with a higher epoch, Commit fails with ErrFenced. The new version
+	// records max(WriterEpoch, the latest version's epoch).
+	WriterEpoch uint64
+}
+
+// Tuning constants of the protocol.
+const (
+	// maxManifestSize bounds what Load reads, so that a garbage object
+	// cannot exhaust memory.
+	maxManifestSize = 256 << 20
+	// maxHintSize bounds what a hint read reads.
+	maxHintSize = 64
+	// staleListing is how many versions a listing from the in-process memo
+	// may return before the hint is consulted (one S3 list page).
+	staleListing = 1000
+	// resolveTimeout bounds the read that settles an ambiguous put when the
+	// caller's context is already done.
+	resolveTimeout = 10 * time.Second
+)
+
+// Log is the versioned log of one manifest: the catalog (NewCatalogLog) or
+// one partition of one table (NewPartitionLog). See the package
+// documentation for the layout, the commit protocol and its costs.
+//
+// A Log is safe for concurrent use. Commits through one Log are serialized
+// in process (they would only conflict with each other); commits through
+// different Logs or processes are arbitrated by the bucket's conditional
+// put. Manifests returned by Load and Latest are shared with the Log's
+// cache and must be treated as immutable; Commit hands mutate a private
+// clone. The zero Log is not usable.
+type Log[M Manifest] struct {
+	bucket objstore.Bucket
+	opts   LogOptions
+	kind   kind[M]
+	prefix string // "catalog/" or "tables/<id>/<dir>/"
+	err    error  // construction problem, returned by every method
+
+	sem  chan struct{} // one commit at a time through this Log
+	memo atomic.Uint64 // highest version known to exist
+
+	mu struct {
+		sync.Mutex
+		// The latest version loaded or committed, decoded. Under the
+		// invariants tag, data holds its encoding to detect mutation.
+		version uint64
+		m       M
+		data    []byte
+	}
+}
+
+// kind holds what differs between catalog and partition logs.
+type kind[M Manifest] struct {
+	what     string
+	empty    func() M
+	clone    func(M) M
+	header   func(M) *Header
+	encode   func(M) ([]byte, error)
+	decode   func([]byte) (M, error)
+	identity func(M) error // the manifest belongs to this log
+	holder   func(M) string
+}
+
+// NewCatalogLog returns the log of the warehouse catalog in b. Options are
+// completed with EnsureDefaults; invalid options make every method fail.
+func NewCatalogLog(b objstore.Bucket, opts LogOptions) *Log[*Catalog] {
+	k := kind[*Catalog]{
+		what:     "catalog",
+		empty:    func() *Catalog { return &Catalog{} },
+		clone:    (*Catalog).Clone,
+		header:   func(c *Catalog) *Header { return &c.Header },
+		encode:   EncodeCatalog,
+		decode:   DecodeCatalog,
+		identity: func(*Catalog) error { return nil },
+		holder: func(c *Catalog) string {
+			if c.Writer != nil && c.Writer.Epoch == c.WriterEpoch {
+				return c.Writer.NodeID
+			}
+			return c.CommittedBy
+		},
+	}
+	return newLog(b, CatalogPrefix, k, opts, nil)
+}
+
+// NewPartitionLog returns the log of partition partition ("" for SHARED and
+// SYSTEM tables, the user id otherwise) of table tableID in b. An invalid
+// table ID, partition key or options make every method fail.
+func NewPartitionLog(b objstore.Bucket, tableID, partition string, opts LogOptions) *Log[*Partition] {
+	err := errors.Join(ValidateTableID(tableID), ValidatePartitionKey(partition))
+	k := kind[*Partition]{
+		what:   "partition",
+		empty:  func() *Partition { return &Partition{TableID: tableID, Partition: partition} },
+		clone:  (*Partition).Clone,
+		header: func(p *Partition) *Header { return &p.Header },
+		encode: EncodePartition,
+		decode: DecodePartition,
+		identity: func(p *Partition) error {
+			if p.TableID != tableID || p.Partition != partition {
+				return fmt.Errorf("manifest holds partition %q of table %q, this log is partition %q of table %q", p.Partition, p.TableID, partition, tableID)
+			}
+			return nil
+		},
+		holder: func(p *Partition) string { return p.CommittedBy },
+	}
+	return newLog(b, PartitionPrefix(tableID, partition), k, opts, err)
+}
+
+func newLog[M Manifest](b objstore.Bucket, prefix string, k kind[M], opts LogOptions, err error) *Log[M] {
+	opts.EnsureDefaults()
+	if b == nil {
+		err = errors.Join(err, errors.New("manifest: nil bucket"))
+	}
+	err = errors.Join(err, opts.Validate())
+	if err != nil {
+		err = fmt.Errorf("manifest: log %s: %w", strings.TrimSuffix(prefix, "/"), err)
+	}
+	return &Log[M]{bucket: b, opts: opts, kind: k, prefix: prefix, err: err, sem: make(chan struct{}, 1)}
+}
+
+// Prefix returns the prefix of all of the log's objects, e.g. "catalog/".
+func (l *Log[M]) Prefix() string { return l.prefix }
+
+// VersionKey returns the object key of version v.
+func (l *Log[M]) VersionKey(v uint64) string { return versionKey(l.prefix, v) }
+
+// usable returns the construction error, if any.
+func (l *Log[M]) usable() error {
+	if l == nil || l.bucket == nil || l.sem == nil {
+		if l != nil && l.err != nil {
+			return l.err
+		}
+		return errors.New("manifest: Log not created by NewCatalogLog or NewPartitionLog")
+	}
+	return l.err
+}
+
+func (l *Log[M]) name() string     { return strings.TrimSuffix(l.prefix, "/") }
+func (l *Log[M]) hintKey() string  { return l.prefix + hintName }
+func (l *Log[M]) versions() string { return l.prefix + versionsDir }
+
+// LatestVersion returns the newest version of the log, 0 if it is empty.
+//
+// Cost: the first call of a Log reads the hint object (1 GET) and lists the
+// versions from the hint on (1 LIST request while fewer than 1000 versions
+// were committed since the hint was written). Later calls list from the
+// highest version this Log has seen, with no GET; if that listing runs past
+// 1000 versions, the hint is consulted to skip ahead.
+func (l *Log[M]) LatestVersion(ctx context.Context) (uint64, error) {
+	if err := l.usable(); err != nil {
+		return 0, err
+	}
+	memo := l.memo.Load()
+	from, fromMemo := memo, memo > 0
+	if !fromMemo {
+		h, err := l.readHint(ctx)
+		if err != nil {
+			return 0, err
+		}
+		from = h
+	}
+	v, err := l.scan(ctx, from, fromMemo)
+	if err != nil {
+		return 0, err
+	}
+	if v == 0 && from > 0 {
+		// Neither version from nor any later one exists.
+		if from > 1 { // the first scan was not a full one
+			if v, err = l.scan(ctx, 0, false); err != nil {
+				return 0, err
+			}
+		}
+		if fromMemo && v < from {
+			return 0, fmt.Errorf("%w: %s: version %d was seen but now the latest version is %d; versions must never be removed from the head of a log", ErrCorrupt, l.name(), from, v)
+		}
+		l.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "manifest hint ahead of the log",
+			slog.String("log", l.name()), slog.Uint64("hint", from), slog.Uint64("version", v))
+	}
+	l.see(v)
+	return v, nil
+}
+
+// readHint returns the version in the hint object, 0 if there is none or it
+// cannot be used. Only a cancelled context is an error: the hint is an
+// optimisation.
+func (l *Log[M]) readHint(ctx context.Context) (uint64, error) {
+	data, err := l.read(ctx, l.hintKey(), maxHintSize)
+	if err == nil {
+		v, perr := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
+		if perr == nil {
+			return v, nil
+		}
+		err = perr
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return 0, fmt.Errorf("manifest: read hint %s: %w", l.hintKey(), cerr)
+	}
+	if !objstore.IsNotFound(err) {
+		l.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "manifest hint unusable",
+			slog.String("log", l.name()), slog.Any("err", err))
+	}
+	return 0, nil
+}
+
+// scan lists the versions from `from` on (inclusive) and returns the
+// largest, or 0 if there is none.
+func (l *Log[M]) scan(ctx context.Context, from uint64, mayConsultHint bool) (uint64, error) {
+	vprefix := l.versions()
+	for {
+		startAfter := ""
+		if from > 1 {
+			startAfter = versionKey(l.prefix, from-1)
+		}
+		var latest uint64
+		n := 0
+		skipTo := uint64(0)
+		for a, err := range l.bucket.List(ctx, vprefix, startAfter) {
+			if err != nil {
+				return 0, fmt.Errorf("manifest: list %s: %w", vprefix, err)
+			}
+			v, ok := parseVersionKey(vprefix, a.Key)
+			if !ok {
+				l.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "manifest ignoring unexpected key",
+					slog.String("log", l.name()), slog.String("key", a.Key))
+				continue
+			}
+			latest = max(latest, v)
+			if n++; mayConsultHint && n == staleListing {
+				mayConsultHint = false
+				h, err := l.readHint(ctx)
+				if err != nil {
+					return 0, err
+				}
+				if h > latest {
+					skipTo = h
+					break
+				}
+			}
+		}
+		if skipTo == 0 {
+			return latest, nil
+		}
+		from = skipTo
+	}
+}
+
+// see records that version v exists.
+func (l *Log[M]) see(v uint64) {
+	for {
+		cur := l.memo.Load()
+		if v <= cur || l.memo.CompareAndSwap(cur, v) {
+			return
+		}
+	}
+}
+
+// Latest returns the newest version of the log, or ErrNoManifest. Cost:
+// LatestVersion plus 1 GET unless that version is already cached.
+func (l *Log[M]) Latest(ctx context.Context) (M, error) {
+	var zero M
+	v, err := l.LatestVersion(ctx)
+	if err != nil {
+		return zero, err
+	}
+	if v == 0 {
+		return zero, fmt.Errorf("manifest: latest %s: %w", l.name(), ErrNoManifest)
+	}
+	return l.Load(ctx, v)
+}
+
+// Load returns version v (1 GET unless cached). A missing version is
+// ErrVersionNotFound; an object that does not decode, or holds another
+// version or partition than its key says, is ErrCorrupt. Both name the key.
+func (l *Log[M]) Load(ctx context.Context, v uint64) (M, error) {
+	var zero M
+	if err := l.usable(); err != nil {
+		return zero, err
+	}
+	key := l.VersionKey(v)
+	if v == 0 {
+		return zero, fmt.Errorf("manifest: load %s v%d: %w (versions start at 1)", key, v, ErrVersionNotFound)
+	}
+	if m, ok := l.cached(v); ok {
+		return m, nil
+	}
+	data, err := l.read(ctx, key, maxManifestSize)
+	if objstore.IsNotFound(err) {
+		return zero, fmt.Errorf("manifest: load %s v%d: %w", key, v, ErrVersionNotFound)
+	}
+	if err != nil {
+		return zero, fmt.Errorf("manifest: load %s v%d: %w", key, v, err)
+	}
+	m, err := l.decodeAt(key, v, data)
+	if err != nil {
+		return zero, err
+	}
+	l.remember(v, m)
+	return m, nil
+}
+
+// decodeAt decodes the object stored at key, which must hold version v.
+func (l *Log[M]) decodeAt(key string, v uint64, data []byte) (M, error) {
+	var zero M
+	m, err := l.kind.decode(data)
+	if err != nil {
+		return zero, fmt.Errorf("manifest: load %s v%d: %w", key, v, err)
+	}
+	if got := l.kind.header(m).Version; got != v {
+		return zero, fmt.Errorf("manifest: load %s v%d: %w: the object holds version %d", key, v, ErrCorrupt, got)
+	}
+	if err := l.kind.identity(m); err != nil {
+		return zero, fmt.Errorf("manifest: load %s v%d: %w: %w", key, v, ErrCorrupt, err)
+	}
+	return m, nil
+}
+
+// read returns the content of key, refusing objects larger than limit.
+func (l *Log[M]) read(ctx context.Context, key string, limit int64) ([]byte, error) {
+	rc, _, err := l.bucket.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrCorrupt, key, limit)
+	}
+	return data, nil
+}
+
+func (l *Log[M]) cached(v uint64) (M, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mu.version != v || l.mu.version == 0 {
+		var zero M
+		return zero, false
+	}
+	if invariantsEnabled {
+		checkUnchanged(l.kind.encode, l.mu.m, l.mu.data, l.VersionKey(v))
+	}
+	return l.mu.m, true
+}
+
+// remember caches m as version v if it is the newest seen.
+func (l *Log[M]) remember(v uint64, m M) {
+	l.see(v)
+	var data []byte
+	if invariantsEnabled {
+		data, _ = l.kind.encode(m)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if v >= l.mu.version {
+		l.mu.version, l.mu.m, l.mu.data = v, m, data
+	}
+}
+
+// latestOrEmpty returns the latest manifest or, for an empty log, a fresh
+// zero manifest with Version 0.
+func (l *Log[M]) latestOrEmpty(ctx context.Context) (M, error) {
+	v, err := l.LatestVersion(ctx)
+	if err != nil {
+		var zero M
+		return zero, err
+	}
+	if v == 0 {
+		return l.kind.empty(), nil
+	}
+	return l.Load(ctx, v)
+}
+
+// Commit appends one version to the log: the result of mutate applied to
+// the latest version, stored with a conditional put of version N+1 so that
+// exactly one of any number of concurrent committers creates it.
+//
+// mutate receives a private clone of the latest manifest (a zero manifest
+// with Version 0 when the log is empty) and returns the next state, usually
+// the same pointer after changing it. It must check its preconditions
+// against base and return an error when they fail ("table exists"); that
+// error is returned as it is, without retry and without writing anything.
+// mutate may be called several times, once per attempt, each time with the
+// latest base, so it must not have side effects beyond its argument, and it
+// must not call Commit on the same Log (commits through one Log are
+// serialized, so that would deadlock). The
+// header fields are set by Commit: FormatVersion, Version (base + 1), a new
+// random CommitID, CommittedAt from the clock, CommittedBy from
+// LogOptions.NodeID and WriterEpoch. The result must pass Validate
+// (ErrInvalid otherwise).
+//
+// If another committer created version N+1 first, Commit reloads the
+// latest version, calls mutate again and retries after a jittered
+// exponential backoff, up to LogOptions.MaxAttempts puts in all, then fails
+// with ErrConflict. If a put fails ambiguously (a timeout, a 5xx after the
+// SDK's retries, or a precondition failure that may come from an SDK retry
+// of our own successful put), Commit reads version N+1: if it holds this
+// commit's ID the commit succeeded; if it holds another commit, this one
+// definitely lost and is retried as a conflict; if it is absent or
+// unreadable, the same bytes are put again (at most one of these puts can
+// land). If the attempts run out in that state, or ctx ends there, Commit
+// returns a *CommitUnknownError (ErrCommitUnknown).
+//
+// Fencing: if the latest version's Header.WriterEpoch is above
+// opts.WriterEpoch, Commit fails with ErrFenced, naming both epochs.
+//
+// Cost of an uncontended commit when the latest version is cached (the
+// usual case for a process that commits repeatedly): 1 LIST, 1 conditional
+// PUT and 1 PUT of the hint. Otherwise add 1 GET to load the base, and on
+// the first call of a Log 1 GET of the hint. Each lost race adds 1 GET (the
+// winner's version, which becomes the new base) and 1 LIST.
+//
+// The returned manifest is the committed version; it belongs to the caller.
+func (l *Log[M]) Commit(ctx context.Context, mutate func(base M) (M, error), opts CommitOptions) (M, error) {
+	return l.commit(ctx, mutate, func(base M) (uint64, error) {
+		h := l.kind.header(base)
+		if h.WriterEpoch > opts.WriterEpoch {
+			return 0, l.fenced(base, opts.WriterEpoch)
+		}
+		return max(h.WriterEpoch, opts.WriterEpoch), nil
+	})
+}
+
+func (l *Log[M]) fenced(base M, epoch uint64) error {
+	h := l.kind.header(base)
+	return fmt.Errorf("%w: %s v%d: writer epoch %d (node %q) is fenced by epoch %d (node %q)",
+		ErrFenced, l.name(), h.Version, epoch, l.opts.NodeID, h.WriterEpoch, l.kind.holder(base))
+}
+
+// commit is Commit with the epoch rule as a function of the base.
+func (l *Log[M]) commit(ctx context.Context, mutate func(M) (M, error), epochFor func(M) (uint64, error)) (M, error) {
+	var zero M
+	if err := l.usable(); err != nil {
+		return zero, err
+	}
+	if mutate == nil {
+		return zero, fmt.Errorf("manifest: commit %s: nil mutate function", l.name())
+	}
+	select {
+	case l.sem <- struct{}{}:
+		defer func() { <-l.sem }()
+	case <-ctx.Done():
+		return zero, fmt.Errorf("manifest: commit %s: %w", l.name(), ctx.Err())
+	}
+
+	base, err := l.latestOrEmpty(ctx)
+	if err != nil {
+		return zero, fmt.Errorf("manifest: commit %s: %w", l.name(), err)
+	}
+	attempts := 0
+	for {
+		baseVersion := l.kind.header(base).Version
+		if baseVersion == math.MaxUint64 {
+			return zero, fmt.Errorf("manifest: commit %s: version space exhausted", l.name())
+		}
+		version := baseVersion + 1
+		epoch, err := epochFor(base)
+		if err != nil {
+			return zero, err
+		}
+		next, err := mutate(l.kind.clone(base))
+		if err != nil {
+			return zero, err
+		}
+		if next == nil {
+			return zero, fmt.Errorf("manifest: commit %s v%d: mutate returned a nil manifest", l.name(), version)
+		}
+		commitID := rand.Text()
+		*l.kind.header(next) = Header{
+			FormatVersion: FormatVersion,
+			Version:       version,
+			CommitID:      commitID,
+			CommittedAt:   l.opts.Clock().UTC(),
+			CommittedBy:   l.opts.NodeID,
+			WriterEpoch:   epoch,
+		}
+		if err := l.kind.identity(next); err != nil {
+			return zero, fmt.Errorf("manifest: commit %s v%d: %w: %w", l.name(), version, ErrInvalid, err)
+		}
+		data, err := l.kind.encode(next)
+		if err != nil {
+			return zero, fmt.Errorf("manifest: commit %s v%d: %w", l.name(), version, err)
+		}
+
+		key := l.VersionKey(version)
+		won, err := l.place(ctx, key, version, commitID, data, &attempts)
+		if err != nil {
+			return zero, err
+		}
+		if won {
+			l.remember(version, l.kind.clone(next))
+			l.writeHint(ctx, version)
+			l.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "manifest committed",
+				slog.String("log", l.name()), slog.Uint64("version", version),
+				slog.String("commit_id", commitID), slog.Int("attempt", attempts))
+			return next, nil
+		}
+
+		l.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "manifest commit conflict",
+			slog.String("log", l.name()), slog.Uint64("version", version),
+			slog.String("commit_id", commitID), slog.Int("attempt", attempts))
+		if attempts >= l.opts.MaxAttempts {
+			return zero, fmt.Errorf("manifest: commit %s: %w: version %d was taken by another commit, giving up after %d attempts", l.name(), ErrConflict, version, attempts)
+		}
+		if err := l.sleep(ctx, attempts); err != nil {
+			return zero, fmt.Errorf("manifest: commit %s: %w", l.name(), err)
+		}
+		// The winner's version is cached by place; a newer one may exist.
+		if base, err = l.latestOrEmpty(ctx); err != nil {
+			return zero, fmt.Errorf("manifest: commit %s: %w", l.name(), err)
+		}
+		if got := l.kind.header(base).Version; got < version {
+			return zero, fmt.Errorf("%w: %s: version %d exists but the latest version is %d", ErrCorrupt, l.name(), version, got)
+		}
+	}
+}
+
+// place creates key with data (IfNoneMatch) and finds out whether it did:
+// won is true if key holds this commit, false if it holds another one. An
+// error means nothing was written (ctx ended before the first put) or the
+// outcome is unknown (*CommitUnknownError).
+func (l *Log[M]) place(ctx context.Context, key string, version uint64, commitID string, data []byte, attempts *int) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("manifest: commit %s v%d: %w", l.name(), version, err)
+	}
+	for {
+		*attempts++
+		_, perr := l.bucket.Put(ctx, key, data, objstore.PutOptions{IfNoneMatch: true})
+		if perr == nil {
+			return true, nil
+		}
+		if errors.Is(perr, objstore.ErrInvalidKey) {
+			return false, fmt.Errorf("manifest: commit %s v%d: %w", l.name(), version, perr) // refused before any write
+		}
+		// Any other failure may hide a stored put (an SDK retry of a put that
+		// landed reports a precondition failure), so read what is there.
+		res, rerr := l.resolve(ctx, key, version, commitID, data)
+		switch res {
+		case resolvedOurs:
+			l.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "manifest put failed but the commit landed",
+				slog.String("log", l.name()), slog.Uint64("version", version),
+				slog.String("commit_id", commitID), slog.Any("err", perr))
+			return true, nil
+		case resolvedTheirs:
+			return false, nil
+		}
+		cause := perr
+		if rerr != nil {
+			cause = errors.Join(perr, rerr)
+		}
+		if *attempts >= l.opts.MaxAttempts || ctx.Err() != nil {
+			return false, &CommitUnknownError{Key: key, Version: version, CommitID: commitID, Err: errors.Join(cause, ctx.Err())}
+		}
+		l.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "manifest put outcome unknown, retrying",
+			slog.String("log", l.name()), slog.Uint64("version", version),
+			slog.String("commit_id", commitID), slog.Int("attempt", *attempts), slog.Any("err", cause))
+		if err := l.sleep(ctx, *attempts); err != nil {
+			return false, &CommitUnknownError{Key: key, Version: version, CommitID: commitID, Err: errors.Join(cause, err)}
+		}
+	}
+}
+
+type resolution uint8
+
+const (
+	resolvedAbsent resolution = iota // or unreadable
+	resolvedOurs
+	resolvedTheirs
+)
+
+// resolve reads key after a failed put of data to it. A done ctx does not
+// stop the read (it is bounded by resolveTimeout instead): knowing the
+// outcome is worth a short wait.
+func (l *Log[M]) resolve(ctx context.Context, key string, version uint64, commitID string, data []byte) (resolution, error) {
+	rctx := ctx
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), resolveTimeout)
+		defer cancel()
+	}
+	got, err := l.read(rctx, key, maxManifestSize)
+	switch {
+	case objstore.IsNotFound(err):
+		return resolvedAbsent, nil
+	case err != nil:
+		return resolvedAbsent, fmt.Errorf("manifest: read back %s: %w", key, err)
+	case bytes.Equal(got, data):
+		return resolvedOurs, nil
+	}
+	m, err := l.decodeAt(key, version, got)
+	if err != nil {
+		// Not ours (ours decodes); the reload will report the corruption.
+		return resolvedTheirs, nil
+	}
+	if l.kind.header(m).CommitID == commitID {
+		return resolvedOurs, nil
+	}
+	l.remember(version, m)
+	return resolvedTheirs, nil
+}
+
+// sleep waits the backoff after the given attempt, or until ctx ends.
+func (l *Log[M]) sleep(ctx context.Context, attempt int) error {
+	d := l.backoff(attempt)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// backoff returns the jittered pause after attempt (1-based): uniform in
+// [d/2, d] with d = MinBackoff·2^(attempt-1) capped at MaxBackoff.
+func (l *Log[M]) backoff(attempt int) time.Duration {
+	d := l.opts.MinBackoff
+	for i := 1; i < attempt && d < l.opts.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, l.opts.MaxBackoff)
+	if d <= 0 {
+		return 0
+	}
+	half := d / 2
+	return half + time.Duration(l.opts.Rand(int64(d-half)+1))
+}
+
+// writeHint records v as a recent version. Best effort: a failure only
+// makes later cold LatestVersion calls list a little more.
+func (l *Log[M]) writeHint(ctx context.Context, v uint64) {
+	if ctx.Err() != nil {
+		return
+	}
+	_, err := l.bucket.Put(ctx, l.hintKey(), strconv.AppendUint(nil, v, 10), objstore.PutOptions{})
+	if err != nil {
+		l.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "manifest hint not written",
+			slog.String("log", l.name()), slog.Uint64("version", v), slog.Any("err", err))
+	}
+}
+
+// CheckCommit settles an ErrCommitUnknown: it reports whether version holds
+// the commit with ID commitID (see CommitUnknownError). It returns false
+// with a nil error if the version holds another commit, so the unknown
+// commit definitely failed; ErrVersionNotFound if the version does not
+// exist (yet), in which case the outcome is still unknown.
+func (l *Log[M]) CheckCommit(ctx context.Context, version uint64, commitID string) (bool, error) {
+	m, err := l.Load(ctx, version)
+	if err != nil {
+		return false, err
+	}
+	return l.kind.header(m).CommitID == commitID, nil
+}
+
+// AcquireWriter makes nodeID the owner of the warehouse's node-owned write
+// path: it commits a catalog version whose writer epoch is one above the
+// latest one, with a Writer lease naming nodeID, and returns the new epoch
+// and catalog. From then on every commit with a lower CommitOptions.
+// WriterEpoch to the catalog fails with ErrFenced, and so does every commit
+// to a partition log once the new owner has committed to it with its epoch.
+// See the package documentation on fencing.
+func AcquireWriter(ctx context.Context, catalog *Log[*Catalog], nodeID string) (uint64, *Catalog, error) {
+	if nodeID == "" {
+		return 0, nil, fmt.Errorf("%w: AcquireWriter needs a node id", ErrInvalid)
+	}
+	next := func(base *Catalog) (uint64, error) {
+		if base.WriterEpoch == math.MaxUint64 {
+			return 0, fmt.Errorf("manifest: acquire writer: epoch space exhausted")
+		}
+		return base.WriterEpoch + 1, nil
+	}
+	c, err := catalog.commit(ctx, func(base *Catalog) (*Catalog, error) {
+		epoch, err := next(base)
+		if err != nil {
+			return nil, err
+		}
+		base.Writer = &WriterLease{Epoch: epoch, NodeID: nodeID, AcquiredAt: catalog.opts.Clock().UTC()}
+		return base, nil
+	}, next)
+	if err != nil {
+		return 0, nil, err
+	}
+	return c.WriterEpoch, c, nil
+}

@@ -1,0 +1,769 @@
+package manifest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/floedb/floe/lakehouse/objstore"
+	"github.com/floedb/floe/lakehouse/objstore/objstoretest"
+)
+
+// testOpts are fast-retrying options with a fixed clock.
+func testOpts(node string) LogOptions {
+	return LogOptions{
+		NodeID:     node,
+		Clock:      func() time.Time { return testTime },
+		MinBackoff: 100 * time.Microsecond,
+		MaxBackoff: 5 * time.Millisecond,
+	}
+}
+
+// appendSegment returns a mutation that appends one segment of n rows with
+// the next _seq range, as a writer would.
+func appendSegment(key string, n uint64) func(*Partition) (*Partition, error) {
+	return func(p *Partition) (*Partition, error) {
+		if _, dup := p.Segment(key); dup {
+			return nil, fmt.Errorf("segment %s already committed", key)
+		}
+		p.Segments = append(p.Segments, Segment{
+			Key: key, Rows: int64(n), Bytes: 100, SchemaVersion: 1,
+			SeqMin: p.LastSeq + 1, SeqMax: p.LastSeq + n,
+		})
+		p.LastSeq += n
+		return p, nil
+	}
+}
+
+func addNamespace(name string) func(*Catalog) (*Catalog, error) {
+	return func(c *Catalog) (*Catalog, error) {
+		if _, ok := c.Namespace(name); ok {
+			return nil, errExists
+		}
+		c.Namespaces = append(c.Namespaces, Namespace{Name: name, CreatedAt: testTime})
+		return c, nil
+	}
+}
+
+var errExists = errors.New("namespace exists")
+
+// versionKeys lists the version numbers stored in a log, in order.
+func versionKeys(t *testing.T, b objstore.Bucket, prefix string) []uint64 {
+	t.Helper()
+	var vs []uint64
+	for a, err := range b.List(context.Background(), prefix+"v/", "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, ok := parseVersionKey(prefix+"v/", a.Key)
+		if !ok {
+			t.Fatalf("unexpected key %q", a.Key)
+		}
+		vs = append(vs, v)
+	}
+	return vs
+}
+
+func TestEmptyLog(t *testing.T) {
+	objstoretest.ForEach(t, func(t *testing.T, b objstore.Bucket) {
+		ctx := t.Context()
+		l := NewCatalogLog(b, testOpts("a"))
+		if v, err := l.LatestVersion(ctx); err != nil || v != 0 {
+			t.Fatalf("LatestVersion = %d, %v", v, err)
+		}
+		if _, err := l.Latest(ctx); !errors.Is(err, ErrNoManifest) {
+			t.Fatalf("Latest = %v, want ErrNoManifest", err)
+		}
+		_, err := l.Load(ctx, 3)
+		if !errors.Is(err, ErrVersionNotFound) || !strings.Contains(err.Error(), "catalog/v/00000000000000000003.json v3") {
+			t.Fatalf("Load(3) = %v", err)
+		}
+		if _, err := l.Load(ctx, 0); !errors.Is(err, ErrVersionNotFound) {
+			t.Fatalf("Load(0) = %v", err)
+		}
+	})
+}
+
+func TestCommitSequence(t *testing.T) {
+	objstoretest.ForEach(t, func(t *testing.T, b objstore.Bucket) {
+		ctx := t.Context()
+		l := NewCatalogLog(b, testOpts("node-a"))
+		var seen []*Catalog
+		for i, ns := range []string{"app", "billing", "ops"} {
+			c, err := l.Commit(ctx, func(base *Catalog) (*Catalog, error) {
+				if base.Version != uint64(i) {
+					return nil, fmt.Errorf("base version %d, want %d", base.Version, i)
+				}
+				return addNamespace(ns)(base)
+			}, CommitOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := c.Header
+			if h.Version != uint64(i+1) || h.FormatVersion != FormatVersion || h.CommitID == "" ||
+				!h.CommittedAt.Equal(testTime) || h.CommittedBy != "node-a" || h.WriterEpoch != 0 {
+				t.Fatalf("header of commit %d: %+v", i+1, h)
+			}
+			if len(c.Namespaces) != i+1 {
+				t.Fatalf("commit %d has %d namespaces", i+1, len(c.Namespaces))
+			}
+			seen = append(seen, c)
+		}
+		// A fresh Log (another process) reads the same history.
+		l2 := NewCatalogLog(b, testOpts("node-b"))
+		latest, err := l2.Latest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if latest.Version != 3 || latest.CommitID != seen[2].CommitID {
+			t.Fatalf("latest = v%d %s", latest.Version, latest.CommitID)
+		}
+		for i, want := range seen {
+			got, err := l2.Load(ctx, uint64(i+1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.CommitID != want.CommitID || len(got.Namespaces) != i+1 {
+				t.Fatalf("v%d = %+v", i+1, got.Header)
+			}
+		}
+		// The hint names the latest version.
+		rc, _, err := b.Get(ctx, "catalog/latest")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hint, _ := io.ReadAll(rc)
+		rc.Close()
+		if string(hint) != "3" {
+			t.Fatalf("hint = %q", hint)
+		}
+		// The returned manifest belongs to the caller: mutating it does not
+		// reach the log's cache.
+		seen[2].Namespaces[0].Name = "mutated"
+		again, err := l.Latest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.Namespaces[0].Name != "app" {
+			t.Fatal("mutating a commit result changed the cached manifest")
+		}
+	})
+}
+
+func TestCommitMutateErrorAborts(t *testing.T) {
+	objstoretest.ForEach(t, func(t *testing.T, b objstore.Bucket) {
+		ctx := t.Context()
+		l := NewCatalogLog(b, testOpts("a"))
+		if _, err := l.Commit(ctx, addNamespace("app"), CommitOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		counting := objstore.NewCounting(b)
+		l = NewCatalogLog(counting, testOpts("a"))
+		calls := 0
+		_, err := l.Commit(ctx, func(c *Catalog) (*Catalog, error) {
+			calls++
+			return addNamespace("app")(c)
+		}, CommitOptions{})
+		if !errors.Is(err, errExists) {
+			t.Fatalf("Commit = %v, want the mutate error", err)
+		}
+		if calls != 1 {
+			t.Fatalf("mutate called %d times, want 1 (no retry)", calls)
+		}
+		if n := counting.Counts().Put; n != 0 {
+			t.Fatalf("%d puts after a failed mutation", n)
+		}
+
+		// An invalid result is refused before anything is written.
+		_, err = l.Commit(ctx, func(c *Catalog) (*Catalog, error) {
+			c.Namespaces = append(c.Namespaces, Namespace{Name: "Bad Name"})
+			return c, nil
+		}, CommitOptions{})
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `"Bad Name"`) {
+			t.Fatalf("Commit(invalid) = %v", err)
+		}
+		_, err = l.Commit(ctx, func(*Catalog) (*Catalog, error) { return nil, nil }, CommitOptions{})
+		if err == nil || !strings.Contains(err.Error(), "nil manifest") {
+			t.Fatalf("Commit(nil result) = %v", err)
+		}
+		if _, err := l.Commit(ctx, nil, CommitOptions{}); err == nil {
+			t.Fatal("Commit(nil mutate) succeeded")
+		}
+		// The mutation's changes to the header are overwritten.
+		c, err := l.Commit(ctx, func(c *Catalog) (*Catalog, error) {
+			c.Version, c.CommitID, c.FormatVersion = 99, "mine", 5
+			return c, nil
+		}, CommitOptions{})
+		if err != nil || c.Version != 2 || c.CommitID == "mine" || c.FormatVersion != FormatVersion {
+			t.Fatalf("Commit = %+v, %v", c, err)
+		}
+		if n := counting.Counts().Put; n != 2 { // the version and its hint
+			t.Fatalf("%d puts, want 2", n)
+		}
+		if vs := versionKeys(t, b, CatalogPrefix); len(vs) != 2 {
+			t.Fatalf("versions %v, want [1 2]", vs)
+		}
+	})
+}
+
+// TestCommitConcurrent: many committers, each with its own Log as if in its
+// own process, append unique segments. Every commit must appear exactly
+// once, versions must be dense, and each version must extend its
+// predecessor by exactly one segment: no lost update.
+func TestCommitConcurrent(t *testing.T) {
+	const writers, commits = 16, 20
+	objstoretest.ForEach(t, func(t *testing.T, b objstore.Bucket) {
+		ctx := t.Context()
+		opts := testOpts("")
+		opts.MaxAttempts = 10000 // this test is about correctness, not patience
+		shared := NewPartitionLog(b, "T1", "user-1", opts)
+		var (
+			wg       sync.WaitGroup
+			mu       sync.Mutex
+			commitOf = map[uint64]string{} // version -> segment key
+			errs     []error
+		)
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				o := opts
+				o.NodeID = fmt.Sprintf("w%02d", w)
+				l := NewPartitionLog(b, "T1", "user-1", o)
+				if w%4 == 0 {
+					l = shared // some writers share one Log
+				}
+				for c := range commits {
+					key := fmt.Sprintf("w%02d-c%02d", w, c)
+					p, err := l.Commit(ctx, appendSegment(key, uint64(1+c%3)), CommitOptions{})
+					mu.Lock()
+					if err != nil {
+						errs = append(errs, err)
+					} else if other, dup := commitOf[p.Version]; dup {
+						errs = append(errs, fmt.Errorf("version %d reported by %s and %s", p.Version, other, key))
+					} else {
+						commitOf[p.Version] = key
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+		const total = writers * commits
+		verifyPartitionHistory(t, b, "T1", "user-1", total, commitOf)
+	})
+}
+
+// verifyPartitionHistory checks that the partition log holds versions
+// 1..total, each readable, each adding exactly the segment its committer
+// reported to its predecessor, with contiguous _seq ranges.
+func verifyPartitionHistory(t *testing.T, b objstore.Bucket, tableID, partition string, total int, commitOf map[uint64]string) {
+	t.Helper()
+	ctx := context.Background()
+	if vs := versionKeys(t, b, PartitionPrefix(tableID, partition)); len(vs) != total || vs[0] != 1 || vs[len(vs)-1] != uint64(total) {
+		t.Fatalf("stored versions: %d of them, %v…, want 1..%d", len(vs), vs[:min(len(vs), 5)], total)
+	}
+	if len(commitOf) != total {
+		t.Fatalf("%d commits reported, want %d", len(commitOf), total)
+	}
+	l := NewPartitionLog(b, tableID, partition, LogOptions{})
+	if v, err := l.LatestVersion(ctx); err != nil || v != uint64(total) {
+		t.Fatalf("LatestVersion = %d, %v", v, err)
+	}
+	var prev *Partition
+	keys := map[string]bool{}
+	for v := uint64(1); v <= uint64(total); v++ {
+		p, err := l.Load(ctx, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Segments) != int(v) {
+			t.Fatalf("v%d has %d segments, want %d", v, len(p.Segments), v)
+		}
+		last := p.Segments[len(p.Segments)-1]
+		if last.Key != commitOf[v] {
+			t.Fatalf("v%d adds segment %q but its committer reported %q", v, last.Key, commitOf[v])
+		}
+		if keys[last.Key] {
+			t.Fatalf("segment %q committed twice", last.Key)
+		}
+		keys[last.Key] = true
+		if prev != nil {
+			for i, s := range prev.Segments {
+				if p.Segments[i].Key != s.Key {
+					t.Fatalf("v%d lost or reordered segment %q of v%d (lost update)", v, s.Key, v-1)
+				}
+			}
+			if last.SeqMin != prev.LastSeq+1 {
+				t.Fatalf("v%d: _seq %d does not follow %d", v, last.SeqMin, prev.LastSeq)
+			}
+		}
+		prev = p
+	}
+}
+
+func TestCommitConcurrentCatalog(t *testing.T) {
+	const writers, commits = 8, 10
+	objstoretest.ForEach(t, func(t *testing.T, b objstore.Bucket) {
+		ctx := t.Context()
+		opts := testOpts("")
+		opts.MaxAttempts = 10000
+		var wg sync.WaitGroup
+		errc := make(chan error, writers*commits)
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				l := NewCatalogLog(b, opts)
+				for c := range commits {
+					if _, err := l.Commit(ctx, addNamespace(fmt.Sprintf("ns_%d_%d", w, c)), CommitOptions{}); err != nil {
+						errc <- err
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errc)
+		for err := range errc {
+			t.Fatal(err)
+		}
+		c, err := NewCatalogLog(b, LogOptions{}).Latest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Version != writers*commits || len(c.Namespaces) != writers*commits {
+			t.Fatalf("v%d with %d namespaces, want %d", c.Version, len(c.Namespaces), writers*commits)
+		}
+	})
+}
+
+func TestFencing(t *testing.T) {
+	objstoretest.ForEach(t, func(t *testing.T, b objstore.Bucket) {
+		ctx := t.Context()
+		catA := NewCatalogLog(b, testOpts("node-a"))
+		catB := NewCatalogLog(b, testOpts("node-b"))
+
+		epochA, c, err := AcquireWriter(ctx, catA, "node-a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if epochA != 1 || c.WriterEpoch != 1 || c.Writer == nil || c.Writer.NodeID != "node-a" || c.Writer.Epoch != 1 || !c.Writer.AcquiredAt.Equal(testTime) {
+			t.Fatalf("AcquireWriter = %d, %+v", epochA, c)
+		}
+		if _, err := catA.Commit(ctx, addNamespace("app"), CommitOptions{WriterEpoch: epochA}); err != nil {
+			t.Fatal(err)
+		}
+		partA := NewPartitionLog(b, "T1", "", testOpts("node-a"))
+		partB := NewPartitionLog(b, "T1", "", testOpts("node-b"))
+		if _, err := partA.Commit(ctx, appendSegment("a1", 1), CommitOptions{WriterEpoch: epochA}); err != nil {
+			t.Fatal(err)
+		}
+
+		epochB, c, err := AcquireWriter(ctx, catB, "node-b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if epochB != 2 || c.Writer.NodeID != "node-b" || len(c.Namespaces) != 1 {
+			t.Fatalf("AcquireWriter(B) = %d, %+v", epochB, c)
+		}
+
+		// A is fenced on the catalog at once.
+		_, err = catA.Commit(ctx, addNamespace("late"), CommitOptions{WriterEpoch: epochA})
+		if !errors.Is(err, ErrFenced) {
+			t.Fatalf("A's catalog commit = %v, want ErrFenced", err)
+		}
+		for _, want := range []string{`writer epoch 1 (node "node-a")`, `fenced by epoch 2 (node "node-b")`, "catalog v3"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("fenced error %q does not say %q", err, want)
+			}
+		}
+		// Committers without an epoch are fenced too.
+		if _, err := catA.Commit(ctx, addNamespace("late"), CommitOptions{}); !errors.Is(err, ErrFenced) {
+			t.Fatalf("epoch-0 commit = %v, want ErrFenced", err)
+		}
+
+		// On a partition, A is fenced once B has committed there.
+		if _, err := partA.Commit(ctx, appendSegment("a2", 1), CommitOptions{WriterEpoch: epochA}); err != nil {
+			t.Fatalf("A's partition commit before B touched it: %v", err)
+		}
+		if _, err := partB.Commit(ctx, func(p *Partition) (*Partition, error) { return p, nil }, CommitOptions{WriterEpoch: epochB}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = partA.Commit(ctx, appendSegment("a3", 1), CommitOptions{WriterEpoch: epochA})
+		if !errors.Is(err, ErrFenced) || !strings.Contains(err.Error(), `fenced by epoch 2 (node "node-b")`) {
+			t.Fatalf("A's partition commit after B's = %v, want ErrFenced", err)
+		}
+		p, err := partB.Commit(ctx, appendSegment("b1", 1), CommitOptions{WriterEpoch: epochB})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.WriterEpoch != 2 || len(p.Segments) != 3 {
+			t.Fatalf("partition = %+v", p)
+		}
+		// Nothing A attempted after being fenced was written.
+		cat, err := catB.Latest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := cat.Namespace("late"); ok || cat.Version != 3 {
+			t.Fatalf("catalog v%d after fencing", cat.Version)
+		}
+		// A catalog commit by the owner keeps the lease.
+		cat, err = catB.Commit(ctx, addNamespace("more"), CommitOptions{WriterEpoch: epochB})
+		if err != nil || cat.Writer == nil || cat.Writer.Epoch != 2 || cat.WriterEpoch != 2 {
+			t.Fatalf("owner commit = %+v, %v", cat, err)
+		}
+		// A can take the warehouse back, and then B is the fenced one.
+		epochA2, _, err := AcquireWriter(ctx, catA, "node-a")
+		if err != nil || epochA2 != 3 {
+			t.Fatalf("re-acquire = %d, %v", epochA2, err)
+		}
+		if _, err := catB.Commit(ctx, addNamespace("x"), CommitOptions{WriterEpoch: epochB}); !errors.Is(err, ErrFenced) {
+			t.Fatalf("B after A re-acquired = %v", err)
+		}
+		if _, _, err := AcquireWriter(ctx, catA, ""); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("AcquireWriter without node = %v", err)
+		}
+	})
+}
+
+// TestCommitHigherEpoch: a committer with a higher epoch than the log's
+// raises the log's epoch.
+func TestCommitHigherEpoch(t *testing.T) {
+	b := objstore.NewMem()
+	l := NewPartitionLog(b, "T", "", testOpts("n"))
+	p, err := l.Commit(t.Context(), appendSegment("s", 1), CommitOptions{WriterEpoch: 5})
+	if err != nil || p.WriterEpoch != 5 {
+		t.Fatalf("%+v, %v", p, err)
+	}
+	p, err = l.Commit(t.Context(), appendSegment("s2", 1), CommitOptions{WriterEpoch: 5})
+	if err != nil || p.WriterEpoch != 5 {
+		t.Fatalf("%+v, %v", p, err)
+	}
+	if _, err := l.Commit(t.Context(), appendSegment("s3", 1), CommitOptions{WriterEpoch: 4}); !errors.Is(err, ErrFenced) {
+		t.Fatalf("lower epoch: %v", err)
+	}
+}
+
+func putRaw(t *testing.T, b objstore.Bucket, key, data string) {
+	t.Helper()
+	if _, err := b.Put(context.Background(), key, []byte(data), objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLatestVersionHint(t *testing.T) {
+	objstoretest.ForEach(t, func(t *testing.T, b objstore.Bucket) {
+		ctx := t.Context()
+		l := NewPartitionLog(b, "T1", "bob", testOpts("a"))
+		for i := range 5 {
+			if _, err := l.Commit(ctx, appendSegment(fmt.Sprint(i), 1), CommitOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hintKey := PartitionPrefix("T1", "bob") + "latest"
+		tests := []struct {
+			name string
+			hint string // "" deletes the hint
+		}{
+			{"fresh hint", "5"},
+			{"stale hint", "2"},
+			{"missing hint", ""},
+			{"hint ahead of the log", "99"},
+			{"garbage hint", "five"},
+			{"hint zero", "0"},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				if tc.hint == "" {
+					if err := b.Delete(ctx, hintKey); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					putRaw(t, b, hintKey, tc.hint)
+				}
+				c := objstore.NewCounting(b)
+				fresh := NewPartitionLog(c, "T1", "bob", LogOptions{})
+				v, err := fresh.LatestVersion(ctx)
+				if err != nil || v != 5 {
+					t.Fatalf("LatestVersion = %d, %v", v, err)
+				}
+				n := c.Counts()
+				wantList := int64(1)
+				if tc.hint == "99" {
+					wantList = 2 // the listing from the hint is empty: list everything
+				}
+				if n.Get != 1 || n.List != wantList || n.Total() != 1+wantList {
+					t.Fatalf("cold LatestVersion made %v, want 1 get and %d list", n, wantList)
+				}
+				// Warm: the memo replaces the hint.
+				c.Reset()
+				if v, err := fresh.LatestVersion(ctx); err != nil || v != 5 {
+					t.Fatalf("warm LatestVersion = %d, %v", v, err)
+				}
+				if n := c.Counts(); n.List != 1 || n.Total() != 1 {
+					t.Fatalf("warm LatestVersion made %v, want 1 list", n)
+				}
+				c.Reset()
+				if _, err := fresh.Latest(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if n := c.Counts(); n.List != 1 || n.Get != 1 || n.Total() != 2 {
+					t.Fatalf("Latest made %v, want 1 list and 1 get", n)
+				}
+				c.Reset()
+				if _, err := fresh.Latest(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if n := c.Counts(); n.Total() != 1 {
+					t.Fatalf("cached Latest made %v, want 1 list", n)
+				}
+			})
+		}
+	})
+}
+
+// TestLatestVersionVeryStale: a memo more than a list page behind consults
+// the hint to skip ahead; stray keys are ignored.
+func TestLatestVersionVeryStale(t *testing.T) {
+	b := objstore.NewMem()
+	ctx := t.Context()
+	l := NewPartitionLog(b, "T", "", LogOptions{})
+	if _, err := l.Commit(ctx, appendSegment("s", 1), CommitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Other processes commit 2500 more versions (raw writes for speed).
+	p, err := l.Latest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := uint64(2); v <= 2501; v++ {
+		p = p.Clone()
+		p.Version = v
+		data, err := EncodePartition(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		putRaw(t, b, l.VersionKey(v), string(data))
+	}
+	putRaw(t, b, l.Prefix()+"latest", "2400")
+	putRaw(t, b, l.Prefix()+"v/README", "stray")
+	c := objstore.NewCounting(b)
+	l.bucket = c
+	v, err := l.LatestVersion(ctx)
+	if err != nil || v != 2501 {
+		t.Fatalf("LatestVersion = %d, %v", v, err)
+	}
+	if n := c.Counts(); n.Get != 1 || n.List != 2 {
+		t.Fatalf("stale LatestVersion made %v, want 1 get (hint) and 2 lists", n)
+	}
+	// The next commit builds on 2501.
+	p, err = l.Commit(ctx, appendSegment("t", 1), CommitOptions{})
+	if err != nil || p.Version != 2502 {
+		t.Fatalf("Commit = v%d, %v", p.Version, err)
+	}
+}
+
+// TestLatestVersionVanished: a log whose versions disappear under a Log
+// that has seen them is reported, not silently restarted.
+func TestLatestVersionVanished(t *testing.T) {
+	b := objstore.NewMem()
+	ctx := t.Context()
+	l := NewCatalogLog(b, LogOptions{})
+	// With only version 1 seen, the vanishing is noticed too.
+	one := NewCatalogLog(b, LogOptions{})
+	if _, err := one.Commit(ctx, addNamespace("first"), CommitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Delete(ctx, one.VersionKey(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := one.LatestVersion(ctx); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "version 1 was seen") {
+		t.Fatalf("LatestVersion after v1 vanished = %v", err)
+	}
+	for i := range 3 {
+		if _, err := l.Commit(ctx, addNamespace(fmt.Sprintf("n%d", i)), CommitOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for v := uint64(1); v <= 3; v++ {
+		if err := b.Delete(ctx, l.VersionKey(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.LatestVersion(ctx); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "version 3 was seen") {
+		t.Fatalf("LatestVersion = %v", err)
+	}
+	if _, err := l.Commit(ctx, addNamespace("x"), CommitOptions{}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Commit = %v", err)
+	}
+}
+
+// TestOldVersionsCollected: garbage collection of old versions does not
+// disturb readers or committers.
+func TestOldVersionsCollected(t *testing.T) {
+	b := objstore.NewMem()
+	ctx := t.Context()
+	l := NewCatalogLog(b, LogOptions{})
+	for i := range 5 {
+		if _, err := l.Commit(ctx, addNamespace(fmt.Sprintf("n%d", i)), CommitOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for v := uint64(1); v <= 4; v++ {
+		if err := b.Delete(ctx, l.VersionKey(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	putRaw(t, b, "catalog/latest", "2") // stale hint pointing at a collected version
+	fresh := NewCatalogLog(b, LogOptions{})
+	if v, err := fresh.LatestVersion(ctx); err != nil || v != 5 {
+		t.Fatalf("LatestVersion = %d, %v", v, err)
+	}
+	if _, err := fresh.Load(ctx, 2); !errors.Is(err, ErrVersionNotFound) {
+		t.Fatalf("Load(2) = %v", err)
+	}
+	if c, err := fresh.Commit(ctx, addNamespace("x"), CommitOptions{}); err != nil || c.Version != 6 {
+		t.Fatalf("Commit = %v", err)
+	}
+}
+
+func TestLoadCorrupt(t *testing.T) {
+	b := objstore.NewMem()
+	ctx := t.Context()
+	cat := NewCatalogLog(b, LogOptions{})
+	putRaw(t, b, cat.VersionKey(1), `{"format_version":1,"version":1`)
+	_, err := cat.Load(ctx, 1)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "catalog/v/00000000000000000001.json v1") || !strings.Contains(err.Error(), "truncated") {
+		t.Fatalf("Load(truncated) = %v", err)
+	}
+	if _, err := cat.Latest(ctx); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Latest = %v", err)
+	}
+	// A corrupt head blocks commits instead of being overwritten.
+	if _, err := cat.Commit(ctx, addNamespace("x"), CommitOptions{}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Commit over a corrupt head = %v", err)
+	}
+
+	// An object holding another version than its key says.
+	c2 := &Catalog{Header: Header{FormatVersion: 1, Version: 7}}
+	data, err := EncodeCatalog(c2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putRaw(t, b, cat.VersionKey(2), string(data))
+	if _, err := cat.Load(ctx, 2); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "holds version 7") {
+		t.Fatalf("Load(misplaced) = %v", err)
+	}
+
+	// A partition manifest stored in another partition's log.
+	p := &Partition{Header: Header{FormatVersion: 1, Version: 1}, TableID: "T", Partition: "alice"}
+	data, err = EncodePartition(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := NewPartitionLog(b, "T", "bob", LogOptions{})
+	putRaw(t, b, bob.VersionKey(1), string(data))
+	if _, err := bob.Load(ctx, 1); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), `holds partition "alice"`) {
+		t.Fatalf("Load(other partition) = %v", err)
+	}
+	// A newer format is reported as such.
+	putRaw(t, b, cat.VersionKey(3), `{"format_version":2}`)
+	if _, err := cat.Load(ctx, 3); !errors.Is(err, ErrUnsupportedFormat) {
+		t.Fatalf("Load(newer format) = %v", err)
+	}
+}
+
+func TestLogConstruction(t *testing.T) {
+	ctx := t.Context()
+	b := objstore.NewMem()
+	for name, l := range map[string]*Log[*Partition]{
+		"bad table id":    NewPartitionLog(b, "a/b", "", LogOptions{}),
+		"bad partition":   NewPartitionLog(b, "T", "\xff", LogOptions{}),
+		"nil bucket":      NewPartitionLog(nil, "T", "", LogOptions{}),
+		"bad options":     NewPartitionLog(b, "T", "", LogOptions{MaxAttempts: -1}),
+		"backoff swapped": NewPartitionLog(b, "T", "", LogOptions{MinBackoff: time.Second, MaxBackoff: time.Millisecond}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := l.LatestVersion(ctx); err == nil {
+				t.Fatal("LatestVersion succeeded")
+			}
+			if _, err := l.Latest(ctx); err == nil {
+				t.Fatal("Latest succeeded")
+			}
+			if _, err := l.Load(ctx, 1); err == nil {
+				t.Fatal("Load succeeded")
+			}
+			if _, err := l.Commit(ctx, appendSegment("x", 1), CommitOptions{}); err == nil {
+				t.Fatal("Commit succeeded")
+			}
+		})
+	}
+	var zero Log[*Catalog]
+	var nilLog *Log[*Catalog]
+	for _, l := range []*Log[*Catalog]{&zero, nilLog} {
+		if _, err := l.LatestVersion(ctx); err == nil {
+			t.Fatal("zero Log: LatestVersion succeeded")
+		}
+		if _, err := l.Commit(ctx, addNamespace("x"), CommitOptions{}); err == nil {
+			t.Fatal("zero Log: Commit succeeded")
+		}
+		if _, _, err := AcquireWriter(ctx, l, "n"); err == nil {
+			t.Fatal("zero Log: AcquireWriter succeeded")
+		}
+	}
+	if n := len(versionKeys(t, b, "tables/T/shared/")); n != 0 {
+		t.Fatalf("%d versions written by invalid logs", n)
+	}
+}
+
+func TestLogOptions(t *testing.T) {
+	var o LogOptions
+	o.EnsureDefaults()
+	if o.MaxAttempts != 30 || o.MinBackoff != 2*time.Millisecond || o.MaxBackoff != 250*time.Millisecond ||
+		o.Clock == nil || o.Logger == nil || o.Rand == nil {
+		t.Fatalf("defaults: %+v", o)
+	}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	bad := LogOptions{MaxAttempts: -1, MinBackoff: -1, MaxBackoff: -2}
+	bad.EnsureDefaults()
+	err := bad.Validate()
+	for _, want := range []string{"MaxAttempts", "MinBackoff must not be negative", "MaxBackoff"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, want it to mention %q", err, want)
+		}
+	}
+	if err := (&LogOptions{}).Validate(); err == nil {
+		t.Error("Validate before EnsureDefaults passed")
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	var draws []int64
+	l := NewCatalogLog(objstore.NewMem(), LogOptions{
+		Rand: func(n int64) int64 { draws = append(draws, n); return n - 1 }, // always the maximum
+	})
+	want := []time.Duration{2, 4, 8, 16, 32, 64, 128, 250, 250}
+	for i, w := range want {
+		if got := l.backoff(i + 1); got != w*time.Millisecond {
+			t.Errorf("backoff(%d) = %s, want %s", i+1, got, w*time.Millisecond)
+		}
+	}
+	l.opts.Rand = func(int64) int64 { return 0 } // the minimum
+	if got := l.backoff(1); got != time.Millisecond {
+		t.Errorf("min backoff(1) = %s", got)
+	}
+	if got := l.backoff(100); got != 125*time.Millisecond {
+		t.Errorf("min backoff(100) = %s", got)
+	}
+}
