@@ -153,9 +153,13 @@ type Segment struct {
 
 // ColumnStats are per-column statistics of a segment, keyed by column ID.
 // Min and Max hold the canonical text of a value of the column's type
-// (integers in base 10, floats in shortest form, text as is, bytes and UUID
-// in hex, DATE as days and TIMESTAMP as microseconds since the epoch); they
-// are nil when the column has only NULLs or no statistics were kept.
+// (integers in base 10; floats in Go's shortest form, "-0", "+Inf", never
+// NaN; DECIMAL as a plain decimal with exactly scale fraction digits, e.g.
+// "-0.05"; text as is; bytes and UUID in hex; DATE as days and TIMESTAMP as
+// microseconds since the epoch), as produced by segment.FormatStatValue.
+// They are nil when the column has only NULLs or no bound was kept (a
+// string longer than 64 bytes has a truncated Min and no Max; a float
+// column holding NaN has no Max).
 type ColumnStats struct {
 	ColumnID  uint32  `json:"column_id"`
 	Min       *string `json:"min,omitempty"`
