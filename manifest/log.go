@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/floedb/floe/internal/backoff"
 	"github.com/floedb/floe/lakehouse/objstore"
 )
 
@@ -758,33 +759,17 @@ func (l *Log[M]) resolve(ctx context.Context, key string, version uint64, commit
 
 // sleep waits the backoff after the given attempt, or until ctx ends.
 func (l *Log[M]) sleep(ctx context.Context, attempt int) error {
-	d := l.backoff(attempt)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return l.backoffPolicy().Sleep(ctx, attempt)
 }
 
 // backoff returns the jittered pause after attempt (1-based): uniform in
 // [d/2, d] with d = MinBackoff·2^(attempt-1) capped at MaxBackoff.
 func (l *Log[M]) backoff(attempt int) time.Duration {
-	d := l.opts.MinBackoff
-	for i := 1; i < attempt && d < l.opts.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, l.opts.MaxBackoff)
-	if d <= 0 {
-		return 0
-	}
-	half := d / 2
-	return half + time.Duration(l.opts.Rand(int64(d-half)+1))
+	return l.backoffPolicy().Delay(attempt)
+}
+
+func (l *Log[M]) backoffPolicy() backoff.Policy {
+	return backoff.Policy{Min: l.opts.MinBackoff, Max: l.opts.MaxBackoff, Rand: l.opts.Rand}
 }
 
 // writeHint records v as a recent version. Best effort: a failure only

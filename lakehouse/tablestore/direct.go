@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/floedb/floe/internal/backoff"
 	"github.com/floedb/floe/lakehouse/objstore"
 	"github.com/floedb/floe/lakehouse/row"
 	"github.com/floedb/floe/lakehouse/segment"
@@ -628,23 +629,7 @@ func (w *DirectWriter) deleteOrphan(ctx context.Context, key string) {
 // sleep waits the jittered backoff before rebase attempt+1, or until ctx
 // ends.
 func (w *DirectWriter) sleep(ctx context.Context, attempt int) error {
-	d := w.opts.MinBackoff
-	for i := 1; i < attempt && d < w.opts.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, w.opts.MaxBackoff)
-	if d > 0 {
-		half := d / 2
-		d = half + time.Duration(w.opts.Rand(int64(d-half)+1))
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return backoff.Policy{Min: w.opts.MinBackoff, Max: w.opts.MaxBackoff, Rand: w.opts.Rand}.Sleep(ctx, attempt)
 }
 
 // changeBytes estimates the memory a staged change holds.

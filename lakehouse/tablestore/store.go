@@ -32,6 +32,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/floedb/floe/lakehouse/objstore"
@@ -73,6 +74,11 @@ type Store struct {
 	bucket objstore.Bucket
 	buf    *wbuf.Buffer
 	opts   Options
+
+	// fenced is set once a commit failed with manifest.ErrFenced: from
+	// then on Write refuses (the node-owned path stops accepting writes
+	// it could never flush).
+	fenced atomic.Bool
 
 	// Test hooks, nil in production. beforeCommit runs after the segment
 	// upload of a flush or compaction, before its manifest commit;
@@ -213,6 +219,9 @@ func keyOf(pk []int, values row.Row) []byte {
 // returns the _seq of the first (the others follow consecutively). It
 // returns when the batch is durable in the buffer.
 func (s *Store) Write(ctx context.Context, t *manifest.Table, partition string, changes []Change) (uint64, error) {
+	if s.fenced.Load() {
+		return 0, fmt.Errorf("tablestore: write %s/%q: %w: a newer node took over the warehouse; this node no longer accepts writes", t.ID, partition, manifest.ErrFenced)
+	}
 	pk, err := pkIndexes(t)
 	if err != nil {
 		return 0, err
@@ -355,6 +364,12 @@ func (s *Store) Flush(ctx context.Context, t *manifest.Table, partition string) 
 		return res, s.buf.DeleteUpTo(ctx, p, cut)
 	}
 	if err != nil {
+		if errors.Is(err, manifest.ErrFenced) {
+			// A newer node owns the warehouse: stop acknowledging writes
+			// that this node could never flush.
+			s.fenced.Store(true)
+			_ = s.bucket.Delete(ctx, key)
+		}
 		// On ErrCommitUnknown the segment may be referenced: keep it.
 		return res, fmt.Errorf("tablestore: flush %s/%q: commit: %w", t.ID, partition, err)
 	}

@@ -294,6 +294,11 @@ func TestFlushFencedByNewerEpoch(t *testing.T) {
 	if _, err := h.store.Flush(ctx, tb, ""); !errors.Is(err, manifest.ErrFenced) {
 		t.Fatalf("flush by fenced node: err = %v, want ErrFenced", err)
 	}
+	// Once fenced, the node refuses new writes instead of acknowledging
+	// rows it can never flush.
+	if _, err := h.store.Write(ctx, tb, "", []Change{upsert(3, "c", 3)}); !errors.Is(err, manifest.ErrFenced) {
+		t.Fatalf("write after fencing: err = %v, want ErrFenced", err)
+	}
 }
 
 func TestWriteRejectsBadRows(t *testing.T) {
