@@ -44,8 +44,8 @@ func metaOf(t *manifest.Table) (fileMeta, error) {
 		if err := c.Type.Validate(); err != nil {
 			return fileMeta{}, fmt.Errorf("%w: table %s column %s: %v", ErrInvalidInput, tableName(t), c.Name, err)
 		}
-		if c.ID > math.MaxInt32 {
-			return fileMeta{}, fmt.Errorf("%w: table %s column %s: id %d does not fit a Parquet field_id", ErrInvalidInput, tableName(t), c.Name, c.ID)
+		if c.ID >= SeqFieldID {
+			return fileMeta{}, fmt.Errorf("%w: table %s column %s: id %d does not fit a Parquet field_id below the system columns' ids", ErrInvalidInput, tableName(t), c.Name, c.ID)
 		}
 		if c.Name == "" || manifest.IsReservedColumn(c.Name) {
 			return fileMeta{}, fmt.Errorf("%w: table %s: column name %q is empty or reserved", ErrInvalidInput, tableName(t), c.Name)
@@ -237,8 +237,8 @@ func parquetSchema(cols []fileColumn) (*parquet.Schema, error) {
 		}
 		g.add(c.Name, parquet.FieldID(node, int(c.ID)))
 	}
-	g.add(SeqColumn, parquet.Required(parquet.Leaf(parquet.Int64Type)))
-	g.add(DeletedColumn, parquet.Required(parquet.Leaf(parquet.BooleanType)))
+	g.add(SeqColumn, parquet.FieldID(parquet.Required(parquet.Leaf(parquet.Int64Type)), SeqFieldID))
+	g.add(DeletedColumn, parquet.FieldID(parquet.Required(parquet.Leaf(parquet.BooleanType)), DeletedFieldID))
 	return parquet.NewSchema("floe_segment", g), nil
 }
 

@@ -129,10 +129,10 @@ func (rd *Reader) checkSchema() error {
 			return err
 		}
 	}
-	if err := checkLeaf(leaves[rd.seqLeaf], SeqColumn, 0, parquet.Int64Type, false); err != nil {
+	if err := checkLeaf(leaves[rd.seqLeaf], SeqColumn, SeqFieldID, parquet.Int64Type, false); err != nil {
 		return err
 	}
-	return checkLeaf(leaves[rd.seqLeaf+1], DeletedColumn, 0, parquet.BooleanType, false)
+	return checkLeaf(leaves[rd.seqLeaf+1], DeletedColumn, DeletedFieldID, parquet.BooleanType, false)
 }
 
 func checkLeaf(c *parquet.Column, name string, id int, want parquet.Type, nullable bool) error {

@@ -7,7 +7,11 @@
 // A segment is a plain Parquet file that DuckDB, Arrow and other engines
 // read as is. It has one column per user column of the table, in declaration
 // order, named by the column name and carrying the column ID as Parquet
-// field_id, then _seq (INT64, required) and _deleted (BOOLEAN, required).
+// field_id, then _seq (INT64, required, field_id SeqFieldID) and _deleted
+// (BOOLEAN, required, field_id DeletedFieldID). Because every column has a
+// field_id, a reader can map a file of any schema version onto the current
+// schema by ID (DuckDB: read_parquet(…, schema = map {id: {name, type,
+// default_value}, …})).
 // Nullable columns are OPTIONAL, NOT NULL columns REQUIRED. Types follow
 // lakehouse/schema's Arrow mapping:
 //
@@ -73,6 +77,7 @@ package segment
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/floedb/floe/manifest"
 )
@@ -107,6 +112,12 @@ const (
 	// and footer. Reader.Verify checks them.
 	MetaDataBytes  = "floe.data_bytes"
 	MetaDataCRC32C = "floe.data_crc32c"
+)
+
+// Field IDs of the system columns. User column IDs are below SeqFieldID.
+const (
+	SeqFieldID     = math.MaxInt32 - 1
+	DeletedFieldID = math.MaxInt32
 )
 
 // FormatVersion is the segment layout this package writes and the only one
