@@ -1,0 +1,142 @@
+// Package dberr is Floe's one error type for user-facing failures: a stable
+// code from a closed set, a message that says what to fix, and for syntax
+// errors the position in the statement text.
+//
+// Engine packages return *Error for anything a user caused or can act on
+// (a missing table, a refused statement, a bad value) and plain wrapped
+// errors for internal failures. Only the RPC layer maps codes to wire
+// codes (Connect): CodeOf decides, so that one place owns the mapping.
+package dberr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Code is a stable Floe error code. Codes are part of the API: clients
+// branch on them, so a code's meaning never changes and codes are never
+// reused.
+type Code string
+
+// The error codes. Each says when it is used.
+const (
+	// Internal: a failure of Floe itself or its storage; the request may
+	// be retried. The message does not expose internals.
+	Internal Code = "INTERNAL"
+	// SyntaxError: the statement does not parse; Pos says where.
+	SyntaxError Code = "SYNTAX_ERROR"
+	// PermissionDenied: the principal may not run the statement or touch
+	// the object, or the statement is one Floe never runs for users
+	// (ATTACH, COPY, SET, file readers, …).
+	PermissionDenied Code = "PERMISSION_DENIED"
+	// NamespaceNotFound, TableNotFound, ColumnNotFound: a named object does
+	// not exist (or is not visible to the principal).
+	NamespaceNotFound Code = "NAMESPACE_NOT_FOUND"
+	TableNotFound     Code = "TABLE_NOT_FOUND"
+	ColumnNotFound    Code = "COLUMN_NOT_FOUND"
+	// AlreadyExists: CREATE of an object that exists, without IF NOT EXISTS.
+	AlreadyExists Code = "ALREADY_EXISTS"
+	// TypeMismatch: a value does not fit its column's type.
+	TypeMismatch Code = "TYPE_MISMATCH"
+	// NotNullViolation: NULL for a NOT NULL column.
+	NotNullViolation Code = "NOT_NULL_VIOLATION"
+	// PKViolation: an INSERT of a primary key that exists, or two rows of
+	// one statement with the same key.
+	PKViolation Code = "PK_VIOLATION"
+	// InvalidOption: a WITH (…) option or table definition rule is broken.
+	InvalidOption Code = "INVALID_OPTION"
+	// InvalidArgument: a parameter or value is malformed (wrong parameter
+	// count, a version that does not exist, …).
+	InvalidArgument Code = "INVALID_ARGUMENT"
+	// NotEmpty: DROP of a namespace that holds tables, without CASCADE.
+	NotEmpty Code = "NOT_EMPTY"
+	// Unsupported: valid SQL Floe does not (yet) run.
+	Unsupported Code = "UNSUPPORTED"
+	// Conflict: a concurrent change won; redo the read-modify-write.
+	Conflict Code = "CONFLICT"
+	// Unavailable: the node cannot take writes now (fenced, full buffer);
+	// retry later or elsewhere.
+	Unavailable Code = "UNAVAILABLE"
+	// Timeout: the statement ran past its deadline.
+	Timeout Code = "TIMEOUT"
+	// Canceled: the caller cancelled the request.
+	Canceled Code = "CANCELED"
+	// ViewBroken: a view's dependency was dropped or changed.
+	ViewBroken Code = "VIEW_BROKEN"
+	// Unauthenticated: no or invalid credentials.
+	Unauthenticated Code = "UNAUTHENTICATED"
+)
+
+// Error is a user-facing failure.
+type Error struct {
+	Code Code
+	// Msg says what went wrong and what to do; it never holds secrets.
+	Msg string
+	// Pos is the 1-based line and column in the statement text for syntax
+	// errors, zero otherwise.
+	Line, Col int
+	// Err is an optional cause, kept for errors.Is/As and logs.
+	Err error
+}
+
+// New returns an Error with a formatted message.
+func New(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Wrap returns an Error with a message and a cause.
+func Wrap(code Code, err error, format string, args ...any) *Error {
+	return &Error{Code: code, Msg: fmt.Sprintf(format, args...), Err: err}
+}
+
+// At returns a syntax error at a 1-based line and column.
+func At(line, col int, format string, args ...any) *Error {
+	return &Error{Code: SyntaxError, Msg: fmt.Sprintf(format, args...), Line: line, Col: col}
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s: %s (line %d, column %d)", e.Code, e.Msg, e.Line, e.Col)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Msg)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// CodeOf returns the code of err: the code of the first *Error in its
+// chain; Canceled or Timeout for context errors; Internal otherwise.
+func CodeOf(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return Timeout
+	}
+	return Internal
+}
+
+// Position converts a byte offset in text to a 1-based line and column
+// (columns count runes).
+func Position(text string, offset int) (line, col int) {
+	if offset > len(text) {
+		offset = len(text)
+	}
+	line, col = 1, 1
+	for _, r := range text[:max(offset, 0)] {
+		if r == '\n' {
+			line++
+			col = 1
+			continue
+		}
+		col++
+	}
+	return line, col
+}
