@@ -56,9 +56,13 @@ type Catalog struct {
 	Header
 	// Writer is the current holder of the node-owned writer lease, nil if
 	// no node has claimed the warehouse. Its Epoch equals Header.WriterEpoch.
-	Writer     *WriterLease `json:"writer,omitempty"`
-	Namespaces []Namespace  `json:"namespaces"`
-	Tables     []Table      `json:"tables"`
+	Writer *WriterLease `json:"writer,omitempty"`
+	// SystemSchemaVersion is the version of Floe's system tables this
+	// catalog holds (0: none yet). A node that knows a newer version
+	// creates or migrates the system tables at start.
+	SystemSchemaVersion int         `json:"system_schema_version,omitempty"`
+	Namespaces          []Namespace `json:"namespaces"`
+	Tables              []Table     `json:"tables"`
 }
 
 // WriterLease records which node owns the node-owned write path.
@@ -85,8 +89,9 @@ type Table struct {
 	// Columns in declaration order. System columns (_seq, _deleted) are not
 	// listed: they are implied for every table.
 	Columns []Column `json:"columns"`
-	// PrimaryKey names the key columns in key order. Empty means the table
-	// has a hidden row id.
+	// PrimaryKey names the key columns in key order. A table declared
+	// without one gets the hidden BIGINT column ColumnRowID as its key
+	// (see HasHiddenRowID); the storage engine requires a key.
 	PrimaryKey []string `json:"primary_key,omitempty"`
 	// SchemaVersion increases by one with every change of Columns or
 	// PrimaryKey. Segments record the version they were written with.

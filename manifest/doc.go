@@ -38,8 +38,9 @@
 // Log.LatestVersion finds the newest version with a bounded number of
 // requests: it reads the hint object (1 GET), then lists the version keys
 // from the hinted version on (1 LIST while fewer than 1000 versions were
-// committed since the hint was written). The hint is written after each
-// successful commit, so it may be stale but is never ahead; the listing is
+// committed since the hint was written). The hint is written after the
+// commit of every LogOptions.HintEvery-th version (and when a reader found
+// it far behind), so it may be stale but is never ahead; the listing is
 // what decides. A Log remembers the highest version it has seen, so later
 // calls skip the GET and list from there. Log.Latest adds 1 GET to load the
 // version unless it is cached; Log.Load reads any version.
@@ -55,9 +56,12 @@
 // or is retried on top of it. Preconditions ("the table does not exist")
 // are checked by the mutation against its base and fail without retry.
 //
-// An uncontended commit costs 1 LIST, 1 conditional PUT and 1 PUT of the
-// hint (plus 1 GET to load the base when it is not cached). A lost race adds
-// 1 GET and 1 LIST.
+// A Log trusts the latest version it committed or listed for
+// LogOptions.HeadTTL: an uncontended commit on such a base costs 1
+// conditional PUT (plus the hint PUT every HintEvery versions), since the
+// put of N+1 itself fails if N is no longer the latest. Otherwise the
+// commit adds 1 LIST (and 1 GET to load the base when it is not cached). A
+// lost race adds 1 GET and 1 LIST.
 //
 // A put can fail without saying whether it was stored: a timeout, a 5xx
 // after the SDK's own retries, or a precondition failure that was caused by

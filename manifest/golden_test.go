@@ -90,8 +90,8 @@ func (r *recorder) List(ctx context.Context, prefix, startAfter string) iter.Seq
 
 // TestCommitIOGolden pins the exact requests of the commit protocol in
 // testdata/commit_io.golden (go test -run TestCommitIOGolden -rewrite to
-// regenerate): what a cold and a warm commit cost, and what a lost race
-// and an ambiguous put add.
+// regenerate): what a cold and a warm commit cost, what a stale cached
+// head, a lost race and an ambiguous put add, and when the hint is written.
 func TestCommitIOGolden(t *testing.T) {
 	ctx := t.Context()
 	mem := objstore.NewMem()
@@ -111,6 +111,7 @@ func TestCommitIOGolden(t *testing.T) {
 	}
 	opts := testOpts("golden")
 	opts.Rand = func(int64) int64 { return 0 }
+	opts.HintEvery = 8
 	l := NewPartitionLog(rec, "T1", "alice", opts)
 	n := 0
 	commit := func(l *Log[*Partition]) func() error {
@@ -145,15 +146,17 @@ func TestCommitIOGolden(t *testing.T) {
 	}
 	rec.take()
 	step("commit that loses a race to another process", commit(lh))
+	step("commit on a stale cached head (others committed since)", commit(l))
 
 	step("put that lands but reports an error", func() error {
 		faulty.FailNextAfter(objstore.OpPut, 1, errTimeout)
 		return commit(l)()
 	})
-	step("put that fails without landing, then succeeds", func() error {
+	step("put that fails without landing, then succeeds (v8 writes the hint)", func() error {
 		faulty.FailNext(objstore.OpPut, 1, errTimeout)
 		return commit(l)()
 	})
+	step("commit through a new Log (cold: the hint names v8, the head)", commit(NewPartitionLog(rec, "T1", "alice", opts)))
 	step("acquire the writer lease", func() error {
 		_, _, err := AcquireWriter(ctx, NewCatalogLog(rec, opts), "golden")
 		return err

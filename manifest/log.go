@@ -104,6 +104,24 @@ type LogOptions struct {
 	// draws backoff jitter (commit IDs come from crypto/rand). It must be
 	// safe for concurrent use. Default: math/rand/v2.Int64N.
 	Rand func(n int64) int64
+	// HeadTTL is how long, by Clock, after this Log last confirmed the
+	// head of the log — by committing it, or by a listing that found it as
+	// the latest version — Commit puts the next version on it directly,
+	// without listing first (see Commit). Negative: always list. Default:
+	// 30s.
+	//
+	// Garbage collection of old versions must keep every version for
+	// longer than HeadTTL plus the clock skew between committers and the
+	// collector (tablestore's GCOptions.Retention, 24h by default): a
+	// version that a cached head predates could otherwise be deleted and
+	// re-created on that stale head.
+	HeadTTL time.Duration
+	// HintEvery is how often the "latest" hint is written: by the commit
+	// of every version that is a multiple of HintEvery, and by the next
+	// commit through a Log whose cold LatestVersion found the hint
+	// HintEvery or more versions behind. 1 writes it after every commit.
+	// Default: 32. See writeHint for what readers may assume of the hint.
+	HintEvery int
 }
 
 // Option defaults.
@@ -111,6 +129,8 @@ const (
 	DefaultMaxAttempts = 30
 	DefaultMinBackoff  = 2 * time.Millisecond
 	DefaultMaxBackoff  = 250 * time.Millisecond
+	DefaultHeadTTL     = 30 * time.Second
+	DefaultHintEvery   = 32
 )
 
 // EnsureDefaults replaces zero fields by their defaults.
@@ -133,6 +153,12 @@ func (o *LogOptions) EnsureDefaults() {
 	if o.Rand == nil {
 		o.Rand = mathrand.Int64N
 	}
+	if o.HeadTTL == 0 {
+		o.HeadTTL = DefaultHeadTTL
+	}
+	if o.HintEvery == 0 {
+		o.HintEvery = DefaultHintEvery
+	}
 }
 
 // Validate reports every problem of options that EnsureDefaults has filled.
@@ -146,6 +172,9 @@ func (o *LogOptions) Validate() error {
 	}
 	if o.MaxBackoff < o.MinBackoff {
 		errs = append(errs, fmt.Errorf("manifest: LogOptions.MaxBackoff %s is below MinBackoff %s", o.MaxBackoff, o.MinBackoff))
+	}
+	if o.HintEvery < 1 {
+		errs = append(errs, fmt.Errorf("manifest: LogOptions.HintEvery must be at least 1, got %d", o.HintEvery))
 	}
 	if o.Clock == nil || o.Logger == nil || o.Rand == nil {
 		errs = append(errs, errors.New("manifest: LogOptions: call EnsureDefaults before Validate"))
@@ -196,6 +225,9 @@ type Log[M Manifest] struct {
 
 	sem  chan struct{} // one commit at a time through this Log
 	memo atomic.Uint64 // highest version known to exist
+	// hintStale is set when a listing found the hint HintEvery or more
+	// versions behind: the next commit rewrites it.
+	hintStale atomic.Bool
 
 	mu struct {
 		sync.Mutex
@@ -204,6 +236,17 @@ type Log[M Manifest] struct {
 		version uint64
 		m       M
 		data    []byte
+		// head is the version last confirmed to be the head of the log,
+		// at headAt (by Clock, taken before the request that confirmed
+		// it): this Log committed it, or a listing found it as the latest
+		// version. headOK is false until then, and after a commit whose
+		// outcome is unknown.
+		head   uint64
+		headAt time.Time
+		headOK bool
+		// headMin: confirmations by requests started before it are stale
+		// (a commit of unknown outcome happened since).
+		headMin time.Time
 	}
 }
 
@@ -302,11 +345,13 @@ func (l *Log[M]) versions() string { return l.prefix + versionsDir }
 // versions from the hint on (1 LIST request while fewer than 1000 versions
 // were committed since the hint was written). Later calls list from the
 // highest version this Log has seen, with no GET; if that listing runs past
-// 1000 versions, the hint is consulted to skip ahead.
+// 1000 versions, the hint is consulted to skip ahead. The version found is
+// the head the next Commit may build on without listing (LogOptions.HeadTTL).
 func (l *Log[M]) LatestVersion(ctx context.Context) (uint64, error) {
 	if err := l.usable(); err != nil {
 		return 0, err
 	}
+	at := l.opts.Clock() // before the listing: the head is confirmed as of then
 	memo := l.memo.Load()
 	from, fromMemo := memo, memo > 0
 	if !fromMemo {
@@ -328,12 +373,19 @@ func (l *Log[M]) LatestVersion(ctx context.Context) (uint64, error) {
 			}
 		}
 		if fromMemo && v < from {
+			l.dropHead() // so that Commit lists, and fails, too
 			return 0, fmt.Errorf("%w: %s: version %d was seen but now the latest version is %d; versions must never be removed from the head of a log", ErrCorrupt, l.name(), from, v)
 		}
 		l.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "manifest hint ahead of the log",
 			slog.String("log", l.name()), slog.Uint64("hint", from), slog.Uint64("version", v))
 	}
+	if !fromMemo && (v < from || v-from >= uint64(l.opts.HintEvery)) {
+		// The hint is missing, lags by HintEvery or more (its puts failed),
+		// or is ahead of the log: have the next commit rewrite it.
+		l.hintStale.Store(true)
+	}
 	l.see(v)
+	l.confirmHead(v, at)
 	return v, nil
 }
 
@@ -529,6 +581,77 @@ func (l *Log[M]) latestOrEmpty(ctx context.Context) (M, error) {
 	return l.Load(ctx, v)
 }
 
+// confirmHead records that v was the head of the log at time at (by Clock,
+// taken before the request that showed it).
+func (l *Log[M]) confirmHead(v uint64, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if at.Before(l.mu.headMin) {
+		return // the request started before a commit of unknown outcome
+	}
+	if !l.mu.headOK || v > l.mu.head || (v == l.mu.head && at.After(l.mu.headAt)) {
+		l.mu.head, l.mu.headAt, l.mu.headOK = v, at, true
+	}
+}
+
+// dropHead forgets the confirmed head after a commit whose outcome is
+// unknown, together with the confirmations of requests already under way.
+func (l *Log[M]) dropHead() {
+	now := l.opts.Clock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.mu.headOK, l.mu.headMin = false, now
+}
+
+// cachedBase returns the base Commit may put the next version on without
+// listing first: the confirmed head, if it was confirmed within HeadTTL, no
+// higher version has been seen since, and it is cached (or it is version 0:
+// a zero manifest).
+func (l *Log[M]) cachedBase() (M, bool) {
+	var zero M
+	if l.opts.HeadTTL < 0 {
+		return zero, false
+	}
+	now := l.opts.Clock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case !l.mu.headOK, l.mu.head != l.memo.Load(), now.Sub(l.mu.headAt) >= l.opts.HeadTTL:
+		return zero, false
+	case l.mu.head == 0:
+		return l.kind.empty(), true
+	case l.mu.version != l.mu.head:
+		return zero, false
+	}
+	if invariantsEnabled {
+		checkUnchanged(l.kind.encode, l.mu.m, l.mu.data, l.VersionKey(l.mu.head))
+	}
+	return l.mu.m, true
+}
+
+// Base returns the manifest the next Commit through this Log starts from:
+// with no request when this Log confirmed the head of the log within
+// LogOptions.HeadTTL (see Commit), as Latest otherwise. So, unlike Latest,
+// it may be stale: another process may have committed since. A Commit on
+// it finds that out (its put fails and it retries on the latest version,
+// calling mutate again); use Base where that is enough, e.g. to prepare a
+// change whose mutate function checks that its premise still holds. An
+// empty log is ErrNoManifest. The manifest is shared with the Log's cache
+// and must be treated as immutable.
+func (l *Log[M]) Base(ctx context.Context) (M, error) {
+	var zero M
+	if err := l.usable(); err != nil {
+		return zero, err
+	}
+	if m, ok := l.cachedBase(); ok {
+		if l.kind.header(m).Version == 0 {
+			return zero, fmt.Errorf("manifest: base %s: %w", l.name(), ErrNoManifest)
+		}
+		return m, nil
+	}
+	return l.Latest(ctx)
+}
+
 // Commit appends one version to the log: the result of mutate applied to
 // the latest version, stored with a conditional put of version N+1 so that
 // exactly one of any number of concurrent committers creates it.
@@ -547,6 +670,21 @@ func (l *Log[M]) latestOrEmpty(ctx context.Context) (M, error) {
 // LogOptions.NodeID and WriterEpoch. The result must pass Validate
 // (ErrInvalid otherwise).
 //
+// The base: if this Log confirmed the head of the log — version N — within
+// LogOptions.HeadTTL, by its own last commit or by a listing (LatestVersion,
+// Latest, an earlier Commit), and has seen no later version since, Commit
+// builds on its cached N without listing, and the conditional put of N+1
+// checks that N is still the head: N+1 can only exist if another committer
+// created it, since versions are dense and created only on top of their
+// predecessor. If the put finds N+1 taken, the base was stale: Commit lists
+// and retries at once, and that put does not count in MaxAttempts. If
+// mutate (or the fencing or validation of its result) fails on such a
+// cached base, Commit lists too and only returns the error if N is still
+// the latest version; otherwise it retries on the latest. Without a usable
+// head, Commit starts from a listing. HeadTTL exists for garbage
+// collection: a version deleted by GC could be re-created on a stale head;
+// GC keeps versions far longer.
+//
 // If another committer created version N+1 first, Commit reloads the
 // latest version, calls mutate again and retries after a jittered
 // exponential backoff, up to LogOptions.MaxAttempts puts in all, then fails
@@ -557,16 +695,19 @@ func (l *Log[M]) latestOrEmpty(ctx context.Context) (M, error) {
 // definitely lost and is retried as a conflict; if it is absent or
 // unreadable, the same bytes are put again (at most one of these puts can
 // land). If the attempts run out in that state, or ctx ends there, Commit
-// returns a *CommitUnknownError (ErrCommitUnknown).
+// returns a *CommitUnknownError (ErrCommitUnknown), and the Log forgets its
+// head.
 //
 // Fencing: if the latest version's Header.WriterEpoch is above
 // opts.WriterEpoch, Commit fails with ErrFenced, naming both epochs.
 //
-// Cost of an uncontended commit when the latest version is cached (the
-// usual case for a process that commits repeatedly): 1 LIST, 1 conditional
-// PUT and 1 PUT of the hint. Otherwise add 1 GET to load the base, and on
-// the first call of a Log 1 GET of the hint. Each lost race adds 1 GET (the
-// winner's version, which becomes the new base) and 1 LIST.
+// Cost of an uncontended commit through a Log that committed or listed
+// within HeadTTL (the usual case for a process that commits repeatedly): 1
+// conditional PUT, plus 1 PUT of the hint for one version in
+// LogOptions.HintEvery. Otherwise add 1 LIST, and 1 GET to load the base
+// unless it is cached, and on the first call of a Log 1 GET of the hint. A
+// stale head costs the failed put, 1 GET (the version that took its place)
+// and 1 LIST; each lost race after that adds 1 GET and 1 LIST.
 //
 // The returned manifest is the committed version; it belongs to the caller.
 func (l *Log[M]) Commit(ctx context.Context, mutate func(base M) (M, error), opts CommitOptions) (M, error) {
@@ -601,67 +742,75 @@ func (l *Log[M]) commit(ctx context.Context, mutate func(M) (M, error), epochFor
 		return zero, fmt.Errorf("manifest: commit %s: %w", l.name(), ctx.Err())
 	}
 
-	base, err := l.latestOrEmpty(ctx)
-	if err != nil {
-		return zero, fmt.Errorf("manifest: commit %s: %w", l.name(), err)
+	// cached: base is the cached head, not (yet) confirmed by a listing
+	// made for this commit.
+	base, cached := l.cachedBase()
+	if !cached {
+		var err error
+		if base, err = l.latestOrEmpty(ctx); err != nil {
+			return zero, fmt.Errorf("manifest: commit %s: %w", l.name(), err)
+		}
 	}
 	attempts := 0
 	for {
-		baseVersion := l.kind.header(base).Version
-		if baseVersion == math.MaxUint64 {
-			return zero, fmt.Errorf("manifest: commit %s: version space exhausted", l.name())
-		}
-		version := baseVersion + 1
-		epoch, err := epochFor(base)
+		version := l.kind.header(base).Version + 1
+		now := l.opts.Clock()
+		next, commitID, data, err := l.prepare(base, mutate, epochFor, now)
 		if err != nil {
-			return zero, err
-		}
-		next, err := mutate(l.kind.clone(base))
-		if err != nil {
-			return zero, err
-		}
-		if next == nil {
-			return zero, fmt.Errorf("manifest: commit %s v%d: mutate returned a nil manifest", l.name(), version)
-		}
-		commitID := rand.Text()
-		*l.kind.header(next) = Header{
-			FormatVersion: FormatVersion,
-			Version:       version,
-			CommitID:      commitID,
-			CommittedAt:   l.opts.Clock().UTC(),
-			CommittedBy:   l.opts.NodeID,
-			WriterEpoch:   epoch,
-		}
-		if err := l.kind.identity(next); err != nil {
-			return zero, fmt.Errorf("manifest: commit %s v%d: %w: %w", l.name(), version, ErrInvalid, err)
-		}
-		data, err := l.kind.encode(next)
-		if err != nil {
-			return zero, fmt.Errorf("manifest: commit %s v%d: %w", l.name(), version, err)
+			if !cached {
+				return zero, err
+			}
+			// Decided on the cached head, which may be stale: decide on
+			// the latest version.
+			cached = false
+			latest, lerr := l.latestOrEmpty(ctx)
+			if lerr != nil {
+				return zero, fmt.Errorf("manifest: commit %s: %w", l.name(), lerr)
+			}
+			if l.kind.header(latest).Version == version-1 {
+				return zero, err
+			}
+			base = latest
+			continue
 		}
 
 		key := l.VersionKey(version)
 		won, err := l.place(ctx, key, version, commitID, data, &attempts)
 		if err != nil {
+			if errors.Is(err, ErrCommitUnknown) {
+				l.dropHead()
+			}
 			return zero, err
 		}
 		if won {
 			l.remember(version, l.kind.clone(next))
-			l.writeHint(ctx, version)
+			l.confirmHead(version, now)
+			if stale := l.hintStale.Swap(false); stale || version%uint64(l.opts.HintEvery) == 0 {
+				l.writeHint(ctx, version)
+			}
 			l.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "manifest committed",
 				slog.String("log", l.name()), slog.Uint64("version", version),
-				slog.String("commit_id", commitID), slog.Int("attempt", attempts))
+				slog.String("commit_id", commitID), slog.Int("attempt", attempts),
+				slog.Bool("cached_base", cached))
 			return next, nil
 		}
 
 		l.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "manifest commit conflict",
 			slog.String("log", l.name()), slog.Uint64("version", version),
-			slog.String("commit_id", commitID), slog.Int("attempt", attempts))
-		if attempts >= l.opts.MaxAttempts {
-			return zero, fmt.Errorf("manifest: commit %s: %w: version %d was taken by another commit, giving up after %d attempts", l.name(), ErrConflict, version, attempts)
-		}
-		if err := l.sleep(ctx, attempts); err != nil {
-			return zero, fmt.Errorf("manifest: commit %s: %w", l.name(), err)
+			slog.String("commit_id", commitID), slog.Int("attempt", attempts),
+			slog.Bool("cached_base", cached))
+		if cached {
+			// The cached head was stale. That put only found out: retry on
+			// the latest version at once, without counting it.
+			cached = false
+			attempts--
+		} else {
+			if attempts >= l.opts.MaxAttempts {
+				return zero, fmt.Errorf("manifest: commit %s: %w: version %d was taken by another commit, giving up after %d attempts", l.name(), ErrConflict, version, attempts)
+			}
+			if err := l.sleep(ctx, attempts); err != nil {
+				return zero, fmt.Errorf("manifest: commit %s: %w", l.name(), err)
+			}
 		}
 		// The winner's version is cached by place; a newer one may exist.
 		if base, err = l.latestOrEmpty(ctx); err != nil {
@@ -671,6 +820,42 @@ func (l *Log[M]) commit(ctx context.Context, mutate func(M) (M, error), epochFor
 			return zero, fmt.Errorf("%w: %s: version %d exists but the latest version is %d", ErrCorrupt, l.name(), version, got)
 		}
 	}
+}
+
+// prepare applies mutate to a clone of base and returns the next version,
+// its commit ID and its encoding, stamped at now.
+func (l *Log[M]) prepare(base M, mutate func(M) (M, error), epochFor func(M) (uint64, error), now time.Time) (next M, commitID string, data []byte, err error) {
+	baseVersion := l.kind.header(base).Version
+	if baseVersion == math.MaxUint64 {
+		return next, "", nil, fmt.Errorf("manifest: commit %s: version space exhausted", l.name())
+	}
+	version := baseVersion + 1
+	epoch, err := epochFor(base)
+	if err != nil {
+		return next, "", nil, err
+	}
+	if next, err = mutate(l.kind.clone(base)); err != nil {
+		return next, "", nil, err
+	}
+	if next == nil {
+		return next, "", nil, fmt.Errorf("manifest: commit %s v%d: mutate returned a nil manifest", l.name(), version)
+	}
+	commitID = rand.Text()
+	*l.kind.header(next) = Header{
+		FormatVersion: FormatVersion,
+		Version:       version,
+		CommitID:      commitID,
+		CommittedAt:   now.UTC(),
+		CommittedBy:   l.opts.NodeID,
+		WriterEpoch:   epoch,
+	}
+	if err := l.kind.identity(next); err != nil {
+		return next, "", nil, fmt.Errorf("manifest: commit %s v%d: %w: %w", l.name(), version, ErrInvalid, err)
+	}
+	if data, err = l.kind.encode(next); err != nil {
+		return next, "", nil, fmt.Errorf("manifest: commit %s v%d: %w", l.name(), version, err)
+	}
+	return next, commitID, data, nil
 }
 
 // place creates key with data (IfNoneMatch) and finds out whether it did:
@@ -774,6 +959,21 @@ func (l *Log[M]) backoffPolicy() backoff.Policy {
 
 // writeHint records v as a recent version. Best effort: a failure only
 // makes later cold LatestVersion calls list a little more.
+//
+// The hint's invariant: it names a version that was created before the
+// hint was written (Commit writes it only after its put of v landed, and
+// versions are never removed from the head of a log), so it is never
+// ahead of the head — unless an object was tampered with, which
+// LatestVersion survives too. It may lag the head by any number of
+// versions: it is written for one version in HintEvery, its puts may fail
+// or land out of order, and GC may have removed the version it names.
+// Nothing relies on it being fresh: LatestVersion only starts its listing
+// there and returns the highest version listed (listing everything if
+// nothing is found from the hint on), and Commit never reads it. A lag
+// costs listing, 1 LIST page per 1000 versions; under the HintEvery policy
+// it stays below HintEvery while hint puts succeed, and a cold
+// LatestVersion that finds it HintEvery or more behind has the Log's next
+// commit rewrite it.
 func (l *Log[M]) writeHint(ctx context.Context, v uint64) {
 	if ctx.Err() != nil {
 		return

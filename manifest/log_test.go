@@ -92,7 +92,9 @@ func TestEmptyLog(t *testing.T) {
 func TestCommitSequence(t *testing.T) {
 	objstoretest.ForEach(t, func(t *testing.T, b objstore.Bucket) {
 		ctx := t.Context()
-		l := NewCatalogLog(b, testOpts("node-a"))
+		opts := testOpts("node-a")
+		opts.HintEvery = 3
+		l := NewCatalogLog(b, opts)
 		var seen []*Catalog
 		for i, ns := range []string{"app", "billing", "ops"} {
 			c, err := l.Commit(ctx, func(base *Catalog) (*Catalog, error) {
@@ -132,7 +134,7 @@ func TestCommitSequence(t *testing.T) {
 				t.Fatalf("v%d = %+v", i+1, got.Header)
 			}
 		}
-		// The hint names the latest version.
+		// The hint names the latest version, a multiple of HintEvery.
 		rc, _, err := b.Get(ctx, "catalog/latest")
 		if err != nil {
 			t.Fatal(err)
@@ -202,8 +204,8 @@ func TestCommitMutateErrorAborts(t *testing.T) {
 		if err != nil || c.Version != 2 || c.CommitID == "mine" || c.FormatVersion != FormatVersion {
 			t.Fatalf("Commit = %+v, %v", c, err)
 		}
-		if n := counting.Counts().Put; n != 2 { // the version and its hint
-			t.Fatalf("%d puts, want 2", n)
+		if n := counting.Counts().Put; n != 1 { // the version (no hint for v2)
+			t.Fatalf("%d puts, want 1", n)
 		}
 		if vs := versionKeys(t, b, CatalogPrefix); len(vs) != 2 {
 			t.Fatalf("versions %v, want [1 2]", vs)
@@ -451,6 +453,264 @@ func TestCommitHigherEpoch(t *testing.T) {
 	if _, err := l.Commit(t.Context(), appendSegment("s3", 1), CommitOptions{WriterEpoch: 4}); !errors.Is(err, ErrFenced) {
 		t.Fatalf("lower epoch: %v", err)
 	}
+}
+
+// testClock is a clock tests move by hand.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// TestCommitOnCachedHead: a Log that committed or listed within HeadTTL
+// puts the next version on its cached head without listing; a stale head
+// costs one failed put, found out by the condition, and the commit lands
+// on the latest version without counting that put in MaxAttempts.
+func TestCommitOnCachedHead(t *testing.T) {
+	objstoretest.ForEach(t, func(t *testing.T, b objstore.Bucket) {
+		ctx := t.Context()
+		clock := &testClock{now: testTime}
+		opts := testOpts("a")
+		opts.Clock = clock.Now
+		opts.MaxAttempts = 1 // a lost race would fail: the stale head must not count
+		c := objstore.NewCounting(b)
+		l := NewPartitionLog(c, "T", "", opts)
+		commitOf := map[uint64]string{}
+		commit := func(l *Log[*Partition], key string, wantVersion uint64, want objstore.OpCounts) {
+			t.Helper()
+			c.Reset()
+			p, err := l.Commit(ctx, appendSegment(key, 1), CommitOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Version != wantVersion {
+				t.Fatalf("%s committed v%d, want v%d", key, p.Version, wantVersion)
+			}
+			if got := c.Counts(); got != want {
+				t.Fatalf("commit of v%d made %v, want %v", wantVersion, got, want)
+			}
+			commitOf[p.Version] = key
+		}
+		commit(l, "cold", 1, objstore.OpCounts{Get: 1, List: 1, Put: 1}) // hint, list, put
+		for v := uint64(2); v <= 4; v++ {
+			commit(l, fmt.Sprint("warm", v), v, objstore.OpCounts{Put: 1})
+		}
+
+		// Another process commits v5: l's head is stale. Its put of v5
+		// fails, it reads v5 back (not its commit), lists and puts v6.
+		other := NewPartitionLog(b, "T", "", testOpts("b"))
+		if p, err := other.Commit(ctx, appendSegment("other", 1), CommitOptions{}); err != nil || p.Version != 5 {
+			t.Fatalf("other commit = %v, %v", p, err)
+		}
+		commitOf[5] = "other"
+		commit(l, "stale", 6, objstore.OpCounts{Get: 1, List: 1, Put: 2})
+		commit(l, "warm-again", 7, objstore.OpCounts{Put: 1})
+
+		// After HeadTTL the head is confirmed by a listing again (the
+		// manifest itself is still cached).
+		clock.Advance(DefaultHeadTTL)
+		commit(l, "expired", 8, objstore.OpCounts{List: 1, Put: 1})
+		commit(l, "fresh", 9, objstore.OpCounts{Put: 1})
+
+		// A negative HeadTTL always lists.
+		o := opts
+		o.HeadTTL = -1
+		always := NewPartitionLog(c, "T", "", o)
+		commit(always, "always-1", 10, objstore.OpCounts{Get: 2, List: 1, Put: 1}) // hint, list, load v9
+		commit(always, "always-2", 11, objstore.OpCounts{List: 1, Put: 1})
+
+		// Base: the cached head with no request while fresh.
+		c.Reset()
+		if p, err := l.Base(ctx); err != nil || p.Version != 9 || c.Counts().Total() != 0 {
+			t.Fatalf("Base = v%d, %v with %v; want the cached (stale) v9 and no request", p.Version, err, c.Counts())
+		}
+		clock.Advance(DefaultHeadTTL)
+		if p, err := l.Base(ctx); err != nil || p.Version != 11 || c.Counts().List != 1 {
+			t.Fatalf("expired Base = v%d, %v with %v; want v11 from a listing", p.Version, err, c.Counts())
+		}
+		empty := NewPartitionLog(b, "T", "empty", opts)
+		if _, err := empty.LatestVersion(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := empty.Base(ctx); !errors.Is(err, ErrNoManifest) {
+			t.Fatalf("Base of an empty log = %v, want ErrNoManifest", err)
+		}
+		if p, err := empty.Commit(ctx, appendSegment("first", 1), CommitOptions{}); err != nil || p.Version != 1 {
+			t.Fatalf("first commit on a confirmed empty log = %v, %v", p, err)
+		}
+		verifyPartitionHistory(t, b, "T", "", 11, commitOf)
+	})
+}
+
+// TestCommitCachedHeadPreconditions: a mutation (or fencing) that fails on
+// a cached head is decided again on the latest version; its error is
+// returned only if the cached head was the latest.
+func TestCommitCachedHeadPreconditions(t *testing.T) {
+	objstoretest.ForEach(t, func(t *testing.T, b objstore.Bucket) {
+		ctx := t.Context()
+		a := NewCatalogLog(b, testOpts("a"))
+		if _, err := a.Commit(ctx, addNamespace("x"), CommitOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// Another process drops namespace x: on a's cached v1 it exists.
+		other := NewCatalogLog(b, testOpts("b"))
+		if _, err := other.Commit(ctx, func(c *Catalog) (*Catalog, error) {
+			c.Namespaces = nil
+			return c, nil
+		}, CommitOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		calls := 0
+		c, err := a.Commit(ctx, func(c *Catalog) (*Catalog, error) {
+			calls++
+			return addNamespace("x")(c)
+		}, CommitOptions{})
+		if err != nil || c.Version != 3 || calls != 2 {
+			t.Fatalf("Commit = v%d, %v after %d calls; want v3 after 2 (stale head, then latest)", c.Version, err, calls)
+		}
+		// On an up-to-date cached head the error stands, after one listing
+		// and no put.
+		counting := objstore.NewCounting(b)
+		a2 := NewCatalogLog(counting, testOpts("a"))
+		if _, err := a2.LatestVersion(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a2.Load(ctx, 3); err != nil {
+			t.Fatal(err)
+		}
+		counting.Reset()
+		calls = 0
+		if _, err := a2.Commit(ctx, func(c *Catalog) (*Catalog, error) {
+			calls++
+			return addNamespace("x")(c)
+		}, CommitOptions{}); !errors.Is(err, errExists) || calls != 1 {
+			t.Fatalf("Commit = %v after %d calls, want errExists after 1", err, calls)
+		}
+		if n := counting.Counts(); n.List != 1 || n.Put != 0 || n.Total() != 1 {
+			t.Fatalf("failed precondition made %v, want 1 list", n)
+		}
+		// Fencing seen on a cached head is confirmed the same way.
+		if _, _, err := AcquireWriter(ctx, other, "b"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a2.Commit(ctx, addNamespace("y"), CommitOptions{}); !errors.Is(err, ErrFenced) || !strings.Contains(err.Error(), "catalog v4") {
+			t.Fatalf("Commit after a newer writer = %v, want ErrFenced naming v4", err)
+		}
+	})
+}
+
+// TestCommitUnknownForgetsHead: after ErrCommitUnknown the Log does not
+// trust its cached head: the version may have landed.
+func TestCommitUnknownForgetsHead(t *testing.T) {
+	b := objstore.NewMem()
+	ctx := t.Context()
+	f := objstore.NewFaulty(b)
+	c := objstore.NewCounting(f)
+	opts := testOpts("a")
+	opts.MaxAttempts = 2
+	l := NewPartitionLog(c, "T", "", opts)
+	if _, err := l.Commit(ctx, appendSegment("s1", 1), CommitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.FailNextAfter(objstore.OpPut, 1, errTimeout) // lands, reports an error
+	if _, err := l.Commit(ctx, appendSegment("s2", 1), CommitOptions{}); err != nil {
+		t.Fatalf("Commit = %v, want success (the read-back finds it)", err)
+	}
+	f.FailNext(objstore.OpPut, 2, errTimeout)
+	f.FailNext(objstore.OpGet, 2, errTimeout)
+	_, err := l.Commit(ctx, appendSegment("s3", 1), CommitOptions{})
+	if !errors.Is(err, ErrCommitUnknown) {
+		t.Fatalf("Commit = %v, want ErrCommitUnknown", err)
+	}
+	c.Reset()
+	p, err := l.Commit(ctx, appendSegment("s4", 1), CommitOptions{})
+	if err != nil || p.Version != 3 {
+		t.Fatalf("Commit = %v, %v", p, err)
+	}
+	if n := c.Counts(); n.List != 1 || n.Put != 1 {
+		t.Fatalf("commit after an unknown outcome made %v, want a listing first", n)
+	}
+}
+
+// TestHintEvery: the hint is written for every HintEvery-th version, and
+// by the next commit of a Log that found it HintEvery or more behind; it
+// never names a version that does not exist.
+func TestHintEvery(t *testing.T) {
+	objstoretest.ForEach(t, func(t *testing.T, b objstore.Bucket) {
+		ctx := t.Context()
+		opts := testOpts("a")
+		opts.HintEvery = 4
+		l := NewPartitionLog(b, "T", "", opts)
+		hintKey := l.Prefix() + "latest"
+		hint := func() string {
+			t.Helper()
+			rc, _, err := b.Get(ctx, hintKey)
+			if objstore.IsNotFound(err) {
+				return ""
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			data, _ := io.ReadAll(rc)
+			return string(data)
+		}
+		want := []string{"", "", "", "4", "4", "4", "4", "8", "8"}
+		for i, w := range want {
+			if _, err := l.Commit(ctx, appendSegment(fmt.Sprint(i), 1), CommitOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if got := hint(); got != w {
+				t.Fatalf("after v%d the hint is %q, want %q", i+1, got, w)
+			}
+		}
+		// A cold Log that finds the hint missing with 9 versions rewrites
+		// it on its next commit; one that finds it 2 behind does not.
+		if err := b.Delete(ctx, hintKey); err != nil {
+			t.Fatal(err)
+		}
+		cold := NewPartitionLog(b, "T", "", opts)
+		if _, err := cold.Commit(ctx, appendSegment("cold", 1), CommitOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := hint(); got != "10" {
+			t.Fatalf("hint after a cold commit that found it missing = %q, want 10", got)
+		}
+		if _, err := l.Commit(ctx, appendSegment("warm", 1), CommitOptions{}); err != nil { // v11, on a stale head
+			t.Fatal(err)
+		}
+		cold = NewPartitionLog(b, "T", "", opts)
+		if _, err := cold.Commit(ctx, appendSegment("cold2", 1), CommitOptions{}); err != nil { // v12: hint by policy
+			t.Fatal(err)
+		}
+		if _, err := cold.Commit(ctx, appendSegment("cold3", 1), CommitOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := hint(); got != "12" {
+			t.Fatalf("hint = %q, want 12", got)
+		}
+		cold = NewPartitionLog(b, "T", "", opts) // finds it 1 behind
+		if _, err := cold.Commit(ctx, appendSegment("cold4", 1), CommitOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := hint(); got != "12" {
+			t.Fatalf("hint = %q, want 12 (v14 is no multiple of 4, and the hint was 1 behind)", got)
+		}
+		if v, err := NewPartitionLog(b, "T", "", LogOptions{}).LatestVersion(ctx); err != nil || v != 14 {
+			t.Fatalf("cold LatestVersion = %d, %v; want 14", v, err)
+		}
+	})
 }
 
 func putRaw(t *testing.T, b objstore.Bucket, key, data string) {

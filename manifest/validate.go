@@ -31,6 +31,9 @@ const (
 	ColumnDeleted = "_deleted"
 	// ColumnRowID is the hidden key of a table without a primary key.
 	ColumnRowID = "_rowid"
+	// ColumnWrittenAt is the hidden write time of a STREAM table's rows,
+	// from which their expiry (TTLSeconds) is computed.
+	ColumnWrittenAt = "_written_at"
 )
 
 // maxProblems caps how many problems one Validate reports, so that a badly
@@ -58,10 +61,33 @@ func nameProblem(kind, name string) string {
 	return ""
 }
 
+// HasHiddenRowID reports whether t's primary key is the hidden row id
+// column (ColumnRowID), which the SQL layer adds to a table declared
+// without a primary key. It is the only reserved name a column may have.
+func (t *Table) HasHiddenRowID() bool {
+	return len(t.PrimaryKey) == 1 && t.PrimaryKey[0] == ColumnRowID
+}
+
+// IsHiddenColumn reports whether name is one of t's hidden columns, which
+// the SQL layer adds and never shows: the row id of a table without a
+// primary key (BIGINT NOT NULL), the write time of a STREAM table's rows
+// (TIMESTAMP NOT NULL). They are the only reserved names a column may have.
+func (t *Table) IsHiddenColumn(name string) bool {
+	return (name == ColumnRowID && t.HasHiddenRowID()) || (name == ColumnWrittenAt && t.Type == TableStream)
+}
+
+// hiddenColumnType is the type every hidden column must have.
+func hiddenColumnType(name string) Type {
+	if name == ColumnWrittenAt {
+		return Timestamp
+	}
+	return BigInt
+}
+
 // IsReservedColumn reports whether name is a system column's name
-// (ColumnSeq, ColumnDeleted or ColumnRowID).
+// (ColumnSeq, ColumnDeleted, ColumnRowID or ColumnWrittenAt).
 func IsReservedColumn(name string) bool {
-	return name == ColumnSeq || name == ColumnDeleted || name == ColumnRowID
+	return name == ColumnSeq || name == ColumnDeleted || name == ColumnRowID || name == ColumnWrittenAt
 }
 
 func validName(s string) bool {
@@ -308,7 +334,11 @@ func validateTable(p *problems, label tableLabel, t *Table) {
 	for i := range t.Columns {
 		col := &t.Columns[i]
 		clabel := columnLabel{label, col}
-		if msg := nameProblem("column", col.Name); msg != "" {
+		if t.IsHiddenColumn(col.Name) {
+			if want := hiddenColumnType(col.Name); col.Type != want || col.Nullable {
+				p.addf("%s: hidden column must be %s NOT NULL", clabel, want)
+			}
+		} else if msg := nameProblem("column", col.Name); msg != "" {
 			p.addf("%s: %s", clabel, msg)
 		}
 		if _, dup := byName[col.Name]; dup {

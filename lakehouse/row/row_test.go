@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -212,4 +213,24 @@ func FuzzDecodeKey(f *testing.F) {
 			t.Fatalf("DecodeKey accepted a non-canonical key %x (re-encodes to %x)", b, enc)
 		}
 	})
+}
+
+func TestDecimalBigRoundTrip(t *testing.T) {
+	for _, s := range []string{"0", "1", "-1", "12345678901234567890123", "-12345678901234567890123",
+		"170141183460469231731687303715884105727", "-170141183460469231731687303715884105728"} {
+		b, _ := new(big.Int).SetString(s, 10)
+		v, ok := DecimalFromBig(b)
+		if !ok {
+			t.Fatalf("%s: does not fit", s)
+		}
+		if got := v.DecimalBig(); got.Cmp(b) != 0 {
+			t.Errorf("%s: round trip gives %s", s, got)
+		}
+	}
+	for _, s := range []string{"170141183460469231731687303715884105728", "-170141183460469231731687303715884105729"} {
+		b, _ := new(big.Int).SetString(s, 10)
+		if _, ok := DecimalFromBig(b); ok {
+			t.Errorf("%s fits 128 bits?", s)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"math/big"
 	"strings"
 
 	"github.com/floedb/floe/manifest"
@@ -75,6 +76,26 @@ func DecimalFromInt64(i int64) Value {
 		hi = -1
 	}
 	return Decimal(hi, uint64(i))
+}
+
+// DecimalFromBig returns a DECIMAL value whose unscaled value is b; ok is
+// false when b does not fit 128 bits (two's complement).
+func DecimalFromBig(b *big.Int) (v Value, ok bool) {
+	if b.BitLen() > 127 && !(b.Sign() < 0 && new(big.Int).Add(b, big.NewInt(1)).BitLen() <= 127) {
+		return Value{}, false
+	}
+	mod := new(big.Int).Lsh(big.NewInt(1), 128)
+	u := new(big.Int).Mod(b, mod) // two's complement as an unsigned 128-bit value
+	lo := new(big.Int).And(u, new(big.Int).SetUint64(math.MaxUint64)).Uint64()
+	hi := new(big.Int).Rsh(u, 64).Uint64()
+	return Decimal(int64(hi), lo), true
+}
+
+// DecimalBig returns the unscaled value of a DECIMAL as a big.Int.
+func (v Value) DecimalBig() *big.Int {
+	n := new(big.Int).SetInt64(v.hi)
+	n.Lsh(n, 64)
+	return n.Or(n, new(big.Int).SetUint64(uint64(v.n)))
 }
 
 // Text returns a TEXT value.

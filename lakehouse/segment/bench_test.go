@@ -82,6 +82,23 @@ func BenchmarkWrite(b *testing.B) {
 	}
 }
 
+// BenchmarkWriteSmall writes segments of 10 rows, as a direct commit does:
+// the fixed cost of a write (writer and compressor set-up) dominates.
+func BenchmarkWriteSmall(b *testing.B) {
+	table := benchTable()
+	vs := benchVersions()[:10]
+	for _, comp := range []string{"zstd", "snappy"} {
+		b.Run(comp, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := segment.Write(io.Discard, table, seqOf(vs), segment.WriterOptions{Compression: comp}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkVersions reports the rows/s of reading a segment back.
 func BenchmarkVersions(b *testing.B) {
 	table := benchTable()

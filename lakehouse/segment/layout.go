@@ -47,7 +47,7 @@ func metaOf(t *manifest.Table) (fileMeta, error) {
 		if c.ID >= SeqFieldID {
 			return fileMeta{}, fmt.Errorf("%w: table %s column %s: id %d does not fit a Parquet field_id below the system columns' ids", ErrInvalidInput, tableName(t), c.Name, c.ID)
 		}
-		if c.Name == "" || manifest.IsReservedColumn(c.Name) {
+		if c.Name == "" || (manifest.IsReservedColumn(c.Name) && !t.IsHiddenColumn(c.Name)) {
 			return fileMeta{}, fmt.Errorf("%w: table %s: column name %q is empty or reserved", ErrInvalidInput, tableName(t), c.Name)
 		}
 		if _, dup := byName[c.Name]; dup {

@@ -25,7 +25,9 @@ const (
 //	  the encoded row group (at most RowGroupBytes, usually much less)
 //	+ (columns + 2) × PageBufferBytes (one page of values per column)
 //	+ 2 × PageBufferBytes (encoding and compression scratch)
-//	+ about 1 MiB for the zstd encoder (its window is sized to the pages)
+//	+ about 1 MiB for the zstd encoder (its window is sized to the pages;
+//	  encoders are pooled across writes, so an idle one may stay on the
+//	  heap until a garbage collection or two after the last write)
 //	+ up to 1 MiB of input rows in a batch, and a 64 KiB output buffer
 //	+ the smallest and largest value of each column so far (statistics)
 //

@@ -10,8 +10,10 @@ import (
 	"iter"
 	"math"
 	"strconv"
+	"sync"
 	"unsafe"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/floedb/floe/lakehouse/row"
@@ -19,10 +21,14 @@ import (
 )
 
 // Write batches: rows are handed to parquet-go this many at a time, or
-// sooner once their values take batchBytes.
+// sooner once their values take batchBytes. Each column's values of a batch
+// go to its column writer chunkRows at a time, as parquet-go's WriteRows
+// would: a page is cut once it reaches PageBufferBytes, at the end of a
+// chunk.
 const (
 	batchRows  = 256
 	batchBytes = 1 << 20
+	chunkRows  = 64
 )
 
 // Write encodes versions of one partition of table into a Parquet segment
@@ -87,11 +93,15 @@ type segmentWriter struct {
 	keyVals         []row.Value
 	prevSeq         uint64
 
-	// the current batch
-	values     []parquet.Value
-	rows       []parquet.Row
+	// the current batch, by column: cols[i][:nrows] are the values of
+	// column i (the table's columns, then _seq and _deleted)
+	cols       [][]parquet.Value
+	nrows      int
 	arena      []byte // bytes of the batch's 16-byte DECIMAL values
 	batchBytes int64
+	// closed is set once the file is complete: the writer's resources are
+	// in a clean state and may be reused
+	closed bool
 
 	// the current row group
 	groupRows, groupBytes int64
@@ -141,6 +151,7 @@ func newSegmentWriter(w io.Writer, table *manifest.Table, opts WriterOptions) (*
 	codec := parquet.Compression(&parquet.Snappy)
 	if opts.Compression == CompressionZstd {
 		sw.zstd = newZstdCodec(opts.PageBufferBytes)
+		sw.zstd.enc = pooledZstdEncoder(sw.zstd.window) // nil: Encode creates one
 		codec = parquet.Compression(sw.zstd)
 	}
 	wopts := []parquet.WriterOption{
@@ -174,8 +185,11 @@ func newSegmentWriter(w io.Writer, table *manifest.Table, opts WriterOptions) (*
 		return nil, fmt.Errorf("segment: write %s: %w", tableName(table), err)
 	}
 	width := n + 2
-	sw.values = make([]parquet.Value, batchRows*width)
-	sw.rows = make([]parquet.Row, 0, batchRows)
+	values := make([]parquet.Value, batchRows*width)
+	sw.cols = make([][]parquet.Value, width)
+	for i := range sw.cols {
+		sw.cols[i] = values[i*batchRows : (i+1)*batchRows : (i+1)*batchRows]
+	}
 	sw.arena = make([]byte, 0, batchRows*16*wide)
 	return sw, nil
 }
@@ -198,25 +212,32 @@ func (sw *segmentWriter) add(v row.Version) error {
 	if v.Seq == 0 || v.Seq > math.MaxInt64 {
 		return sw.invalid(v, "has _seq %d, outside 1..%d", v.Seq, int64(math.MaxInt64))
 	}
+	// Check and encode the values in one pass: a row that fails leaves
+	// values in the batch past nrows and in the statistics, but the write
+	// fails with it.
+	k := sw.nrows
+	size := int64(9) // _seq and _deleted
 	for i, x := range v.Values {
-		if x.IsNull() {
+		switch {
+		case x.IsNull():
 			if !sw.nulls[i] && (!v.Deleted || sw.inKey[i]) {
 				return sw.invalid(v, "has NULL in NOT NULL column %s", sw.table.Columns[i].Name)
 			}
-			continue
+		case v.Deleted && !sw.inKey[i]:
+			x = row.Null() // ignored, stored as NULL
+		default:
+			if err := x.Check(sw.types[i]); err != nil {
+				return sw.invalid(v, "column %s: %v", sw.table.Columns[i].Name, err)
+			}
 		}
-		if v.Deleted && !sw.inKey[i] {
-			continue // ignored, stored as NULL
-		}
-		if err := x.Check(sw.types[i]); err != nil {
-			return sw.invalid(v, "column %s: %v", sw.table.Columns[i].Name, err)
-		}
+		sw.stats[i].add(x)
+		sw.cols[i][k], size = sw.encode(i, x, size)
 	}
 	if err := sw.checkOrder(v); err != nil {
 		return err
 	}
 
-	// Statistics and bookkeeping.
+	// Bookkeeping.
 	if sw.info.Rows == 0 || v.Seq < sw.info.SeqMin {
 		sw.info.SeqMin = v.Seq
 	}
@@ -225,27 +246,14 @@ func (sw *segmentWriter) add(v row.Version) error {
 	if v.Deleted {
 		sw.info.Deleted++
 	}
-
-	// Encode the row.
-	width := n + 2
-	base := len(sw.rows) * width
-	vals := sw.values[base : base+width : base+width]
-	size := int64(9) // _seq and _deleted
-	for i, x := range v.Values {
-		if v.Deleted && !sw.inKey[i] {
-			x = row.Null()
-		}
-		sw.stats[i].add(x)
-		vals[i], size = sw.encode(i, x, size)
-	}
-	vals[n] = parquet.Int64Value(int64(v.Seq)).Level(0, 0, n)
-	vals[n+1] = parquet.BooleanValue(v.Deleted).Level(0, 0, n+1)
-	sw.rows = append(sw.rows, vals)
+	sw.cols[n][k] = parquet.Int64Value(int64(v.Seq)).Level(0, 0, n)
+	sw.cols[n+1][k] = parquet.BooleanValue(v.Deleted).Level(0, 0, n+1)
+	sw.nrows++
 	sw.batchBytes += size
 	sw.groupBytes += size
 	sw.groupRows++
 
-	if len(sw.rows) == batchRows || sw.batchBytes >= batchBytes ||
+	if sw.nrows == batchRows || sw.batchBytes >= batchBytes ||
 		sw.groupRows >= sw.opts.RowGroupRows || sw.groupBytes >= sw.opts.RowGroupBytes {
 		return sw.flushBatch()
 	}
@@ -360,15 +368,26 @@ func valueWidth(t manifest.Type) int {
 	}
 }
 
-// flushBatch hands the batch to parquet-go and ends the row group when it
-// is full.
+// flushBatch hands the batch to parquet-go, column by column, and ends the
+// row group when it is full. Writing each column's values straight to its
+// column writer saves parquet-go the transposition of rows into columns.
 func (sw *segmentWriter) flushBatch() (err error) {
 	defer recoverInto(&err, "parquet writer", nil)
-	if len(sw.rows) > 0 {
-		if _, err := sw.pw.WriteRows(sw.rows); err != nil {
-			return fmt.Errorf("segment: write %s: %w", tableName(sw.table), err)
+	if sw.nrows > 0 {
+		writers := sw.pw.ColumnWriters()
+		if len(writers) != len(sw.cols) {
+			return fmt.Errorf("segment: write %s: parquet writer has %d columns, want %d", tableName(sw.table), len(writers), len(sw.cols))
 		}
-		sw.rows = sw.rows[:0]
+		for i, cw := range writers {
+			for col := sw.cols[i][:sw.nrows]; len(col) > 0; {
+				m := min(len(col), chunkRows)
+				if _, err := cw.WriteRowValues(col[:m]); err != nil {
+					return fmt.Errorf("segment: write %s: %w", tableName(sw.table), err)
+				}
+				col = col[m:]
+			}
+		}
+		sw.nrows = 0
 		sw.arena = sw.arena[:0]
 		sw.batchBytes = 0
 	}
@@ -391,6 +410,7 @@ func (sw *segmentWriter) close() (info Info, err error) {
 	if err := sw.out.w.Flush(); err != nil {
 		return Info{}, fmt.Errorf("segment: write %s: %w", tableName(sw.table), err)
 	}
+	sw.closed = true
 	sw.info.Bytes = sw.out.n
 	sw.info.Columns = make([]manifest.ColumnStats, len(sw.stats))
 	for i := range sw.stats {
@@ -414,11 +434,44 @@ func (sw *segmentWriter) closeParquet() (err error) {
 	return sw.pw.Close()
 }
 
-// release frees the compressor.
+// release frees the compressor. After a complete write its encoder goes
+// back to the pool; after a failed one (parquet-go may have panicked in the
+// middle of a page) it is closed.
 func (sw *segmentWriter) release() {
-	if sw.zstd != nil {
-		sw.zstd.close()
+	if sw.zstd == nil {
+		return
 	}
+	if sw.closed {
+		sw.zstd.mu.Lock()
+		enc := sw.zstd.enc
+		sw.zstd.enc = nil
+		sw.zstd.mu.Unlock()
+		if enc != nil {
+			releaseZstdEncoder(sw.zstd.window, enc)
+		}
+	}
+	sw.zstd.close()
+}
+
+// zstdEncoders pools the zstd encoders of segment writers, one sync.Pool
+// per window size (a power of two, see newZstdCodec). Creating an encoder
+// allocates about 1 MiB, zeroed: for a small segment (a direct commit of a
+// few rows) it was most of the write's memory and a third of its CPU.
+// Encoders are interchangeable: EncodeAll keeps no state between calls.
+var zstdEncoders sync.Map // int -> *sync.Pool of *zstd.Encoder
+
+func pooledZstdEncoder(window int) *zstd.Encoder {
+	if p, ok := zstdEncoders.Load(window); ok {
+		if enc, ok := p.(*sync.Pool).Get().(*zstd.Encoder); ok {
+			return enc
+		}
+	}
+	return nil
+}
+
+func releaseZstdEncoder(window int, enc *zstd.Encoder) {
+	p, _ := zstdEncoders.LoadOrStore(window, new(sync.Pool))
+	p.(*sync.Pool).Put(enc)
 }
 
 // hashingWriter counts and checksums (CRC-32C) the bytes written through

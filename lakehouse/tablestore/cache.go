@@ -37,6 +37,10 @@ type Cache struct {
 		entries map[string]*cacheEntry
 		lru     *list.List // of *cacheEntry, most recently used at the front
 		bytes   int64
+		// gen numbers the files: each entry has a path of its own, so a
+		// re-download of a discarded key never shares the path of a file
+		// an older reader still holds.
+		gen uint64
 	}
 }
 
@@ -46,6 +50,9 @@ type cacheEntry struct {
 	size int64
 	pins int
 	elem *list.Element
+	// discarded: the entry left the cache (its content failed
+	// verification); the file goes when the last pin does.
+	discarded bool
 	// ready is closed when the download finished; err is its outcome.
 	ready chan struct{}
 	err   error
@@ -97,9 +104,33 @@ func (h *Handle) Release() {
 	h.once.Do(func() {
 		h.c.mu.Lock()
 		h.e.pins--
+		if h.e.discarded && h.e.pins == 0 {
+			_ = os.Remove(h.e.path)
+		}
 		h.c.evictLocked()
 		h.c.mu.Unlock()
 	})
+}
+
+// Discard releases the handle and drops the file from the cache, for a
+// file whose content failed verification: the next Acquire of the key
+// downloads it again rather than serving the damaged copy.
+func (h *Handle) Discard() {
+	h.c.mu.Lock()
+	e := h.e
+	if !e.discarded {
+		e.discarded = true
+		if h.c.mu.entries[e.key] == e {
+			delete(h.c.mu.entries, e.key)
+		}
+		if e.elem != nil {
+			h.c.mu.lru.Remove(e.elem)
+			e.elem = nil
+			h.c.mu.bytes -= e.size
+		}
+	}
+	h.c.mu.Unlock()
+	h.Release()
 }
 
 // Acquire returns the cached file of key, downloading it first if needed.
@@ -110,7 +141,9 @@ func (c *Cache) Acquire(ctx context.Context, key string, size int64) (*Handle, e
 	e, ok := c.mu.entries[key]
 	if !ok {
 		sum := sha256.Sum256([]byte(key))
-		e = &cacheEntry{key: key, path: filepath.Join(c.dir, hex.EncodeToString(sum[:16])+".parquet"), size: size, ready: make(chan struct{})}
+		c.mu.gen++
+		name := fmt.Sprintf("%s-%d.parquet", hex.EncodeToString(sum[:16]), c.mu.gen)
+		e = &cacheEntry{key: key, path: filepath.Join(c.dir, name), size: size, ready: make(chan struct{})}
 		c.mu.entries[key] = e
 		e.pins++
 		c.mu.Unlock()

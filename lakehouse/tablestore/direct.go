@@ -163,8 +163,10 @@ type GroupStats struct {
 	// partition log: 1 plus the number of rebases.
 	Attempts int
 	// Requests counts the object store calls the group made: segment PUTs,
-	// manifest LISTs, GETs and PUTs, the hint PUT, and DELETEs of segments
-	// orphaned by rebases.
+	// manifest LISTs, GETs and PUTs, the hint PUT (one commit in
+	// manifest.DefaultHintEvery), and DELETEs of segments orphaned by
+	// rebases. In the steady state it is 2: the segment PUT and the
+	// manifest PUT (see Cost in DirectWriter).
 	Requests objstore.OpCounts
 	// FirstSeq and ManifestVersion are those of the commit; zero if Err.
 	FirstSeq, ManifestVersion uint64
@@ -203,6 +205,20 @@ type GroupStats struct {
 // neither lost nor duplicated: each attempt is one conditional put of the
 // next manifest version, and an attempt that did not land is never
 // referenced.
+//
+// # Cost
+//
+// A group commit is one segment PUT and one manifest PUT when the writer's
+// last commit to the partition (or its last look at it) is recent: the
+// partition's manifest.Log builds the next version on the manifest it
+// holds, without listing, and the conditional put itself checks that no
+// other writer committed since (see manifest.Log.Commit; the Log's
+// HeadTTL bounds "recent", 30s by default). The "latest" hint is written by
+// one commit in manifest.DefaultHintEvery. If another writer did commit
+// meanwhile, the put fails and the group pays for finding out — a GET of
+// the version that took its place, a LIST, the GET of a newer version if
+// any — then rebases as above. A writer's first commit to a partition
+// reads the hint, lists and loads the latest manifest first.
 //
 // # Ambiguous commits
 //
@@ -588,7 +604,8 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 
 // refresh learns the partition's LastSeq from its latest manifest. Cost: 1
 // LIST, plus 1 GET if another writer committed since this writer last
-// looked (and 1 GET of the hint on the partition's first use).
+// looked (and 1 GET of the hint on the partition's first use). It also
+// confirms the head the partition log's next Commit builds on.
 func (p *directPartition) refresh(ctx context.Context) error {
 	m, err := p.log.Latest(ctx)
 	switch {

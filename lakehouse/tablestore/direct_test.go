@@ -327,9 +327,14 @@ func TestDirectRoundTrip(t *testing.T) {
 		if len(gs) != len(batches) {
 			t.Fatalf("%d groups for %d sequential writes", len(gs), len(batches))
 		}
-		// Warm: segment PUT, LIST, manifest PUT, hint PUT.
-		if r := gs[1].Requests; r.Put != 3 || r.List != 1 || r.Total() != 4 || gs[1].Attempts != 1 {
-			t.Fatalf("warm commit: %d attempts, requests %v; want 1 attempt, 3 puts and 1 list", gs[1].Attempts, r)
+		// Cold: hint GET, LIST, segment PUT, manifest PUT (no hint PUT for v1).
+		if r := gs[0].Requests; r.Put != 2 || r.List != 1 || r.Get != 1 || r.Total() != 4 || gs[0].Attempts != 1 {
+			t.Fatalf("cold commit: %d attempts, requests %v; want 1 attempt, 1 get, 1 list and 2 puts", gs[0].Attempts, r)
+		}
+		// Warm: segment PUT and manifest PUT on the manifest of the
+		// writer's last commit.
+		if r := gs[1].Requests; r.Put != 2 || r.Total() != 2 || gs[1].Attempts != 1 {
+			t.Fatalf("warm commit: %d attempts, requests %v; want 1 attempt and 2 puts", gs[1].Attempts, r)
 		}
 		if g := gs[2]; g.Rows != 3 || g.SegmentRows != 2 {
 			t.Fatalf("third group: %d changes, %d segment rows; want 3 and 2", g.Rows, g.SegmentRows)
@@ -549,6 +554,55 @@ func TestDirectConflictRebase(t *testing.T) {
 	}
 	checkDirectPartition(t, mem, tb, "u", []ack{{100, 5, 1, 1}, {1, 3, 6, 2}}, 2)
 	t.Logf("rebased commit: %d attempts, requests %v", st.Attempts, st.Requests)
+}
+
+// Two writers take turns on one partition: each commit finds the writer's
+// cached manifest stale (the other committed since). The manifest put on it
+// fails, the writer rebases on the latest version and commits; steady
+// state between conflicts is one segment PUT and one manifest PUT.
+func TestDirectStaleHead(t *testing.T) {
+	objstoretest.ForEach(t, func(t *testing.T, b objstore.Bucket) {
+		ctx := context.Background()
+		tb := testTable()
+		a, ga := newDirect(t, b, DirectOptions{NodeID: "a"})
+		bw, gb := newDirect(t, b, DirectOptions{NodeID: "b"})
+		var acks []ack
+		write := func(w *DirectWriter, first int64, wantVersion uint64) {
+			t.Helper()
+			res, err := w.Write(ctx, tb, "u", rowsOf(first, 2, "x"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.ManifestVersion != wantVersion {
+				t.Fatalf("write of %d committed v%d, want v%d", first, res.ManifestVersion, wantVersion)
+			}
+			acks = append(acks, ack{first, 2, res.FirstSeq, res.ManifestVersion})
+		}
+		write(a, 0, 1)
+		write(a, 10, 2)
+		write(bw, 20, 3)
+		write(a, 30, 4) // a's cached v2 is stale
+		write(a, 40, 5)
+		write(bw, 50, 6) // so is b's v3
+
+		for i, st := range []GroupStats{ga.all()[2], gb.all()[1]} {
+			// Segment PUT, manifest PUT (taken), read-back GET, LIST,
+			// orphan DELETE, segment PUT, manifest PUT; b, two versions
+			// behind, also loads the latest.
+			want := objstore.OpCounts{Put: 4, Get: 1 + int64(i), List: 1, Delete: 1}
+			if st.Attempts != 2 || st.Requests != want {
+				t.Fatalf("commit v%d on a stale manifest: %d attempts, requests %v; want 2 attempts and %v",
+					st.ManifestVersion, st.Attempts, st.Requests, want)
+			}
+		}
+		for _, st := range []GroupStats{ga.all()[1], ga.all()[3]} {
+			if st.Attempts != 1 || st.Requests != (objstore.OpCounts{Put: 2}) {
+				t.Fatalf("commit v%d on a fresh manifest: %d attempts, requests %v; want 1 attempt and 2 puts",
+					st.ManifestVersion, st.Attempts, st.Requests)
+			}
+		}
+		checkDirectPartition(t, b, tb, "u", acks, 6)
+	})
 }
 
 // Several writers, each with several goroutines, on one partition of a
@@ -818,6 +872,17 @@ func TestDirectAndNodeDoNotMix(t *testing.T) {
 		}
 		if _, err := h.store.Flush(ctx, tb, "u"); err == nil || !strings.Contains(err.Error(), "advanced") {
 			t.Fatalf("node flush after a direct commit: %v, want a refusal", err)
+		}
+		// The refused flush's segment was deleted: only the direct one is left.
+		n := 0
+		for range b.List(ctx, manifest.SegmentPrefix(tb.ID, "u"), "") {
+			n++
+		}
+		if n != 1 {
+			t.Fatalf("%d segment objects after the refused flush, want 1", n)
+		}
+		if _, err := h.store.Flush(ctx, tb, "u"); err == nil || !strings.Contains(err.Error(), "advanced") {
+			t.Fatalf("second node flush after a direct commit: %v, want a refusal", err)
 		}
 	})
 }

@@ -51,11 +51,21 @@ func (o *GCOptions) EnsureDefaults() {
 	}
 }
 
+// minGCRetention is the shortest Retention GC accepts: twice the time a
+// committer trusts a cached head version (manifest.DefaultHeadTTL), which
+// leaves as much again for clock skew.
+const minGCRetention = 2 * manifest.DefaultHeadTTL
+
 // Validate reports every problem of options that EnsureDefaults has filled.
 func (o *GCOptions) Validate() error {
 	var errs []error
 	if o.Retention < 0 {
 		errs = append(errs, fmt.Errorf("tablestore: GCOptions.Retention must not be negative, got %v", o.Retention))
+	} else if o.Retention < minGCRetention {
+		// A committer trusts the head version it saw for up to
+		// manifest.DefaultHeadTTL; a version GC deleted within that time
+		// could be written again on top of a stale head.
+		errs = append(errs, fmt.Errorf("tablestore: GCOptions.Retention must be at least %v (twice the manifest head TTL), got %v", minGCRetention, o.Retention))
 	}
 	if o.GracePeriod < 0 {
 		errs = append(errs, fmt.Errorf("tablestore: GCOptions.GracePeriod must not be negative, got %v", o.GracePeriod))

@@ -493,3 +493,11 @@ func TestCompactGCGolden(t *testing.T) {
 		t.Fatalf("object writes differ from %s (run with -rewrite if intended):\n%s", path, got)
 	}
 }
+
+func TestGCRetentionAboveHeadTTL(t *testing.T) {
+	o := GCOptions{Retention: manifest.DefaultHeadTTL}
+	o.EnsureDefaults()
+	if err := o.Validate(); err == nil {
+		t.Fatal("a retention within the manifest head TTL was accepted")
+	}
+}

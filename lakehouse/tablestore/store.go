@@ -151,6 +151,18 @@ func (s *Store) latest(ctx context.Context, t *manifest.Table, partition string)
 	return m, err
 }
 
+// base returns the manifest a flush of the partition builds on: the one
+// the partition log's next Commit starts from (manifest.Log.Base), with no
+// request when this Store committed or read it recently. It may be stale;
+// the commit's mutation checks what the flush assumed of it.
+func (s *Store) base(ctx context.Context, t *manifest.Table, partition string) (*manifest.Partition, error) {
+	m, err := s.PartitionLog(t.ID, partition).Base(ctx)
+	if errors.Is(err, manifest.ErrNoManifest) {
+		return &manifest.Partition{TableID: t.ID, Partition: partition}, nil
+	}
+	return m, err
+}
+
 // seed raises the buffer's seq counter of p above the manifest's LastSeq,
 // once per process, so that _seq never goes back even if the buffer lost
 // state the object store has.
@@ -277,6 +289,13 @@ type FlushResult struct {
 // Flush moves the buffered versions of one partition of t to a new
 // segment (see the package documentation for the steps and their crash
 // safety). Concurrent flushes of one partition run one at a time.
+//
+// Cost: the segment PUT and the manifest PUT when this Store committed to
+// or read the partition within the log's HeadTTL (the flush builds on the
+// manifest it holds; the conditional put checks that it is still the
+// latest, see manifest.Log.Commit), plus the "latest" hint PUT for one
+// version in manifest.DefaultHintEvery. Otherwise add a LIST, and a GET of
+// the manifest if this Store does not hold it.
 func (s *Store) Flush(ctx context.Context, t *manifest.Table, partition string) (FlushResult, error) {
 	start := s.opts.Clock()
 	p := wbuf.PartitionKey{TableID: t.ID, Partition: partition}
@@ -291,7 +310,7 @@ func (s *Store) Flush(ctx context.Context, t *manifest.Table, partition string) 
 	snap := s.buf.Snapshot()
 	defer snap.Close()
 	cut := snap.MaxSeq(p)
-	base, err := s.latest(ctx, t, partition)
+	base, err := s.base(ctx, t, partition)
 	if err != nil {
 		return res, fmt.Errorf("tablestore: flush %s/%q: %w", t.ID, partition, err)
 	}
@@ -341,7 +360,7 @@ func (s *Store) Flush(ctx context.Context, t *manifest.Table, partition string) 
 		if m.LastSeq > base.LastSeq {
 			// Someone else committed versions of this partition after
 			// our base: our segment may overlap their range.
-			return nil, fmt.Errorf("tablestore: flush %s/%q: partition advanced from _seq %d to %d during the flush", t.ID, partition, base.LastSeq, m.LastSeq)
+			return nil, fmt.Errorf("tablestore: flush %s/%q: partition advanced from _seq %d to %d after v%d, the manifest this flush built on; another writer (a direct writer?) writes it", t.ID, partition, base.LastSeq, m.LastSeq, base.Version)
 		}
 		m.TableID, m.Partition = t.ID, partition
 		m.Segments = append(m.Segments, manifest.Segment{
@@ -368,9 +387,13 @@ func (s *Store) Flush(ctx context.Context, t *manifest.Table, partition string) 
 			// A newer node owns the warehouse: stop acknowledging writes
 			// that this node could never flush.
 			s.fenced.Store(true)
+		}
+		if !errors.Is(err, manifest.ErrCommitUnknown) {
+			// Nothing was committed (see manifest.Log.Commit): the segment
+			// is an orphan. On ErrCommitUnknown it may be referenced: keep
+			// it.
 			_ = s.bucket.Delete(ctx, key)
 		}
-		// On ErrCommitUnknown the segment may be referenced: keep it.
 		return res, fmt.Errorf("tablestore: flush %s/%q: commit: %w", t.ID, partition, err)
 	}
 	if s.afterCommit != nil {
@@ -488,7 +511,7 @@ func (s *Store) segmentSource(ctx context.Context, t *manifest.Table, pk []int, 
 // one. The returned function releases it.
 func (s *Store) openSegment(ctx context.Context, t *manifest.Table, seg manifest.Segment) (*segment.Reader, func(), error) {
 	if s.opts.Cache != nil {
-		h, err := s.opts.Cache.Acquire(ctx, seg.Key, seg.Bytes)
+		h, err := s.acquireVerified(ctx, t, seg)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -498,11 +521,6 @@ func (s *Store) openSegment(ctx context.Context, t *manifest.Table, seg manifest
 			return nil, nil, fmt.Errorf("tablestore: open cached segment %s: %w", seg.Key, err)
 		}
 		r, err := segment.Open(f, seg.Bytes, seg.Key, t)
-		if err == nil && h.Fresh() {
-			// Check the whole file's checksum once, when it enters the
-			// cache: damage the Parquet layer would not notice.
-			err = r.Verify()
-		}
 		if err != nil {
 			f.Close()
 			h.Release()

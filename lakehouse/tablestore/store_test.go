@@ -301,6 +301,46 @@ func TestFlushFencedByNewerEpoch(t *testing.T) {
 	}
 }
 
+// A warm flush costs the segment PUT and the manifest PUT: it builds on
+// the manifest of the node's last commit. When another process committed
+// meanwhile without moving LastSeq (a compaction), the manifest put fails
+// and the flush commits on the latest version.
+func TestFlushRequests(t *testing.T) {
+	ctx := context.Background()
+	c := objstore.NewCounting(objstore.NewMem())
+	h := newHarness(t, c)
+	tb := testTable()
+	model := map[int64]row.Row{}
+	h.mustWrite(tb, "", model, upsert(1, "a", 1))
+	h.mustFlush(tb, "")
+	h.mustWrite(tb, "", model, upsert(2, "b", 2))
+	c.Reset()
+	if res := h.mustFlush(tb, ""); res.ManifestVersion != 2 {
+		t.Fatalf("flush committed v%d", res.ManifestVersion)
+	}
+	if n := c.Counts(); n.Put != 2 || n.Total() != 2 {
+		t.Fatalf("warm flush made %v, want 2 puts", n)
+	}
+
+	other := manifest.NewPartitionLog(c, tb.ID, "", manifest.LogOptions{NodeID: "compactor"})
+	if _, err := other.Commit(ctx, func(p *manifest.Partition) (*manifest.Partition, error) { return p, nil }, manifest.CommitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.mustWrite(tb, "", model, upsert(3, "c", 3))
+	c.Reset()
+	if res := h.mustFlush(tb, ""); res.ManifestVersion != 4 {
+		t.Fatalf("flush committed v%d, want v4", res.ManifestVersion)
+	}
+	// Segment PUT, manifest PUT (taken), read-back GET, LIST, manifest PUT.
+	if n := c.Counts(); n.Put != 3 || n.Get != 1 || n.List != 1 || n.Total() != 5 {
+		t.Fatalf("flush on a stale manifest made %v", n)
+	}
+	h.checkScan(tb, "", ScanOptions{}, model)
+	if got := h.partitionManifest(tb, ""); got.LastSeq != 3 || len(got.Segments) != 3 {
+		t.Fatalf("manifest v%d: LastSeq %d, %d segments", got.Version, got.LastSeq, len(got.Segments))
+	}
+}
+
 func TestWriteRejectsBadRows(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t, objstore.NewMem())

@@ -697,8 +697,20 @@ func (b *Buffer) deleteAllLocked(part *partition, st state) error {
 		return err
 	}
 	part.mu.st = next
+	if st.rows >= flushAfterRangeDelete {
+		// Iterators step over range-deleted versions one by one until a
+		// flush or compaction drops them: flush the memtable now (in the
+		// background) rather than let later scans of the partition pay.
+		if _, err := b.db.AsyncFlush(); err != nil {
+			b.logger.Warn("flush memtable after range deletion", slog.Any("error", err))
+		}
+	}
 	return nil
 }
+
+// flushAfterRangeDelete is the number of versions a range deletion must
+// drop for deleteAllLocked to flush the memtable.
+const flushAfterRangeDelete = 4096
 
 // PartitionStats describes the buffered versions of one partition.
 type PartitionStats struct {

@@ -964,3 +964,51 @@ func TestStats(t *testing.T) {
 		t.Fatalf("String:\n%s", s)
 	}
 }
+
+func TestSnapshotLookup(t *testing.T) {
+	ctx := context.Background()
+	b, err := Open(Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	p := PartitionKey{TableID: "t", Partition: "u"}
+	k := func(i int64) []byte { return row.AppendKey(nil, row.BigInt(i)) }
+	put := func(i int64, deleted bool) uint64 {
+		seq, err := b.Write(ctx, p, []Mutation{{Key: k(i), Deleted: deleted, SchemaVersion: 1, Values: row.Row{row.BigInt(i)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+	put(1, false)
+	s2 := put(2, false)
+	put(2, true) // key 2: newest is a tombstone
+	put(3, false)
+	snap := b.Snapshot()
+	defer snap.Close()
+	got := map[int64]Entry{}
+	for e, err := range snap.Lookup(ctx, p, [][]byte{k(3), k(2), k(9), k(1)}, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[e.Version.Values[0].Int64()] = e
+	}
+	if len(got) != 3 || !got[2].Version.Deleted || got[1].Version.Deleted || got[3].Version.Seq != 4 {
+		t.Fatalf("lookup = %+v", got)
+	}
+	// afterSeq hides versions already flushed.
+	n := 0
+	for e, err := range snap.Lookup(ctx, p, [][]byte{k(1), k(2)}, s2) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if !e.Version.Deleted {
+			t.Fatalf("after seq %d: %+v", s2, e)
+		}
+	}
+	if n != 1 {
+		t.Fatalf("after seq %d: %d versions, want key 2's tombstone", s2, n)
+	}
+}

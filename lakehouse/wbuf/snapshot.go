@@ -148,6 +148,11 @@ func (s *Snapshot) state(p PartitionKey) (state, error) {
 		return state{}, err
 	}
 	defer s.done()
+	return s.stateLocked(snap, p)
+}
+
+// stateLocked reads p's state record from snap, acquired by the caller.
+func (s *Snapshot) stateLocked(snap *pebble.Snapshot, p PartitionKey) (state, error) {
 	v, closer, err := snap.Get(stateKey(p))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return state{}, nil
@@ -190,23 +195,15 @@ func (s *Snapshot) Versions(ctx context.Context, p PartitionKey, opts ScanOption
 		fail := func(err error) {
 			yield(Entry{}, fmt.Errorf("wbuf: scan %s/%q: %w", p.TableID, p.Partition, err))
 		}
-		if err := p.validate(); err != nil {
-			fail(err)
-			return
-		}
-		snap, err := s.acquire()
+		it, prefix, release, err := s.openIter(ctx, p, opts)
 		if err != nil {
 			fail(err)
 			return
 		}
-		defer s.done()
-		prefix := versionPrefix(p)
-		it, err := snap.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
-		if err != nil {
-			fail(err)
+		defer release()
+		if it == nil {
 			return
 		}
-		defer it.Close()
 		sc := scanner{it: it, prefix: prefix}
 		if err := sc.run(ctx, opts, yield); err != nil {
 			fail(err)
@@ -310,4 +307,100 @@ func (sc *scanner) skipTo(suffix uint64) bool {
 	sc.seek = append(append(sc.seek[:0], sc.prefix...), sc.cur...)
 	sc.seek = binary.BigEndian.AppendUint64(sc.seek, suffix)
 	return sc.it.SeekGE(sc.seek)
+}
+
+// openIter acquires the snapshot and returns an iterator over p's version
+// keys, and the keys' prefix. The partition's state record is part of the
+// snapshot: when it shows nothing within opts' bounds, it returns a nil
+// iterator, skipping an iteration that would otherwise step over every
+// version a flush range-deleted until Pebble compacts them away. release
+// must be called (also with a nil iterator) when err is nil.
+func (s *Snapshot) openIter(ctx context.Context, p PartitionKey, opts ScanOptions) (it *pebble.Iterator, prefix []byte, release func(), err error) {
+	if err := p.validate(); err != nil {
+		return nil, nil, nil, err
+	}
+	snap, err := s.acquire()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	switch st, err := s.stateLocked(snap, p); {
+	case err != nil:
+		s.done()
+		return nil, nil, nil, err
+	case st.rows == 0 || st.maxSeq <= opts.AfterSeq || (opts.UpToSeq != 0 && st.minSeq > opts.UpToSeq):
+		return nil, nil, s.done, nil
+	}
+	prefix = versionPrefix(p)
+	it, err = snap.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		s.done()
+		return nil, nil, nil, err
+	}
+	return it, prefix, func() { it.Close(); s.done() }, nil
+}
+
+// Lookup yields, for each of keys (primary keys encoded with
+// row.AppendKey, in any order), the newest version of the key in the
+// snapshot with _seq > afterSeq, a tombstone included; keys with none are
+// skipped. It seeks once per key, so its cost does not grow with the
+// partition's size. After an error it yields nothing more.
+func (s *Snapshot) Lookup(ctx context.Context, p PartitionKey, keys [][]byte, afterSeq uint64) iter.Seq2[Entry, error] {
+	return func(yield func(Entry, error) bool) {
+		fail := func(err error) {
+			yield(Entry{}, fmt.Errorf("wbuf: lookup in %s/%q: %w", p.TableID, p.Partition, err))
+		}
+		it, prefix, release, err := s.openIter(ctx, p, ScanOptions{AfterSeq: afterSeq})
+		if err != nil {
+			fail(err)
+			return
+		}
+		defer release()
+		if it == nil {
+			return
+		}
+		seek := make([]byte, 0, len(prefix)+64)
+		for i, key := range keys {
+			if i%256 == 255 {
+				if err := ctx.Err(); err != nil {
+					fail(err)
+					return
+				}
+			}
+			seek = append(append(seek[:0], prefix...), key...)
+			if !it.SeekGE(seek) {
+				if err := it.Error(); err != nil {
+					fail(err)
+					return
+				}
+				continue
+			}
+			pk, seq, err := splitVersionKey(it.Key(), len(prefix))
+			if err != nil {
+				fail(err)
+				return
+			}
+			if !bytes.Equal(pk, key) || seq <= afterSeq {
+				continue
+			}
+			val, err := it.ValueAndErr()
+			if err != nil {
+				fail(err)
+				return
+			}
+			_, enc, err := splitValue(val)
+			if err != nil {
+				fail(err)
+				return
+			}
+			v, err := row.DecodeVersion(enc)
+			if err != nil {
+				fail(fmt.Errorf("%w: version _seq %d: %w", ErrCorrupt, seq, err))
+				return
+			}
+			v.Seq = seq
+			if !yield(Entry{Key: bytes.Clone(key), Version: v}, nil) {
+				return
+			}
+		}
+	}
 }

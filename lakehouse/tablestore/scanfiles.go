@@ -1,0 +1,327 @@
+package tablestore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/floedb/floe/lakehouse/row"
+	"github.com/floedb/floe/lakehouse/segment"
+	"github.com/floedb/floe/lakehouse/wbuf"
+	"github.com/floedb/floe/manifest"
+)
+
+// ErrNoCache: ScanFiles needs a Store with a segment Cache.
+var ErrNoCache = errors.New("tablestore: the store has no segment cache")
+
+// FileScan is one partition of a table as a query engine reads it: local
+// files of the partition's segments plus the buffered versions newer than
+// the manifest. The rows of the partition are the merge of these sources
+// by the rule of Scan:
+//
+//	per primary key, the version with the greatest _seq wins;
+//	a winning version with _deleted = true hides the key.
+//
+// Within one source a key appears at most once (a segment holds the latest
+// version of each key it covers; Buffered is already resolved per key), so
+// the merge is only needed across sources: see Disjoint.
+//
+// A FileScan pins its files in the cache until Release.
+type FileScan struct {
+	// Manifest is the partition manifest read (Version 0: never flushed).
+	Manifest *manifest.Partition
+	// Files are the segments' local paths, in Manifest order.
+	Files []ScanFile
+	// Buffered are the latest buffered version of each key with _seq >
+	// Manifest.LastSeq, tombstones included, in primary key order. Empty
+	// for a time-travel scan.
+	Buffered []row.Version
+
+	pk      []int
+	table   *manifest.Table
+	handles []*Handle
+}
+
+// ScanFile is one segment of a FileScan.
+type ScanFile struct {
+	Path    string
+	Segment manifest.Segment
+}
+
+// Release unpins the scan's files. It is idempotent.
+func (f *FileScan) Release() {
+	for _, h := range f.handles {
+		h.Release()
+	}
+	f.handles = nil
+}
+
+// ScanFiles returns the sources of one partition of t: the segments of the
+// latest manifest (or of opts.ManifestVersion, without buffered rows) as
+// verified local files, and the buffered versions. The caller must Release
+// the result.
+func (s *Store) ScanFiles(ctx context.Context, t *manifest.Table, partition string, opts ScanOptions) (*FileScan, error) {
+	if s.opts.Cache == nil {
+		return nil, ErrNoCache
+	}
+	pk, err := pkIndexes(t)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		m    *manifest.Partition
+		snap *wbuf.Snapshot
+	)
+	if opts.ManifestVersion > 0 {
+		m, err = s.PartitionLog(t.ID, partition).Load(ctx, opts.ManifestVersion)
+	} else {
+		// The buffer snapshot is taken before the manifest is read: a flush
+		// that commits in between then shows its rows in both (the buffer
+		// copy is skipped as _seq <= LastSeq), never in neither.
+		snap = s.buf.Snapshot()
+		defer snap.Close()
+		m, err = s.latest(ctx, t, partition)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tablestore: scan %s/%q: %w", t.ID, partition, err)
+	}
+	fs := &FileScan{Manifest: m, pk: pk, table: t}
+	for _, seg := range m.Segments {
+		if err := s.addFile(ctx, fs, seg); err != nil {
+			fs.Release()
+			return nil, err
+		}
+	}
+	if snap != nil {
+		if err := bufferedLatest(ctx, snap, t, partition, m.LastSeq, fs); err != nil {
+			fs.Release()
+			return nil, err
+		}
+	}
+	return fs, nil
+}
+
+// bufferedLatest fills fs.Buffered with the partition's versions in snap
+// newer than afterSeq.
+func bufferedLatest(ctx context.Context, snap *wbuf.Snapshot, t *manifest.Table, partition string, afterSeq uint64, fs *FileScan) error {
+	p := wbuf.PartitionKey{TableID: t.ID, Partition: partition}
+	for e, err := range snap.Versions(ctx, p, wbuf.ScanOptions{AfterSeq: afterSeq, LatestOnly: true}) {
+		if err != nil {
+			return fmt.Errorf("tablestore: scan buffer of %s/%q: %w", t.ID, partition, err)
+		}
+		if e.Version.SchemaVersion != t.SchemaVersion {
+			return fmt.Errorf("tablestore: scan %s/%q: buffered version _seq %d has schema v%d, table is at v%d; flush before altering",
+				t.ID, partition, e.Version.Seq, e.Version.SchemaVersion, t.SchemaVersion)
+		}
+		fs.Buffered = append(fs.Buffered, e.Version)
+	}
+	return nil
+}
+
+// addFile pins seg in the cache and adds it to fs.
+func (s *Store) addFile(ctx context.Context, fs *FileScan, seg manifest.Segment) error {
+	h, err := s.acquireVerified(ctx, fs.table, seg)
+	if err != nil {
+		return err
+	}
+	fs.handles = append(fs.handles, h)
+	fs.Files = append(fs.Files, ScanFile{Path: h.Path(), Segment: seg})
+	return nil
+}
+
+// acquireVerified pins seg in the cache. A file that just entered the cache
+// is opened and its checksum verified once, so that a damaged object is
+// reported (naming it) before any engine reads it.
+func (s *Store) acquireVerified(ctx context.Context, t *manifest.Table, seg manifest.Segment) (*Handle, error) {
+	h, err := s.opts.Cache.Acquire(ctx, seg.Key, seg.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	if !h.Fresh() {
+		return h, nil
+	}
+	f, err := os.Open(h.Path())
+	if err == nil {
+		var r *segment.Reader
+		r, err = segment.Open(f, seg.Bytes, seg.Key, t)
+		if err == nil {
+			err = r.Verify()
+		}
+		f.Close()
+	}
+	if err != nil {
+		h.Discard()
+		return nil, fmt.Errorf("tablestore: segment %s: %w", seg.Key, err)
+	}
+	return h, nil
+}
+
+// Disjoint reports whether no primary key can occur in two sources of the
+// scan (files, and Buffered when not empty), judged by the first key
+// column's bounds: the segments' manifest statistics and the buffered
+// keys. Then the rows are simply the non-deleted versions of all sources,
+// with no merge. With more than one source it returns false whenever a
+// bound is unknown.
+func (f *FileScan) Disjoint() bool {
+	var rs []keyBounds
+	known := true
+	col := f.table.Columns[f.pk[0]]
+	for _, sf := range f.Files {
+		if sf.Segment.Rows == 0 {
+			continue
+		}
+		b, ok := segmentBounds(sf.Segment, col)
+		known = known && ok
+		rs = append(rs, b)
+	}
+	if n := len(f.Buffered); n > 0 {
+		// Buffered is in key order: its first and last versions bound it.
+		rs = append(rs, keyBounds{f.Buffered[0].Values[f.pk[0]], f.Buffered[n-1].Values[f.pk[0]]})
+	}
+	if len(rs) <= 1 {
+		return true
+	}
+	if !known {
+		return false
+	}
+	slices.SortFunc(rs, func(a, b keyBounds) int { return row.Compare(a.lo, b.lo) })
+	for i := 1; i < len(rs); i++ {
+		if row.Compare(rs[i-1].hi, rs[i].lo) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// keyBounds are the least and greatest value of a key column in a source.
+type keyBounds struct{ lo, hi row.Value }
+
+// segmentBounds returns the bounds of col in seg from its statistics.
+func segmentBounds(seg manifest.Segment, col manifest.Column) (b keyBounds, ok bool) {
+	for _, st := range seg.Columns {
+		if st.ColumnID != col.ID || st.Min == nil || st.Max == nil {
+			continue
+		}
+		lo, err1 := segment.ParseStatValue(col.Type, *st.Min)
+		hi, err2 := segment.ParseStatValue(col.Type, *st.Max)
+		if err1 != nil || err2 != nil {
+			return b, false
+		}
+		b.lo, b.hi = lo, hi
+		return b, true
+	}
+	return b, false
+}
+
+// Partitions lists the partitions of a table that have objects in the
+// store (flushed at least once), in key order. It costs one LIST request
+// per partition: after the first object of a partition it skips past the
+// partition's folder.
+func (s *Store) Partitions(ctx context.Context, tableID string) ([]string, error) {
+	prefix := manifest.TablePrefix(tableID)
+	var out []string
+	after := ""
+	for {
+		var dir string
+		for a, err := range s.bucket.List(ctx, prefix, after) {
+			if err != nil {
+				return nil, fmt.Errorf("tablestore: list partitions of %s: %w", tableID, err)
+			}
+			rest := a.Key[len(prefix):]
+			if i := strings.IndexByte(rest, '/'); i > 0 {
+				dir = rest[:i]
+			}
+			break
+		}
+		if dir == "" {
+			return out, nil
+		}
+		p, err := manifest.ParsePartitionDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("tablestore: list partitions of %s: %w", tableID, err)
+		}
+		out = append(out, p)
+		// '/' + 1 = '0': every key of the folder sorts before dir + "0".
+		after = prefix + dir + "/\xff"
+	}
+}
+
+// BufferedPartitions lists the partitions of a table that have buffered
+// versions.
+func (s *Store) BufferedPartitions(tableID string) []string {
+	var out []string
+	for _, p := range s.buf.Partitions() {
+		if p.TableID == tableID {
+			out = append(out, p.Partition)
+		}
+	}
+	return out
+}
+
+// KeyScan is ScanFiles narrowed to the given primary keys (each the key
+// columns' values in key order), for existence checks: Buffered holds only
+// the newest buffered version of each of those keys (one seek per key),
+// and Files only the segments whose key statistics may contain one of
+// them. A key's latest version is in the result if it exists at all, so
+// merging the result by the rule of FileScan answers "which of these keys
+// exist" without reading the rest of the partition.
+func (s *Store) KeyScan(ctx context.Context, t *manifest.Table, partition string, keys []row.Row) (*FileScan, error) {
+	if s.opts.Cache == nil {
+		return nil, ErrNoCache
+	}
+	pk, err := pkIndexes(t)
+	if err != nil {
+		return nil, err
+	}
+	snap := s.buf.Snapshot()
+	defer snap.Close()
+	m, err := s.latest(ctx, t, partition)
+	if err != nil {
+		return nil, fmt.Errorf("tablestore: key scan %s/%q: %w", t.ID, partition, err)
+	}
+	fs := &FileScan{Manifest: m, pk: pk, table: t}
+	encoded := make([][]byte, len(keys))
+	firsts := make([]row.Value, len(keys))
+	for i, k := range keys {
+		if len(k) != len(pk) {
+			return nil, fmt.Errorf("%w: key of %d values for a %d-column primary key", ErrInvalidRow, len(k), len(pk))
+		}
+		encoded[i] = row.AppendKey(nil, k...)
+		firsts[i] = k[0]
+	}
+	slices.SortFunc(firsts, row.Compare)
+	col := t.Columns[pk[0]]
+	for _, seg := range m.Segments {
+		if b, ok := segmentBounds(seg, col); ok {
+			i, _ := slices.BinarySearchFunc(firsts, b.lo, row.Compare)
+			if i == len(firsts) || row.Compare(firsts[i], b.hi) > 0 {
+				continue // no key falls in [lo, hi]
+			}
+		}
+		if err := s.addFile(ctx, fs, seg); err != nil {
+			fs.Release()
+			return nil, err
+		}
+	}
+	p := wbuf.PartitionKey{TableID: t.ID, Partition: partition}
+	for e, err := range snap.Lookup(ctx, p, encoded, m.LastSeq) {
+		if err != nil {
+			fs.Release()
+			return nil, fmt.Errorf("tablestore: key scan %s/%q: %w", t.ID, partition, err)
+		}
+		if e.Version.SchemaVersion != t.SchemaVersion {
+			fs.Release()
+			return nil, fmt.Errorf("tablestore: key scan %s/%q: buffered version _seq %d has schema v%d, table is at v%d; flush before altering",
+				t.ID, partition, e.Version.Seq, e.Version.SchemaVersion, t.SchemaVersion)
+		}
+		fs.Buffered = append(fs.Buffered, e.Version)
+	}
+	slices.SortFunc(fs.Buffered, func(a, b row.Version) int {
+		return bytes.Compare(keyOf(pk, a.Values), keyOf(pk, b.Values))
+	})
+	return fs, nil
+}

@@ -1,0 +1,158 @@
+package tablestore
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/floedb/floe/lakehouse/objstore"
+	"github.com/floedb/floe/manifest"
+)
+
+// withCache gives the harness's store a segment cache.
+func (h *harness) withCache(bucket objstore.Bucket) *Cache {
+	h.t.Helper()
+	c, err := NewCache(filepath.Join(h.dir, "..", filepath.Base(h.dir)+"-cache"), 64<<20, bucket)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.store = New(h.bucket, h.buf, Options{NodeID: "node-test", Cache: c})
+	return c
+}
+
+func TestScanFilesSourcesAndDisjoint(t *testing.T) {
+	ctx := context.Background()
+	bucket := objstore.NewMem()
+	h := newHarness(t, bucket)
+	h.withCache(bucket)
+	tb := testTable()
+	if _, err := h.store.ScanFiles(ctx, tb, "alice", ScanOptions{}); err != nil {
+		t.Fatalf("empty partition: %v", err)
+	}
+	write := func(changes ...Change) {
+		t.Helper()
+		if _, err := h.store.Write(ctx, tb, "alice", changes); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush := func() {
+		t.Helper()
+		if _, err := h.store.Flush(ctx, tb, "alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(upsert(1, "a", 1), upsert(2, "b", 2))
+	flush()
+	write(upsert(10, "c", 3), upsert(11, "d", 4))
+	flush()
+	write(upsert(20, "e", 5))
+
+	fs, err := h.store.ScanFiles(ctx, tb, "alice", ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs.Files) != 2 || len(fs.Buffered) != 1 || fs.Manifest.Version != 2 {
+		t.Fatalf("sources: %d files, %d buffered, manifest v%d", len(fs.Files), len(fs.Buffered), fs.Manifest.Version)
+	}
+	for _, f := range fs.Files {
+		if _, err := os.Stat(f.Path); err != nil {
+			t.Fatalf("cached file: %v", err)
+		}
+	}
+	if !fs.Disjoint() {
+		t.Error("keys 1-2, 10-11 and 20 are disjoint")
+	}
+	fs.Release()
+	fs.Release() // idempotent
+
+	// An update of key 2 makes the buffer overlap the first segment.
+	write(upsert(2, "b2", 9))
+	fs, err = h.store.ScanFiles(ctx, tb, "alice", ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs.Disjoint() {
+		t.Error("buffer (2..20) overlaps segment (1..2): not disjoint")
+	}
+	fs.Release()
+
+	// Time travel: segments only, no buffer.
+	fs, err = h.store.ScanFiles(ctx, tb, "alice", ScanOptions{ManifestVersion: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs.Files) != 1 || len(fs.Buffered) != 0 || !fs.Disjoint() {
+		t.Fatalf("as of v1: %d files, %d buffered", len(fs.Files), len(fs.Buffered))
+	}
+	fs.Release()
+	if _, err := h.store.ScanFiles(ctx, tb, "alice", ScanOptions{ManifestVersion: 7}); !errors.Is(err, manifest.ErrVersionNotFound) {
+		t.Fatalf("missing version: %v", err)
+	}
+
+	parts, err := h.store.Partitions(ctx, tb.ID)
+	if err != nil || !slices.Equal(parts, []string{"alice"}) {
+		t.Fatalf("partitions = %q, %v", parts, err)
+	}
+	write2 := func(p string) {
+		if _, err := h.store.Write(ctx, tb, p, []Change{upsert(1, "x", 1)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.store.Flush(ctx, tb, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write2("bob")
+	write2("")
+	parts, err = h.store.Partitions(ctx, tb.ID)
+	if err != nil || !slices.Equal(parts, []string{"", "alice", "bob"}) {
+		t.Fatalf("partitions = %q, %v", parts, err)
+	}
+}
+
+func TestScanFilesWithoutCache(t *testing.T) {
+	h := newHarness(t, objstore.NewMem())
+	if _, err := h.store.ScanFiles(context.Background(), testTable(), "alice", ScanOptions{}); !errors.Is(err, ErrNoCache) {
+		t.Fatalf("err = %v, want ErrNoCache", err)
+	}
+}
+
+// A cached file that fails verification is dropped: the next Acquire
+// downloads it again instead of serving the damaged copy.
+func TestCacheDiscardRefetches(t *testing.T) {
+	ctx := context.Background()
+	bucket := objstore.NewMem()
+	if _, err := bucket.Put(ctx, "k", []byte("good data"), objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewCache(t.TempDir(), 1<<20, bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := c.Acquire(ctx, "k", 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(h.Path(), []byte("bad  data"), 0o644) // damage the local copy
+	old := h.Path()
+	h.Discard()
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Fatalf("discarded file still exists: %v", err)
+	}
+	h2, err := c.Acquire(ctx, "k", 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Release()
+	if !h2.Fresh() {
+		t.Fatal("re-acquire did not download again")
+	}
+	if b, _ := os.ReadFile(h2.Path()); string(b) != "good data" {
+		t.Fatalf("re-downloaded %q", b)
+	}
+	if st := c.Stats(); st.Files != 1 || st.Bytes != 9 {
+		t.Fatalf("stats %+v", st)
+	}
+}
