@@ -2,7 +2,9 @@
 # `make bench`: runs Floe's Go benchmarks (schema registry; manifest commits
 # on memory, a local directory and S3 through versitygw; object store
 # backends; write buffer; segments; flush, direct commits, compaction and the
-# merged scan against DuckDB on the same files) and rewrites the
+# merged scan against DuckDB on the same files; the SQL executor: point
+# SELECT, 1000-row INSERT, GROUP BY over 1M rows vs DuckDB on the same
+# files, system vs shared table, system table initialisation) and rewrites the
 # results table in docs/BENCHMARKS.md. COUNT (default 5) runs per benchmark;
 # the table shows medians. Compare two runs with benchstat on the raw
 # output kept in bench.out.
@@ -12,11 +14,13 @@ cd "$(dirname "$0")/.."
 count=${COUNT:-5}
 ./scripts/with-s3.sh go test -run '^$' -bench . -benchmem -count "$count" -timeout 30m \
 	./lakehouse/schema ./manifest ./lakehouse/objstore ./lakehouse/wbuf ./lakehouse/segment \
-	./lakehouse/tablestore ./lakehouse/tablestore/duckdbbench | tee bench.out
+	./lakehouse/tablestore ./lakehouse/tablestore/duckdbbench ./lakehouse/sqlexec | tee bench.out
 
 go run ./internal/tools/benchdoc -in bench.out -doc docs/BENCHMARKS.md \
 	-cmd "make bench (COUNT=$count)" \
 	-ratio "schema: uncached build / memoized lookup=ArrowSchema/uncached-build:ArrowSchema/cached" \
 	-ratio "schema: uncached build / lookup by table id=ArrowSchema/uncached-build:ArrowSchema/cached-by-id" \
 	-ratio "scan 200k/20 segments: Floe merged / DuckDB merged (same files)=Scan200k/floe-merged:Scan200k/duckdb-merged" \
-	-ratio "scan 200k/20 segments: Floe merged / DuckDB raw read_parquet=Scan200k/floe-merged:Scan200k/duckdb-raw"
+	-ratio "scan 200k/20 segments: Floe merged / DuckDB raw read_parquet=Scan200k/floe-merged:Scan200k/duckdb-raw" \
+	-ratio "GROUP BY 1M rows: DuckDB direct / Floe SQL (goal >= 0.8)=GroupBy1M/duckdb-direct:GroupBy1M/floe" \
+	-ratio "system.jobs / shared table of equal size (goal <= 1.05)=SystemVsShared/system_jobs:SystemVsShared/jobs_like"

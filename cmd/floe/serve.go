@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/floedb/floe/manifest"
+	"github.com/floedb/floe/lakehouse/node"
 )
+
+// shutdownFlushTimeout bounds the flush of everything buffered at a
+// graceful stop.
+const shutdownFlushTimeout = 2 * time.Minute
 
 func newServeCmd(c *cli) *cobra.Command {
 	return &cobra.Command{
@@ -16,8 +20,9 @@ func newServeCmd(c *cli) *cobra.Command {
 		Short: "Start a Floe node",
 		Long: `Start a Floe node: build the AppContext from the configuration, open the
 object store (a local directory unless S3 is configured), claim the
-warehouse's writer lease (fencing any older node), load the catalog, and run
-until SIGINT or SIGTERM.`,
+warehouse's writer lease (fencing any older node), open the write buffer
+and DuckDB, create or upgrade the system tables, and run the flush
+scheduler until SIGINT or SIGTERM; then flush everything buffered and stop.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -28,24 +33,29 @@ until SIGINT or SIGTERM.`,
 			defer app.Close()
 			log := app.Logger()
 
-			epoch, cat, err := manifest.AcquireWriter(ctx, app.Catalog(), app.NodeID().String())
+			n, err := node.Open(context.WithoutCancel(ctx), app)
 			if err != nil {
-				return fmt.Errorf("claim the writer lease: %w", err)
+				return err
 			}
-			snap := app.Schemas().Install(cat)
+			defer n.Close()
+			snap, err := app.Schemas().Current(ctx)
+			if err != nil {
+				return err
+			}
 			log.LogAttrs(ctx, slog.LevelInfo, "node started",
 				slog.String("storage", app.Bucket().Name()),
 				slog.String("data_dir", cfg.DataDir),
-				slog.Uint64("writer_epoch", epoch),
+				slog.Uint64("writer_epoch", n.WriterEpoch),
 				slog.Uint64("catalog_version", snap.Version()),
-				slog.Int("namespaces", len(cat.Namespaces)),
-				slog.Int("tables", snap.Tables()))
+				slog.Int("namespaces", len(snap.Catalog().Namespaces)),
+				slog.Int("tables", snap.Tables()),
+				slog.Duration("system_tables_init", n.BootstrapTime))
 
-			<-ctx.Done()
+			err = n.Run(ctx, shutdownFlushTimeout)
 			// ctx is done; log with a fresh one so the line is not dropped
 			// by handlers that honour cancellation.
 			log.LogAttrs(context.WithoutCancel(ctx), slog.LevelInfo, "node stopping")
-			return nil
+			return err
 		},
 	}
 }

@@ -38,6 +38,41 @@ type Config struct {
 	Log     LogConfig     `toml:"log"`
 	Storage StorageConfig `toml:"storage"`
 	Catalog CatalogConfig `toml:"catalog"`
+	Buffer  BufferConfig  `toml:"buffer"`
+	Flush   FlushConfig   `toml:"flush"`
+	Query   QueryConfig   `toml:"query"`
+}
+
+// BufferConfig sizes the node's write buffer (<data_dir>/buffer).
+type BufferConfig struct {
+	// MaxBytes bounds the buffered, not yet flushed data; writes beyond it
+	// fail with a "buffer full" error until a flush frees room.
+	// Default: 1073741824 (1 GiB).
+	MaxBytes int64 `toml:"max_bytes" help:"bound of buffered unflushed data in bytes"`
+}
+
+// FlushConfig is the default flush policy; a table's WITH (FLUSH_POLICY)
+// overrides it.
+type FlushConfig struct {
+	// Rows flushes a partition once it buffers this many row versions.
+	// Default: 100000.
+	Rows int64 `toml:"rows" help:"flush a partition after this many buffered row versions"`
+	// Interval flushes a partition this long after its oldest unflushed
+	// write. Default: 60s.
+	Interval Duration `toml:"interval" help:"flush a partition this long after its oldest unflushed write"`
+}
+
+// QueryConfig bounds the query engine (DuckDB) and its segment cache.
+type QueryConfig struct {
+	// MemoryLimit is DuckDB's memory limit, e.g. "1GB". Default: "1GB".
+	MemoryLimit string `toml:"memory_limit" help:"DuckDB memory limit, e.g. 1GB"`
+	// Threads is DuckDB's worker thread count. Default: 2.
+	Threads int `toml:"threads" help:"DuckDB worker threads"`
+	// Timeout stops a statement that runs longer. Default: 60s.
+	Timeout Duration `toml:"timeout" help:"per-statement timeout"`
+	// CacheBytes bounds the local segment cache (<data_dir>/cache).
+	// Default: 1073741824 (1 GiB).
+	CacheBytes int64 `toml:"cache_bytes" help:"bound of the local segment cache in bytes"`
 }
 
 // LogConfig controls structured logging.
@@ -129,6 +164,9 @@ func Default() Config {
 			S3:      S3Config{Region: "us-east-1", MaxAttempts: 5, MaxBackoff: Duration{2 * time.Second}},
 		},
 		Catalog: CatalogConfig{RefreshInterval: Duration{2 * time.Second}},
+		Buffer:  BufferConfig{MaxBytes: 1 << 30},
+		Flush:   FlushConfig{Rows: 100_000, Interval: Duration{time.Minute}},
+		Query:   QueryConfig{MemoryLimit: "1GB", Threads: 2, Timeout: Duration{time.Minute}, CacheBytes: 1 << 30},
 	}
 }
 
@@ -143,6 +181,8 @@ func (c *Config) FSDir() string {
 
 // nodeIDPattern: letters, digits, '.', '_' and '-', starting with a letter
 // or digit, at most 64 bytes. It appears in object keys and log lines.
+var memoryLimitPattern = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
+
 var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // Validate reports every problem in c, each naming its key.
@@ -194,6 +234,27 @@ func (c *Config) Validate() error {
 	}
 	if c.Storage.S3.MaxBackoff.Duration <= 0 {
 		bad("storage.s3.max_backoff", "must be positive, got %s", c.Storage.S3.MaxBackoff)
+	}
+	if c.Buffer.MaxBytes < 1<<20 {
+		bad("buffer.max_bytes", "must be at least 1048576 (1 MiB), got %d", c.Buffer.MaxBytes)
+	}
+	if c.Flush.Rows < 1 {
+		bad("flush.rows", "must be positive, got %d", c.Flush.Rows)
+	}
+	if c.Flush.Interval.Duration <= 0 {
+		bad("flush.interval", "must be positive, got %s", c.Flush.Interval)
+	}
+	if !memoryLimitPattern.MatchString(c.Query.MemoryLimit) {
+		bad("query.memory_limit", "%q is not a size such as \"512MB\" or \"2GB\"", c.Query.MemoryLimit)
+	}
+	if c.Query.Threads < 1 || c.Query.Threads > 256 {
+		bad("query.threads", "%d is out of range 1..256", c.Query.Threads)
+	}
+	if c.Query.Timeout.Duration <= 0 {
+		bad("query.timeout", "must be positive, got %s", c.Query.Timeout)
+	}
+	if c.Query.CacheBytes < 1<<20 {
+		bad("query.cache_bytes", "must be at least 1048576 (1 MiB), got %d", c.Query.CacheBytes)
 	}
 	if c.Catalog.RefreshInterval.Duration < 0 {
 		bad("catalog.refresh_interval", "must not be negative, got %s", c.Catalog.RefreshInterval)

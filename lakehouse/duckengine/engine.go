@@ -1,0 +1,196 @@
+// Package duckengine runs DuckDB, Floe's relational engine, locked down for
+// untrusted queries.
+//
+// # Security invariants
+//
+// An Engine's database is configured once at Open and then locked
+// (lock_configuration): no connection can change a setting afterwards.
+// External access is off except for the directories Floe reads segments
+// from (allowed_directories), extension auto-install and auto-load are
+// off, and memory and threads are bounded. The engine holds no tables of
+// its own: the data of a query lives in temporary views and tables of the
+// query's Session, private to its connection and dropped when the Session
+// closes. Callers (lakehouse/sqlexec) pass DuckDB only SQL that
+// lakehouse/sqlbind has checked and rewritten to those private names.
+package duckengine
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/duckdb/duckdb-go/v2"
+)
+
+// Config sizes and confines the engine.
+type Config struct {
+	// AllowedDirs are the only directories file readers may open (Floe's
+	// segment cache). Each must be an absolute path.
+	AllowedDirs []string
+	// TempDir is where DuckDB spills; "" disables spilling.
+	TempDir string
+	// MemoryLimit is DuckDB's memory_limit, e.g. "1GB". Default: "1GB".
+	MemoryLimit string
+	// Threads is DuckDB's worker thread count. Default: 2.
+	Threads int
+}
+
+// Engine is one DuckDB database shared by all queries of a process. It is
+// safe for concurrent use; Close it after all Sessions are closed.
+type Engine struct {
+	db *sql.DB
+}
+
+// Open starts DuckDB with cfg and locks its configuration.
+func Open(ctx context.Context, cfg Config) (*Engine, error) {
+	if cfg.MemoryLimit == "" {
+		cfg.MemoryLimit = "1GB"
+	}
+	if cfg.Threads <= 0 {
+		cfg.Threads = 2
+	}
+	for _, d := range cfg.AllowedDirs {
+		if !strings.HasPrefix(d, "/") {
+			return nil, fmt.Errorf("duckengine: allowed directory %q is not absolute", d)
+		}
+	}
+	connector, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		return nil, fmt.Errorf("duckengine: open DuckDB: %w", err)
+	}
+	db := sql.OpenDB(connector)
+	dirs := make([]string, len(cfg.AllowedDirs))
+	for i, d := range cfg.AllowedDirs {
+		dirs[i] = Literal(strings.TrimSuffix(d, "/") + "/")
+	}
+	settings := []string{
+		"SET autoinstall_known_extensions = false",
+		"SET autoload_known_extensions = false",
+		"SET allow_community_extensions = false",
+		fmt.Sprintf("SET memory_limit = %s", Literal(cfg.MemoryLimit)),
+		fmt.Sprintf("SET threads = %d", cfg.Threads),
+		"SET TimeZone = 'UTC'",
+		// Segments are immutable: their Parquet footers can be cached.
+		"SET parquet_metadata_cache = true",
+		fmt.Sprintf("SET allowed_directories = [%s]", strings.Join(dirs, ", ")),
+	}
+	if cfg.TempDir != "" {
+		settings = append(settings, fmt.Sprintf("SET temp_directory = %s", Literal(cfg.TempDir)))
+	} else {
+		settings = append(settings, "SET temp_directory = ''")
+	}
+	settings = append(settings,
+		"SET enable_external_access = false",
+		"SET lock_configuration = true",
+	)
+	for _, s := range settings {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("duckengine: %s: %w", s, err)
+		}
+	}
+	return &Engine{db: db}, nil
+}
+
+// Close closes the database.
+func (e *Engine) Close() error { return e.db.Close() }
+
+// Session is one query's private connection. Its temporary views and
+// tables are invisible to other Sessions and are dropped by Close. A
+// Session is not safe for concurrent use.
+type Session struct {
+	e     *Engine
+	conn  *sql.Conn
+	temps []string // "VIEW name" / "TABLE name", in creation order
+	n     int
+	bad   bool
+}
+
+// Session takes a connection for one query.
+func (e *Engine) Session(ctx context.Context) (*Session, error) {
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("duckengine: connection: %w", err)
+	}
+	return &Session{e: e, conn: conn}, nil
+}
+
+// Conn is the session's connection, for parsing (sqlbind) and querying.
+func (s *Session) Conn() *sql.Conn { return s.conn }
+
+// TempName returns a new name for a temporary object of this session,
+// quoted for SQL.
+func (s *Session) TempName() string {
+	s.n++
+	return fmt.Sprintf(`"__floe_%d"`, s.n)
+}
+
+// CreateView creates the temporary view name AS query.
+func (s *Session) CreateView(ctx context.Context, name, query string) error {
+	if _, err := s.conn.ExecContext(ctx, "CREATE TEMP VIEW "+name+" AS "+query); err != nil {
+		return fmt.Errorf("duckengine: create view: %w", err)
+	}
+	s.temps = append(s.temps, "VIEW "+name)
+	return nil
+}
+
+// Column is a column of a temporary table.
+type Column struct {
+	Name string // unquoted
+	Type string // DuckDB type
+}
+
+// CreateTable creates the temporary table name and appends rows to it with
+// DuckDB's appender. Values follow duckdb-go's Appender conversions.
+func (s *Session) CreateTable(ctx context.Context, name string, cols []Column, rows func(yield func([]driver.Value) bool) error) error {
+	defs := make([]string, len(cols))
+	for i, c := range cols {
+		defs[i] = Ident(c.Name) + " " + c.Type
+	}
+	if _, err := s.conn.ExecContext(ctx, "CREATE TEMP TABLE "+name+" ("+strings.Join(defs, ", ")+")"); err != nil {
+		return fmt.Errorf("duckengine: create table: %w", err)
+	}
+	s.temps = append(s.temps, "TABLE "+name)
+	return s.conn.Raw(func(dc any) error {
+		app, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", strings.Trim(name, `"`))
+		if err != nil {
+			return fmt.Errorf("duckengine: appender: %w", err)
+		}
+		var appendErr error
+		err = rows(func(vals []driver.Value) bool {
+			appendErr = app.AppendRow(vals...)
+			return appendErr == nil
+		})
+		cerr := app.Close()
+		return errors.Join(err, appendErr, cerr)
+	})
+}
+
+// Close drops the session's temporary objects and returns the connection
+// to the pool (or discards it when a drop failed).
+func (s *Session) Close() error {
+	ctx := context.Background()
+	var errs []error
+	for i := len(s.temps) - 1; i >= 0; i-- {
+		if _, err := s.conn.ExecContext(ctx, "DROP "+s.temps[i]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.temps = nil
+	if len(errs) > 0 || s.bad {
+		// A connection that may still hold temporary objects is not
+		// reused: discard it.
+		_ = s.conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	errs = append(errs, s.conn.Close())
+	return errors.Join(errs...)
+}
+
+// Ident quotes an SQL identifier.
+func Ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// Literal quotes an SQL string literal.
+func Literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

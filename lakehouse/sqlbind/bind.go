@@ -1,0 +1,342 @@
+package sqlbind
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/floedb/floe/lakehouse/dberr"
+)
+
+// Querier runs one query returning one row. *sql.DB and *sql.Conn satisfy
+// it.
+type Querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// TableRef is one table reference of a query, as written.
+type TableRef struct {
+	// Catalog, Schema and Name are the parts of the name as DuckDB reports
+	// them: unquoted, case kept. Compare them case-insensitively. Catalog
+	// and Schema are "" when not written; a two-part name a.b has Schema a.
+	Catalog, Schema, Name string
+	// Alias is the alias written after the name, "" if none.
+	Alias string
+	// AtVersion is the AT (VERSION => …) clause, nil if none.
+	AtVersion *AtVersion
+	// Location is the byte offset of the reference in the query.
+	Location int
+}
+
+// AtVersion is an AT (VERSION => …) clause: a constant version, or a
+// positional parameter ($n or ?) whose value is the version.
+type AtVersion struct {
+	// Version is the constant; 0 when Param is set.
+	Version int64
+	// Param is the parameter number n (1-based), 0 for a constant.
+	Param int
+}
+
+// Resolver maps a table reference to the data the caller may see there.
+// The replacement is an SQL name, already quoted, of one to three parts,
+// e.g. `"__floe_3"`. An error is returned by Bind as is; it should be a
+// *dberr.Error such as TABLE_NOT_FOUND or PERMISSION_DENIED. Bind calls
+// the resolver once per reference, in the order of the query text.
+type Resolver func(ref TableRef) (replacement string, err error)
+
+// Bound is a checked and rewritten query.
+type Bound struct {
+	// SQL is the rewritten query, to run with the first Params arguments.
+	SQL string
+	// Tables are the references handed to the resolver, in text order.
+	// CTE references are not included.
+	Tables []TableRef
+	// Params is the highest positional parameter number used ($n, or the
+	// count of ?), 0 if none.
+	Params int
+}
+
+// serializeSQL asks DuckDB for the parse tree of $1 as JSON text.
+const serializeSQL = `SELECT CAST(json_serialize_sql(CAST($1 AS VARCHAR)) AS VARCHAR)`
+
+// Bind checks query, resolves its table references and rewrites them. See
+// the package documentation for what a returned Bound guarantees. User
+// errors are *dberr.Error: SYNTAX_ERROR (with a position when DuckDB gives
+// one), PERMISSION_DENIED for statements and constructs Floe never runs
+// for users, UNSUPPORTED for valid SQL Bind cannot check, and whatever
+// resolve returns. Failures to reach DuckDB are plain wrapped errors.
+func Bind(ctx context.Context, q Querier, query string, resolve Resolver) (*Bound, error) {
+	// DuckDB takes query text as UTF-8 without NUL bytes; such text could
+	// not even be passed to it as a parameter.
+	if !utf8.ValidString(query) {
+		return nil, dberr.New(dberr.SyntaxError, "the query is not valid UTF-8")
+	}
+	if strings.IndexByte(query, 0) >= 0 {
+		return nil, dberr.New(dberr.SyntaxError, "the query contains a NUL byte")
+	}
+	stmt, err := parse(ctx, q, query)
+	if err != nil {
+		return nil, err
+	}
+	w := &walker{query: query}
+	if err := w.statement(stmt); err != nil {
+		return nil, err
+	}
+	refs, err := dedupe(w.refs)
+	if err != nil {
+		return nil, err
+	}
+	b := &Bound{Params: w.maxParam}
+	edits := make([]edit, 0, 2*len(refs))
+	for _, r := range refs {
+		repl, err := resolve(r.TableRef)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkReplacement(repl); err != nil {
+			return nil, err
+		}
+		e, err := rewriteRef(query, r, repl)
+		if err != nil {
+			return nil, err
+		}
+		edits = append(edits, e...)
+		b.Tables = append(b.Tables, r.TableRef)
+	}
+	b.SQL, err = apply(query, edits)
+	if err != nil {
+		return nil, err
+	}
+	if err := verify(ctx, q, b.SQL, edits, w); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// dedupe sorts refs by location and merges references DuckDB's parser
+// copied (a simple CASE repeats its operand in every WHEN, a named window
+// is copied into each use): one text position is one reference.
+func dedupe(refs []foundRef) ([]foundRef, error) {
+	var out []foundRef
+	cte := map[int]bool{}
+	for _, r := range refs {
+		if r.cte {
+			cte[r.Location] = true
+		}
+	}
+	sort.SliceStable(refs, func(i, j int) bool { return refs[i].Location < refs[j].Location })
+	for _, r := range refs {
+		if r.cte {
+			continue
+		}
+		if cte[r.Location] {
+			return nil, unsafeRewrite("the name %s at byte %d is both a CTE and a table", r.Name, r.Location)
+		}
+		if n := len(out); n > 0 && out[n-1].Location == r.Location {
+			if !sameRef(out[n-1], r) {
+				return nil, unsafeRewrite("two different table references at byte %d", r.Location)
+			}
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func sameRef(a, b foundRef) bool {
+	if a.Catalog != b.Catalog || a.Schema != b.Schema || a.Name != b.Name || a.Alias != b.Alias {
+		return false
+	}
+	if (a.AtVersion == nil) != (b.AtVersion == nil) {
+		return false
+	}
+	return a.AtVersion == nil || *a.AtVersion == *b.AtVersion
+}
+
+// parse returns the single statement of query as DuckDB's parser sees it.
+func parse(ctx context.Context, q Querier, query string) (map[string]any, error) {
+	var text string
+	if err := q.QueryRowContext(ctx, serializeSQL, query).Scan(&text); err != nil {
+		return nil, fmt.Errorf("sqlbind: parse query: %w", err)
+	}
+	root, err := decode(text)
+	if err != nil {
+		// DuckDB writes an infinite constant (1e999) as a bare Infinity,
+		// which is not JSON. Constants' values do not matter here.
+		if root, err = decode(nonFiniteToNull(text)); err != nil {
+			return nil, dberr.Wrap(dberr.Unsupported, err, "the query cannot be checked: its parse tree is unreadable")
+		}
+	}
+	if failed, _ := root["error"].(bool); failed {
+		return nil, parseError(query, root)
+	}
+	stmts, _ := root["statements"].([]any)
+	switch len(stmts) {
+	case 0:
+		return nil, dberr.New(dberr.SyntaxError, "the query is empty")
+	case 1:
+	default:
+		return nil, dberr.New(dberr.SyntaxError, "one statement per query: found %d", len(stmts))
+	}
+	stmt, ok := stmts[0].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("sqlbind: parse tree: statement is %T", stmts[0])
+	}
+	return stmt, nil
+}
+
+// decode decodes JSON text, keeping numbers exact.
+func decode(text string) (map[string]any, error) {
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.UseNumber()
+	var root map[string]any
+	if err := dec.Decode(&root); err != nil {
+		return nil, err
+	}
+	return root, nil
+}
+
+// nonFiniteToNull replaces the bare tokens Infinity, -Infinity and NaN
+// outside JSON strings by null.
+func nonFiniteToNull(text string) string {
+	var b strings.Builder
+	inString := false
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if inString {
+			switch c {
+			case '\\':
+				b.WriteByte(c)
+				i++
+				if i < len(text) {
+					b.WriteByte(text[i])
+				}
+				continue
+			case '"':
+				inString = false
+			}
+			b.WriteByte(c)
+			continue
+		}
+		if c == '"' {
+			inString = true
+		}
+		if tok := nonFiniteToken(text[i:]); tok != "" {
+			b.WriteString("null")
+			i += len(tok) - 1
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+func nonFiniteToken(s string) string {
+	for _, tok := range []string{"-Infinity", "Infinity", "NaN"} {
+		if strings.HasPrefix(s, tok) {
+			return tok
+		}
+	}
+	return ""
+}
+
+// parseError converts json_serialize_sql's error object.
+func parseError(query string, root map[string]any) error {
+	msg, _ := root["error_message"].(string)
+	typ, _ := root["error_type"].(string)
+	if strings.Contains(msg, "Only SELECT statements") {
+		return dberr.New(dberr.PermissionDenied, "only SELECT queries are accepted here")
+	}
+	if typ != "parser" {
+		return dberr.New(dberr.Unsupported, "%s", msg)
+	}
+	// The position counts characters (where table locations count bytes).
+	if pos, ok := root["position"].(string); ok {
+		if n, err := strconv.Atoi(pos); err == nil && n >= 0 {
+			off := len(query)
+			for i := range query {
+				if n == 0 {
+					off = i
+					break
+				}
+				n--
+			}
+			line, col := dberr.Position(query, off)
+			return dberr.At(line, col, "%s", msg)
+		}
+	}
+	return dberr.New(dberr.SyntaxError, "%s", msg)
+}
+
+// unsafeRewrite is the error for a query Bind cannot rewrite with
+// certainty.
+func unsafeRewrite(format string, args ...any) error {
+	return dberr.New(dberr.Unsupported, "query cannot be rewritten safely: "+format, args...)
+}
+
+// verify has DuckDB parse the rewritten query and checks that its only
+// table references are CTE references and the replacements, at the
+// positions the edits put them, with the aliases they were given, and that
+// it uses the same parameters as the original.
+func verify(ctx context.Context, q Querier, rewritten string, edits []edit, orig *walker) error {
+	stmt, err := parse(ctx, q, rewritten)
+	var de *dberr.Error
+	if errors.As(err, &de) {
+		return unsafeRewrite("the rewritten query does not parse: %v", de.Msg)
+	}
+	if err != nil {
+		return err
+	}
+	w := &walker{query: rewritten}
+	if err := w.statement(stmt); err != nil {
+		return unsafeRewrite("the rewritten query is refused: %v", err)
+	}
+	want := map[int]*edit{}
+	for i := range edits {
+		if e := &edits[i]; e.repl != "" {
+			want[e.newRepl] = e
+		}
+	}
+	seen := map[int]bool{}
+	for _, r := range w.refs {
+		e, ok := want[r.Location]
+		if r.cte {
+			if ok {
+				return dberr.New(dberr.PermissionDenied, "the name %s is reserved for Floe: rename the CTE %q", e.repl, r.Name)
+			}
+			continue
+		}
+		if !ok {
+			return unsafeRewrite("unexpected table %q at byte %d of the rewritten query", r.Name, r.Location)
+		}
+		if !strings.HasPrefix(rewritten[r.Location:], e.repl) || r.AtVersion != nil || !asciiEqualFold(r.Alias, e.alias) {
+			return unsafeRewrite("table %q at byte %d is not the replacement", r.Name, r.Location)
+		}
+		seen[r.Location] = true
+	}
+	if len(seen) != len(want) {
+		return unsafeRewrite("%d of %d replacements are missing from the rewritten query", len(want)-len(seen), len(want))
+	}
+	if !equalSets(w.params, orig.params) {
+		return unsafeRewrite("the parameters changed")
+	}
+	return nil
+}
+
+func equalSets(a, b map[int]bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if !b[k] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,170 @@
+package sqlexec_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/floedb/floe/lakehouse/sqlexec"
+)
+
+// BenchmarkPointSelect: SELECT by primary key on a table of 10k rows in
+// one segment plus a few buffered rows.
+func BenchmarkPointSelect(b *testing.B) {
+	h := newHarness(b)
+	h.must(svc, "CREATE TABLE pt (id BIGINT PRIMARY KEY, v TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
+	h.must(svc, "INSERT INTO pt SELECT i, 'v' || i FROM range(10000) t(i)")
+	h.must(svc, "FLUSH TABLE pt")
+	h.must(svc, "INSERT INTO pt VALUES (20000, 'buffered')")
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		res, err := h.node.Executor.Execute(ctx, alice, sqlexec.Request{SQL: "SELECT v FROM pt WHERE id = $1", Params: []any{int64(i % 10000)}})
+		if err != nil || len(res[0].Rows) != 1 {
+			b.Fatal(err, res)
+		}
+	}
+}
+
+// BenchmarkInsert1000: one INSERT of 1000 rows (VALUES) into a USER table.
+func BenchmarkInsert1000(b *testing.B) {
+	h := newHarness(b)
+	h.must(alice, "CREATE USER TABLE ins (id BIGINT PRIMARY KEY, v TEXT, n DOUBLE)")
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		var sb strings.Builder
+		sb.WriteString("INSERT INTO ins VALUES ")
+		for j := range 1000 {
+			if j > 0 {
+				sb.WriteString(", ")
+			}
+			fmt.Fprintf(&sb, "(%d, 'row %d', %d.5)", i*1000+j, j, j)
+		}
+		if _, err := h.node.Executor.Execute(ctx, alice, sqlexec.Request{SQL: sb.String()}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkGroupBy1M: GROUP BY over 1M rows in segments through Floe
+// (views, merge rule, security binding) vs DuckDB reading the same Parquet
+// files directly, in the same run. The ratio direct/floe is the goal
+// metric (≥ 0.8).
+func BenchmarkGroupBy1M(b *testing.B) {
+	h := newHarness(b)
+	h.must(svc, "CREATE TABLE big (id BIGINT PRIMARY KEY, g INT, v DOUBLE) WITH (ACCESS_LEVEL = 'PUBLIC')")
+	for c := range 10 {
+		h.must(svc, fmt.Sprintf("INSERT INTO big SELECT i, i %% 100, i * 0.5 FROM range(%d, %d) t(i)", c*100_000, (c+1)*100_000))
+		h.must(svc, "FLUSH TABLE big")
+	}
+	const q = "SELECT g, count(*), sum(v) FROM %s GROUP BY g"
+	ctx := context.Background()
+	b.Run("floe", func(b *testing.B) {
+		for b.Loop() {
+			res, err := h.node.Executor.Execute(ctx, alice, sqlexec.Request{SQL: fmt.Sprintf(q, "big")})
+			if err != nil || len(res[0].Rows) != 100 {
+				b.Fatal(err)
+			}
+		}
+	})
+	files, _ := filepath.Glob(filepath.Join(h.node.Cache.Dir(), "*.parquet"))
+	if len(files) == 0 {
+		b.Fatal("no cached segments")
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.Exec("SET threads = 2")
+	list := "read_parquet(['" + strings.Join(files, "', '") + "'])"
+	b.Run("duckdb-direct", func(b *testing.B) {
+		for b.Loop() {
+			rows, err := db.QueryContext(ctx, fmt.Sprintf(q, list))
+			if err != nil {
+				b.Fatal(err)
+			}
+			n := 0
+			for rows.Next() {
+				n++
+			}
+			rows.Close()
+			if n != 100 {
+				b.Fatalf("%d groups", n)
+			}
+		}
+	})
+}
+
+// BenchmarkSystemVsShared: the same query on system.jobs and on a shared
+// table of equal size and shape (goal: within 5%).
+func BenchmarkSystemVsShared(b *testing.B) {
+	h := newHarness(b)
+	h.must(svc, "CREATE TABLE jobs_like (job_id TEXT PRIMARY KEY, kind TEXT NOT NULL, table_id TEXT, namespace TEXT, table_name TEXT, partition_key TEXT, node_id TEXT NOT NULL, status TEXT NOT NULL, trigger TEXT, started_at TIMESTAMP, finished_at TIMESTAMP, rows BIGINT, bytes BIGINT, error TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
+	h.must(svc, "CREATE TABLE src (id INT PRIMARY KEY)")
+	// 500 flush jobs → 500 rows of system.jobs (start + end records of
+	// one job share a key).
+	for i := range 500 {
+		h.must(svc, fmt.Sprintf("INSERT INTO src VALUES (%d)", i))
+		h.must(svc, "FLUSH TABLE src")
+	}
+	h.must(root, "INSERT INTO jobs_like SELECT * FROM system.jobs")
+	h.must(root, "FLUSH ALL")
+	// FLUSH ALL itself adds a few job rows: the sizes differ by those.
+	n := h.rows(root, "SELECT count(*) FROM system.jobs")
+	m := h.rows(root, "SELECT count(*) FROM jobs_like")
+	b.Logf("system.jobs has %s rows, jobs_like %s", n[0], m[0])
+	const q = "SELECT status, count(*), sum(rows) FROM %s GROUP BY status"
+	ctx := context.Background()
+	for _, tb := range []string{"system.jobs", "jobs_like"} {
+		b.Run(strings.ReplaceAll(tb, ".", "_"), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := h.node.Executor.Execute(ctx, root, sqlexec.Request{SQL: fmt.Sprintf(q, tb)}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkBootstrap: system table initialisation at start on a catalog
+// that already has them (every start after the first), and on a new
+// warehouse.
+func BenchmarkBootstrap(b *testing.B) {
+	h := newHarness(b)
+	ctx := context.Background()
+	b.Run("existing", func(b *testing.B) {
+		for b.Loop() {
+			if err := h.node.Executor.Bootstrap(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// A new warehouse: one catalog commit creating the namespaces and the
+	// system tables. Each iteration opens a whole node (buffer, DuckDB) in
+	// a fresh directory, removed right after; only Bootstrap is reported.
+	b.Run("first-start", func(b *testing.B) {
+		var total time.Duration
+		n := 0
+		for b.Loop() {
+			h2 := &harness{t: b, dir: b.TempDir()}
+			h2.open()
+			total += h2.node.BootstrapTime
+			n++
+			h2.close()
+			os.RemoveAll(h2.dir)
+		}
+		b.ReportMetric(float64(total.Microseconds())/float64(n)/1000, "ms/bootstrap")
+	})
+}

@@ -1,0 +1,345 @@
+// Package sqlexec is Floe's SQL executor (the seed's SqlExecutor): it
+// parses a request's statements (lakehouse/sqlparse), authorizes them for
+// a Principal, and runs them — catalog statements against the catalog
+// manifest, DML as SELECTs plus writes to the storage engine, queries on
+// DuckDB over views of exactly the rows the principal may see.
+//
+// # Security invariant
+//
+// User SQL reaches DuckDB only after lakehouse/sqlbind has checked it and
+// replaced every table reference by a view this package built for the
+// principal: the caller's own partition of USER and STREAM tables, shared
+// tables the caller's role may read, system tables for dba and system
+// (system.users: one's own row below dba). Anything else — file readers,
+// table functions, unknown names, engine settings — is refused before
+// DuckDB runs.
+package sqlexec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/floedb/floe/lakehouse/appctx"
+	"github.com/floedb/floe/lakehouse/dberr"
+	"github.com/floedb/floe/lakehouse/duckengine"
+	"github.com/floedb/floe/lakehouse/objstore"
+	"github.com/floedb/floe/lakehouse/schema"
+	"github.com/floedb/floe/lakehouse/sqlparse"
+	"github.com/floedb/floe/lakehouse/tablestore"
+	"github.com/floedb/floe/manifest"
+)
+
+// DefaultNamespace is the namespace unqualified names resolve in when a
+// request names none. It exists from the first start.
+const DefaultNamespace = "public"
+
+// Options are what an Executor runs on.
+type Options struct {
+	// Store is the storage engine; required.
+	Store *tablestore.Store
+	// Flusher runs FLUSH; required.
+	Flusher *tablestore.Flusher
+	// Engine is DuckDB; required.
+	Engine *duckengine.Engine
+	// WriterEpoch is the node's writer epoch (manifest.AcquireWriter);
+	// catalog commits carry it.
+	WriterEpoch uint64
+	// QueryTimeout bounds each statement. Default: 60s.
+	QueryTimeout time.Duration
+	// Compact configures COMPACT TABLE.
+	Compact tablestore.CompactOptions
+}
+
+// Executor runs SQL for principals. It is safe for concurrent use.
+type Executor struct {
+	app     *appctx.AppContext
+	opts    Options
+	store   *tablestore.Store
+	engine  *duckengine.Engine
+	log     *slog.Logger
+	virtual map[string]virtualProvider
+	ids     *idGenerator
+
+	// partLocks serialize read-check-write statements (INSERT's key check,
+	// UPDATE, DELETE) per partition, so two statements cannot both see a
+	// key as absent and both insert it.
+	partLocks sync.Map // partitionID → *sync.Mutex
+}
+
+// New returns an Executor. Call Bootstrap once before serving requests.
+func New(app *appctx.AppContext, opts Options) (*Executor, error) {
+	if opts.Store == nil || opts.Flusher == nil || opts.Engine == nil {
+		return nil, errors.New("sqlexec: Store, Flusher and Engine are required")
+	}
+	if opts.QueryTimeout <= 0 {
+		opts.QueryTimeout = 60 * time.Second
+	}
+	x := &Executor{
+		app:    app,
+		opts:   opts,
+		store:  opts.Store,
+		engine: opts.Engine,
+		log:    app.Logger().With(slog.String("component", "sqlexec")),
+		ids:    newIDGenerator(app.NodeID().String(), app.Clock()),
+	}
+	x.virtual = x.virtualTables()
+	return x, nil
+}
+
+// Request is one call of Execute.
+type Request struct {
+	// SQL holds one or more statements separated by ';'.
+	SQL string
+	// Params are the values of $1, $2, … (shared by all statements).
+	Params []any
+	// Namespace resolves unqualified table names. Default:
+	// DefaultNamespace. USE changes it for the following statements.
+	Namespace string
+	// MinCatalogVersion makes the executor read a catalog at least this
+	// new (read-your-writes across nodes).
+	MinCatalogVersion uint64
+}
+
+// Column describes a result column.
+type Column struct {
+	Name     string
+	Type     string // DuckDB type name, e.g. BIGINT, VARCHAR, DECIMAL(10,2)
+	Nullable bool
+}
+
+// Result is the outcome of one statement.
+type Result struct {
+	Columns []Column
+	// Rows hold the values as DuckDB's Go driver returns them (int32,
+	// int64, float64, string, []byte, bool, time.Time, duckdb.Decimal,
+	// duckdb.UUID, maps, slices, nil).
+	Rows [][]any
+	// RowsAffected counts rows inserted, updated or deleted by DML.
+	RowsAffected int64
+	// Message is a human-readable summary ("INSERT 3", "CREATE TABLE").
+	Message string
+	// Namespace is the namespace in effect after the statement.
+	Namespace string
+}
+
+// Execute runs the statements of req in order and returns one Result per
+// statement. It stops at the first failing statement and returns the
+// results of the statements before it with the error (a *dberr.Error for
+// anything the caller can act on). All statements are parsed before the
+// first runs, so a syntax error anywhere runs nothing.
+func (x *Executor) Execute(ctx context.Context, p Principal, req Request) ([]Result, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	stmts, err := sqlparse.Parse(req.SQL)
+	if err != nil {
+		return nil, err
+	}
+	if len(stmts) == 0 {
+		return nil, dberr.New(dberr.SyntaxError, "no statement to run")
+	}
+	ns := req.Namespace
+	if ns == "" {
+		ns = DefaultNamespace
+	}
+	results := make([]Result, 0, len(stmts))
+	for i, st := range stmts {
+		res, err := x.run(ctx, p, st, req, ns)
+		if err != nil {
+			if len(stmts) > 1 {
+				err = statementError(i+1, err)
+			}
+			return results, err
+		}
+		ns = res.Namespace
+		results = append(results, res)
+	}
+	return results, nil
+}
+
+// statementError prefixes the message of err with the statement number.
+func statementError(n int, err error) error {
+	var e *dberr.Error
+	if errors.As(err, &e) {
+		c := *e
+		c.Msg = fmt.Sprintf("statement %d: %s", n, e.Msg)
+		return &c
+	}
+	return fmt.Errorf("statement %d: %w", n, err)
+}
+
+// stmtCtx is the state of one statement.
+type stmtCtx struct {
+	x        *Executor
+	p        Principal
+	ns       string
+	params   []any
+	snap     *schema.Snapshot
+	sess     *duckengine.Session
+	releases []func()
+	// names maps the session's temporary names back to table names, so
+	// that DuckDB's messages speak of the user's tables.
+	names map[string]string
+	// extra are statement-local relations (ON CONFLICT's excluded) that
+	// unqualified references resolve to before the catalog.
+	extra map[string]string
+}
+
+func (q *stmtCtx) close() {
+	for _, r := range q.releases {
+		r()
+	}
+	q.releases = nil
+	if q.sess != nil {
+		if err := q.sess.Close(); err != nil {
+			q.x.log.Warn("close query session", slog.Any("error", err))
+		}
+		q.sess = nil
+	}
+}
+
+// session opens the statement's DuckDB session on first use.
+func (q *stmtCtx) session(ctx context.Context) (*duckengine.Session, error) {
+	if q.sess == nil {
+		s, err := q.x.engine.Session(ctx)
+		if err != nil {
+			return nil, err
+		}
+		q.sess = s
+	}
+	return q.sess, nil
+}
+
+func (x *Executor) run(ctx context.Context, p Principal, st sqlparse.Statement, req Request, ns string) (Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, x.opts.QueryTimeout)
+	defer cancel()
+	snap, err := x.app.Schemas().AtLeast(ctx, req.MinCatalogVersion)
+	if err != nil {
+		return Result{}, fmt.Errorf("sqlexec: load catalog: %w", err)
+	}
+	q := &stmtCtx{x: x, p: p, ns: ns, params: req.Params, snap: snap, names: map[string]string{}}
+	defer q.close()
+	res, err := x.dispatch(ctx, q, st)
+	if err != nil {
+		return Result{}, q.userError(ctx, err)
+	}
+	if res.Namespace == "" {
+		res.Namespace = q.ns
+	}
+	return res, nil
+}
+
+func (x *Executor) dispatch(ctx context.Context, q *stmtCtx, st sqlparse.Statement) (Result, error) {
+	switch s := st.(type) {
+	case *sqlparse.Select:
+		return x.query(ctx, q, s)
+	case *sqlparse.Insert:
+		return x.insert(ctx, q, s)
+	case *sqlparse.Update:
+		return x.update(ctx, q, s)
+	case *sqlparse.Delete:
+		return x.delete(ctx, q, s)
+	case *sqlparse.CreateNamespace:
+		return x.createNamespace(ctx, q, s)
+	case *sqlparse.DropNamespace:
+		return x.dropNamespace(ctx, q, s)
+	case *sqlparse.ShowNamespaces:
+		return x.showNamespaces(ctx, q)
+	case *sqlparse.Use:
+		return x.use(ctx, q, s)
+	case *sqlparse.CreateTable:
+		return x.createTable(ctx, q, s)
+	case *sqlparse.DropTable:
+		return x.dropTable(ctx, q, s)
+	case *sqlparse.AlterTable:
+		return x.alterTable(ctx, q, s)
+	case *sqlparse.ShowTables:
+		return x.showTables(ctx, q, s)
+	case *sqlparse.Describe:
+		return x.describe(ctx, q, s)
+	case *sqlparse.Flush:
+		return x.flush(ctx, q, s)
+	case *sqlparse.Compact:
+		return x.compact(ctx, q, s)
+	}
+	return Result{}, dberr.New(dberr.Unsupported, "statement %q is not supported", firstWords(st.Text()))
+}
+
+func firstWords(s string) string {
+	f := strings.Fields(s)
+	if len(f) > 3 {
+		f = f[:3]
+	}
+	return strings.Join(f, " ")
+}
+
+var tempName = regexp.MustCompile(`"?__floe_\d+"?`)
+
+// userError turns an error into what the caller sees: *dberr.Error pass
+// through; DuckDB errors get a code by their type, with temporary names
+// replaced by table names; storage and context errors keep their codes;
+// anything else is internal and logged.
+func (q *stmtCtx) userError(ctx context.Context, err error) error {
+	var de *dberr.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	if ctx.Err() != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return dberr.Wrap(dberr.Timeout, err, "the statement ran longer than %s and was stopped", q.x.opts.QueryTimeout)
+		}
+		return dberr.Wrap(dberr.Canceled, err, "the statement was cancelled")
+	}
+	var dk *duckdb.Error
+	if errors.As(err, &dk) {
+		msg := tempName.ReplaceAllStringFunc(dk.Msg, func(s string) string {
+			if n, ok := q.names[strings.Trim(s, `"`)]; ok {
+				return n
+			}
+			return "<table>"
+		})
+		code := dberr.Internal
+		switch dk.Type {
+		case duckdb.ErrorTypeConversion, duckdb.ErrorTypeMismatchType, duckdb.ErrorTypeInvalidType, duckdb.ErrorTypeOutOfRange, duckdb.ErrorTypeDecimal:
+			code = dberr.TypeMismatch
+		case duckdb.ErrorTypeParser, duckdb.ErrorTypeSyntax:
+			code = dberr.SyntaxError
+		case duckdb.ErrorTypeBinder, duckdb.ErrorTypeCatalog:
+			code = dberr.InvalidArgument
+			if strings.Contains(msg, "Referenced column") || strings.Contains(msg, "not found in FROM clause") {
+				code = dberr.ColumnNotFound
+			}
+		case duckdb.ErrorTypePermission:
+			code = dberr.PermissionDenied
+		case duckdb.ErrorTypeInterrupt:
+			code = dberr.Canceled
+		case duckdb.ErrorTypeInvalidInput, duckdb.ErrorTypeDivideByZero, duckdb.ErrorTypeParameterNotResolved, duckdb.ErrorTypeParameterNotAllowed, duckdb.ErrorTypeNotImplemented:
+			code = dberr.InvalidArgument
+		case duckdb.ErrorTypeOutOfMemory:
+			code = dberr.Unavailable
+		}
+		if code != dberr.Internal {
+			return &dberr.Error{Code: code, Msg: msg, Err: err}
+		}
+	}
+	switch {
+	case errors.Is(err, manifest.ErrFenced):
+		return dberr.Wrap(dberr.Unavailable, err, "this node no longer holds the writer lease; send writes to the current node")
+	case errors.Is(err, manifest.ErrConflict):
+		return dberr.Wrap(dberr.Conflict, err, "a concurrent change won; run the statement again")
+	}
+	q.x.log.LogAttrs(ctx, slog.LevelError, "statement failed", slog.Any("error", err))
+	return dberr.Wrap(dberr.Internal, err, "internal error; see the node's log")
+}
+
+func isNotFound(err error) bool {
+	return errors.Is(err, manifest.ErrVersionNotFound) || errors.Is(err, objstore.ErrNotFound) || errors.Is(err, manifest.ErrNoManifest)
+}

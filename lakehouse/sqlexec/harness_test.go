@@ -1,0 +1,151 @@
+package sqlexec_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"reflect"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/floedb/floe/lakehouse/appctx"
+	"github.com/floedb/floe/lakehouse/config"
+	"github.com/floedb/floe/lakehouse/dberr"
+	"github.com/floedb/floe/lakehouse/node"
+	"github.com/floedb/floe/lakehouse/sqlexec"
+)
+
+// Principals used across tests.
+var (
+	root  = sqlexec.Principal{UserID: "root", Role: sqlexec.RoleSystem}
+	dba   = sqlexec.Principal{UserID: "dora", Role: sqlexec.RoleDBA}
+	svc   = sqlexec.Principal{UserID: "svc", Role: sqlexec.RoleService}
+	alice = sqlexec.Principal{UserID: "alice", Role: sqlexec.RoleUser}
+	bob   = sqlexec.Principal{UserID: "bob", Role: sqlexec.RoleUser}
+)
+
+// harness is a real node (fs object store, Pebble buffer, DuckDB) in a
+// temporary directory.
+type harness struct {
+	t    testing.TB
+	dir  string
+	node *node.Node
+	app  *appctx.AppContext
+	// now is the node's clock (Unix microseconds); 0 means the real time.
+	now atomic.Int64
+}
+
+// advance moves the harness clock forward by d (starting from the real
+// time on first use).
+func (h *harness) advance(d time.Duration) {
+	if h.now.Load() == 0 {
+		h.now.Store(time.Now().UnixMicro())
+	}
+	h.now.Add(d.Microseconds())
+}
+
+func (h *harness) clock() time.Time {
+	if n := h.now.Load(); n != 0 {
+		return time.UnixMicro(n)
+	}
+	return time.Now()
+}
+
+func newHarness(t testing.TB) *harness {
+	h := &harness{t: t, dir: t.TempDir()}
+	h.open()
+	t.Cleanup(h.close)
+	return h
+}
+
+func (h *harness) open() {
+	h.t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = h.dir
+	cfg.Storage.FS.Dir = filepath.Join(h.dir, "objects")
+	ctx := context.Background()
+	app, err := appctx.New(ctx, cfg, appctx.Deps{LogOutput: io.Discard, Clock: h.clock})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	n, err := node.Open(ctx, app)
+	if err != nil {
+		app.Close()
+		h.t.Fatal(err)
+	}
+	h.app, h.node = app, n
+}
+
+func (h *harness) close() {
+	if h.node != nil {
+		h.node.Close()
+		h.app.Close()
+		h.node, h.app = nil, nil
+	}
+}
+
+// restart closes the node (without flushing) and opens it again on the
+// same directories: the buffer's WAL and the object store survive.
+func (h *harness) restart() {
+	h.t.Helper()
+	h.close()
+	h.open()
+}
+
+func (h *harness) exec(p sqlexec.Principal, sql string, params ...any) ([]sqlexec.Result, error) {
+	return h.node.Executor.Execute(context.Background(), p, sqlexec.Request{SQL: sql, Params: params})
+}
+
+// must runs sql and fails the test on error; it returns the last result.
+func (h *harness) must(p sqlexec.Principal, sql string, params ...any) sqlexec.Result {
+	h.t.Helper()
+	res, err := h.exec(p, sql, params...)
+	if err != nil {
+		h.t.Fatalf("%s as %s: %v", sql, p.UserID, err)
+	}
+	return res[len(res)-1]
+}
+
+// rows runs a query and returns its rows rendered with fmt (%v), so
+// that tests compare simple strings.
+func (h *harness) rows(p sqlexec.Principal, sql string, params ...any) []string {
+	h.t.Helper()
+	res := h.must(p, sql, params...)
+	out := make([]string, len(res.Rows))
+	for i, r := range res.Rows {
+		out[i] = fmt.Sprint(r...)
+		if len(r) > 1 {
+			out[i] = fmt.Sprint(r)
+		}
+	}
+	return out
+}
+
+// fails runs sql and checks that it fails with code.
+func (h *harness) fails(p sqlexec.Principal, code dberr.Code, sql string, params ...any) *dberr.Error {
+	h.t.Helper()
+	_, err := h.exec(p, sql, params...)
+	if err == nil {
+		h.t.Fatalf("%s as %s: succeeded, want %s", sql, p.UserID, code)
+	}
+	if got := dberr.CodeOf(err); got != code {
+		h.t.Fatalf("%s as %s: error %v (code %s), want %s", sql, p.UserID, err, got, code)
+	}
+	var de *dberr.Error
+	if e, ok := err.(*dberr.Error); ok {
+		de = e
+	}
+	return de
+}
+
+func equal(t testing.TB, what string, got, want []string) {
+	t.Helper()
+	if len(got) == 0 && len(want) == 0 {
+		return
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s:\n got %q\nwant %q", what, got, want)
+	}
+}

@@ -1,0 +1,289 @@
+package sqlexec
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/floedb/floe/lakehouse/dberr"
+	"github.com/floedb/floe/lakehouse/duckengine"
+	"github.com/floedb/floe/lakehouse/schema"
+	"github.com/floedb/floe/lakehouse/segment"
+	"github.com/floedb/floe/lakehouse/tablestore"
+	"github.com/floedb/floe/manifest"
+)
+
+// A provider gives one statement the rows of one table that its principal
+// may see, as a temporary view in the statement's DuckDB session. Every
+// provider takes the table's shape from the schema registry
+// (schema.Table.ArrowSchema, memoized per schema version): that is the one
+// place a table's columns are turned into an engine schema.
+type provider interface {
+	// view creates the view and returns its quoted name. version is a
+	// partition manifest version for time travel (0: latest). hidden
+	// includes the hidden _rowid column (for UPDATE/DELETE).
+	view(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, hidden bool) (string, error)
+}
+
+// providerFor returns the provider of a table.
+func (x *Executor) providerFor(t *manifest.Table) provider {
+	switch t.Type {
+	case manifest.TableUser, manifest.TableStream:
+		return partitionProvider{perUser: true}
+	case manifest.TableSystem:
+		if v, ok := x.virtual[t.Name]; ok {
+			return v
+		}
+		if t.Name == "users" {
+			return usersProvider{}
+		}
+	}
+	return partitionProvider{}
+}
+
+// scanColumn is one column of a provider's view.
+type scanColumn struct {
+	id       uint32
+	name     string
+	duckType string
+	typ      manifest.Type
+}
+
+// scanColumns returns the columns of tbl from its memoized Arrow schema
+// (names, order) and definition (ids, types): user columns, then _rowid
+// if hidden is set and the table has one.
+func scanColumns(tbl *schema.Table, hidden bool) ([]scanColumn, error) {
+	sch, err := tbl.ArrowSchema()
+	if err != nil {
+		return nil, err
+	}
+	def := tbl.Def()
+	if sch.NumFields() != len(def.Columns)+2 {
+		return nil, fmt.Errorf("sqlexec: schema of %s has %d fields for %d columns", def.ID, sch.NumFields(), len(def.Columns))
+	}
+	cols := make([]scanColumn, 0, len(def.Columns))
+	for i, f := range sch.Fields()[:len(def.Columns)] {
+		c := def.Columns[i]
+		if c.Name != f.Name {
+			return nil, fmt.Errorf("sqlexec: schema of %s: field %q for column %q", def.ID, f.Name, c.Name)
+		}
+		if def.IsHiddenColumn(c.Name) && !hidden {
+			continue
+		}
+		cols = append(cols, scanColumn{id: c.ID, name: c.Name, duckType: duckTypeOf(f, c.Type), typ: c.Type})
+	}
+	return cols, nil
+}
+
+// duckTypeOf is the DuckDB type of an Arrow field of the registry's schema.
+func duckTypeOf(f arrow.Field, t manifest.Type) string {
+	if f.Type.ID() == arrow.DECIMAL128 {
+		d := f.Type.(*arrow.Decimal128Type)
+		return fmt.Sprintf("DECIMAL(%d,%d)", d.Precision, d.Scale)
+	}
+	return duckType(t)
+}
+
+// partitionProvider reads one partition of a stored table: the caller's
+// own for USER and STREAM tables (perUser), the single shared one
+// otherwise.
+type partitionProvider struct{ perUser bool }
+
+func (pp partitionProvider) view(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, hidden bool) (string, error) {
+	partition := ""
+	if pp.perUser {
+		partition = q.p.UserID
+	}
+	return q.partitionView(ctx, tbl, partition, version, hidden, q.x.expiryFilter(tbl.Def()), nil)
+}
+
+// usersProvider serves system.users: dba and system see every row, other
+// roles only their own; no one sees password_hash.
+type usersProvider struct{}
+
+func (usersProvider) view(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, hidden bool) (string, error) {
+	filter := ""
+	if !q.p.Role.AtLeast(RoleDBA) {
+		filter = "user_id = " + duckengine.Literal(q.p.UserID)
+	}
+	// Password hashes never leave the engine through SQL.
+	return q.partitionView(ctx, tbl, "", version, hidden, filter, []string{"password_hash"})
+}
+
+// partitionView creates the view of one partition: the segments (by field
+// id, so files of older schema versions map onto the current columns) and
+// the buffered versions, merged by tablestore's rule — per key the greatest
+// _seq wins and a winning tombstone hides the key — unless the sources are
+// disjoint by key, where the non-deleted rows of all sources are simply
+// concatenated. filter, if set, is an extra SQL condition on the rows;
+// omit lists columns the view leaves out.
+func (q *stmtCtx) partitionView(ctx context.Context, tbl *schema.Table, partition string, version uint64, hidden bool, filter string, omit []string) (string, error) {
+	def := tbl.Def()
+	fs, err := q.x.store.ScanFiles(ctx, def, partition, tablestore.ScanOptions{ManifestVersion: version})
+	if err != nil {
+		if version > 0 && isNotFound(err) {
+			return "", dberr.New(dberr.InvalidArgument, "%s.%s has no version %d", def.Namespace, def.Name, version)
+		}
+		return "", fmt.Errorf("sqlexec: scan %s.%s: %w", def.Namespace, def.Name, err)
+	}
+	q.releases = append(q.releases, fs.Release)
+	return q.fileScanView(ctx, tbl, fs, hidden, filter, omit)
+}
+
+// fileScanView creates the view of the rows of fs (see partitionView).
+func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *tablestore.FileScan, hidden bool, filter string, omit []string) (string, error) {
+	def := tbl.Def()
+	cols, err := scanColumns(tbl, hidden)
+	if err != nil {
+		return "", err
+	}
+	cols = slices.DeleteFunc(cols, func(c scanColumn) bool { return slices.Contains(omit, c.name) })
+
+	// All columns (hidden ones too) are read: the merge needs the key.
+	all, err := scanColumns(tbl, true)
+	if err != nil {
+		return "", err
+	}
+	var sources []string
+	if len(fs.Files) > 0 {
+		paths := make([]string, len(fs.Files))
+		for i, f := range fs.Files {
+			paths[i] = duckengine.Literal(f.Path)
+		}
+		var m strings.Builder
+		for _, c := range all {
+			fmt.Fprintf(&m, "%d: {name: %s, type: %s, default_value: NULL}, ", c.id, duckengine.Literal(c.name), duckengine.Literal(c.duckType))
+		}
+		fmt.Fprintf(&m, "%d: {name: '_seq', type: 'BIGINT', default_value: NULL}, %d: {name: '_deleted', type: 'BOOLEAN', default_value: NULL}",
+			segment.SeqFieldID, segment.DeletedFieldID)
+		sources = append(sources, fmt.Sprintf("SELECT * FROM read_parquet([%s], schema = map {%s})", strings.Join(paths, ", "), m.String()))
+	}
+	if len(fs.Buffered) > 0 {
+		name := q.sess.TempName()
+		tcols := make([]duckengine.Column, 0, len(all)+2)
+		for _, c := range all {
+			typ := c.duckType
+			if c.typ.Kind == manifest.KindJSON {
+				typ = "VARCHAR"
+			}
+			tcols = append(tcols, duckengine.Column{Name: c.name, Type: typ})
+		}
+		tcols = append(tcols, duckengine.Column{Name: "_seq", Type: "BIGINT"}, duckengine.Column{Name: "_deleted", Type: "BOOLEAN"})
+		idx := make([]int, len(all))
+		for i, c := range all {
+			idx[i] = columnIndex(def, c.name)
+		}
+		err := q.sess.CreateTable(ctx, name, tcols, func(yield func([]driver.Value) bool) error {
+			vals := make([]driver.Value, len(tcols))
+			for _, v := range fs.Buffered {
+				for i, c := range all {
+					vals[i] = toDriver(v.Values[idx[i]], c.typ)
+				}
+				vals[len(all)] = int64(v.Seq)
+				vals[len(all)+1] = v.Deleted
+				if !yield(vals) {
+					return nil
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+		// JSON travels through the appender as text (the driver would
+		// encode a Go string as a JSON string): cast it back here.
+		sel := make([]string, 0, len(all)+2)
+		for _, c := range all {
+			if c.typ.Kind == manifest.KindJSON {
+				sel = append(sel, fmt.Sprintf("CAST(%s AS JSON) AS %s", duckengine.Ident(c.name), duckengine.Ident(c.name)))
+			} else {
+				sel = append(sel, duckengine.Ident(c.name))
+			}
+		}
+		sources = append(sources, "SELECT "+strings.Join(sel, ", ")+", _seq, _deleted FROM "+name)
+	}
+
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = duckengine.Ident(c.name)
+	}
+	proj := strings.Join(out, ", ")
+	where := "NOT _deleted"
+	if filter != "" {
+		where += " AND (" + filter + ")"
+	}
+	var body string
+	switch {
+	case len(sources) == 0:
+		casts := make([]string, len(cols))
+		for i, c := range cols {
+			casts[i] = fmt.Sprintf("CAST(NULL AS %s) AS %s", c.duckType, duckengine.Ident(c.name))
+		}
+		body = "SELECT " + strings.Join(casts, ", ") + " WHERE false"
+	case fs.Disjoint():
+		body = fmt.Sprintf("SELECT %s FROM (%s) WHERE %s", proj, strings.Join(sources, " UNION ALL "), where)
+	default:
+		pk := make([]string, len(def.PrimaryKey))
+		for i, k := range def.PrimaryKey {
+			pk[i] = duckengine.Ident(k)
+		}
+		body = fmt.Sprintf("SELECT %s FROM (%s) QUALIFY row_number() OVER (PARTITION BY %s ORDER BY _seq DESC) = 1 AND %s",
+			proj, strings.Join(sources, " UNION ALL "), strings.Join(pk, ", "), where)
+	}
+	name := q.sess.TempName()
+	if err := q.sess.CreateView(ctx, name, body); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+func columnIndex(t *manifest.Table, name string) int {
+	for i, c := range t.Columns {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// virtualProvider serves a system table computed from the catalog and the
+// node's state (namespaces, tables, columns, storages, stats,
+// live_queries): rows is called per statement.
+type virtualProvider struct {
+	rows func(ctx context.Context, q *stmtCtx) ([][]driver.Value, error)
+}
+
+func (vp virtualProvider) view(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, _ bool) (string, error) {
+	if version > 0 {
+		return "", dberr.New(dberr.Unsupported, "system.%s has no versions: AS OF VERSION applies to stored tables", tbl.Def().Name)
+	}
+	cols, err := scanColumns(tbl, false)
+	if err != nil {
+		return "", err
+	}
+	rows, err := vp.rows(ctx, q)
+	if err != nil {
+		return "", err
+	}
+	tcols := make([]duckengine.Column, len(cols))
+	for i, c := range cols {
+		tcols[i] = duckengine.Column{Name: c.name, Type: c.duckType}
+	}
+	name := q.sess.TempName()
+	err = q.sess.CreateTable(ctx, name, tcols, func(yield func([]driver.Value) bool) error {
+		for _, r := range rows {
+			if !yield(r) {
+				return nil
+			}
+		}
+		return nil
+	})
+	return name, err
+}
+
+// schemaTable is a table of the statement's catalog snapshot.
+type schemaTable = schema.Table

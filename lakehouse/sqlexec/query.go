@@ -1,0 +1,198 @@
+package sqlexec
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/floedb/floe/lakehouse/dberr"
+	"github.com/floedb/floe/lakehouse/sqlbind"
+	"github.com/floedb/floe/lakehouse/sqlparse"
+	"github.com/floedb/floe/manifest"
+)
+
+// viewKey identifies a view within one statement: a table read twice at
+// one version shares one view.
+type viewKey struct {
+	tableID string
+	version uint64
+	hidden  bool
+}
+
+// bindQuery checks a SELECT and rewrites its table references to views of
+// the data the principal may see. hidden exposes the hidden row id of the
+// tables (DML's own reads).
+func (q *stmtCtx) bindQuery(ctx context.Context, text string, hidden bool) (*sqlbind.Bound, error) {
+	sess, err := q.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	views := map[viewKey]string{}
+	return sqlbind.Bind(ctx, sess.Conn(), text, func(ref sqlbind.TableRef) (string, error) {
+		if ref.Schema == "" && ref.Catalog == "" && ref.AtVersion == nil {
+			if name, ok := q.extra[strings.ToLower(ref.Name)]; ok {
+				return name, nil
+			}
+		}
+		t, err := q.resolveRef(ref)
+		if err != nil {
+			return "", err
+		}
+		version, err := q.refVersion(ref)
+		if err != nil {
+			return "", err
+		}
+		key := viewKey{t.Def().ID, version, hidden}
+		if name, ok := views[key]; ok {
+			return name, nil
+		}
+		name, err := q.x.providerFor(t.Def()).view(ctx, q, t, version, hidden)
+		if err != nil {
+			return "", err
+		}
+		views[key] = name
+		q.names[strings.Trim(name, `"`)] = t.Def().Namespace + "." + t.Def().Name
+		return name, nil
+	})
+}
+
+// refVersion returns the manifest version of an AT (VERSION => n) clause.
+func (q *stmtCtx) refVersion(ref sqlbind.TableRef) (uint64, error) {
+	if ref.AtVersion == nil {
+		return 0, nil
+	}
+	v := ref.AtVersion.Version
+	if n := ref.AtVersion.Param; n > 0 {
+		if n > len(q.params) {
+			return 0, dberr.New(dberr.InvalidArgument, "AS OF VERSION $%d: only %d parameters were given", n, len(q.params))
+		}
+		var ok bool
+		v, ok = asInt64(q.params[n-1])
+		if !ok {
+			return 0, dberr.New(dberr.InvalidArgument, "AS OF VERSION $%d: parameter must be an integer, got %T", n, q.params[n-1])
+		}
+	}
+	if v < 1 {
+		return 0, dberr.New(dberr.InvalidArgument, "AS OF VERSION %d: versions start at 1", v)
+	}
+	return uint64(v), nil
+}
+
+func asInt64(x any) (int64, bool) {
+	switch n := x.(type) {
+	case int:
+		return int64(n), true
+	case int32:
+		return int64(n), true
+	case int64:
+		return n, true
+	case uint64:
+		return int64(n), n <= 1<<63-1
+	case float64:
+		return int64(n), float64(int64(n)) == n
+	}
+	return 0, false
+}
+
+// resolveRef finds the table a reference names and checks that the
+// principal may read it.
+func (q *stmtCtx) resolveRef(ref sqlbind.TableRef) (*schemaTable, error) {
+	if ref.Catalog != "" {
+		return nil, dberr.New(dberr.TableNotFound, "table %s.%s.%s does not exist: Floe names are namespace.table", ref.Catalog, ref.Schema, ref.Name)
+	}
+	t, err := q.lookup(sqlparse.Name{Namespace: strings.ToLower(ref.Schema), Name: strings.ToLower(ref.Name)})
+	if err != nil {
+		return nil, err
+	}
+	if err := q.p.canRead(t.Def()); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// lookup finds a table by name in the statement's catalog snapshot.
+func (q *stmtCtx) lookup(n sqlparse.Name) (*schemaTable, error) {
+	ns := n.Namespace
+	if ns == "" {
+		ns = q.ns
+	}
+	t, err := q.snap.Table(ns, n.Name)
+	if err != nil {
+		if _, ok := q.snap.Catalog().Namespace(ns); !ok {
+			return nil, dberr.New(dberr.NamespaceNotFound, "namespace %s does not exist (table %s)", ns, n.Name)
+		}
+		return nil, dberr.New(dberr.TableNotFound, "table %s.%s does not exist", ns, n.Name)
+	}
+	return t, nil
+}
+
+// query runs a SELECT (or EXPLAIN of one).
+func (x *Executor) query(ctx context.Context, q *stmtCtx, s *sqlparse.Select) (Result, error) {
+	b, err := q.bindQuery(ctx, s.Query, false)
+	if err != nil {
+		return Result{}, err
+	}
+	text := b.SQL
+	if s.Explain {
+		text = "EXPLAIN " + text
+		if s.Analyze {
+			text = "EXPLAIN ANALYZE " + b.SQL
+		}
+	}
+	args, err := q.args(b.Params)
+	if err != nil {
+		return Result{}, err
+	}
+	return q.collect(ctx, text, args)
+}
+
+// args returns the first n request parameters.
+func (q *stmtCtx) args(n int) ([]any, error) {
+	if n > len(q.params) {
+		return nil, dberr.New(dberr.InvalidArgument, "the statement uses $%d but %d parameters were given", n, len(q.params))
+	}
+	return q.params[:n], nil
+}
+
+// collect runs a bound query and reads all its rows.
+func (q *stmtCtx) collect(ctx context.Context, text string, args []any) (Result, error) {
+	rows, err := q.sess.Conn().QueryContext(ctx, text, args...)
+	if err != nil {
+		return Result{}, err
+	}
+	defer rows.Close()
+	res, err := readRows(rows)
+	if err != nil {
+		return Result{}, err
+	}
+	res.Message = fmt.Sprintf("SELECT %d", len(res.Rows))
+	return res, nil
+}
+
+func readRows(rows *sql.Rows) (Result, error) {
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		return Result{}, err
+	}
+	var res Result
+	res.Columns = make([]Column, len(types))
+	for i, t := range types {
+		nullable, ok := t.Nullable()
+		res.Columns[i] = Column{Name: t.Name(), Type: t.DatabaseTypeName(), Nullable: nullable || !ok}
+	}
+	for rows.Next() {
+		vals := make([]any, len(types))
+		ptrs := make([]any, len(types))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return Result{}, err
+		}
+		res.Rows = append(res.Rows, vals)
+	}
+	return res, rows.Err()
+}
+
+var _ = manifest.TableUser

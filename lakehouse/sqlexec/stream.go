@@ -1,0 +1,124 @@
+package sqlexec
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/floedb/floe/lakehouse/duckengine"
+	"github.com/floedb/floe/lakehouse/tablestore"
+	"github.com/floedb/floe/manifest"
+)
+
+// STREAM tables: per-user, append-only, rows expire TTLSeconds after they
+// were written. Every row carries its write time in the hidden column
+// _written_at (the node's clock at INSERT). Expiry has two halves:
+//
+//   - reads never show an expired row: the view of a STREAM partition
+//     filters _written_at > now - TTL, so a row disappears at its TTL
+//     whether or not eviction has run;
+//   - EvictExpired (run periodically by the node) writes tombstones for
+//     expired rows, so that flushes and compaction drop them from storage.
+//
+// STREAM tables are flushed to segments like the others: the buffer is
+// bounded, and a stream with a long TTL would otherwise fill it.
+
+// expiryFilter is the SQL condition that hides expired rows of a STREAM
+// table, "" for other tables.
+func (x *Executor) expiryFilter(def *manifest.Table) string {
+	if def.Type != manifest.TableStream || def.Options.TTLSeconds <= 0 {
+		return ""
+	}
+	cutoff := x.app.Clock()().Add(-time.Duration(def.Options.TTLSeconds) * time.Second).UTC()
+	return fmt.Sprintf("%s > TIMESTAMPTZ %s", duckengine.Ident(manifest.ColumnWrittenAt), duckengine.Literal(cutoff.Format("2006-01-02 15:04:05.999999Z07:00")))
+}
+
+// EvictionResult counts what one EvictExpired run removed.
+type EvictionResult struct {
+	Tables, Partitions int
+	Rows               int64
+}
+
+// EvictExpired deletes the expired rows of every STREAM table (every
+// partition, buffered or flushed) and records an "evict" job per table
+// that had any. It is safe to run concurrently with writes: rows written
+// now are not expired.
+func (x *Executor) EvictExpired(ctx context.Context) (EvictionResult, error) {
+	var res EvictionResult
+	snap, err := x.app.Schemas().Current(ctx)
+	if err != nil {
+		return res, err
+	}
+	for _, def := range snap.Catalog().Tables {
+		if def.Type != manifest.TableStream || def.Options.TTLSeconds <= 0 {
+			continue
+		}
+		t, err := snap.TableByID(def.ID)
+		if err != nil {
+			continue
+		}
+		start := x.app.Clock()()
+		parts, err := x.store.Partitions(ctx, def.ID)
+		if err != nil {
+			return res, err
+		}
+		for _, p := range x.store.BufferedPartitions(def.ID) {
+			if !slices.Contains(parts, p) {
+				parts = append(parts, p)
+			}
+		}
+		var rows int64
+		for _, p := range parts {
+			n, err := x.evictPartition(ctx, t, p)
+			if err != nil {
+				return res, fmt.Errorf("sqlexec: evict %s.%s/%q: %w", def.Namespace, def.Name, p, err)
+			}
+			rows += n
+			res.Partitions++
+		}
+		res.Tables++
+		res.Rows += rows
+		if rows > 0 {
+			job := tablestore.Job{ID: fmt.Sprintf("evict-%d", x.ids.next()), Kind: "evict", TableID: def.ID, NodeID: x.app.NodeID().String(),
+				Status: tablestore.JobCompleted, Trigger: "ttl", StartedAt: start, FinishedAt: x.app.Clock()(), Rows: rows}
+			if err := x.RecordJob(ctx, job); err != nil {
+				x.log.LogAttrs(ctx, slog.LevelWarn, "record eviction job", slog.Any("error", err))
+			}
+			x.log.LogAttrs(ctx, slog.LevelInfo, "evicted expired stream rows", slog.String("table", def.Namespace+"."+def.Name), slog.Int64("rows", rows))
+		}
+	}
+	return res, nil
+}
+
+// evictPartition writes tombstones for the expired rows of one partition.
+func (x *Executor) evictPartition(ctx context.Context, t *schemaTable, partition string) (int64, error) {
+	def := t.Def()
+	snap, err := x.app.Schemas().Current(ctx)
+	if err != nil {
+		return 0, err
+	}
+	q := &stmtCtx{x: x, p: Principal{UserID: partition, Role: RoleSystem}, snap: snap, names: map[string]string{}}
+	defer q.close()
+	if _, err := q.session(ctx); err != nil {
+		return 0, err
+	}
+	unlock := x.lockPartition(def.ID, partition)
+	defer unlock()
+	view, err := q.partitionView(ctx, t, partition, 0, true, "", nil)
+	if err != nil {
+		return 0, err
+	}
+	k := keyColumnsOf(def)
+	text := fmt.Sprintf("SELECT %s FROM %s WHERE NOT (%s)", strings.Join(k.names, ", "), view, x.expiryFilter(def))
+	keys, err := q.readValues(ctx, text, 0, k.cols)
+	if err != nil {
+		return 0, err
+	}
+	if err := x.write(ctx, def, partition, k.tombstones(def, keys)); err != nil {
+		return 0, err
+	}
+	return int64(len(keys)), nil
+}

@@ -1,0 +1,317 @@
+package sqlexec
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/floedb/floe/lakehouse/dberr"
+	"github.com/floedb/floe/lakehouse/row"
+	"github.com/floedb/floe/lakehouse/tablestore"
+	"github.com/floedb/floe/manifest"
+)
+
+// SystemSchemaVersion is the version of the system tables this build
+// creates. Bump it with every change of systemTables and add the step to
+// migrateSystem's notes: tables missing from the catalog are created, and
+// columns missing from an existing system table are added (nullable).
+const SystemSchemaVersion = 1
+
+// SystemNamespace holds Floe's own tables.
+const SystemNamespace = "system"
+
+// systemTable is the definition of one system table.
+type systemTable struct {
+	name   string
+	stored bool // rows live on the buffer → segment path; else computed
+	cols   []manifest.Column
+	pk     []string
+}
+
+func col(name string, t manifest.Type, nullable bool) manifest.Column {
+	return manifest.Column{Name: name, Type: t, Nullable: nullable}
+}
+
+// systemTables are Floe's system tables, in creation order.
+var systemTables = []systemTable{
+	{name: "users", stored: true, pk: []string{"user_id"}, cols: []manifest.Column{
+		col("user_id", manifest.Text, false), col("role", manifest.Text, false), col("email", manifest.Text, true),
+		col("password_hash", manifest.Text, true), col("failed_logins", manifest.Int, true), col("locked_until", manifest.Timestamp, true),
+		col("created_at", manifest.Timestamp, true), col("updated_at", manifest.Timestamp, true), col("deleted_at", manifest.Timestamp, true)}},
+	{name: "jobs", stored: true, pk: []string{"job_id"}, cols: []manifest.Column{
+		col("job_id", manifest.Text, false), col("kind", manifest.Text, false), col("table_id", manifest.Text, true),
+		col("namespace", manifest.Text, true), col("table_name", manifest.Text, true), col("partition_key", manifest.Text, true),
+		col("node_id", manifest.Text, false), col("status", manifest.Text, false), col("trigger", manifest.Text, true),
+		col("started_at", manifest.Timestamp, true), col("finished_at", manifest.Timestamp, true),
+		col("rows", manifest.BigInt, true), col("bytes", manifest.BigInt, true), col("error", manifest.Text, true)}},
+	{name: "audit_log", stored: true, pk: []string{"audit_id"}, cols: []manifest.Column{
+		col("audit_id", manifest.BigInt, false), col("at", manifest.Timestamp, false), col("actor", manifest.Text, false),
+		col("actor_role", manifest.Text, false), col("subject", manifest.Text, true), col("action", manifest.Text, false),
+		col("target", manifest.Text, true), col("node_id", manifest.Text, false)}},
+	{name: "namespaces", cols: []manifest.Column{
+		col("namespace", manifest.Text, false), col("created_at", manifest.Timestamp, true), col("tables", manifest.BigInt, false)}},
+	{name: "tables", cols: []manifest.Column{
+		col("namespace", manifest.Text, false), col("table_name", manifest.Text, false), col("table_id", manifest.Text, false),
+		col("table_type", manifest.Text, false), col("access_level", manifest.Text, true), col("primary_key", manifest.Text, true),
+		col("schema_version", manifest.BigInt, false), col("ttl_seconds", manifest.BigInt, true),
+		col("flush_rows", manifest.BigInt, true), col("flush_interval_seconds", manifest.BigInt, true),
+		col("created_at", manifest.Timestamp, true), col("updated_at", manifest.Timestamp, true)}},
+	{name: "columns", cols: []manifest.Column{
+		col("namespace", manifest.Text, false), col("table_name", manifest.Text, false), col("column_name", manifest.Text, false),
+		col("ordinal", manifest.Int, false), col("data_type", manifest.Text, false), col("nullable", manifest.Boolean, false),
+		col("default_expr", manifest.Text, true), col("primary_key", manifest.Boolean, false), col("column_id", manifest.BigInt, false)}},
+	{name: "storages", cols: []manifest.Column{
+		col("storage_id", manifest.Text, false), col("location", manifest.Text, false), col("node_id", manifest.Text, false)}},
+	{name: "stats", cols: []manifest.Column{
+		col("metric", manifest.Text, false), col("value", manifest.BigInt, false), col("node_id", manifest.Text, false)}},
+	{name: "live_queries", cols: []manifest.Column{
+		col("live_id", manifest.Text, false), col("user_id", manifest.Text, false), col("namespace", manifest.Text, true),
+		col("table_name", manifest.Text, true), col("query", manifest.Text, true), col("node_id", manifest.Text, false),
+		col("created_at", manifest.Timestamp, true), col("last_seq", manifest.BigInt, true)}},
+}
+
+// systemTableID is the stable ID of a system table.
+func systemTableID(name string) string { return "system." + name }
+
+// definition returns the manifest table of st (schema version 1).
+func (st systemTable) definition(now time.Time) manifest.Table {
+	t := manifest.Table{ID: systemTableID(st.name), Namespace: SystemNamespace, Name: st.name, Type: manifest.TableSystem,
+		SchemaVersion: 1, CreatedAt: now, UpdatedAt: now}
+	pk := st.pk
+	if len(pk) == 0 {
+		// Computed tables are never stored; the catalog still needs a key.
+		pk = []string{st.cols[0].Name}
+	}
+	for i, c := range st.cols {
+		c.ID = uint32(i + 1)
+		if slices.Contains(pk, c.Name) {
+			c.Nullable = false
+		}
+		t.Columns = append(t.Columns, c)
+	}
+	t.PrimaryKey = slices.Clone(pk)
+	t.NextColumnID = uint32(len(t.Columns) + 1)
+	return t
+}
+
+// Bootstrap makes the catalog hold what this build needs: the default and
+// system namespaces and the system tables at SystemSchemaVersion. Tables a
+// newer build added are left alone; a catalog at the current version costs
+// no write. It is idempotent and safe to run on every start.
+func (x *Executor) Bootstrap(ctx context.Context) error {
+	snap, err := x.app.Schemas().Current(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlexec: bootstrap: %w", err)
+	}
+	if snap.Catalog().SystemSchemaVersion >= SystemSchemaVersion && snap.Catalog().Version > 0 {
+		return nil
+	}
+	now := x.app.Clock()().UTC()
+	_, err = x.commitCatalog(ctx, func(c *manifest.Catalog) error {
+		if c.SystemSchemaVersion >= SystemSchemaVersion {
+			return errNoChange
+		}
+		migrateSystem(c, now)
+		return c.Validate()
+	})
+	if err != nil && err != errNoChange {
+		return fmt.Errorf("sqlexec: bootstrap system tables: %w", err)
+	}
+	x.log.LogAttrs(ctx, slog.LevelInfo, "system tables ready", slog.Int("system_schema_version", SystemSchemaVersion))
+	return nil
+}
+
+// migrateSystem upgrades c's system tables to SystemSchemaVersion:
+// missing namespaces and tables are created, columns missing from an
+// existing system table are added as nullable columns (a new schema
+// version of that table; old segments read NULL for them).
+//
+// Versions: 1 — users, jobs, audit_log, namespaces, tables, columns,
+// storages, stats, live_queries.
+func migrateSystem(c *manifest.Catalog, now time.Time) {
+	for _, ns := range []string{DefaultNamespace, SystemNamespace} {
+		if _, ok := c.Namespace(ns); !ok {
+			c.Namespaces = append(c.Namespaces, manifest.Namespace{Name: ns, CreatedAt: now})
+		}
+	}
+	for _, st := range systemTables {
+		t, ok := c.TableByID(systemTableID(st.name))
+		if !ok {
+			c.Tables = append(c.Tables, st.definition(now))
+			continue
+		}
+		added := false
+		for _, want := range st.cols {
+			if _, ok := t.Column(want.Name); !ok {
+				want.ID = t.NextColumnID
+				want.Nullable = true
+				t.NextColumnID++
+				t.Columns = append(t.Columns, want)
+				added = true
+			}
+		}
+		if added {
+			t.SchemaVersion++
+			t.UpdatedAt = now
+		}
+	}
+	c.SystemSchemaVersion = SystemSchemaVersion
+}
+
+// systemWrite upserts one row of a stored system table; vals are by
+// column name, missing columns NULL.
+func (x *Executor) systemWrite(ctx context.Context, name string, vals map[string]row.Value) error {
+	snap, err := x.app.Schemas().Current(ctx)
+	if err != nil {
+		return err
+	}
+	t, err := snap.TableByID(systemTableID(name))
+	if err != nil {
+		return err
+	}
+	def := t.Def()
+	r := make(row.Row, len(def.Columns))
+	for i, c := range def.Columns {
+		if v, ok := vals[c.Name]; ok {
+			r[i] = v
+		}
+	}
+	_, err = x.store.Write(ctx, def, "", []tablestore.Change{{Values: r}})
+	return err
+}
+
+func textOrNull(s string) row.Value {
+	if s == "" {
+		return row.Null()
+	}
+	return row.Text(s)
+}
+
+func timeOrNull(t time.Time) row.Value {
+	if t.IsZero() {
+		return row.Null()
+	}
+	return row.Timestamp(t.UnixMicro())
+}
+
+// RecordJob stores a job record in system.jobs (tablestore.JobSink).
+// Flushes of system.jobs itself are not recorded, so that recording a job
+// never makes more work for the next flush.
+func (x *Executor) RecordJob(ctx context.Context, j tablestore.Job) error {
+	if j.TableID == systemTableID("jobs") {
+		return nil
+	}
+	vals := map[string]row.Value{
+		"job_id": row.Text(j.ID), "kind": row.Text(j.Kind), "table_id": textOrNull(j.TableID),
+		"partition_key": textOrNull(j.Partition), "node_id": row.Text(j.NodeID), "status": row.Text(string(j.Status)),
+		"trigger": textOrNull(j.Trigger), "started_at": timeOrNull(j.StartedAt), "finished_at": timeOrNull(j.FinishedAt),
+		"rows": row.BigInt(j.Rows), "bytes": row.BigInt(j.Bytes), "error": textOrNull(j.Error),
+	}
+	if snap, err := x.app.Schemas().Current(ctx); err == nil {
+		if t, err := snap.TableByID(j.TableID); err == nil {
+			vals["namespace"], vals["table_name"] = row.Text(t.Def().Namespace), row.Text(t.Def().Name)
+		}
+	}
+	return x.systemWrite(ctx, "jobs", vals)
+}
+
+// audit records a statement in system.audit_log. The statement text is
+// not stored (it may hold secrets such as passwords); the action and its
+// target are. A failure is logged, not returned: the statement already
+// took effect.
+func (x *Executor) audit(ctx context.Context, q *stmtCtx, action, target, _ string) {
+	err := x.systemWrite(ctx, "audit_log", map[string]row.Value{
+		"audit_id": row.BigInt(x.ids.next()), "at": row.Timestamp(x.app.Clock()().UnixMicro()),
+		"actor": row.Text(q.p.UserID), "actor_role": row.Text(string(q.p.Role)), "subject": row.Text(q.p.UserID),
+		"action": row.Text(action), "target": textOrNull(target), "node_id": row.Text(x.app.NodeID().String()),
+	})
+	if err != nil {
+		x.log.LogAttrs(ctx, slog.LevelError, "audit record failed", slog.String("action", action), slog.Any("error", err))
+	}
+}
+
+// virtualTables are the providers of the computed system tables.
+func (x *Executor) virtualTables() map[string]virtualProvider {
+	node := x.app.NodeID().String()
+	ts := func(t time.Time) driver.Value {
+		if t.IsZero() {
+			return nil
+		}
+		return t.UTC()
+	}
+	opt := func(n int64) driver.Value {
+		if n == 0 {
+			return nil
+		}
+		return n
+	}
+	return map[string]virtualProvider{
+		"namespaces": {rows: func(_ context.Context, q *stmtCtx) ([][]driver.Value, error) {
+			counts := map[string]int64{}
+			for _, t := range q.snap.Catalog().Tables {
+				counts[t.Namespace]++
+			}
+			var out [][]driver.Value
+			for _, n := range q.snap.Catalog().Namespaces {
+				out = append(out, []driver.Value{n.Name, ts(n.CreatedAt), counts[n.Name]})
+			}
+			return out, nil
+		}},
+		"tables": {rows: func(_ context.Context, q *stmtCtx) ([][]driver.Value, error) {
+			var out [][]driver.Value
+			for _, t := range q.snap.Catalog().Tables {
+				var level, pk driver.Value
+				if t.Type == manifest.TableShared {
+					level = string(t.Options.AccessLevel)
+				}
+				if !t.HasHiddenRowID() {
+					pk = strings.Join(t.PrimaryKey, ",")
+				}
+				out = append(out, []driver.Value{t.Namespace, t.Name, t.ID, string(t.Type), level, pk, int64(t.SchemaVersion),
+					opt(t.Options.TTLSeconds), opt(t.Options.FlushRows), opt(t.Options.FlushIntervalSeconds), ts(t.CreatedAt), ts(t.UpdatedAt)})
+			}
+			return out, nil
+		}},
+		"columns": {rows: func(_ context.Context, q *stmtCtx) ([][]driver.Value, error) {
+			var out [][]driver.Value
+			for _, t := range q.snap.Catalog().Tables {
+				n := int32(0)
+				for _, c := range t.Columns {
+					if isHidden(&t, c.Name) {
+						continue
+					}
+					n++
+					var d driver.Value
+					if c.Default != "" {
+						d = c.Default
+					}
+					out = append(out, []driver.Value{t.Namespace, t.Name, c.Name, n, c.Type.String(), c.Nullable, d, isKey(&t, c.Name), int64(c.ID)})
+				}
+			}
+			return out, nil
+		}},
+		"storages": {rows: func(context.Context, *stmtCtx) ([][]driver.Value, error) {
+			return [][]driver.Value{{"default", x.app.Bucket().Name(), node}}, nil
+		}},
+		"stats": {rows: func(context.Context, *stmtCtx) ([][]driver.Value, error) {
+			st := x.app.Schemas().Stats()
+			return [][]driver.Value{
+				{"catalog_version", int64(st.Version), node},
+				{"schema_cache_hits", int64(st.Hits), node},
+				{"schema_cache_misses", int64(st.Misses), node},
+				{"catalog_reloads", int64(st.Reloads), node},
+			}, nil
+		}},
+		"live_queries": {rows: func(context.Context, *stmtCtx) ([][]driver.Value, error) {
+			// Filled by the live-query manager (livequery/), which does not
+			// exist yet: no subscriptions, no rows.
+			return nil, nil
+		}},
+	}
+}
+
+var _ = dberr.Internal
