@@ -4,6 +4,7 @@ import (
 	"io"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/floedb/floe/lakehouse/objstore"
 )
@@ -88,9 +89,12 @@ func BenchmarkConditionalPut(b *testing.B) {
 			ctx := b.Context()
 			b.ReportAllocs()
 			b.SetBytes(benchSize)
+			// The function may run more than once on one bucket (-count):
+			// every run creates keys of its own.
+			prefix := "create/" + strconv.FormatInt(time.Now().UnixNano(), 36) + "/"
 			i := 0
 			for b.Loop() {
-				if _, err := bkt.Put(ctx, "create/"+strconv.Itoa(i), data, objstore.PutOptions{IfNoneMatch: true}); err != nil {
+				if _, err := bkt.Put(ctx, prefix+strconv.Itoa(i), data, objstore.PutOptions{IfNoneMatch: true}); err != nil {
 					b.Fatal(err)
 				}
 				i++
