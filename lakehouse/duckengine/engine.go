@@ -106,7 +106,6 @@ type Session struct {
 	conn  *sql.Conn
 	temps []string // "VIEW name" / "TABLE name", in creation order
 	n     int
-	bad   bool
 }
 
 // Session takes a connection for one query.
@@ -180,7 +179,7 @@ func (s *Session) Close() error {
 		}
 	}
 	s.temps = nil
-	if len(errs) > 0 || s.bad {
+	if len(errs) > 0 {
 		// A connection that may still hold temporary objects is not
 		// reused: discard it.
 		_ = s.conn.Raw(func(any) error { return driver.ErrBadConn })

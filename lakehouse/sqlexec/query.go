@@ -9,7 +9,6 @@ import (
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/sqlbind"
 	"github.com/floedb/floe/lakehouse/sqlparse"
-	"github.com/floedb/floe/manifest"
 )
 
 // viewKey identifies a view within one statement: a table read twice at
@@ -194,5 +193,3 @@ func readRows(rows *sql.Rows) (Result, error) {
 	}
 	return res, rows.Err()
 }
-
-var _ = manifest.TableUser

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/row"
 	"github.com/floedb/floe/lakehouse/tablestore"
 	"github.com/floedb/floe/manifest"
@@ -313,5 +312,3 @@ func (x *Executor) virtualTables() map[string]virtualProvider {
 		}},
 	}
 }
-
-var _ = dberr.Internal
