@@ -68,6 +68,9 @@ type Executor struct {
 	virtual map[string]virtualProvider
 	ids     *idGenerator
 
+	// userChanged is the OnUserChange hook.
+	userChanged userHook
+
 	// partLocks serialize read-check-write statements (INSERT's key check,
 	// UPDATE, DELETE) per partition, so two statements cannot both see a
 	// key as absent and both insert it.
@@ -128,6 +131,9 @@ type Result struct {
 	Message string
 	// Namespace is the namespace in effect after the statement.
 	Namespace string
+	// AsUser is the user the statement ran as: the caller, or the user
+	// named by EXECUTE AS USER.
+	AsUser string
 }
 
 // Execute runs the statements of req in order and returns one Result per
@@ -178,8 +184,11 @@ func statementError(n int, err error) error {
 
 // stmtCtx is the state of one statement.
 type stmtCtx struct {
-	x        *Executor
+	x *Executor
+	// p is whom the statement runs as; actor is who sent it. They differ
+	// inside EXECUTE AS USER.
 	p        Principal
+	actor    Principal
 	ns       string
 	params   []any
 	snap     *schema.Snapshot
@@ -225,7 +234,7 @@ func (x *Executor) run(ctx context.Context, p Principal, st sqlparse.Statement, 
 	if err != nil {
 		return Result{}, fmt.Errorf("sqlexec: load catalog: %w", err)
 	}
-	q := &stmtCtx{x: x, p: p, ns: ns, params: req.Params, snap: snap, names: map[string]string{}}
+	q := &stmtCtx{x: x, p: p, actor: p, ns: ns, params: req.Params, snap: snap, names: map[string]string{}}
 	defer q.close()
 	res, err := x.dispatch(ctx, q, st)
 	if err != nil {
@@ -234,6 +243,7 @@ func (x *Executor) run(ctx context.Context, p Principal, st sqlparse.Statement, 
 	if res.Namespace == "" {
 		res.Namespace = q.ns
 	}
+	res.AsUser = q.p.UserID
 	return res, nil
 }
 
@@ -269,6 +279,14 @@ func (x *Executor) dispatch(ctx context.Context, q *stmtCtx, st sqlparse.Stateme
 		return x.flush(ctx, q, s)
 	case *sqlparse.Compact:
 		return x.compact(ctx, q, s)
+	case *sqlparse.CreateUser:
+		return x.createUser(ctx, q, s)
+	case *sqlparse.AlterUser:
+		return x.alterUser(ctx, q, s)
+	case *sqlparse.DropUser:
+		return x.dropUser(ctx, q, s)
+	case *sqlparse.ExecuteAs:
+		return x.executeAs(ctx, q, s)
 	}
 	return Result{}, dberr.New(dberr.Unsupported, "statement %q is not supported", firstWords(st.Text()))
 }

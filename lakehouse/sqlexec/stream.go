@@ -100,7 +100,8 @@ func (x *Executor) evictPartition(ctx context.Context, t *schemaTable, partition
 	if err != nil {
 		return 0, err
 	}
-	q := &stmtCtx{x: x, p: Principal{UserID: partition, Role: RoleSystem}, snap: snap, names: map[string]string{}}
+	sys := Principal{UserID: partition, Role: RoleSystem}
+	q := &stmtCtx{x: x, p: sys, actor: sys, snap: snap, names: map[string]string{}}
 	defer q.close()
 	if _, err := q.session(ctx); err != nil {
 		return 0, err

@@ -225,7 +225,7 @@ func (x *Executor) RecordJob(ctx context.Context, j tablestore.Job) error {
 func (x *Executor) audit(ctx context.Context, q *stmtCtx, action, target, _ string) {
 	err := x.systemWrite(ctx, "audit_log", map[string]row.Value{
 		"audit_id": row.BigInt(x.ids.next()), "at": row.Timestamp(x.app.Clock()().UnixMicro()),
-		"actor": row.Text(q.p.UserID), "actor_role": row.Text(string(q.p.Role)), "subject": row.Text(q.p.UserID),
+		"actor": row.Text(q.actor.UserID), "actor_role": row.Text(string(q.actor.Role)), "subject": row.Text(q.p.UserID),
 		"action": row.Text(action), "target": textOrNull(target), "node_id": row.Text(x.app.NodeID().String()),
 	})
 	if err != nil {

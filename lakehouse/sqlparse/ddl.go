@@ -18,15 +18,21 @@ func parseCreate(p *parser) (Statement, error) {
 	p.next() // CREATE
 	var c createPrefix
 	c.orReplace = p.accept("OR", "REPLACE")
-	return createParser(p.peek())(p, c)
+	return createParser(p)(p, c)
 }
 
 // createParser is the dispatch table of CREATE statements, by the word
 // after CREATE [OR REPLACE].
-func createParser(t Token) createFunc {
+func createParser(p *parser) createFunc {
+	t := p.peek()
 	if t.Kind == Ident {
 		switch upperASCII(t.Text) {
-		case "TABLE", "USER", "SHARED", "STREAM":
+		case "USER":
+			if isKeyword(p.peekAt(1), "TABLE") {
+				return parseCreateTable
+			}
+			return parseCreateUser
+		case "TABLE", "SHARED", "STREAM":
 			return parseCreateTable
 		case "NAMESPACE":
 			return parseCreateNamespace
@@ -87,9 +93,6 @@ func parseCreateTable(p *parser, c createPrefix) (Statement, error) {
 	st := &CreateTable{}
 	if t := p.next(); !isKeyword(t, "TABLE") {
 		if !isKeyword(p.peek(), "TABLE") {
-			if isKeyword(t, "USER") {
-				return nil, dberr.New(dberr.Unsupported, "CREATE USER is not supported")
-			}
 			return nil, p.expected("TABLE")
 		}
 		st.Kind = upperASCII(t.Text)
@@ -344,7 +347,9 @@ func parseDrop(p *parser) (Statement, error) {
 			return parseDropTable(p)
 		case "NAMESPACE":
 			return parseDropNamespace(p)
-		case "VIEW", "USER", "MATERIALIZED":
+		case "USER":
+			return parseDropUser(p)
+		case "VIEW", "MATERIALIZED":
 			return nil, dberr.New(dberr.Unsupported, "DROP %s is not supported", w)
 		case "SCHEMA", "SECRET", "PERSISTENT", "TEMPORARY", "MACRO", "FUNCTION", "INDEX",
 			"SEQUENCE", "TYPE", "DATABASE", "EXTENSION", "TRIGGER", "ROLE":
@@ -393,6 +398,9 @@ func (p *parser) dropBehavior() bool {
 // parseAlter parses ALTER TABLE name action.
 func parseAlter(p *parser) (Statement, error) {
 	p.next() // ALTER
+	if isKeyword(p.peek(), "USER") {
+		return parseAlterUser(p)
+	}
 	if err := p.expect("TABLE"); err != nil {
 		return nil, err
 	}

@@ -142,7 +142,9 @@ func statementParser(first Token) parseFunc {
 		return unsupported("TRUNCATE is not supported; use DELETE FROM table")
 	case "MERGE":
 		return unsupported("MERGE is not supported; use INSERT … ON CONFLICT")
-	case "PREPARE", "EXECUTE", "DEALLOCATE":
+	case "EXECUTE":
+		return parseExecute
+	case "PREPARE", "DEALLOCATE":
 		return unsupported("prepared statements are not supported; use the API's statement parameters")
 	case "SUMMARIZE", "PIVOT", "UNPIVOT", "COMMENT", "GRANT", "REVOKE":
 		return unsupportedWord
