@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -42,14 +43,15 @@ func runCLI(t *testing.T, ctx context.Context, environ []string, args ...string)
 // prints what they committed.
 func TestServeThenCatalogShow(t *testing.T) {
 	dir := t.TempDir()
-	env := []string{"FLOE_DATA_DIR=" + dir, "FLOE_LOG_FORMAT=json"}
+	env := []string{"FLOE_DATA_DIR=" + dir, "FLOE_LOG_FORMAT=json", "FLOE_SERVER_LISTEN=127.0.0.1:0"}
+	var firstOut string
 
 	for i, node := range []string{"node-a", "node-b"} {
 		ctx, cancel := context.WithCancel(context.Background())
-		var errb lockedBuffer
+		var errb, outb lockedBuffer
 		done := make(chan int)
 		go func() {
-			done <- run(ctx, []string{"serve", "--node_id", node}, env, &lockedBuffer{}, &errb)
+			done <- run(ctx, []string{"serve", "--node_id", node}, env, &outb, &errb)
 		}()
 		deadline := time.Now().Add(10 * time.Second)
 		for !strings.Contains(errb.String(), `"node started"`) {
@@ -85,6 +87,20 @@ func TestServeThenCatalogShow(t *testing.T) {
 		}
 		if !sawStart || !sawStop {
 			t.Fatalf("%s: start=%v stop=%v in\n%s", node, sawStart, sawStop, errb.String())
+		}
+		// The generated root password is shown once, on stdout, and
+		// never logged.
+		if i == 0 {
+			firstOut = outb.String()
+			m := regexp.MustCompile(`with password: (\S+)`).FindStringSubmatch(firstOut)
+			if m == nil {
+				t.Fatalf("first start does not show the root password; stdout:\n%s", firstOut)
+			}
+			if strings.Contains(errb.String(), m[1]) {
+				t.Fatalf("the root password is in the log:\n%s", errb.String())
+			}
+		} else if strings.Contains(outb.String(), "password") {
+			t.Fatalf("a later start shows a password again:\n%s", outb.String())
 		}
 	}
 

@@ -14,6 +14,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -41,6 +42,41 @@ type Config struct {
 	Buffer  BufferConfig  `toml:"buffer"`
 	Flush   FlushConfig   `toml:"flush"`
 	Query   QueryConfig   `toml:"query"`
+	Server  ServerConfig  `toml:"server"`
+	Auth    AuthConfig    `toml:"auth"`
+}
+
+// ServerConfig is the node's API listener (Connect, gRPC and gRPC-Web on
+// one port, HTTP/1.1 and h2c).
+type ServerConfig struct {
+	// Listen is the TCP address of the API. Default: "127.0.0.1:7878"
+	// (loopback only; set "0.0.0.0:7878" to serve the network).
+	Listen string `toml:"listen" help:"TCP address of the API"`
+	// MaxRequestBytes bounds a request message; larger ones are refused
+	// with ResourceExhausted. Default: 16777216 (16 MiB).
+	MaxRequestBytes int64 `toml:"max_request_bytes" help:"largest accepted request message in bytes"`
+}
+
+// AuthConfig configures logins and access tokens.
+type AuthConfig struct {
+	// JWTSecret signs access and refresh tokens (HS256); at least 32
+	// bytes. Empty: a random secret is generated at first start and kept
+	// in <data_dir>/jwt-secret (fine for one node; every node and function
+	// sharing a warehouse needs the same configured secret).
+	JWTSecret string `toml:"jwt_secret" help:"HS256 signing secret of tokens (>= 32 bytes); empty: generated in data_dir"`
+	// AccessTTL is the lifetime of an access token. Default: 15m.
+	AccessTTL Duration `toml:"access_ttl" help:"lifetime of access tokens"`
+	// RefreshTTL is the lifetime of a refresh token. Default: 168h.
+	RefreshTTL Duration `toml:"refresh_ttl" help:"lifetime of refresh tokens"`
+	// MaxFailedLogins locks a user out after this many failed logins in a
+	// row. Default: 5.
+	MaxFailedLogins int `toml:"max_failed_logins" help:"failed logins in a row before a lockout"`
+	// Lockout is how long a locked-out user cannot log in. Default: 15m.
+	Lockout Duration `toml:"lockout" help:"how long a user is locked out"`
+	// RootUser is the system user created at the first start with the
+	// password in FLOE_ROOT_PASSWORD (or a generated one, printed once).
+	// Default: "root".
+	RootUser string `toml:"root_user" help:"name of the bootstrap system user"`
 }
 
 // BufferConfig sizes the node's write buffer (<data_dir>/buffer).
@@ -167,6 +203,9 @@ func Default() Config {
 		Buffer:  BufferConfig{MaxBytes: 1 << 30},
 		Flush:   FlushConfig{Rows: 100_000, Interval: Duration{time.Minute}},
 		Query:   QueryConfig{MemoryLimit: "1GB", Threads: 2, Timeout: Duration{time.Minute}, CacheBytes: 1 << 30},
+		Server:  ServerConfig{Listen: "127.0.0.1:7878", MaxRequestBytes: 16 << 20},
+		Auth: AuthConfig{AccessTTL: Duration{15 * time.Minute}, RefreshTTL: Duration{7 * 24 * time.Hour},
+			MaxFailedLogins: 5, Lockout: Duration{15 * time.Minute}, RootUser: "root"},
 	}
 }
 
@@ -255,6 +294,30 @@ func (c *Config) Validate() error {
 	}
 	if c.Query.CacheBytes < 1<<20 {
 		bad("query.cache_bytes", "must be at least 1048576 (1 MiB), got %d", c.Query.CacheBytes)
+	}
+	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
+		bad("server.listen", "%q is not a host:port address", c.Server.Listen)
+	}
+	if c.Server.MaxRequestBytes < 1024 {
+		bad("server.max_request_bytes", "must be at least 1024, got %d", c.Server.MaxRequestBytes)
+	}
+	if c.Auth.JWTSecret != "" && len(c.Auth.JWTSecret) < 32 {
+		bad("auth.jwt_secret", "must be at least 32 bytes long (got %d); leave it empty to generate one", len(c.Auth.JWTSecret))
+	}
+	if c.Auth.AccessTTL.Duration < time.Second {
+		bad("auth.access_ttl", "must be at least 1s, got %s", c.Auth.AccessTTL)
+	}
+	if c.Auth.RefreshTTL.Duration < c.Auth.AccessTTL.Duration {
+		bad("auth.refresh_ttl", "must be at least auth.access_ttl (%s), got %s", c.Auth.AccessTTL, c.Auth.RefreshTTL)
+	}
+	if c.Auth.MaxFailedLogins < 1 {
+		bad("auth.max_failed_logins", "must be at least 1, got %d", c.Auth.MaxFailedLogins)
+	}
+	if c.Auth.Lockout.Duration < 0 {
+		bad("auth.lockout", "must not be negative, got %s", c.Auth.Lockout)
+	}
+	if c.Auth.RootUser == "" {
+		bad("auth.root_user", "must not be empty")
 	}
 	if c.Catalog.RefreshInterval.Duration < 0 {
 		bad("catalog.refresh_interval", "must not be negative, got %s", c.Catalog.RefreshInterval)

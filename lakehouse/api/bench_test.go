@@ -1,0 +1,124 @@
+package api_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	floev1 "github.com/floedb/floe/proto/floe/v1"
+)
+
+// reportLatency reports the p50 and p99 of samples in microseconds.
+func reportLatency(b *testing.B, samples []time.Duration) {
+	if len(samples) == 0 {
+		return
+	}
+	slices.Sort(samples)
+	at := func(q float64) float64 {
+		return float64(samples[min(len(samples)-1, int(q*float64(len(samples))))].Nanoseconds()) / 1e3
+	}
+	b.ReportMetric(at(0.50), "p50-µs")
+	b.ReportMetric(at(0.99), "p99-µs")
+}
+
+// benchSetup starts a node and returns a logged-in client (Connect
+// protocol, binary protobuf, HTTP/1.1 over loopback) of a user.
+func benchSetup(b *testing.B) (*server, *clients) {
+	s := startServer(b, nil)
+	root := s.login("root", rootPassword)
+	root.exec(b, "CREATE USER alice WITH PASSWORD 'alice-pass-1' ROLE service")
+	root.exec(b, "CREATE USER TABLE notes (id BIGINT PRIMARY KEY, body TEXT)")
+	s.logs = &syncBuffer{}
+	return s, s.login("alice", "alice-pass-1")
+}
+
+func insertReq(id int64) *connect.Request[floev1.ExecuteSQLRequest] {
+	return connect.NewRequest(&floev1.ExecuteSQLRequest{Sql: "INSERT INTO notes VALUES ($1, $2)",
+		Params: []*structpb.Value{structpb.NewNumberValue(float64(id)), structpb.NewStringValue("a note")}})
+}
+
+func selectReq(id int64) *connect.Request[floev1.ExecuteSQLRequest] {
+	return connect.NewRequest(&floev1.ExecuteSQLRequest{Sql: "SELECT id, body FROM notes WHERE id = $1",
+		Params: []*structpb.Value{structpb.NewNumberValue(float64(id))}})
+}
+
+// BenchmarkAPIInsertOneRow: one single-row INSERT per call over loopback
+// Connect (goal: p50 ≤ 150 µs).
+func BenchmarkAPIInsertOneRow(b *testing.B) {
+	_, c := benchSetup(b)
+	ctx := context.Background()
+	samples := make([]time.Duration, 0, 1<<16)
+	b.ResetTimer()
+	for i := int64(0); b.Loop(); i++ {
+		start := time.Now()
+		if _, err := c.query.ExecuteSQL(ctx, insertReq(i)); err != nil {
+			b.Fatal(err)
+		}
+		samples = append(samples, time.Since(start))
+	}
+	reportLatency(b, samples)
+}
+
+// BenchmarkAPIPointSelect: SELECT by primary key over loopback Connect on
+// a table of 10k rows, flushed to a segment (goal: p50 ≤ 200 µs).
+func BenchmarkAPIPointSelect(b *testing.B) {
+	_, c := benchSetup(b)
+	c.exec(b, "INSERT INTO notes SELECT i, 'note ' || i FROM range(10000) t(i); FLUSH TABLE notes")
+	ctx := context.Background()
+	samples := make([]time.Duration, 0, 1<<16)
+	b.ResetTimer()
+	for i := int64(0); b.Loop(); i++ {
+		start := time.Now()
+		res, err := c.query.ExecuteSQL(ctx, selectReq(i%10000))
+		if err != nil || len(res.Msg.GetResults()[0].GetRows()) != 1 {
+			b.Fatal(err, res)
+		}
+		samples = append(samples, time.Since(start))
+	}
+	reportLatency(b, samples)
+}
+
+// BenchmarkAPIConcurrent16: 16 clients, each alternating a single-row
+// INSERT and a primary-key SELECT; reports calls per second.
+func BenchmarkAPIConcurrent16(b *testing.B) {
+	_, c := benchSetup(b)
+	ctx := context.Background()
+	const clients = 16
+	var next atomic.Int64
+	var mu sync.Mutex
+	samples := make([]time.Duration, 0, 1<<16)
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	per := max(1, b.N/clients)
+	for range clients {
+		wg.Go(func() {
+			local := make([]time.Duration, 0, per)
+			for range per {
+				id := next.Add(1)
+				t0 := time.Now()
+				req := insertReq(id)
+				if id%2 == 0 {
+					req = selectReq(id - 1)
+				}
+				if _, err := c.query.ExecuteSQL(ctx, req); err != nil {
+					b.Error(err)
+					return
+				}
+				local = append(local, time.Since(t0))
+			}
+			mu.Lock()
+			samples = append(samples, local...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(per*clients)/time.Since(start).Seconds(), "calls/s")
+	reportLatency(b, samples)
+}

@@ -1,0 +1,137 @@
+// Package api serves Floe's API (proto/floe/v1): QueryService and
+// AuthService over Connect, gRPC and gRPC-Web on one handler, with gRPC
+// health checking and server reflection.
+//
+// Every procedure except AuthService.Login, AuthService.Refresh, health
+// and reflection needs "Authorization: Bearer <access token>"; the
+// interceptor verifies it before the handler runs and the handler runs as
+// the token's user. Every error carries a floe.v1.ErrorDetail with a
+// stable Floe error code next to its Connect code.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+
+	"github.com/floedb/floe/lakehouse/auth"
+	"github.com/floedb/floe/lakehouse/sqlexec"
+	"github.com/floedb/floe/proto/floe/v1/floev1connect"
+)
+
+// Executor runs SQL (sqlexec.Executor).
+type Executor interface {
+	Execute(ctx context.Context, p sqlexec.Principal, req sqlexec.Request) ([]sqlexec.Result, error)
+}
+
+// Authenticator logs users in and verifies tokens (auth.Service).
+type Authenticator interface {
+	Login(ctx context.Context, user, password string) (auth.Tokens, error)
+	Refresh(ctx context.Context, token string) (auth.Tokens, error)
+	Verify(token string) (auth.Identity, error)
+}
+
+// Options configure a Server.
+type Options struct {
+	Executor Executor
+	Auth     Authenticator
+	// MaxRequestBytes bounds a request message (ResourceExhausted above).
+	MaxRequestBytes int64
+	Logger          *slog.Logger
+}
+
+// Server is the API's http.Handler.
+type Server struct {
+	exec Executor
+	auth Authenticator
+	log  *slog.Logger
+	mux  *http.ServeMux
+}
+
+// Services are the fully-qualified names of the services served.
+var Services = []string{floev1connect.QueryServiceName, floev1connect.AuthServiceName}
+
+// New returns the API handler.
+func New(opts Options) (*Server, error) {
+	if opts.Executor == nil || opts.Auth == nil {
+		return nil, errors.New("api: Executor and Auth are required")
+	}
+	if opts.MaxRequestBytes <= 0 {
+		opts.MaxRequestBytes = 16 << 20
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{exec: opts.Executor, auth: opts.Auth, log: opts.Logger.With(slog.String("component", "api")), mux: http.NewServeMux()}
+	handlerOpts := []connect.HandlerOption{
+		connect.WithReadMaxBytes(int(opts.MaxRequestBytes)),
+		connect.WithInterceptors(&authInterceptor{s: s}),
+		connect.WithRecover(s.recoverPanic),
+		connect.WithCodec(strictJSON{name: "json"}),
+		connect.WithCodec(strictJSON{name: "json; charset=utf-8"}),
+	}
+	s.mux.Handle(floev1connect.NewQueryServiceHandler(queryHandler{s}, handlerOpts...))
+	s.mux.Handle(floev1connect.NewAuthServiceHandler(authHandler{s}, handlerOpts...))
+	s.mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(Services...)))
+	reflector := grpcreflect.NewStaticReflector(Services...)
+	s.mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	s.mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	return s, nil
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// recoverPanic turns a handler panic into an internal error (and a log
+// line with the stack's cause) instead of a dropped connection.
+func (s *Server) recoverPanic(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
+	s.log.LogAttrs(ctx, slog.LevelError, "handler panic", slog.String("procedure", spec.Procedure), slog.String("panic", fmt.Sprint(p)))
+	return connect.NewError(connect.CodeInternal, errors.New("internal error; see the node's log"))
+}
+
+// HTTPServer returns an http.Server for h that speaks HTTP/1.1 and
+// cleartext HTTP/2 (h2c, which gRPC clients use without TLS).
+func HTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	return &http.Server{
+		Handler:           h,
+		Protocols:         &p,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Serve serves h on ln until ctx is done, then shuts down gracefully:
+// new connections are refused and in-flight calls get up to grace to
+// finish.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger, grace time.Duration) error {
+	srv := HTTPServer(h, log)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("api: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("api: shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

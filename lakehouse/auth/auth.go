@@ -1,0 +1,361 @@
+// Package auth logs users in and checks their access tokens.
+//
+// Tokens are HS256 JWTs signed with one secret per warehouse. An access
+// token (short lived) authenticates every API call; a refresh token
+// (long lived) buys a new access token and is checked against the user's
+// current row in system.users, so a dropped user, a new password or a new
+// role ends a session at the next refresh. On the node where such a change
+// ran, access tokens issued before it are refused at once.
+//
+// Invariants: passwords are only ever compared with their bcrypt hash
+// (lakehouse/password); nothing in this package logs or returns a
+// password or a token; a failed login answers the same message whether
+// the user exists, the password is wrong or the user is locked out.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/floedb/floe/lakehouse/dberr"
+	"github.com/floedb/floe/lakehouse/password"
+	"github.com/floedb/floe/lakehouse/sqlexec"
+)
+
+// Options configure a Service.
+type Options struct {
+	// Secret signs tokens; at least 32 bytes.
+	Secret []byte
+	// AccessTTL and RefreshTTL are token lifetimes.
+	AccessTTL, RefreshTTL time.Duration
+	// MaxFailedLogins in a row lock a user out for Lockout.
+	MaxFailedLogins int
+	Lockout         time.Duration
+	// Clock returns the current time; default time.Now.
+	Clock func() time.Time
+	// Logger receives security events (never secrets).
+	Logger *slog.Logger
+}
+
+// Users is what the Service needs of the user store (sqlexec.Executor).
+type Users interface {
+	LookupUser(ctx context.Context, id string) (sqlexec.User, bool, error)
+	UpdateUser(ctx context.Context, id string, fn func(u *sqlexec.User) error) error
+	Audit(ctx context.Context, actor string, role sqlexec.Role, action, target string)
+	OnUserChange(fn func(userID string, at time.Time))
+}
+
+// Service issues and verifies tokens. It is safe for concurrent use.
+type Service struct {
+	users Users
+	opts  Options
+
+	mu      sync.Mutex
+	revoked map[string]time.Time // user → tokens issued before are void
+}
+
+// Identity is an authenticated caller.
+type Identity struct {
+	User      string
+	Role      sqlexec.Role
+	ExpiresAt time.Time
+}
+
+// Principal is the identity as the executor's principal.
+func (id Identity) Principal() sqlexec.Principal {
+	return sqlexec.Principal{UserID: id.User, Role: id.Role}
+}
+
+// Tokens are the result of a login or refresh.
+type Tokens struct {
+	Access, Refresh string
+	ExpiresAt       time.Time // of the access token
+	User            string
+	Role            sqlexec.Role
+}
+
+// Token types (claim "typ").
+const (
+	typeAccess  = "access"
+	typeRefresh = "refresh"
+	issuer      = "floe"
+)
+
+// claims are the JWT claims of Floe tokens.
+type claims struct {
+	Role string `json:"role"`
+	Type string `json:"typ"`
+	// IssuedMicros is the issue time in microseconds (iat has seconds),
+	// compared with revocations.
+	IssuedMicros int64 `json:"iat_us"`
+	// PasswordTag identifies the password a refresh token was issued
+	// under (a hash of its bcrypt hash), so a password change ends it.
+	PasswordTag string `json:"pwt,omitempty"`
+	jwt.RegisteredClaims
+}
+
+// loginFailed is the one answer to every failed login.
+var loginFailed = dberr.New(dberr.Unauthenticated, "login failed: wrong user name or password, or too many failed attempts (wait and try again)")
+
+// New returns a Service over users. It subscribes to users' changes.
+func New(users Users, opts Options) (*Service, error) {
+	if len(opts.Secret) < 32 {
+		return nil, errors.New("auth: the token secret must be at least 32 bytes")
+	}
+	if opts.AccessTTL <= 0 || opts.RefreshTTL <= 0 || opts.MaxFailedLogins < 1 {
+		return nil, errors.New("auth: AccessTTL, RefreshTTL and MaxFailedLogins must be positive")
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{users: users, opts: opts, revoked: map[string]time.Time{}}
+	users.OnUserChange(s.Revoke)
+	return s, nil
+}
+
+// Revoke voids the tokens of user issued before at (on this process).
+func (s *Service) Revoke(user string, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if at.After(s.revoked[user]) {
+		s.revoked[user] = at
+	}
+}
+
+// Login checks a password and issues tokens. Every failure is the same
+// Unauthenticated error; the audit log and the failure counter record the
+// reason.
+func (s *Service) Login(ctx context.Context, user, pw string) (Tokens, error) {
+	now := s.opts.Clock()
+	u, ok, err := s.users.LookupUser(ctx, user)
+	if err != nil {
+		return Tokens{}, err
+	}
+	if !ok || !u.Active() || u.PasswordHash == "" {
+		password.Burn(pw)
+		s.fail(ctx, user, "", "unknown user")
+		return Tokens{}, loginFailed
+	}
+	if now.Before(u.LockedUntil) {
+		password.Burn(pw)
+		s.fail(ctx, user, u.Role, "locked out")
+		return Tokens{}, loginFailed
+	}
+	if err := password.Check(u.PasswordHash, pw); err != nil {
+		if !errors.Is(err, password.ErrMismatch) {
+			return Tokens{}, err
+		}
+		locked := false
+		err := s.users.UpdateUser(ctx, user, func(cur *sqlexec.User) error {
+			cur.FailedLogins++
+			if cur.FailedLogins >= s.opts.MaxFailedLogins {
+				cur.LockedUntil, cur.FailedLogins, locked = now.Add(s.opts.Lockout), 0, true
+			}
+			return nil
+		})
+		if err != nil {
+			s.opts.Logger.LogAttrs(ctx, slog.LevelError, "count failed login", slog.String("user", user), slog.Any("error", err))
+		}
+		reason := "wrong password"
+		if locked {
+			reason = "wrong password; locked out for " + s.opts.Lockout.String()
+		}
+		s.fail(ctx, user, u.Role, reason)
+		return Tokens{}, loginFailed
+	}
+	if u.FailedLogins > 0 || !u.LockedUntil.IsZero() {
+		err := s.users.UpdateUser(ctx, user, func(cur *sqlexec.User) error {
+			cur.FailedLogins, cur.LockedUntil = 0, time.Time{}
+			return nil
+		})
+		if err != nil {
+			return Tokens{}, err
+		}
+	}
+	return s.issue(u, now)
+}
+
+// fail records a failed login.
+func (s *Service) fail(ctx context.Context, user string, role sqlexec.Role, reason string) {
+	s.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "login failed", slog.String("user", user), slog.String("reason", reason))
+	s.users.Audit(ctx, user, role, "LOGIN FAILED", reason)
+}
+
+// Refresh exchanges a refresh token for new tokens, if the user still
+// exists with the same role and password.
+func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
+	c, err := s.parse(token, typeRefresh)
+	if err != nil {
+		return Tokens{}, err
+	}
+	u, ok, err := s.users.LookupUser(ctx, c.Subject)
+	if err != nil {
+		return Tokens{}, err
+	}
+	if !ok || !u.Active() || string(u.Role) != c.Role || passwordTag(u.PasswordHash) != c.PasswordTag {
+		return Tokens{}, dberr.New(dberr.Unauthenticated, "the session ended (the user was dropped or its role or password changed): log in again")
+	}
+	return s.issue(u, s.opts.Clock())
+}
+
+// Verify checks an access token and returns its identity.
+func (s *Service) Verify(token string) (Identity, error) {
+	c, err := s.parse(token, typeAccess)
+	if err != nil {
+		return Identity{}, err
+	}
+	role, ok := sqlexec.ParseRole(c.Role)
+	if !ok {
+		return Identity{}, dberr.New(dberr.Unauthenticated, "the token names no valid role")
+	}
+	return Identity{User: c.Subject, Role: role, ExpiresAt: c.ExpiresAt.Time}, nil
+}
+
+// parse verifies signature, issuer, type, expiry and revocation.
+func (s *Service) parse(token, typ string) (*claims, error) {
+	c := &claims{}
+	_, err := jwt.ParseWithClaims(token, c, func(*jwt.Token) (any, error) { return s.opts.Secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(issuer), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(s.opts.Clock), jwt.WithLeeway(5*time.Second))
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return nil, dberr.New(dberr.Unauthenticated, "the %s token expired: %s", typ, refreshHint(typ))
+	case err != nil:
+		return nil, dberr.New(dberr.Unauthenticated, "invalid %s token: %s", typ, refreshHint(typ))
+	case c.Type != typ:
+		return nil, dberr.New(dberr.Unauthenticated, "not an %s token", typ)
+	case c.Subject == "":
+		return nil, dberr.New(dberr.Unauthenticated, "the token names no user")
+	}
+	s.mu.Lock()
+	rev := s.revoked[c.Subject]
+	s.mu.Unlock()
+	if !rev.IsZero() && c.IssuedMicros < rev.UnixMicro() {
+		return nil, dberr.New(dberr.Unauthenticated, "the token was revoked (the user changed): log in again")
+	}
+	return c, nil
+}
+
+func refreshHint(typ string) string {
+	if typ == typeAccess {
+		return "refresh it or log in again"
+	}
+	return "log in again"
+}
+
+// issue signs a new access and refresh token for u.
+func (s *Service) issue(u sqlexec.User, now time.Time) (Tokens, error) {
+	sign := func(typ string, ttl time.Duration, tag string) (string, time.Time, error) {
+		exp := now.Add(ttl)
+		c := claims{Role: string(u.Role), Type: typ, IssuedMicros: now.UnixMicro(), PasswordTag: tag,
+			RegisteredClaims: jwt.RegisteredClaims{Issuer: issuer, Subject: u.ID, IssuedAt: jwt.NewNumericDate(now),
+				ExpiresAt: jwt.NewNumericDate(exp), ID: randomID()}}
+		t, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(s.opts.Secret)
+		return t, exp, err
+	}
+	access, exp, err := sign(typeAccess, s.opts.AccessTTL, "")
+	if err != nil {
+		return Tokens{}, fmt.Errorf("auth: sign: %w", err)
+	}
+	refresh, _, err := sign(typeRefresh, s.opts.RefreshTTL, passwordTag(u.PasswordHash))
+	if err != nil {
+		return Tokens{}, fmt.Errorf("auth: sign: %w", err)
+	}
+	return Tokens{Access: access, Refresh: refresh, ExpiresAt: exp, User: u.ID, Role: u.Role}, nil
+}
+
+// passwordTag is a short digest of a password hash: it changes with the
+// password and reveals nothing usable.
+func passwordTag(hash string) string {
+	sum := sha256.Sum256([]byte("floe-refresh:" + hash))
+	return hex.EncodeToString(sum[:8])
+}
+
+func randomID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// BearerToken returns the token of an Authorization header value.
+func BearerToken(header string) (string, error) {
+	if header == "" {
+		return "", dberr.New(dberr.Unauthenticated, "missing Authorization header: send \"Authorization: Bearer <token>\" (get a token with AuthService.Login)")
+	}
+	scheme, tok, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		return "", dberr.New(dberr.Unauthenticated, "the Authorization header must be \"Bearer <token>\"")
+	}
+	return strings.TrimSpace(tok), nil
+}
+
+// LoadOrCreateSecret returns the secret kept in path, creating it (32
+// random bytes, hex, mode 0600) if the file does not exist.
+func LoadOrCreateSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		s := strings.TrimSpace(string(b))
+		if len(s) < 32 {
+			return nil, fmt.Errorf("auth: secret file %s holds fewer than 32 bytes", path)
+		}
+		return []byte(s), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("auth: read secret: %w", err)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, err
+	}
+	secret := hex.EncodeToString(raw[:])
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("auth: create secret: %w", err)
+	}
+	// Write a temporary file, then link it into place: the secret file
+	// appears whole or not at all, and of two racing processes one wins.
+	f, err := os.CreateTemp(filepath.Dir(path), ".jwt-secret-*")
+	if err != nil {
+		return nil, fmt.Errorf("auth: create secret: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.WriteString(secret + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auth: write secret: %w", err)
+	}
+	if err := os.Link(tmp, path); errors.Is(err, os.ErrExist) {
+		return LoadOrCreateSecret(path) // another process won the race
+	} else if err != nil {
+		return nil, fmt.Errorf("auth: create secret: %w", err)
+	}
+	return []byte(secret), nil
+}
+
+// GeneratePassword returns a random password for the bootstrap user.
+func GeneratePassword() string {
+	var b [18]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,262 @@
+package auth
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/floedb/floe/lakehouse/dberr"
+	"github.com/floedb/floe/lakehouse/password"
+	"github.com/floedb/floe/lakehouse/sqlexec"
+)
+
+// fakeUsers is an in-memory user store with real password hashes.
+type fakeUsers struct {
+	mu     sync.Mutex
+	users  map[string]sqlexec.User
+	audits []string
+	hook   func(string, time.Time)
+}
+
+func newFakeUsers(t *testing.T, users map[string]string) *fakeUsers {
+	f := &fakeUsers{users: map[string]sqlexec.User{}}
+	for id, pw := range users {
+		h, err := password.Hash(pw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.users[id] = sqlexec.User{ID: id, Role: sqlexec.RoleUser, PasswordHash: h}
+	}
+	return f
+}
+
+func (f *fakeUsers) LookupUser(_ context.Context, id string) (sqlexec.User, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u, ok := f.users[id]
+	return u, ok, nil
+}
+
+func (f *fakeUsers) UpdateUser(_ context.Context, id string, fn func(*sqlexec.User) error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u, ok := f.users[id]
+	if !ok {
+		return errors.New("no user")
+	}
+	if err := fn(&u); err != nil {
+		return err
+	}
+	f.users[id] = u
+	return nil
+}
+
+func (f *fakeUsers) Audit(_ context.Context, actor string, _ sqlexec.Role, action, target string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.audits = append(f.audits, actor+" "+action+" "+target)
+}
+
+func (f *fakeUsers) OnUserChange(fn func(string, time.Time)) { f.hook = fn }
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func newService(t *testing.T, users *fakeUsers, c *clock) *Service {
+	s, err := New(users, Options{Secret: []byte(strings.Repeat("k", 32)), AccessTTL: 15 * time.Minute,
+		RefreshTTL: 24 * time.Hour, MaxFailedLogins: 3, Lockout: 10 * time.Minute, Clock: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func wantUnauthenticated(t *testing.T, what string, err error) {
+	t.Helper()
+	if dberr.CodeOf(err) != dberr.Unauthenticated {
+		t.Fatalf("%s: error %v, want UNAUTHENTICATED", what, err)
+	}
+}
+
+func TestLoginVerifyRefresh(t *testing.T) {
+	users := newFakeUsers(t, map[string]string{"alice": "alice-pass-1"})
+	c := &clock{t: time.Now()}
+	s := newService(t, users, c)
+	ctx := context.Background()
+
+	tok, err := s.Login(ctx, "alice", "alice-pass-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.User != "alice" || tok.Role != sqlexec.RoleUser || tok.ExpiresAt.Sub(c.t) != 15*time.Minute {
+		t.Fatalf("tokens = %+v", tok)
+	}
+	id, err := s.Verify(tok.Access)
+	if err != nil || id.User != "alice" || id.Role != sqlexec.RoleUser {
+		t.Fatalf("Verify = %+v, %v", id, err)
+	}
+	_, err = s.Verify(tok.Refresh)
+	wantUnauthenticated(t, "refresh token used as access token", err)
+	_, err = s.Refresh(ctx, tok.Access)
+	wantUnauthenticated(t, "access token used as refresh token", err)
+
+	c.t = c.t.Add(16 * time.Minute)
+	_, err = s.Verify(tok.Access)
+	wantUnauthenticated(t, "expired access token", err)
+	if !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("expired token message: %v", err)
+	}
+	tok2, err := s.Refresh(ctx, tok.Refresh)
+	if err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	if _, err := s.Verify(tok2.Access); err != nil {
+		t.Fatalf("refreshed token: %v", err)
+	}
+
+	// A new password ends the session: refresh fails, and on this node
+	// older access tokens are revoked at once.
+	users.mu.Lock()
+	u := users.users["alice"]
+	u.PasswordHash, _ = password.Hash("alice-pass-2")
+	users.users["alice"] = u
+	users.mu.Unlock()
+	c.t = c.t.Add(time.Millisecond)
+	users.hook("alice", c.t)
+	_, err = s.Refresh(ctx, tok2.Refresh)
+	wantUnauthenticated(t, "refresh after password change", err)
+	_, err = s.Verify(tok2.Access)
+	wantUnauthenticated(t, "access token after revocation", err)
+	tok3, err := s.Login(ctx, "alice", "alice-pass-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Verify(tok3.Access); err != nil {
+		t.Fatalf("token issued after the revocation: %v", err)
+	}
+}
+
+func TestForgedTokensAreRefused(t *testing.T) {
+	users := newFakeUsers(t, map[string]string{"alice": "alice-pass-1"})
+	c := &clock{t: time.Now()}
+	s := newService(t, users, c)
+	tok, err := s.Login(context.Background(), "alice", "alice-pass-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimsOf := func() claims {
+		return claims{Role: "system", Type: typeAccess, IssuedMicros: c.t.UnixMicro(), RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: issuer, Subject: "alice", IssuedAt: jwt.NewNumericDate(c.t), ExpiresAt: jwt.NewNumericDate(c.t.Add(time.Hour))}}
+	}
+	otherKey, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, claimsOf()).SignedString([]byte(strings.Repeat("x", 32)))
+	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, claimsOf()).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	hs512, _ := jwt.NewWithClaims(jwt.SigningMethodHS512, claimsOf()).SignedString([]byte(strings.Repeat("k", 32)))
+
+	// Tamper with the role claim of a genuine token, keeping its signature.
+	parts := strings.Split(tok.Access, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	forged := strings.Replace(string(payload), `"role":"user"`, `"role":"system"`, 1)
+	if forged == string(payload) {
+		t.Fatalf("payload has no role claim: %s", payload)
+	}
+	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(forged)) + "." + parts[2]
+
+	for name, bad := range map[string]string{
+		"empty": "", "garbage": "not.a.jwt", "signed with another key": otherKey, "alg none": none,
+		"HS512": hs512, "tampered role": tampered, "truncated signature": tok.Access[:len(tok.Access)-3],
+	} {
+		_, err := s.Verify(bad)
+		wantUnauthenticated(t, name, err)
+	}
+	// The genuine token still works.
+	if id, err := s.Verify(tok.Access); err != nil || id.Role != sqlexec.RoleUser {
+		t.Fatalf("genuine token: %+v %v", id, err)
+	}
+}
+
+func TestFailedLoginsLockOut(t *testing.T) {
+	users := newFakeUsers(t, map[string]string{"alice": "alice-pass-1"})
+	c := &clock{t: time.Now()}
+	s := newService(t, users, c)
+	ctx := context.Background()
+
+	var msgs []string
+	for range 3 {
+		_, err := s.Login(ctx, "alice", "wrong-password")
+		wantUnauthenticated(t, "wrong password", err)
+		msgs = append(msgs, err.Error())
+	}
+	// Locked: even the right password fails, with the same message.
+	_, err := s.Login(ctx, "alice", "alice-pass-1")
+	wantUnauthenticated(t, "locked out", err)
+	_, errUnknown := s.Login(ctx, "mallory", "whatever-pass")
+	wantUnauthenticated(t, "unknown user", errUnknown)
+	for _, m := range append(msgs, err.Error(), errUnknown.Error()) {
+		if m != msgs[0] {
+			t.Fatalf("failure messages differ: %q vs %q", m, msgs[0])
+		}
+		if strings.Contains(m, "wrong-password") || strings.Contains(m, "alice-pass") {
+			t.Fatalf("message holds a password: %q", m)
+		}
+	}
+	// After the lockout the right password works and the counter resets.
+	c.t = c.t.Add(11 * time.Minute)
+	if _, err := s.Login(ctx, "alice", "alice-pass-1"); err != nil {
+		t.Fatalf("login after lockout: %v", err)
+	}
+	if u := users.users["alice"]; u.FailedLogins != 0 || !u.LockedUntil.IsZero() {
+		t.Fatalf("counters not reset: %+v", u)
+	}
+	want := []string{"alice LOGIN FAILED wrong password", "alice LOGIN FAILED wrong password",
+		"alice LOGIN FAILED wrong password; locked out for 10m0s", "alice LOGIN FAILED locked out", "mallory LOGIN FAILED unknown user"}
+	if strings.Join(users.audits, "|") != strings.Join(want, "|") {
+		t.Fatalf("audits = %q\nwant %q", users.audits, want)
+	}
+}
+
+func TestBearerToken(t *testing.T) {
+	for h, want := range map[string]string{"Bearer abc": "abc", "bearer  abc ": "abc"} {
+		if got, err := BearerToken(h); err != nil || got != want {
+			t.Errorf("BearerToken(%q) = %q, %v", h, got, err)
+		}
+	}
+	for _, h := range []string{"", "Basic abc", "Bearer", "Bearer   ", "abc"} {
+		_, err := BearerToken(h)
+		wantUnauthenticated(t, "header "+h, err)
+	}
+}
+
+func TestLoadOrCreateSecret(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "jwt-secret")
+	a, err := LoadOrCreateSecret(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadOrCreateSecret(path)
+	if err != nil || string(a) != string(b) || len(a) < 32 {
+		t.Fatalf("second load = %q, %v; first %q", b, err, a)
+	}
+	st, _ := os.Stat(path)
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file mode %v", st.Mode().Perm())
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Fatalf("left-over files: %v", entries)
+	}
+	if err := os.WriteFile(path, []byte("short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreateSecret(path); err == nil {
+		t.Fatal("a short secret file was accepted")
+	}
+}
