@@ -4,6 +4,10 @@
 //	floe config check     validate a configuration and print the effective settings
 //	floe catalog show     print the catalog manifest
 //	floe storage check    verify the object store honours conditional writes
+//	floe login            log in to a server and store the tokens
+//	floe logout           forget the stored tokens of a server
+//	floe whoami           print the user and role a server sees
+//	floe sql              run SQL (-c, -f, stdin) or an interactive shell
 //	floe version          print the version
 //
 // Every command reads the configuration from --config (or FLOE_CONFIG), the
@@ -13,6 +17,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/signal"
@@ -31,8 +36,14 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	root := newRootCmd(environ, stdout, stderr)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
-		writeError(stderr, err)
+		if !errors.Is(err, errReported) {
+			writeError(stderr, err)
+		}
 		return 1
 	}
 	return 0
 }
+
+// errReported is returned by commands that printed their error already;
+// the process exits 1 without printing more.
+var errReported = errors.New("error reported")

@@ -47,6 +47,10 @@ func newRootCmd(environ []string, stdout, stderr io.Writer) *cobra.Command {
 		newConfigCmd(c),
 		newCatalogCmd(c),
 		newStorageCmd(c),
+		newSQLCmd(c),
+		newLoginCmd(c),
+		newLogoutCmd(c),
+		newWhoAmICmd(c),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",
