@@ -10,8 +10,8 @@ VERSITYGW_PKG   := github.com/versity/versitygw/cmd/versitygw@v1.8.0
 
 FUZZTIME ?= 30s
 
-.PHONY: help run build test test-unit bench lint fmt tools fuzz s3-up s3-down \
-        localstack-up localstack-test localstack-down clean
+.PHONY: help run build test test-unit bench lint fmt tools tools-gen generate generate-check \
+        example-ts fuzz s3-up s3-down localstack-up localstack-test localstack-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -45,6 +45,21 @@ fmt: ## gofmt the tree
 tools: ## install the pinned tools (staticcheck, versitygw)
 	$(GO) install $(STATICCHECK_PKG)
 	$(GO) install $(VERSITYGW_PKG)
+
+tools-gen: ## install buf, protoc-gen-go and protoc-gen-connect-go at the versions pinned in tools/go.mod
+	cd tools && $(GO) install github.com/bufbuild/buf/cmd/buf google.golang.org/protobuf/cmd/protoc-gen-go \
+	  connectrpc.com/connect/cmd/protoc-gen-connect-go
+
+generate: tools-gen ## lint the protos and regenerate the Go API code (offline: local plugins only)
+	PATH="$(GOBIN):$$PATH" buf lint
+	PATH="$(GOBIN):$$PATH" buf generate
+
+generate-check: generate ## fail if the committed generated code differs from a fresh generation
+	@git diff --exit-code -- proto || { echo "generated code is stale: run make generate and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- proto)" || { git status --porcelain -- proto; echo "untracked generated files: run make generate and commit"; exit 1; }
+
+example-ts: build ## run the TypeScript (connect-es) example against a real node (needs Node.js 20+ and npm)
+	FLOE_BIN=$(CURDIR)/bin/floe ./examples/connect-es/run.sh
 
 fuzz: ## fuzz the manifest decoders, the SQL lexer/parser and the query guard for FUZZTIME each (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCatalog$$' -fuzztime $(FUZZTIME) ./manifest
