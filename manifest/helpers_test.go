@@ -60,8 +60,8 @@ func validCatalog() *Catalog {
 		Views: []View{
 			{
 				ID: "V1", Namespace: "app", Name: "rich", SQL: "SELECT id, name AS who FROM users WHERE balance > 100",
-				Columns:   []ViewColumn{{Name: "id", Type: "BIGINT"}, {Name: "who", Type: "VARCHAR"}},
-				DependsOn: []ViewDependency{{Kind: DependsOnTable, Namespace: "app", Name: "users", ID: "01JDQ4A5B6C7D8E9F0GHJKMNPQ"}},
+				Columns:       []ViewColumn{{Name: "id", Type: "BIGINT"}, {Name: "who", Type: "VARCHAR"}},
+				DependsOn:     []ViewDependency{{Kind: DependsOnTable, Namespace: "app", Name: "users", ID: "01JDQ4A5B6C7D8E9F0GHJKMNPQ"}},
 				SchemaVersion: 2, CreatedAt: testTime, CreatedBy: "alice", UpdatedAt: testTime.Add(time.Minute),
 			},
 			{

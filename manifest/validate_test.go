@@ -48,7 +48,9 @@ func TestValidateCatalog(t *testing.T) {
 			want: []string{`dependency app.users has unknown kind "INDEX"`}},
 		{name: "view dependency twice", mutate: func(c *Catalog) { c.Views[0].DependsOn = append(c.Views[0].DependsOn, c.Views[0].DependsOn[0]) },
 			want: []string{"dependency app.users is listed more than once"}},
-		{name: "view depends on itself", mutate: func(c *Catalog) { c.Views[0].DependsOn[0] = ViewDependency{Kind: DependsOnView, Namespace: "app", Name: "rich"} },
+		{name: "view depends on itself", mutate: func(c *Catalog) {
+			c.Views[0].DependsOn[0] = ViewDependency{Kind: DependsOnView, Namespace: "app", Name: "rich"}
+		},
 			want: []string{"view app.rich", "the view depends on itself"}},
 		{name: "views in a loop", mutate: func(c *Catalog) {
 			c.Views[0].DependsOn = append(c.Views[0].DependsOn, ViewDependency{Kind: DependsOnView, Namespace: "app", Name: "rich_ids", ID: "V2"})
