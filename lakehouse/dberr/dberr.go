@@ -51,6 +51,10 @@ const (
 	InvalidArgument Code = "INVALID_ARGUMENT"
 	// NotEmpty: DROP of a namespace that holds tables, without CASCADE.
 	NotEmpty Code = "NOT_EMPTY"
+	// HasDependents: DROP of a table or view that views read, without
+	// CASCADE; the message lists the views. Drop or replace them first, or
+	// use CASCADE to drop them too.
+	HasDependents Code = "HAS_DEPENDENTS"
 	// Unsupported: valid SQL Floe does not (yet) run.
 	Unsupported Code = "UNSUPPORTED"
 	// Conflict: a concurrent change won; redo the read-modify-write.
@@ -62,7 +66,10 @@ const (
 	Timeout Code = "TIMEOUT"
 	// Canceled: the caller cancelled the request.
 	Canceled Code = "CANCELED"
-	// ViewBroken: a view's dependency was dropped or changed.
+	// ViewBroken: a view's dependency was dropped or changed so that the
+	// view's query no longer yields its columns; the message names the
+	// view and what is missing. Recreate the view (CREATE OR REPLACE VIEW)
+	// or drop it.
 	ViewBroken Code = "VIEW_BROKEN"
 	// Unauthenticated: no or invalid credentials.
 	Unauthenticated Code = "UNAUTHENTICATED"

@@ -191,6 +191,8 @@ type stmtCtx struct {
 	// extra are statement-local relations (ON CONFLICT's excluded) that
 	// unqualified references resolve to before the catalog.
 	extra map[string]string
+	// rels are the relations created for the statement's tables and views.
+	rels relations
 }
 
 func (q *stmtCtx) close() {
@@ -269,6 +271,12 @@ func (x *Executor) dispatch(ctx context.Context, q *stmtCtx, st sqlparse.Stateme
 		return x.flush(ctx, q, s)
 	case *sqlparse.Compact:
 		return x.compact(ctx, q, s)
+	case *sqlparse.CreateView:
+		return x.createView(ctx, q, s)
+	case *sqlparse.DropView:
+		return x.dropView(ctx, q, s)
+	case *sqlparse.ShowViews:
+		return x.showViews(ctx, q, s)
 	}
 	return Result{}, dberr.New(dberr.Unsupported, "statement %q is not supported", firstWords(st.Text()))
 }
