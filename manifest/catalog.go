@@ -49,7 +49,8 @@ type Header struct {
 	WriterEpoch uint64 `json:"writer_epoch,omitempty"`
 }
 
-// Catalog is the versioned root of a warehouse: its namespaces and tables.
+// Catalog is the versioned root of a warehouse: its namespaces, tables and
+// views.
 // A Catalog value read from a Log is shared and must be treated as
 // immutable; mutate a Clone.
 type Catalog struct {
@@ -63,6 +64,11 @@ type Catalog struct {
 	SystemSchemaVersion int         `json:"system_schema_version,omitempty"`
 	Namespaces          []Namespace `json:"namespaces"`
 	Tables              []Table     `json:"tables"`
+	// Views are named queries (see View). The field is omitted when there
+	// are none, so a catalog without views encodes as before views
+	// existed; a build that does not know views refuses a catalog that
+	// has some (unknown field) instead of silently dropping them.
+	Views []View `json:"views,omitempty"`
 }
 
 // WriterLease records which node owns the node-owned write path.

@@ -20,6 +20,7 @@ func (c *Catalog) Clone() *Catalog {
 		t.Columns = slices.Clone(t.Columns)
 		t.PrimaryKey = slices.Clone(t.PrimaryKey)
 	}
+	out.Views = cloneViews(c.Views)
 	return &out
 }
 

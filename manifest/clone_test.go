@@ -19,6 +19,9 @@ func TestCloneIsDeep(t *testing.T) {
 		c.Tables[0].Name = "x"
 		c.Tables[0].Columns[0].Name = "x"
 		c.Tables[0].PrimaryKey[0] = "x"
+		c.Views[0].Columns[0].Name = "x"
+		c.Views[0].DependsOn[0].Name = "x"
+		c.Views[1].Name = "x"
 		c.Namespaces = append(c.Namespaces, Namespace{Name: "y"})
 		if after := mustEncodeCatalog(t, orig); after != before {
 			t.Fatalf("mutating the clone changed the original")

@@ -17,7 +17,11 @@ import (
 // FormatVersion is the manifest document format this build writes and the
 // only one it reads. A change that an older reader would misread (a new
 // field that matters, a changed meaning) must bump it: readers refuse
-// unknown fields anyway, so even additive changes need a new version.
+// unknown fields anyway, so even additive changes need a new version. The
+// one exception is an optional field omitted when empty that an older
+// reader may refuse rather than misread: Catalog.Views (a catalog without
+// views is byte for byte what format 1 always was; one with views is
+// refused by older builds as corrupt, never read without its views).
 const FormatVersion = 1
 
 // Codec errors. Every decode failure wraps ErrCorrupt, except a document

@@ -65,6 +65,9 @@ func TestCodecRoundTrip(t *testing.T) {
 		if !bytes.Equal(data, data2) {
 			t.Fatalf("nil and empty slices encode differently:\n%s\n%s", data, data2)
 		}
+		if bytes.Contains(data, []byte(`"views"`)) {
+			t.Fatalf("a catalog without views encodes a views field: %s", data)
+		}
 		if !bytes.Contains(data, []byte(`"namespaces":[]`)) {
 			t.Fatalf("empty catalog encodes as %s", data)
 		}
@@ -177,6 +180,10 @@ func TestDecodeErrors(t *testing.T) {
 			wantIs: ErrCorrupt, wantMsg: []string{`unknown field "colour"`, "manifest.Catalog", "offset"}},
 		{name: "unknown nested field", doc: edit(cat, `"nullable":false`, `"nullable":false,"nulable":true`),
 			wantIs: ErrCorrupt, wantMsg: []string{`tables[0].columns[0].nulable`, `unknown field "nulable"`, "manifest.Column"}},
+		{name: "unknown field in a view", doc: edit(cat, `"source":"id"`, `"source":"id","alias":"x"`),
+			wantIs: ErrCorrupt, wantMsg: []string{`views[1].columns[0].alias`, `unknown field "alias"`, "manifest.ViewColumn"}},
+		{name: "view failing validation", doc: edit(cat, `"name":"rich_ids"`, `"name":"rich"`),
+			wantIs: ErrCorrupt, wantMsg: []string{"view app.rich", "same name"}},
 		{name: "field in wrong case", doc: edit(cat, `"version":7`, `"Version":7`),
 			wantIs: ErrCorrupt, wantMsg: []string{`unknown field "Version"`}},
 		{name: "duplicate field", doc: edit(cat, `"version":7`, `"version":7,"version":8`),

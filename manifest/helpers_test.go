@@ -57,6 +57,20 @@ func validCatalog() *Catalog {
 				SchemaVersion: 1, NextColumnID: 7,
 			},
 		},
+		Views: []View{
+			{
+				ID: "V1", Namespace: "app", Name: "rich", SQL: "SELECT id, name AS who FROM users WHERE balance > 100",
+				Columns:       []ViewColumn{{Name: "id", Type: "BIGINT"}, {Name: "who", Type: "VARCHAR"}},
+				DependsOn:     []ViewDependency{{Kind: DependsOnTable, Namespace: "app", Name: "users", ID: "01JDQ4A5B6C7D8E9F0GHJKMNPQ"}},
+				SchemaVersion: 2, CreatedAt: testTime, CreatedBy: "alice", UpdatedAt: testTime.Add(time.Minute),
+			},
+			{
+				ID: "V2", Namespace: "app", Name: "rich_ids", SQL: "SELECT id FROM rich",
+				Columns:       []ViewColumn{{Name: "n", Type: "BIGINT", Source: "id"}},
+				DependsOn:     []ViewDependency{{Kind: DependsOnView, Namespace: "app", Name: "rich", ID: "V1"}},
+				SchemaVersion: 1, CreatedAt: testTime, CreatedBy: "bob", UpdatedAt: testTime,
+			},
+		},
 	}
 }
 

@@ -259,7 +259,16 @@ func (p *problems) header(h *Header) {
 //   - primary key columns exist, are listed once and are not nullable;
 //   - ttl_seconds is required (> 0) for STREAM tables and refused for the
 //     others; access_level is only for SHARED tables and one of the
-//     AccessLevel constants; flush options are not negative.
+//     AccessLevel constants; flush options are not negative;
+//   - views: IDs pass ValidateTableID and are unique among tables and
+//     views, names pass ValidateName and no table or other view of the
+//     namespace has the same name, the namespace exists, the SQL is
+//     non-empty UTF-8 of at most MaxViewSQLLen bytes, schema_version ≥ 1,
+//     at least one column, column names non-empty and unique (ASCII
+//     case-insensitively) with a type, dependencies of kind TABLE or VIEW
+//     listed once, and no view depends on itself, directly or through
+//     other views. A dependency that does not exist is allowed: the view
+//     is broken, which the SQL layer reports when it is queried.
 func (c *Catalog) Validate() error {
 	if c == nil {
 		return fmt.Errorf("%w: nil catalog", ErrInvalid)
@@ -314,6 +323,7 @@ func (c *Catalog) Validate() error {
 		names[qualified] = true
 		validateTable(&p, label, t)
 	}
+	validateViews(&p, c, namespaces, ids, names)
 	return p.err(fmt.Sprintf("catalog v%d", c.Version))
 }
 

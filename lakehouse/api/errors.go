@@ -25,6 +25,7 @@ var connectCodes = map[dberr.Code]connect.Code{
 	dberr.AlreadyExists:     connect.CodeAlreadyExists,
 	dberr.PKViolation:       connect.CodeAlreadyExists,
 	dberr.NotEmpty:          connect.CodeFailedPrecondition,
+	dberr.HasDependents:     connect.CodeFailedPrecondition,
 	dberr.ViewBroken:        connect.CodeFailedPrecondition,
 	dberr.Unsupported:       connect.CodeUnimplemented,
 	dberr.Conflict:          connect.CodeAborted,

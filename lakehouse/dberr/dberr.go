@@ -51,6 +51,10 @@ const (
 	InvalidArgument Code = "INVALID_ARGUMENT"
 	// NotEmpty: DROP of a namespace that holds tables, without CASCADE.
 	NotEmpty Code = "NOT_EMPTY"
+	// HasDependents: DROP of a table or view that views read, without
+	// CASCADE; the message lists the views. Drop or replace them first, or
+	// use CASCADE to drop them too.
+	HasDependents Code = "HAS_DEPENDENTS"
 	// Unsupported: valid SQL Floe does not (yet) run.
 	Unsupported Code = "UNSUPPORTED"
 	// Conflict: a concurrent change won; redo the read-modify-write.
@@ -62,11 +66,20 @@ const (
 	Timeout Code = "TIMEOUT"
 	// Canceled: the caller cancelled the request.
 	Canceled Code = "CANCELED"
-	// ViewBroken: a view's dependency was dropped or changed.
+	// ViewBroken: a view's dependency was dropped or changed so that the
+	// view's query no longer yields its columns; the message names the
+	// view and what is missing. Recreate the view (CREATE OR REPLACE VIEW)
+	// or drop it.
 	ViewBroken Code = "VIEW_BROKEN"
 	// Unauthenticated: no or invalid credentials.
 	Unauthenticated Code = "UNAUTHENTICATED"
 )
+
+// Codes lists every code above, for documentation and for mappings that
+// must cover them all (the API's Connect codes).
+var Codes = []Code{Internal, SyntaxError, PermissionDenied, NamespaceNotFound, TableNotFound, ColumnNotFound,
+	AlreadyExists, TypeMismatch, NotNullViolation, PKViolation, InvalidOption, InvalidArgument, NotEmpty,
+	HasDependents, Unsupported, Conflict, Unavailable, Timeout, Canceled, ViewBroken, Unauthenticated}
 
 // Error is a user-facing failure.
 type Error struct {

@@ -1,5 +1,6 @@
 // Package schema is Floe's schema registry (seed US1): it serves table
-// definitions from catalog manifests and memoizes each table's Arrow schema.
+// and view definitions from catalog manifests and memoizes each table's
+// Arrow schema and each view's checked schema (see View).
 //
 // # Caching model
 //
@@ -230,10 +231,12 @@ func (r *Registry) install(cat *manifest.Catalog, now time.Time) *Snapshot {
 		s.byID[def.ID] = t
 		s.byName[tableKey{def.Namespace, def.Name}] = t
 	}
+	viewsKept := s.installViews(prev)
 	r.snap.Store(s)
 	r.reloads.Add(1)
 	r.opts.Logger.LogAttrs(context.Background(), slog.LevelDebug, "catalog snapshot installed",
-		slog.Uint64("version", cat.Version), slog.Int("tables", len(cat.Tables)), slog.Int("memos_kept", reused))
+		slog.Uint64("version", cat.Version), slog.Int("tables", len(cat.Tables)), slog.Int("memos_kept", reused),
+		slog.Int("views", len(cat.Views)), slog.Int("view_memos_kept", viewsKept))
 	return s
 }
 
@@ -286,6 +289,7 @@ type Snapshot struct {
 	checkedAt time.Time
 	byID      map[string]*Table
 	byName    map[tableKey]*Table
+	views     map[tableKey]*View
 }
 
 // Version is the catalog version, 0 for an empty warehouse.

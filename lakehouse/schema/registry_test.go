@@ -52,6 +52,7 @@ func (f *fakeSource) commit(mutate func(c *manifest.Catalog)) *manifest.Catalog 
 			tb.PrimaryKey = append([]string(nil), tb.PrimaryKey...)
 			next.Tables = append(next.Tables, tb)
 		}
+		next.Views = (&manifest.Catalog{Views: prev.Views}).Clone().Views
 	}
 	mutate(next)
 	next.FormatVersion = 1

@@ -97,9 +97,15 @@ func (x *Executor) dropNamespace(ctx context.Context, q *stmtCtx, s *sqlparse.Dr
 				tables = append(tables, t.Name)
 			}
 		}
-		if len(tables) > 0 && !s.Cascade {
-			return dberr.New(dberr.NotEmpty, "namespace %s holds tables %s; drop them first or use DROP NAMESPACE %s CASCADE", s.Name, strings.Join(tables, ", "), s.Name)
+		for _, v := range c.Views {
+			if v.Namespace == s.Name {
+				tables = append(tables, v.Name)
+			}
 		}
+		if len(tables) > 0 && !s.Cascade {
+			return dberr.New(dberr.NotEmpty, "namespace %s holds tables or views %s; drop them first or use DROP NAMESPACE %s CASCADE", s.Name, strings.Join(tables, ", "), s.Name)
+		}
+		dropNamespaceViews(c, s.Name)
 		c.Tables = slices.DeleteFunc(c.Tables, func(t manifest.Table) bool { return t.Namespace == s.Name })
 		c.Namespaces = slices.Delete(c.Namespaces, i, i+1)
 		return nil
@@ -305,6 +311,9 @@ func (x *Executor) createTable(ctx context.Context, q *stmtCtx, s *sqlparse.Crea
 			}
 			return dberr.New(dberr.AlreadyExists, "table %s.%s already exists", t.Namespace, t.Name)
 		}
+		if _, ok := c.View(t.Namespace, t.Name); ok {
+			return dberr.New(dberr.AlreadyExists, "a view named %s.%s already exists; views and tables share names", t.Namespace, t.Name)
+		}
 		c.Tables = append(c.Tables, t)
 		if err := c.Validate(); err != nil {
 			return dberr.New(dberr.InvalidOption, "%s", strings.TrimPrefix(err.Error(), manifest.ErrInvalid.Error()+": "))
@@ -333,7 +342,14 @@ func (x *Executor) dropTable(ctx context.Context, q *stmtCtx, s *sqlparse.DropTa
 		return Result{}, err
 	}
 	id := t.Def().ID
+	var views []string // dropped with the table (CASCADE)
 	_, err = x.commitCatalog(ctx, func(c *manifest.Catalog) error {
+		var err error
+		if _, ok := c.TableByID(id); ok {
+			if views, err = dropDependents(c, name.Namespace, name.Name, s.Cascade, "table"); err != nil {
+				return err
+			}
+		}
 		n := len(c.Tables)
 		c.Tables = slices.DeleteFunc(c.Tables, func(t manifest.Table) bool { return t.ID == id })
 		if len(c.Tables) == n {
@@ -348,6 +364,9 @@ func (x *Executor) dropTable(ctx context.Context, q *stmtCtx, s *sqlparse.DropTa
 		return Result{}, err
 	}
 	x.audit(ctx, q, "DROP TABLE", name.Namespace+"."+name.Name, s.Text())
+	for _, v := range views {
+		x.audit(ctx, q, "DROP VIEW", v, s.Text())
+	}
 	return Result{Message: "DROP TABLE"}, nil
 }
 
@@ -532,6 +551,11 @@ func (x *Executor) showTables(_ context.Context, q *stmtCtx, s *sqlparse.ShowTab
 }
 
 func (x *Executor) describe(_ context.Context, q *stmtCtx, s *sqlparse.Describe) (Result, error) {
+	if n := q.tableName(s.Table); q.snap.Views() > 0 {
+		if v, ok := q.snap.Catalog().View(n.Namespace, n.Name); ok {
+			return x.describeView(q, v)
+		}
+	}
 	t, err := q.lookup(q.tableName(s.Table))
 	if err != nil {
 		return Result{}, err

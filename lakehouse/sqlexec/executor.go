@@ -200,6 +200,8 @@ type stmtCtx struct {
 	// extra are statement-local relations (ON CONFLICT's excluded) that
 	// unqualified references resolve to before the catalog.
 	extra map[string]string
+	// rels are the relations created for the statement's tables and views.
+	rels relations
 }
 
 func (q *stmtCtx) close() {
@@ -287,6 +289,12 @@ func (x *Executor) dispatch(ctx context.Context, q *stmtCtx, st sqlparse.Stateme
 		return x.dropUser(ctx, q, s)
 	case *sqlparse.ExecuteAs:
 		return x.executeAs(ctx, q, s)
+	case *sqlparse.CreateView:
+		return x.createView(ctx, q, s)
+	case *sqlparse.DropView:
+		return x.dropView(ctx, q, s)
+	case *sqlparse.ShowViews:
+		return x.showViews(ctx, q, s)
 	}
 	return Result{}, dberr.New(dberr.Unsupported, "statement %q is not supported", firstWords(st.Text()))
 }

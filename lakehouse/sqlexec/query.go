@@ -9,6 +9,7 @@ import (
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/sqlbind"
 	"github.com/floedb/floe/lakehouse/sqlparse"
+	"github.com/floedb/floe/manifest"
 )
 
 // viewKey identifies a view within one statement: a table read twice at
@@ -23,34 +24,49 @@ type viewKey struct {
 // the data the principal may see. hidden exposes the hidden row id of the
 // tables (DML's own reads).
 func (q *stmtCtx) bindQuery(ctx context.Context, text string, hidden bool) (*sqlbind.Bound, error) {
+	return q.bind(ctx, text, hidden, nil)
+}
+
+// bind is bindQuery for the statement's own text (within nil) or for the
+// query of a view being expanded (within: the views being expanded,
+// innermost first), whose unqualified names resolve in the view's
+// namespace and which sees no statement-local relations. References to
+// views are expanded (see expandView).
+func (q *stmtCtx) bind(ctx context.Context, text string, hidden bool, within *viewChain) (*sqlbind.Bound, error) {
 	sess, err := q.session(ctx)
 	if err != nil {
 		return nil, err
 	}
-	views := map[viewKey]string{}
 	return sqlbind.Bind(ctx, sess.Conn(), text, func(ref sqlbind.TableRef) (string, error) {
-		if ref.Schema == "" && ref.Catalog == "" && ref.AtVersion == nil {
+		if within == nil && ref.Schema == "" && ref.Catalog == "" && ref.AtVersion == nil {
 			if name, ok := q.extra[strings.ToLower(ref.Name)]; ok {
 				return name, nil
 			}
 		}
-		t, err := q.resolveRef(ref)
+		if v, ok := q.viewOf(ref, within); ok {
+			return q.expandView(ctx, v, ref, within)
+		}
+		t, err := q.resolveRef(ref, within.namespace(q.ns))
 		if err != nil {
 			return "", err
 		}
+		within.record(manifest.DependsOnTable, t.Def().Namespace, t.Def().Name, t.Def().ID)
 		version, err := q.refVersion(ref)
 		if err != nil {
 			return "", err
 		}
 		key := viewKey{t.Def().ID, version, hidden}
-		if name, ok := views[key]; ok {
+		if name, ok := q.rels.tables[key]; ok {
 			return name, nil
 		}
 		name, err := q.x.providerFor(t.Def()).view(ctx, q, t, version, hidden)
 		if err != nil {
 			return "", err
 		}
-		views[key] = name
+		if q.rels.tables == nil {
+			q.rels.tables = map[viewKey]string{}
+		}
+		q.rels.tables[key] = name
 		q.names[strings.Trim(name, `"`)] = t.Def().Namespace + "." + t.Def().Name
 		return name, nil
 	})
@@ -94,13 +110,14 @@ func asInt64(x any) (int64, bool) {
 	return 0, false
 }
 
-// resolveRef finds the table a reference names and checks that the
-// principal may read it.
-func (q *stmtCtx) resolveRef(ref sqlbind.TableRef) (*schemaTable, error) {
+// resolveRef finds the table a reference names (unqualified: in namespace
+// ns) and checks that the principal may read it.
+func (q *stmtCtx) resolveRef(ref sqlbind.TableRef, ns string) (*schemaTable, error) {
 	if ref.Catalog != "" {
 		return nil, dberr.New(dberr.TableNotFound, "table %s.%s.%s does not exist: Floe names are namespace.table", ref.Catalog, ref.Schema, ref.Name)
 	}
-	t, err := q.lookup(sqlparse.Name{Namespace: strings.ToLower(ref.Schema), Name: strings.ToLower(ref.Name)})
+	n := refName(ref, ns)
+	t, err := q.lookup(n)
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +137,9 @@ func (q *stmtCtx) lookup(n sqlparse.Name) (*schemaTable, error) {
 	if err != nil {
 		if _, ok := q.snap.Catalog().Namespace(ns); !ok {
 			return nil, dberr.New(dberr.NamespaceNotFound, "namespace %s does not exist (table %s)", ns, n.Name)
+		}
+		if _, err := q.snap.View(ns, n.Name); err == nil {
+			return nil, dberr.New(dberr.InvalidArgument, "%s.%s is a view, not a table: views can only be queried (see DROP VIEW, CREATE OR REPLACE VIEW)", ns, n.Name)
 		}
 		return nil, dberr.New(dberr.TableNotFound, "table %s.%s does not exist", ns, n.Name)
 	}

@@ -273,7 +273,7 @@ func (x *Executor) virtualTables() map[string]virtualProvider {
 				out = append(out, []driver.Value{t.Namespace, t.Name, t.ID, string(t.Type), level, pk, int64(t.SchemaVersion),
 					opt(t.Options.TTLSeconds), opt(t.Options.FlushRows), opt(t.Options.FlushIntervalSeconds), ts(t.CreatedAt), ts(t.UpdatedAt)})
 			}
-			return out, nil
+			return append(out, viewTableRows(q)...), nil
 		}},
 		"columns": {rows: func(_ context.Context, q *stmtCtx) ([][]driver.Value, error) {
 			var out [][]driver.Value
@@ -291,7 +291,7 @@ func (x *Executor) virtualTables() map[string]virtualProvider {
 					out = append(out, []driver.Value{t.Namespace, t.Name, c.Name, n, c.Type.String(), c.Nullable, d, isKey(&t, c.Name), int64(c.ID)})
 				}
 			}
-			return out, nil
+			return append(out, viewColumnRows(q)...), nil
 		}},
 		"storages": {rows: func(context.Context, *stmtCtx) ([][]driver.Value, error) {
 			return [][]driver.Value{{"default", x.app.Bucket().Name(), node}}, nil

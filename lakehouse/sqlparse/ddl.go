@@ -36,10 +36,10 @@ func createParser(p *parser) createFunc {
 			return parseCreateTable
 		case "NAMESPACE":
 			return parseCreateNamespace
-		case "VIEW", "MATERIALIZED":
-			return func(p *parser, _ createPrefix) (Statement, error) {
-				return nil, dberr.New(dberr.Unsupported, "CREATE %s is not supported", upperASCII(p.peek().Text))
-			}
+		case "VIEW":
+			return parseCreateView
+		case "MATERIALIZED":
+			return refuseMaterialized
 		case "SECRET", "PERSISTENT":
 			return refuseCreate("Floe manages credentials itself")
 		case "SCHEMA":
@@ -50,7 +50,7 @@ func createParser(p *parser) createFunc {
 		}
 	}
 	return func(p *parser, _ createPrefix) (Statement, error) {
-		return nil, p.expected("TABLE or NAMESPACE")
+		return nil, p.expected("TABLE, VIEW or NAMESPACE")
 	}
 }
 
@@ -349,14 +349,16 @@ func parseDrop(p *parser) (Statement, error) {
 			return parseDropNamespace(p)
 		case "USER":
 			return parseDropUser(p)
-		case "VIEW", "MATERIALIZED":
+		case "VIEW":
+			return parseDropView(p)
+		case "MATERIALIZED":
 			return nil, dberr.New(dberr.Unsupported, "DROP %s is not supported", w)
 		case "SCHEMA", "SECRET", "PERSISTENT", "TEMPORARY", "MACRO", "FUNCTION", "INDEX",
 			"SEQUENCE", "TYPE", "DATABASE", "EXTENSION", "TRIGGER", "ROLE":
 			return nil, dberr.New(dberr.PermissionDenied, "DROP %s is not allowed: %s", w, reasonCatalog)
 		}
 	}
-	return nil, p.expected("TABLE or NAMESPACE")
+	return nil, p.expected("TABLE, VIEW or NAMESPACE")
 }
 
 // parseDropTable parses DROP TABLE [IF EXISTS] name [CASCADE | RESTRICT]
@@ -505,7 +507,8 @@ func (p *parser) alterSet() (AlterAction, error) {
 	return &SetAccessLevel{Level: upperASCII(t.Value())}, nil
 }
 
-// parseShow parses SHOW TABLES [IN | FROM ns] and SHOW NAMESPACES.
+// parseShow parses SHOW TABLES [IN | FROM ns], SHOW VIEWS [IN | FROM ns]
+// and SHOW NAMESPACES.
 func parseShow(p *parser) (Statement, error) {
 	p.next() // SHOW
 	switch {
@@ -520,8 +523,10 @@ func parseShow(p *parser) (Statement, error) {
 		return st, p.expectEnd()
 	case p.accept("NAMESPACES"):
 		return &ShowNamespaces{}, p.expectEnd()
+	case p.accept("VIEWS"):
+		return parseShowViews(p)
 	}
-	return nil, p.expected("TABLES or NAMESPACES")
+	return nil, p.expected("TABLES, VIEWS or NAMESPACES")
 }
 
 // parseDescribe parses DESCRIBE [TABLE] name and DESC [TABLE] name.

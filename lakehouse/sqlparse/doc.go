@@ -37,6 +37,9 @@
 //	ALTER TABLE name SET (KEY = value, …)
 //	SHOW TABLES [IN | FROM ns]
 //	DESCRIBE [TABLE] name, DESC [TABLE] name
+//	CREATE [OR REPLACE] VIEW [IF NOT EXISTS] name [(col, …)] AS query
+//	DROP VIEW [IF EXISTS] name [CASCADE | RESTRICT]
+//	SHOW VIEWS [IN | FROM ns]
 //	INSERT [OR REPLACE | OR IGNORE] INTO name [(col, …)] {VALUES (expr, …), … | query}
 //	    [ON CONFLICT [(col, …)] {DO NOTHING | DO UPDATE SET col = expr, …}]
 //	UPDATE name [[AS] alias] SET col = expr, … [WHERE expr]
@@ -75,6 +78,6 @@
 //
 // statementParser maps a statement's first keyword to its parser and
 // createParser does the same for the word after CREATE; a new statement
-// (CREATE VIEW, CREATE USER, SUBSCRIBE, …) is a new case there and a new
-// Statement type in ast.go.
+// (CREATE USER, SUBSCRIBE, …) is a new case there and a new Statement
+// type (ast.go, or a file of its own as view.go).
 package sqlparse

@@ -63,15 +63,15 @@ func errCases() []errCase {
 		{"missing option value", "CREATE TABLE t (a INT) WITH (ttl_seconds = )", syntax, 1, 44, `expected a string or number after "=", found ")"`},
 		{"missing option equals", "CREATE TABLE t (a INT) WITH (ttl_seconds 5)", syntax, 1, 42, `expected "=" after "ttl_seconds", found "5"`},
 		{"empty options", "CREATE TABLE t (a INT) WITH ()", syntax, 1, 30, `expected an option name after "(", found ")"`},
-		{"create what", "CREATE FOO x", syntax, 1, 8, `expected TABLE or NAMESPACE after "CREATE", found "FOO"`},
+		{"create what", "CREATE FOO x", syntax, 1, 8, `expected TABLE, VIEW or NAMESPACE after "CREATE", found "FOO"`},
 		{"create shared without table", "CREATE SHARED t (a INT)", syntax, 1, 15, `expected TABLE after "SHARED", found "t"`},
 		{"drop two tables", "DROP TABLE a, b", syntax, 1, 13, `expected end of statement after "a", found ","`},
-		{"drop what", "DROP t", syntax, 1, 6, `expected TABLE or NAMESPACE after "DROP", found "t"`},
+		{"drop what", "DROP t", syntax, 1, 6, `expected TABLE, VIEW or NAMESPACE after "DROP", found "t"`},
 		{"alter what", "ALTER VIEW v", syntax, 1, 7, `expected TABLE after "ALTER", found "VIEW"`},
 		{"alter action", "ALTER TABLE t FOO", syntax, 1, 15, `expected ADD, DROP, RENAME or SET after "t", found "FOO"`},
 		{"alter set what", "ALTER TABLE t SET foo = 1", syntax, 1, 19, `expected ACCESS_LEVEL or "(" after "SET", found "foo"`},
 		{"rename without to", "ALTER TABLE t RENAME a b", syntax, 1, 24, `expected TO after "a", found "b"`},
-		{"show what", "SHOW databases", syntax, 1, 6, `expected TABLES or NAMESPACES after "SHOW", found "databases"`},
+		{"show what", "SHOW databases", syntax, 1, 6, `expected TABLES, VIEWS or NAMESPACES after "SHOW", found "databases"`},
 		{"flush what", "FLUSH t", syntax, 1, 7, `expected TABLE or ALL after "FLUSH", found "t"`},
 		{"compact without table", "COMPACT t", syntax, 1, 9, `expected TABLE after "COMPACT", found "t"`},
 		{"use two parts", "USE a.b", syntax, 1, 6, "a namespace name has one part"},
@@ -178,7 +178,6 @@ func errCases() []errCase {
 		{"merge", "MERGE INTO t USING u ON t.a = u.a WHEN MATCHED THEN DELETE", unsupported, 0, 0, "MERGE is not supported"},
 		{"prepare", "PREPARE p AS SELECT 1", unsupported, 0, 0, "prepared statements are not supported"},
 		{"execute", "EXECUTE p", unsupported, 0, 0, "prepared statements are not supported"},
-		{"create view", "CREATE VIEW v AS SELECT 1", unsupported, 0, 0, "CREATE VIEW is not supported"},
 		{"create user without password", "CREATE USER alice", syntax, 1, 18, `expected WITH after "alice", found end of statement`},
 		{"create user password not a string", "CREATE USER alice WITH PASSWORD secret", syntax, 1, 33, "expected the password as a string literal"},
 		{"create user junk after password", "CREATE USER alice WITH PASSWORD 's3cr3t' GARBAGE", syntax, 1, 42, `expected ROLE, EMAIL or the end of the statement after the password, found "GARBAGE"`},
@@ -190,7 +189,6 @@ func errCases() []errCase {
 		{"execute as nested", "EXECUTE AS USER 'a' (EXECUTE AS USER 'b' (SELECT 1))", syntax, 1, 22, "cannot be nested"},
 		{"execute as trailing", "EXECUTE AS USER 'a' (SELECT 1) x", syntax, 1, 32, "expected end of statement"},
 		{"prepared execute", "EXECUTE p", unsupported, 0, 0, "prepared statements are not supported"},
-		{"drop view", "DROP VIEW v", unsupported, 0, 0, "DROP VIEW is not supported"},
 		{"create or replace table", "CREATE OR REPLACE TABLE t (a INT)", unsupported, 0, 0, "CREATE OR REPLACE TABLE is not supported"},
 		{"create table as", "CREATE TABLE t AS SELECT 1", unsupported, 0, 0, "CREATE TABLE … AS is not supported"},
 		{"table check constraint", "CREATE TABLE t (a INT, CHECK (a > 0))", unsupported, 0, 0, "table constraint CHECK is not supported"},
@@ -231,7 +229,7 @@ func errCases() []errCase {
 }
 
 func TestParseErrors(t *testing.T) {
-	for _, tc := range errCases() {
+	for _, tc := range append(errCases(), viewErrCases()...) {
 		t.Run(tc.name, func(t *testing.T) {
 			sts, err := Parse(tc.sql)
 			if err == nil {

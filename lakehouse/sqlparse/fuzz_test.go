@@ -11,12 +11,12 @@ import (
 // seeds returns every statement text of the table tests.
 func seeds() []string {
 	var out []string
-	for _, cs := range [][]parseCase{ddlCases(), dmlCases(), queryCases()} {
+	for _, cs := range [][]parseCase{ddlCases(), dmlCases(), queryCases(), viewCases()} {
 		for _, c := range cs {
 			out = append(out, c.sql)
 		}
 	}
-	for _, c := range errCases() {
+	for _, c := range append(errCases(), viewErrCases()...) {
 		out = append(out, c.sql)
 	}
 	for _, c := range lexCases() {
