@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -84,31 +85,45 @@ func BenchmarkAPIPointSelect(b *testing.B) {
 	reportLatency(b, samples)
 }
 
-// BenchmarkAPIConcurrent16: 16 clients, each alternating a single-row
-// INSERT and a primary-key SELECT; reports calls per second.
+// BenchmarkAPIConcurrent16: 16 clients, each logged in as its own user,
+// each alternating a single-row INSERT and a primary-key SELECT of its
+// rows; reports calls per second and the latency of all calls.
 func BenchmarkAPIConcurrent16(b *testing.B) {
-	_, c := benchSetup(b)
+	s, _ := benchSetup(b)
+	const n = 16
+	root := s.login("root", rootPassword)
+	cs := make([]*clients, n)
+	for i := range cs {
+		name := fmt.Sprintf("user%02d", i)
+		root.exec(b, "CREATE USER "+name+" WITH PASSWORD 'user-password'")
+		cs[i] = s.login(name, "user-password")
+	}
 	ctx := context.Background()
-	const clients = 16
 	var next atomic.Int64
 	var mu sync.Mutex
 	samples := make([]time.Duration, 0, 1<<16)
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
-	per := max(1, b.N/clients)
-	for range clients {
+	per := max(1, b.N/n)
+	for _, c := range cs {
 		wg.Go(func() {
 			local := make([]time.Duration, 0, per)
-			for range per {
-				id := next.Add(1)
-				t0 := time.Now()
-				req := insertReq(id)
-				if id%2 == 0 {
-					req = selectReq(id - 1)
+			var last int64
+			for k := range per {
+				req := selectReq(last)
+				if k%2 == 0 {
+					last = next.Add(1)
+					req = insertReq(last)
 				}
-				if _, err := c.query.ExecuteSQL(ctx, req); err != nil {
+				t0 := time.Now()
+				res, err := c.query.ExecuteSQL(ctx, req)
+				if err != nil {
 					b.Error(err)
+					return
+				}
+				if k%2 == 1 && len(res.Msg.GetResults()[0].GetRows()) != 1 {
+					b.Errorf("row %d not found", last)
 					return
 				}
 				local = append(local, time.Since(t0))
@@ -119,6 +134,6 @@ func BenchmarkAPIConcurrent16(b *testing.B) {
 		})
 	}
 	wg.Wait()
-	b.ReportMetric(float64(per*clients)/time.Since(start).Seconds(), "calls/s")
+	b.ReportMetric(float64(per*n)/time.Since(start).Seconds(), "calls/s")
 	reportLatency(b, samples)
 }

@@ -127,8 +127,12 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logge
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
+		// Calls still running after the grace period are cut. (A
+		// connection a client opened but never used also counts as busy
+		// for its first 5 seconds, see net/http.Server.Shutdown.)
+		log.LogAttrs(context.WithoutCancel(ctx), slog.LevelWarn, "api: connections still open after the shutdown grace period were closed",
+			slog.Duration("grace", grace), slog.Any("error", err))
 		srv.Close()
-		return fmt.Errorf("api: shutdown: %w", err)
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
