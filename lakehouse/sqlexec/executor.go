@@ -67,6 +67,7 @@ type Executor struct {
 	log     *slog.Logger
 	virtual map[string]virtualProvider
 	ids     *idGenerator
+	point   pointState
 
 	// partLocks serialize read-check-write statements (INSERT's key check,
 	// UPDATE, DELETE) per partition, so two statements cannot both see a
