@@ -46,12 +46,13 @@ tools: ## install the pinned tools (staticcheck, versitygw)
 	$(GO) install $(STATICCHECK_PKG)
 	$(GO) install $(VERSITYGW_PKG)
 
-fuzz: ## fuzz the manifest decoders, the SQL lexer/parser and the query guard for FUZZTIME each (default 30s)
+fuzz: ## fuzz the manifest decoders, the SQL lexer/parser, the query guard and the point-read recogniser for FUZZTIME each (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCatalog$$' -fuzztime $(FUZZTIME) ./manifest
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodePartition$$' -fuzztime $(FUZZTIME) ./manifest
 	$(GO) test -run '^$$' -fuzz '^FuzzLex$$' -fuzztime $(FUZZTIME) ./lakehouse/sqlparse
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./lakehouse/sqlparse
 	$(GO) test -run '^$$' -fuzz '^FuzzBind$$' -fuzztime $(FUZZTIME) ./lakehouse/sqlbind
+	$(GO) test -run '^$$' -fuzz '^FuzzPointShape$$' -fuzztime $(FUZZTIME) ./lakehouse/sqlexec
 
 s3-up: ## start versitygw on loopback and print the FLOE_TEST_S3_* exports
 	./scripts/s3-up.sh

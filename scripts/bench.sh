@@ -3,7 +3,7 @@
 # on memory, a local directory and S3 through versitygw; object store
 # backends; write buffer; segments; flush, direct commits, compaction and the
 # merged scan against DuckDB on the same files; the SQL executor: point
-# SELECT, 1000-row INSERT, GROUP BY over 1M rows vs DuckDB on the same
+# SELECT (fast path and DuckDB path), single-row and 1000-row INSERT, GROUP BY over 1M rows vs DuckDB on the same
 # files, system vs shared table, system table initialisation) and rewrites the
 # results table in docs/BENCHMARKS.md. COUNT (default 5) runs per benchmark;
 # the table shows medians. Compare two runs with benchstat on the raw
@@ -23,4 +23,5 @@ go run ./internal/tools/benchdoc -in bench.out -doc docs/BENCHMARKS.md \
 	-ratio "scan 200k/20 segments: Floe merged / DuckDB merged (same files)=Scan200k/floe-merged:Scan200k/duckdb-merged" \
 	-ratio "scan 200k/20 segments: Floe merged / DuckDB raw read_parquet=Scan200k/floe-merged:Scan200k/duckdb-raw" \
 	-ratio "GROUP BY 1M rows: DuckDB direct / Floe SQL (goal: at least 0.8)=GroupBy1M/duckdb-direct:GroupBy1M/floe" \
-	-ratio "system.jobs / shared table of equal size (goal: at most 1.05)=SystemVsShared/system_jobs:SystemVsShared/jobs_like"
+	-ratio "system.jobs / shared table of equal size (goal: at most 1.05)=SystemVsShared/system_jobs:SystemVsShared/jobs_like" \
+	-ratio "point SELECT by primary key: DuckDB path / point-read fast path=PointSelect/duckdb:PointSelect/fast"
