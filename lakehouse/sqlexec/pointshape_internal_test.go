@@ -10,7 +10,9 @@ import (
 )
 
 func TestParsePointShape(t *testing.T) {
-	tok := func(kind sqlparse.TokenKind, text string) sqlparse.Token { return sqlparse.Token{Kind: kind, Text: text} }
+	tok := func(kind sqlparse.TokenKind, text string) sqlparse.Token {
+		return sqlparse.Token{Kind: kind, Text: text}
+	}
 	for _, tc := range []struct {
 		sql  string
 		want *pointShape // nil: not a point read
