@@ -61,12 +61,13 @@ generate-check: generate ## fail if the committed generated code differs from a 
 example-ts: build ## run the TypeScript (connect-es) example against a real node (needs Node.js 20+ and npm)
 	FLOE_BIN=$(CURDIR)/bin/floe ./examples/connect-es/run.sh
 
-fuzz: ## fuzz the manifest decoders, the SQL lexer/parser and the query guard for FUZZTIME each (default 30s)
+fuzz: ## fuzz the manifest decoders, the SQL lexer/parser, the query guard and the point-read recogniser for FUZZTIME each (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCatalog$$' -fuzztime $(FUZZTIME) ./manifest
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodePartition$$' -fuzztime $(FUZZTIME) ./manifest
 	$(GO) test -run '^$$' -fuzz '^FuzzLex$$' -fuzztime $(FUZZTIME) ./lakehouse/sqlparse
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./lakehouse/sqlparse
 	$(GO) test -run '^$$' -fuzz '^FuzzBind$$' -fuzztime $(FUZZTIME) ./lakehouse/sqlbind
+	$(GO) test -run '^$$' -fuzz '^FuzzPointShape$$' -fuzztime $(FUZZTIME) ./lakehouse/sqlexec
 
 s3-up: ## start versitygw on loopback and print the FLOE_TEST_S3_* exports
 	./scripts/s3-up.sh

@@ -225,6 +225,11 @@ type Log[M Manifest] struct {
 
 	sem  chan struct{} // one commit at a time through this Log
 	memo atomic.Uint64 // highest version known to exist
+	// listed is set once LatestVersion listed the log: from then on an
+	// empty log (memo 0) is listed from its start without reading the
+	// hint, which could only be missing or stale (a never-flushed
+	// partition is read on every INSERT and point read).
+	listed atomic.Bool
 	// hintStale is set when a listing found the hint HintEvery or more
 	// versions behind: the next commit rewrites it.
 	hintStale atomic.Bool
@@ -344,7 +349,8 @@ func (l *Log[M]) versions() string { return l.prefix + versionsDir }
 // Cost: the first call of a Log reads the hint object (1 GET) and lists the
 // versions from the hint on (1 LIST request while fewer than 1000 versions
 // were committed since the hint was written). Later calls list from the
-// highest version this Log has seen, with no GET; if that listing runs past
+// highest version this Log has seen (from the start if it saw none), with
+// no GET; if that listing runs past
 // 1000 versions, the hint is consulted to skip ahead. The version found is
 // the head the next Commit may build on without listing (LogOptions.HeadTTL).
 func (l *Log[M]) LatestVersion(ctx context.Context) (uint64, error) {
@@ -353,7 +359,7 @@ func (l *Log[M]) LatestVersion(ctx context.Context) (uint64, error) {
 	}
 	at := l.opts.Clock() // before the listing: the head is confirmed as of then
 	memo := l.memo.Load()
-	from, fromMemo := memo, memo > 0
+	from, fromMemo := memo, memo > 0 || l.listed.Load()
 	if !fromMemo {
 		h, err := l.readHint(ctx)
 		if err != nil {
@@ -385,6 +391,7 @@ func (l *Log[M]) LatestVersion(ctx context.Context) (uint64, error) {
 		l.hintStale.Store(true)
 	}
 	l.see(v)
+	l.listed.Store(true)
 	l.confirmHead(v, at)
 	return v, nil
 }

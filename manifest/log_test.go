@@ -1027,3 +1027,32 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("min backoff(100) = %s", got)
 	}
 }
+
+// An empty log (a partition never flushed) is read on every INSERT and
+// point read: after its first listing, LatestVersion lists it again but
+// does not read the hint; once a version exists, it is found.
+func TestLatestVersionOfEmptyLogSkipsHint(t *testing.T) {
+	ctx := context.Background()
+	c := objstore.NewCounting(objstore.NewMem())
+	l := NewPartitionLog(c, "tbl", "u1", LogOptions{})
+	for i := range 3 {
+		c.Reset()
+		if v, err := l.LatestVersion(ctx); err != nil || v != 0 {
+			t.Fatalf("call %d: version %d, %v", i, v, err)
+		}
+		want := objstore.OpCounts{List: 1}
+		if i == 0 {
+			want.Get = 1 // the hint
+		}
+		if got := c.Counts(); got != want {
+			t.Fatalf("call %d: requests %+v, want %+v", i, got, want)
+		}
+	}
+	other := NewPartitionLog(c, "tbl", "u1", LogOptions{})
+	if _, err := other.Commit(ctx, func(p *Partition) (*Partition, error) { return p, nil }, CommitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := l.LatestVersion(ctx); err != nil || v != 1 {
+		t.Fatalf("after another writer's commit: version %d, %v", v, err)
+	}
+}

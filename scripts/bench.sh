@@ -3,9 +3,11 @@
 # on memory, a local directory and S3 through versitygw; object store
 # backends; write buffer; segments; flush, direct commits, compaction and the
 # merged scan against DuckDB on the same files; the SQL executor: point
-# SELECT, 1000-row INSERT, GROUP BY over 1M rows vs DuckDB on the same
-# files, system vs shared table, system table initialisation, a view vs the
-# same query written out) and rewrites the
+# SELECT (fast path and DuckDB path), single-row and 1000-row INSERT,
+# GROUP BY over 1M rows vs DuckDB on the same files, system vs shared
+# table, system table initialisation, a view vs the same query written
+# out; the API over loopback: single-row INSERT and PK SELECT latency,
+# 16 concurrent users) and rewrites the
 # results table in docs/BENCHMARKS.md. COUNT (default 5) runs per benchmark;
 # the table shows medians. Compare two runs with benchstat on the raw
 # output kept in bench.out.
@@ -15,7 +17,7 @@ cd "$(dirname "$0")/.."
 count=${COUNT:-5}
 ./scripts/with-s3.sh go test -run '^$' -bench . -benchmem -count "$count" -timeout 30m \
 	./lakehouse/schema ./manifest ./lakehouse/objstore ./lakehouse/wbuf ./lakehouse/segment \
-	./lakehouse/tablestore ./lakehouse/tablestore/duckdbbench ./lakehouse/sqlexec | tee bench.out
+	./lakehouse/tablestore ./lakehouse/tablestore/duckdbbench ./lakehouse/sqlexec ./lakehouse/api | tee bench.out
 
 go run ./internal/tools/benchdoc -in bench.out -doc docs/BENCHMARKS.md \
 	-cmd "make bench (COUNT=$count)" \
@@ -26,4 +28,5 @@ go run ./internal/tools/benchdoc -in bench.out -doc docs/BENCHMARKS.md \
 	-ratio "GROUP BY 1M rows: DuckDB direct / Floe SQL (goal: at least 0.8)=GroupBy1M/duckdb-direct:GroupBy1M/floe" \
 	-ratio "system.jobs / shared table of equal size (goal: at most 1.05)=SystemVsShared/system_jobs:SystemVsShared/jobs_like" \
 	-ratio "GROUP BY 1M rows: through a view / written out (goal: at most 1.01, required 1.05)=View/groupby/view:View/groupby/direct" \
-	-ratio "point lookup: through a view / written out (fixed cost of one view)=View/point/view:View/point/direct"
+	-ratio "point lookup: through a view / written out (fixed cost of one view)=View/point/view:View/point/direct" \
+	-ratio "point SELECT by primary key: DuckDB path / point-read fast path=PointSelect/duckdb:PointSelect/fast"

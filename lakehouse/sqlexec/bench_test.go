@@ -16,7 +16,8 @@ import (
 )
 
 // BenchmarkPointSelect: SELECT by primary key on a table of 10k rows in
-// one segment plus a few buffered rows.
+// one segment plus a few buffered rows, answered by the point-read fast
+// path and, in the same run, by the DuckDB path (views, planning).
 func BenchmarkPointSelect(b *testing.B) {
 	h := newHarness(b)
 	h.must(svc, "CREATE TABLE pt (id BIGINT PRIMARY KEY, v TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
@@ -24,14 +25,31 @@ func BenchmarkPointSelect(b *testing.B) {
 	h.must(svc, "FLUSH TABLE pt")
 	h.must(svc, "INSERT INTO pt VALUES (20000, 'buffered')")
 	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		res, err := h.node.Executor.Execute(ctx, alice, sqlexec.Request{SQL: "SELECT v FROM pt WHERE id = $1", Params: []any{int64(i % 10000)}})
-		if err != nil || len(res[0].Rows) != 1 {
-			b.Fatal(err, res)
-		}
+	for _, path := range []struct {
+		name string
+		fast bool
+	}{{"fast", true}, {"duckdb", false}} {
+		b.Run(path.name, func(b *testing.B) {
+			sqlexec.SetPointReads(h.node.Executor, path.fast)
+			defer sqlexec.SetPointReads(h.node.Executor, true)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				res, err := h.node.Executor.Execute(ctx, alice, sqlexec.Request{SQL: "SELECT v FROM pt WHERE id = $1", Params: []any{int64(i % 10000)}})
+				if err != nil || len(res[0].Rows) != 1 {
+					b.Fatal(err, res)
+				}
+			}
+		})
 	}
+	b.Run("fast-buffered", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			res, err := h.node.Executor.Execute(ctx, alice, sqlexec.Request{SQL: "SELECT * FROM pt WHERE id = 20000"})
+			if err != nil || len(res[0].Rows) != 1 {
+				b.Fatal(err, res)
+			}
+		}
+	})
 }
 
 // BenchmarkInsert1000: one INSERT of 1000 rows (VALUES) into a USER table.
@@ -199,4 +217,34 @@ func BenchmarkView(b *testing.B) {
 	b.Run("groupby/view", func(b *testing.B) { run(b, fmt.Sprintf(agg, "vbig_pos")) })
 	b.Run("point/direct", func(b *testing.B) { run(b, "SELECT g FROM vbig WHERE v >= 0 AND id = $1", int64(4242)) })
 	b.Run("point/view", func(b *testing.B) { run(b, "SELECT g FROM vbig_pos WHERE id = $1", int64(4242)) })
+}
+
+// BenchmarkInsertOneRow: single-row INSERT into a USER table through
+// Execute, with literals (converted in Go) and with parameters. Each
+// statement is acknowledged after its WAL sync.
+func BenchmarkInsertOneRow(b *testing.B) {
+	h := newHarness(b)
+	h.must(alice, "CREATE USER TABLE one (id BIGINT PRIMARY KEY, v TEXT)")
+	ctx := context.Background()
+	next := 0 // keys stay unique across runs of the sub-benchmarks
+	b.Run("literal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			next++
+			sql := fmt.Sprintf("INSERT INTO one (id, v) VALUES (%d, 'row %d')", next, next)
+			if _, err := h.node.Executor.Execute(ctx, alice, sqlexec.Request{SQL: sql}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("params", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			next++
+			req := sqlexec.Request{SQL: "INSERT INTO one (id, v) VALUES ($1, $2)", Params: []any{int64(next), "row"}}
+			if _, err := h.node.Executor.Execute(ctx, alice, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

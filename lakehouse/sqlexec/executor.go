@@ -67,6 +67,7 @@ type Executor struct {
 	log     *slog.Logger
 	virtual map[string]virtualProvider
 	ids     *idGenerator
+	point   pointState
 
 	// userChanged is the OnUserChange hook.
 	userChanged userHook

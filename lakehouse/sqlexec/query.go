@@ -148,6 +148,9 @@ func (q *stmtCtx) lookup(n sqlparse.Name) (*schemaTable, error) {
 
 // query runs a SELECT (or EXPLAIN of one).
 func (x *Executor) query(ctx context.Context, q *stmtCtx, s *sqlparse.Select) (Result, error) {
+	if res, handled, err := x.pointSelect(ctx, q, s); handled {
+		return res, err
+	}
 	b, err := q.bindQuery(ctx, s.Query, false)
 	if err != nil {
 		return Result{}, err

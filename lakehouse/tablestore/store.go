@@ -62,9 +62,13 @@ type Options struct {
 	Segment segment.WriterOptions
 	// Cache, when set, holds segment files locally for reads; without it
 	// every read fetches the segments it needs into memory.
-	Cache  *Cache
-	Logger *slog.Logger
-	Clock  func() time.Time
+	Cache *Cache
+	// PointCacheBytes bounds the memory of decoded segments kept for
+	// Lookup. Default: DefaultPointCacheBytes (64 MiB); negative disables
+	// the cache (every Lookup then reads the segments it needs).
+	PointCacheBytes int64
+	Logger          *slog.Logger
+	Clock           func() time.Time
 }
 
 // Store is the storage engine of one process. It is safe for concurrent
@@ -85,6 +89,9 @@ type Store struct {
 	// afterCommit runs between a flush's commit and its buffer trim. An
 	// error stops the operation there, as a crash would.
 	beforeCommit, afterCommit func() error
+
+	// points caches decoded segments for Lookup.
+	points pointCache
 
 	mu struct {
 		sync.Mutex

@@ -151,12 +151,33 @@ func TestRandomOpsMatchModel(t *testing.T) {
 			if !maps.EqualFunc(got, model, row.Row.Equal) {
 				t.Fatalf("step %d: scan differs from model\n got %v\nwant %v", step, got, model)
 			}
+			h.checkLookups(tb, "alice", model, 42)
 		}
 		// Another user's partition stays empty: partitions are separate.
 		if other := h.scan(tb, "bob", ScanOptions{}); len(other) != 0 {
 			t.Fatalf("bob sees %d rows of alice", len(other))
 		}
 	})
+}
+
+// checkLookups checks Lookup of the keys 0..n-1 against model, through
+// the harness's store (decoded segments cached) and through a store that
+// caches none (each lookup reads the segments).
+func (h *harness) checkLookups(tb *manifest.Table, partition string, model map[int64]row.Row, n int64) {
+	h.t.Helper()
+	uncached := New(h.bucket, h.buf, Options{NodeID: "node-test", PointCacheBytes: -1})
+	for _, s := range []*Store{h.store, uncached} {
+		for id := range n {
+			v, found, err := s.Lookup(context.Background(), tb, partition, row.Row{row.BigInt(id)})
+			if err != nil {
+				h.t.Fatalf("lookup %d: %v", id, err)
+			}
+			want, ok := model[id]
+			if found != ok || ok && !v.Values.Equal(want) {
+				h.t.Fatalf("lookup %d: got %v (found %v), want %v (found %v)", id, v.Values, found, want, ok)
+			}
+		}
+	}
 }
 
 // A crash after the manifest commit but before the buffer trim: no row
