@@ -39,6 +39,9 @@ type Authenticator interface {
 	Verify(token string) (auth.Identity, error)
 }
 
+// compressMinBytes: smaller responses are sent uncompressed.
+const compressMinBytes = 4 << 10
+
 // Options configure a Server.
 type Options struct {
 	Executor Executor
@@ -75,6 +78,8 @@ func New(opts Options) (*Server, error) {
 		connect.WithReadMaxBytes(int(opts.MaxRequestBytes)),
 		connect.WithInterceptors(&authInterceptor{s: s}),
 		connect.WithRecover(s.recoverPanic),
+		// Compressing a few hundred bytes costs more than sending them.
+		connect.WithCompressMinBytes(compressMinBytes),
 		connect.WithCodec(strictJSON{name: "json"}),
 		connect.WithCodec(strictJSON{name: "json; charset=utf-8"}),
 	}
