@@ -48,7 +48,7 @@ func (x *Executor) createNamespace(ctx context.Context, q *stmtCtx, s *sqlparse.
 		return Result{}, dberr.New(dberr.PermissionDenied, "namespace name %s is reserved", s.Name)
 	}
 	if err := manifest.ValidateName("namespace", s.Name); err != nil {
-		return Result{}, dberr.New(dberr.InvalidOption, "%s", strings.TrimPrefix(err.Error(), manifest.ErrInvalid.Error()+": "))
+		return Result{}, invalidOption(err)
 	}
 	created := true
 	_, err := x.commitCatalog(ctx, func(c *manifest.Catalog) error {
@@ -69,6 +69,12 @@ func (x *Executor) createNamespace(ctx context.Context, q *stmtCtx, s *sqlparse.
 		x.audit(ctx, q, "CREATE NAMESPACE", s.Name, s.Text())
 	}
 	return Result{Message: "CREATE NAMESPACE"}, nil
+}
+
+// invalidOption turns a manifest validation error into the user's
+// INVALID_OPTION error, without the package prefix.
+func invalidOption(err error) error {
+	return dberr.New(dberr.InvalidOption, "%s", strings.TrimPrefix(err.Error(), manifest.ErrInvalid.Error()+": "))
 }
 
 // errNoChange aborts a catalog commit that has nothing to change.
@@ -266,7 +272,7 @@ func (x *Executor) createTable(ctx context.Context, q *stmtCtx, s *sqlparse.Crea
 		return Result{}, err
 	}
 	if err := manifest.ValidateName("table", name.Name); err != nil {
-		return Result{}, dberr.New(dberr.InvalidOption, "%s", strings.TrimPrefix(err.Error(), manifest.ErrInvalid.Error()+": "))
+		return Result{}, invalidOption(err)
 	}
 	now := x.app.Clock()().UTC()
 	t := manifest.Table{
@@ -282,7 +288,7 @@ func (x *Executor) createTable(ctx context.Context, q *stmtCtx, s *sqlparse.Crea
 	}
 	for _, c := range s.Columns {
 		if err := manifest.ValidateName("column", c.Name); err != nil {
-			return Result{}, dberr.New(dberr.InvalidOption, "%s", strings.TrimPrefix(err.Error(), manifest.ErrInvalid.Error()+": "))
+			return Result{}, invalidOption(err)
 		}
 		col := manifest.Column{ID: uint32(len(t.Columns) + 1), Name: c.Name, Type: c.Type, Nullable: !c.NotNull && !slices.Contains(s.PrimaryKey, c.Name), Default: c.Default}
 		if _, dup := t.Column(c.Name); dup {
@@ -316,7 +322,7 @@ func (x *Executor) createTable(ctx context.Context, q *stmtCtx, s *sqlparse.Crea
 		}
 		c.Tables = append(c.Tables, t)
 		if err := c.Validate(); err != nil {
-			return dberr.New(dberr.InvalidOption, "%s", strings.TrimPrefix(err.Error(), manifest.ErrInvalid.Error()+": "))
+			return invalidOption(err)
 		}
 		return nil
 	})
@@ -432,7 +438,7 @@ func (x *Executor) alterTable(ctx context.Context, q *stmtCtx, s *sqlparse.Alter
 			return errNoChange
 		}
 		if err := c.Validate(); err != nil {
-			return dberr.New(dberr.InvalidOption, "%s", strings.TrimPrefix(err.Error(), manifest.ErrInvalid.Error()+": "))
+			return invalidOption(err)
 		}
 		return nil
 	})
@@ -459,7 +465,7 @@ func applyAlter(t *manifest.Table, action sqlparse.AlterAction, now time.Time, c
 			return dberr.New(dberr.AlreadyExists, "%s.%s already has a column %s", t.Namespace, t.Name, a.Column.Name)
 		}
 		if err := manifest.ValidateName("column", a.Column.Name); err != nil {
-			return dberr.New(dberr.InvalidOption, "%s", strings.TrimPrefix(err.Error(), manifest.ErrInvalid.Error()+": "))
+			return invalidOption(err)
 		}
 		t.Columns = append(t.Columns, manifest.Column{ID: t.NextColumnID, Name: a.Column.Name, Type: a.Column.Type, Nullable: true, Default: a.Column.Default})
 		t.NextColumnID++
@@ -490,7 +496,7 @@ func applyAlter(t *manifest.Table, action sqlparse.AlterAction, now time.Time, c
 			return dberr.New(dberr.AlreadyExists, "%s.%s already has a column %s", t.Namespace, t.Name, a.To)
 		}
 		if err := manifest.ValidateName("column", a.To); err != nil {
-			return dberr.New(dberr.InvalidOption, "%s", strings.TrimPrefix(err.Error(), manifest.ErrInvalid.Error()+": "))
+			return invalidOption(err)
 		}
 		for i, k := range t.PrimaryKey {
 			if k == a.From {

@@ -422,7 +422,7 @@ func (x *Executor) createView(ctx context.Context, q *stmtCtx, s *sqlparse.Creat
 		return Result{}, dberr.New(dberr.PermissionDenied, "namespace %s holds Floe's own objects; create the view in another namespace", name.Namespace)
 	}
 	if err := manifest.ValidateName("view", name.Name); err != nil {
-		return Result{}, dberr.New(dberr.InvalidOption, "%s", strings.TrimPrefix(err.Error(), manifest.ErrInvalid.Error()+": "))
+		return Result{}, invalidOption(err)
 	}
 	if _, ok := q.snap.Catalog().Namespace(name.Namespace); !ok {
 		return Result{}, dberr.New(dberr.NamespaceNotFound, "namespace %s does not exist; CREATE NAMESPACE %s first", name.Namespace, name.Namespace)
@@ -485,7 +485,7 @@ func (x *Executor) createView(ctx context.Context, q *stmtCtx, s *sqlparse.Creat
 			return dberr.New(dberr.InvalidArgument, "view %s would read itself: %s", name, strings.Join(cycle, " -> "))
 		}
 		if err := c.Validate(); err != nil {
-			return dberr.New(dberr.InvalidOption, "%s", strings.TrimPrefix(err.Error(), manifest.ErrInvalid.Error()+": "))
+			return invalidOption(err)
 		}
 		return nil
 	})
