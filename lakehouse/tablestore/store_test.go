@@ -151,7 +151,11 @@ func TestRandomOpsMatchModel(t *testing.T) {
 			if !maps.EqualFunc(got, model, row.Row.Equal) {
 				t.Fatalf("step %d: scan differs from model\n got %v\nwant %v", step, got, model)
 			}
-			h.checkLookups(tb, "alice", model, 42)
+			// Point lookups see the same rows (checked every 8th step: 84
+			// lookups per check, half of them reading segments uncached).
+			if step%8 == 7 || step == steps-1 {
+				h.checkLookups(tb, "alice", model, 42)
+			}
 		}
 		// Another user's partition stays empty: partitions are separate.
 		if other := h.scan(tb, "bob", ScanOptions{}); len(other) != 0 {
