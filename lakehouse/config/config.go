@@ -63,7 +63,7 @@ type AuthConfig struct {
 	// bytes. Empty: a random secret is generated at first start and kept
 	// in <data_dir>/jwt-secret (fine for one node; every node and function
 	// sharing a warehouse needs the same configured secret).
-	JWTSecret string `toml:"jwt_secret" help:"HS256 signing secret of tokens (>= 32 bytes); empty: generated in data_dir"`
+	JWTSecret string `toml:"jwt_secret" help:"HS256 signing secret of tokens (>= 32 bytes); empty: generated in data_dir" secret:"true"`
 	// AccessTTL is the lifetime of an access token. Default: 15m.
 	AccessTTL Duration `toml:"access_ttl" help:"lifetime of access tokens"`
 	// RefreshTTL is the lifetime of a refresh token. Default: 168h.

@@ -144,6 +144,10 @@ func TestRedactedHidesSecrets(t *testing.T) {
 	if c.Storage.S3.SecretAccessKey != "hunter2" {
 		t.Fatal("Redacted modified the receiver")
 	}
+	c.Auth.JWTSecret = strings.Repeat("s", 32)
+	if r := c.Redacted(); r.Auth.JWTSecret != "(redacted)" {
+		t.Fatalf("Redacted leaked the JWT secret: %q", r.Auth.JWTSecret)
+	}
 }
 
 func TestKeysAreUniqueAsEnvNames(t *testing.T) {
