@@ -72,6 +72,10 @@ const serializeSQL = `SELECT CAST(json_serialize_sql(CAST($1 AS VARCHAR)) AS VAR
 // for users, UNSUPPORTED for valid SQL Bind cannot check, and whatever
 // resolve returns. Failures to reach DuckDB are plain wrapped errors.
 func Bind(ctx context.Context, q Querier, query string, resolve Resolver) (*Bound, error) {
+	if err := ctx.Err(); err != nil {
+		// Parses may come from the cache; a cancelled request still stops.
+		return nil, fmt.Errorf("sqlbind: %w", err)
+	}
 	// DuckDB takes query text as UTF-8 without NUL bytes; such text could
 	// not even be passed to it as a parameter.
 	if !utf8.ValidString(query) {
@@ -161,9 +165,12 @@ func sameRef(a, b foundRef) bool {
 
 // parse returns the single statement of query as DuckDB's parser sees it.
 func parse(ctx context.Context, q Querier, query string) (map[string]any, error) {
-	var text string
-	if err := q.QueryRowContext(ctx, serializeSQL, query).Scan(&text); err != nil {
-		return nil, fmt.Errorf("sqlbind: parse query: %w", err)
+	text, ok := parses.get(query)
+	if !ok {
+		if err := q.QueryRowContext(ctx, serializeSQL, query).Scan(&text); err != nil {
+			return nil, fmt.Errorf("sqlbind: parse query: %w", err)
+		}
+		parses.put(query, text)
 	}
 	root, err := decode(text)
 	if err != nil {
