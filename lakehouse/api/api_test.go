@@ -266,6 +266,26 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+// TestLoginsAreRateLimited: beyond its burst, a client's logins fail
+// with ResourceExhausted/RATE_LIMITED before any password is checked.
+func TestLoginsAreRateLimited(t *testing.T) {
+	s := startServer(t, nil, func(o *api.Options) { o.LoginRate, o.LoginBurst = 0.001, 2 })
+	c := s.clients("")
+	login := func(pw string) error {
+		_, err := c.auth.Login(context.Background(), connect.NewRequest(&floev1.LoginRequest{User: "root", Password: pw}))
+		return err
+	}
+	if err := login(rootPassword); err != nil {
+		t.Fatal(err)
+	}
+	if code, fc := floeCode(t, login("wrong-password")); code != connect.CodeUnauthenticated || fc != "UNAUTHENTICATED" {
+		t.Fatalf("second attempt: %v %s", code, fc)
+	}
+	if code, fc := floeCode(t, login(rootPassword)); code != connect.CodeResourceExhausted || fc != "RATE_LIMITED" {
+		t.Fatalf("third attempt: %v %s", code, fc)
+	}
+}
+
 func TestValuesAndArrow(t *testing.T) {
 	s := startServer(t, nil)
 	root := s.login("root", rootPassword)

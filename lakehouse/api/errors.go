@@ -33,6 +33,7 @@ var connectCodes = map[dberr.Code]connect.Code{
 	dberr.Timeout:           connect.CodeDeadlineExceeded,
 	dberr.Canceled:          connect.CodeCanceled,
 	dberr.Unauthenticated:   connect.CodeUnauthenticated,
+	dberr.RateLimited:       connect.CodeResourceExhausted,
 	dberr.Internal:          connect.CodeInternal,
 }
 

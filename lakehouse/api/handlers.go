@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"connectrpc.com/connect"
@@ -99,7 +100,19 @@ func statementResult(r sqlexec.Result, format floev1.ResultFormat) (*floev1.Stat
 
 type authHandler struct{ s *Server }
 
+// limitLogins refuses a login attempt beyond the client's rate.
+func (s *Server) limitLogins(ctx context.Context, peer connect.Peer) error {
+	if s.logins.allow(peer.Addr, time.Now()) {
+		return nil
+	}
+	s.log.LogAttrs(ctx, slog.LevelWarn, "login attempts rate-limited", slog.String("client", peer.Addr))
+	return s.toConnect(ctx, dberr.New(dberr.RateLimited, "too many login attempts from this address; wait a few seconds and try again"), 0)
+}
+
 func (h authHandler) Login(ctx context.Context, req *connect.Request[floev1.LoginRequest]) (*connect.Response[floev1.LoginResponse], error) {
+	if err := h.s.limitLogins(ctx, req.Peer()); err != nil {
+		return nil, err
+	}
 	m := req.Msg
 	if m.GetUser() == "" || m.GetPassword() == "" {
 		return nil, h.s.toConnect(ctx, dberr.New(dberr.InvalidArgument, "user and password are required"), 0)
@@ -113,6 +126,9 @@ func (h authHandler) Login(ctx context.Context, req *connect.Request[floev1.Logi
 }
 
 func (h authHandler) Refresh(ctx context.Context, req *connect.Request[floev1.RefreshRequest]) (*connect.Response[floev1.RefreshResponse], error) {
+	if err := h.s.limitLogins(ctx, req.Peer()); err != nil {
+		return nil, err
+	}
 	if req.Msg.GetRefreshToken() == "" {
 		return nil, h.s.toConnect(ctx, dberr.New(dberr.InvalidArgument, "refresh_token is required"), 0)
 	}

@@ -44,7 +44,7 @@ type server struct {
 	logs *syncBuffer
 }
 
-func startServer(t testing.TB, mutate func(*config.Config)) *server {
+func startServer(t testing.TB, mutate func(*config.Config), apiOpts ...func(*api.Options)) *server {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
@@ -74,7 +74,11 @@ func startServer(t testing.TB, mutate func(*config.Config)) *server {
 	if _, err := n.Executor.EnsureUser(ctx, "root", sqlexec.RoleSystem, rootPassword); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.New(api.Options{Executor: n.Executor, Auth: a, MaxRequestBytes: cfg.Server.MaxRequestBytes, Logger: app.Logger()})
+	opts := api.Options{Executor: n.Executor, Auth: a, MaxRequestBytes: cfg.Server.MaxRequestBytes, Logger: app.Logger()}
+	for _, f := range apiOpts {
+		f(&opts)
+	}
+	srv, err := api.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,15 +48,22 @@ type Options struct {
 	Auth     Authenticator
 	// MaxRequestBytes bounds a request message (ResourceExhausted above).
 	MaxRequestBytes int64
-	Logger          *slog.Logger
+	// LoginRate and LoginBurst bound the login attempts (Login and
+	// Refresh) of one client address: LoginRate per second sustained,
+	// LoginBurst at once; beyond them calls fail with ResourceExhausted.
+	// Defaults: 5 and 20.
+	LoginRate  float64
+	LoginBurst int
+	Logger     *slog.Logger
 }
 
 // Server is the API's http.Handler.
 type Server struct {
-	exec Executor
-	auth Authenticator
-	log  *slog.Logger
-	mux  *http.ServeMux
+	exec   Executor
+	auth   Authenticator
+	logins *loginLimiter
+	log    *slog.Logger
+	mux    *http.ServeMux
 }
 
 // Services are the fully-qualified names of the services served.
@@ -73,7 +80,13 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{exec: opts.Executor, auth: opts.Auth, log: opts.Logger.With(slog.String("component", "api")), mux: http.NewServeMux()}
+	if opts.LoginRate <= 0 {
+		opts.LoginRate = defaultLoginRate
+	}
+	if opts.LoginBurst <= 0 {
+		opts.LoginBurst = defaultLoginBurst
+	}
+	s := &Server{exec: opts.Executor, auth: opts.Auth, logins: newLoginLimiter(opts.LoginRate, opts.LoginBurst), log: opts.Logger.With(slog.String("component", "api")), mux: http.NewServeMux()}
 	handlerOpts := []connect.HandlerOption{
 		connect.WithReadMaxBytes(int(opts.MaxRequestBytes)),
 		connect.WithInterceptors(&authInterceptor{s: s}),

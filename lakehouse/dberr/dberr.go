@@ -73,13 +73,16 @@ const (
 	ViewBroken Code = "VIEW_BROKEN"
 	// Unauthenticated: no or invalid credentials.
 	Unauthenticated Code = "UNAUTHENTICATED"
+	// RateLimited: too many attempts (logins) from one client; wait and
+	// retry.
+	RateLimited Code = "RATE_LIMITED"
 )
 
 // Codes lists every code above, for documentation and for mappings that
 // must cover them all (the API's Connect codes).
 var Codes = []Code{Internal, SyntaxError, PermissionDenied, NamespaceNotFound, TableNotFound, ColumnNotFound,
 	AlreadyExists, TypeMismatch, NotNullViolation, PKViolation, InvalidOption, InvalidArgument, NotEmpty,
-	HasDependents, Unsupported, Conflict, Unavailable, Timeout, Canceled, ViewBroken, Unauthenticated}
+	HasDependents, Unsupported, Conflict, Unavailable, Timeout, Canceled, ViewBroken, Unauthenticated, RateLimited}
 
 // Error is a user-facing failure.
 type Error struct {
