@@ -64,6 +64,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	revoked map[string]time.Time // user → tokens issued before are void
+	tokens  map[string]*claims   // verified tokens (see verified)
 }
 
 // Identity is an authenticated caller.
@@ -123,7 +124,7 @@ func New(users Users, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{users: users, opts: opts, revoked: map[string]time.Time{}}
+	s := &Service{users: users, opts: opts, revoked: map[string]time.Time{}, tokens: map[string]*claims{}}
 	users.OnUserChange(s.Revoke)
 	return s, nil
 }
@@ -228,16 +229,33 @@ func (s *Service) Verify(token string) (Identity, error) {
 
 // parse verifies signature, issuer, type, expiry and revocation.
 func (s *Service) parse(token, typ string) (*claims, error) {
+	if c, ok := s.verified(token); ok {
+		// Signature, issuer and claims were checked when the token was
+		// first seen; time and revocation are checked on every use.
+		if !s.opts.Clock().Before(c.ExpiresAt.Add(leeway)) {
+			return nil, dberr.New(dberr.Unauthenticated, "the %s token expired: %s", typ, refreshHint(typ))
+		}
+		return s.checkUse(c, typ)
+	}
 	c := &claims{}
 	_, err := jwt.ParseWithClaims(token, c, func(*jwt.Token) (any, error) { return s.opts.Secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(issuer), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
-		jwt.WithTimeFunc(s.opts.Clock), jwt.WithLeeway(5*time.Second))
+		jwt.WithTimeFunc(s.opts.Clock), jwt.WithLeeway(leeway))
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return nil, dberr.New(dberr.Unauthenticated, "the %s token expired: %s", typ, refreshHint(typ))
 	case err != nil:
 		return nil, dberr.New(dberr.Unauthenticated, "invalid %s token: %s", typ, refreshHint(typ))
+	}
+	s.remember(token, c)
+	return s.checkUse(c, typ)
+}
+
+// checkUse checks what a valid token must also satisfy for this use: its
+// type, a subject, and no revocation since it was issued.
+func (s *Service) checkUse(c *claims, typ string) (*claims, error) {
+	switch {
 	case c.Type != typ:
 		return nil, dberr.New(dberr.Unauthenticated, "not an %s token", typ)
 	case c.Subject == "":
@@ -278,6 +296,32 @@ func (s *Service) issue(u sqlexec.User, now time.Time) (Tokens, error) {
 		return Tokens{}, fmt.Errorf("auth: sign: %w", err)
 	}
 	return Tokens{Access: access, Refresh: refresh, ExpiresAt: exp, User: u.ID, Role: u.Role}, nil
+}
+
+// leeway is the clock skew tolerated on expiry and issue times.
+const leeway = 5 * time.Second
+
+// maxVerified bounds the cache of verified tokens; when full it is
+// emptied (tokens are re-verified on their next use).
+const maxVerified = 16384
+
+// verified returns the claims of a token whose signature and claims were
+// already verified. Only tokens that passed verification are cached, so a
+// hit never admits a forged token.
+func (s *Service) verified(token string) (*claims, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.tokens[token]
+	return c, ok
+}
+
+func (s *Service) remember(token string, c *claims) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.tokens) >= maxVerified {
+		clear(s.tokens)
+	}
+	s.tokens[token] = c
 }
 
 // passwordTag is a short digest of a password hash: it changes with the
