@@ -62,13 +62,20 @@ func (x *Executor) createNamespace(ctx context.Context, q *stmtCtx, s *sqlparse.
 		c.Namespaces = append(c.Namespaces, manifest.Namespace{Name: s.Name, CreatedAt: x.app.Clock()().UTC()})
 		return nil
 	})
+	return x.ddlDone(ctx, q, err, created, "CREATE NAMESPACE", s.Name)
+}
+
+// ddlDone finishes a catalog statement whose commit returned err: a
+// commit with nothing to change (errNoChange) is no error, and a change
+// is audited (action and target, never the statement text).
+func (x *Executor) ddlDone(ctx context.Context, q *stmtCtx, err error, changed bool, action, target string) (Result, error) {
 	if err != nil && !errors.Is(err, errNoChange) {
 		return Result{}, err
 	}
-	if created {
-		x.audit(ctx, q, "CREATE NAMESPACE", s.Name, s.Text())
+	if changed {
+		x.audit(ctx, q, action, target, "")
 	}
-	return Result{Message: "CREATE NAMESPACE"}, nil
+	return Result{Message: action}, nil
 }
 
 // invalidOption turns a manifest validation error into the user's
@@ -326,13 +333,7 @@ func (x *Executor) createTable(ctx context.Context, q *stmtCtx, s *sqlparse.Crea
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, errNoChange) {
-		return Result{}, err
-	}
-	if created {
-		x.audit(ctx, q, "CREATE TABLE", t.Namespace+"."+t.Name, s.Text())
-	}
-	return Result{Message: "CREATE TABLE"}, nil
+	return x.ddlDone(ctx, q, err, created, "CREATE TABLE", t.Namespace+"."+t.Name)
 }
 
 func (x *Executor) dropTable(ctx context.Context, q *stmtCtx, s *sqlparse.DropTable) (Result, error) {

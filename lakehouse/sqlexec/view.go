@@ -489,13 +489,7 @@ func (x *Executor) createView(ctx context.Context, q *stmtCtx, s *sqlparse.Creat
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, errNoChange) {
-		return Result{}, err
-	}
-	if created {
-		x.audit(ctx, q, "CREATE VIEW", name.Namespace+"."+name.Name, s.Text())
-	}
-	return Result{Message: "CREATE VIEW"}, nil
+	return x.ddlDone(ctx, q, err, created, "CREATE VIEW", name.Namespace+"."+name.Name)
 }
 
 func (x *Executor) dropView(ctx context.Context, q *stmtCtx, s *sqlparse.DropView) (Result, error) {
