@@ -9,11 +9,9 @@ import (
 	"time"
 
 	"github.com/floedb/floe/lakehouse/dberr"
-	"github.com/floedb/floe/lakehouse/duckengine"
 	"github.com/floedb/floe/lakehouse/password"
 	"github.com/floedb/floe/lakehouse/row"
 	"github.com/floedb/floe/lakehouse/sqlparse"
-	"github.com/floedb/floe/manifest"
 )
 
 // User is one account of system.users. Dropped users keep their row with
@@ -35,10 +33,6 @@ func (u User) Active() bool { return u.ID != "" && u.DeletedAt.IsZero() }
 
 // usersTableID is the ID of system.users.
 var usersTableID = systemTableID("users")
-
-// userColumns are the columns of system.users in the order of User's
-// fields, as LookupUser reads them.
-var userColumns = []string{"user_id", "role", "email", "password_hash", "failed_logins", "locked_until", "created_at", "updated_at", "deleted_at"}
 
 // maxUserIDBytes bounds a user name.
 const maxUserIDBytes = 128
@@ -93,63 +87,46 @@ type userHook = atomic.Pointer[func(string, time.Time)]
 
 // LookupUser returns the user named id; ok is false when no row exists
 // (a dropped user is returned with DeletedAt set).
-func (x *Executor) LookupUser(ctx context.Context, id string) (u User, ok bool, err error) {
-	err = x.internal(ctx, func(q *stmtCtx) error {
-		u, ok, err = q.readUser(ctx, id)
-		return err
-	})
-	return u, ok, err
+func (x *Executor) LookupUser(ctx context.Context, id string) (User, bool, error) {
+	return x.readUser(ctx, id)
 }
 
-// internal runs fn as Floe itself (the system principal) with a fresh
-// statement context.
-func (x *Executor) internal(ctx context.Context, fn func(q *stmtCtx) error) error {
+// readUser reads one row of system.users, password hash included, with a
+// primary-key lookup in the storage engine (no SQL, no DuckDB): from the
+// latest catalog, so a row written by a statement that just committed is
+// seen.
+func (x *Executor) readUser(ctx context.Context, id string) (User, bool, error) {
 	snap, err := x.app.Schemas().Current(ctx)
 	if err != nil {
-		return fmt.Errorf("sqlexec: load catalog: %w", err)
+		return User{}, false, fmt.Errorf("sqlexec: load catalog: %w", err)
 	}
-	sys := Principal{UserID: "floe", Role: RoleSystem}
-	q := &stmtCtx{x: x, p: sys, actor: sys, snap: snap, names: map[string]string{}}
-	defer q.close()
-	return fn(q)
-}
-
-// readUser reads one row of system.users, password hash included.
-func (q *stmtCtx) readUser(ctx context.Context, id string) (User, bool, error) {
-	tbl, err := q.snap.TableByID(usersTableID)
-	if err != nil {
-		return User{}, false, err
-	}
-	if _, err := q.session(ctx); err != nil {
-		return User{}, false, err
-	}
-	view, err := q.partitionView(ctx, tbl, "", 0, false, "user_id = "+duckengine.Literal(id), nil)
+	tbl, err := snap.TableByID(usersTableID)
 	if err != nil {
 		return User{}, false, err
 	}
 	def := tbl.Def()
-	cols := make([]manifest.Column, len(userColumns))
-	names := make([]string, len(userColumns))
-	for i, n := range userColumns {
-		c, ok := def.Column(n)
-		if !ok {
-			return User{}, false, fmt.Errorf("sqlexec: system.users has no column %s", n)
-		}
-		cols[i], names[i] = *c, duckengine.Ident(n)
-	}
-	rows, err := q.readValues(ctx, "SELECT "+strings.Join(names, ", ")+" FROM "+view, 0, cols)
-	if err != nil || len(rows) == 0 {
+	v, found, err := x.store.Lookup(ctx, def, "", row.Row{row.Text(id)})
+	if err != nil || !found {
 		return User{}, false, err
 	}
-	r := rows[0]
-	ts := func(v row.Value) time.Time {
-		if v.IsNull() {
-			return time.Time{}
+	col := func(name string) row.Value {
+		for i, c := range def.Columns {
+			if c.Name == name {
+				return v.Values[i]
+			}
 		}
-		return time.UnixMicro(v.Int64()).UTC()
+		return row.Null() // a column a newer build added
 	}
-	return User{ID: r[0].Str(), Role: Role(r[1].Str()), Email: r[2].Str(), PasswordHash: r[3].Str(),
-		FailedLogins: int(r[4].Int64()), LockedUntil: ts(r[5]), CreatedAt: ts(r[6]), UpdatedAt: ts(r[7]), DeletedAt: ts(r[8])}, true, nil
+	ts := func(name string) time.Time {
+		if c := col(name); !c.IsNull() {
+			return time.UnixMicro(c.Int64()).UTC()
+		}
+		return time.Time{}
+	}
+	return User{ID: col("user_id").Str(), Role: Role(col("role").Str()), Email: col("email").Str(),
+		PasswordHash: col("password_hash").Str(), FailedLogins: int(col("failed_logins").Int64()),
+		LockedUntil: ts("locked_until"), CreatedAt: ts("created_at"), UpdatedAt: ts("updated_at"),
+		DeletedAt: ts("deleted_at")}, true, nil
 }
 
 // writeUser stores u as the row of system.users.
@@ -171,19 +148,17 @@ func (x *Executor) lockUsers() func() { return x.lockPartition(usersTableID, "")
 // The auth layer uses it to count failed logins.
 func (x *Executor) UpdateUser(ctx context.Context, id string, fn func(u *User) error) error {
 	defer x.lockUsers()()
-	return x.internal(ctx, func(q *stmtCtx) error {
-		u, ok, err := q.readUser(ctx, id)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return dberr.New(dberr.InvalidArgument, "user %s does not exist", id)
-		}
-		if err := fn(&u); err != nil {
-			return err
-		}
-		return x.writeUser(ctx, u)
-	})
+	u, ok, err := x.readUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return dberr.New(dberr.InvalidArgument, "user %s does not exist", id)
+	}
+	if err := fn(&u); err != nil {
+		return err
+	}
+	return x.writeUser(ctx, u)
 }
 
 // EnsureUser creates user id with the given role and password unless a
@@ -198,21 +173,16 @@ func (x *Executor) EnsureUser(ctx context.Context, id string, r Role, pw string)
 		return false, dberr.New(dberr.InvalidArgument, "%s", err)
 	}
 	defer x.lockUsers()()
-	created := false
-	err = x.internal(ctx, func(q *stmtCtx) error {
-		_, ok, err := q.readUser(ctx, id)
-		if err != nil || ok {
-			return err
-		}
-		now := x.app.Clock()().UTC()
-		created = true
-		if err := x.writeUser(ctx, User{ID: id, Role: r, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}); err != nil {
-			return err
-		}
-		x.audit(ctx, q, "CREATE USER", id, "")
-		return nil
-	})
-	return created, err
+	_, ok, err := x.readUser(ctx, id)
+	if err != nil || ok {
+		return false, err
+	}
+	now := x.app.Clock()().UTC()
+	if err := x.writeUser(ctx, User{ID: id, Role: r, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}); err != nil {
+		return false, err
+	}
+	x.Audit(ctx, "floe", RoleSystem, "CREATE USER", id)
+	return true, nil
 }
 
 // Audit records an event of the auth layer (such as a failed login) in
@@ -247,7 +217,7 @@ func (x *Executor) createUser(ctx context.Context, q *stmtCtx, s *sqlparse.Creat
 		return Result{}, dberr.New(dberr.InvalidArgument, "user %s: %s", s.User, err)
 	}
 	defer x.lockUsers()()
-	old, ok, err := q.readUser(ctx, s.User)
+	old, ok, err := x.readUser(ctx, s.User)
 	if err != nil {
 		return Result{}, err
 	}
@@ -283,7 +253,7 @@ func (x *Executor) alterUser(ctx context.Context, q *stmtCtx, s *sqlparse.AlterU
 		hash = h
 	}
 	defer x.lockUsers()()
-	u, ok, err := q.readUser(ctx, s.User)
+	u, ok, err := x.readUser(ctx, s.User)
 	if err != nil {
 		return Result{}, err
 	}
@@ -335,7 +305,7 @@ func (x *Executor) dropUser(ctx context.Context, q *stmtCtx, s *sqlparse.DropUse
 		return Result{}, dberr.New(dberr.InvalidArgument, "you cannot drop the user you are logged in as")
 	}
 	defer x.lockUsers()()
-	u, ok, err := q.readUser(ctx, s.User)
+	u, ok, err := x.readUser(ctx, s.User)
 	if err != nil {
 		return Result{}, err
 	}
@@ -368,7 +338,7 @@ func (x *Executor) executeAs(ctx context.Context, q *stmtCtx, s *sqlparse.Execut
 	if !q.p.Role.AtLeast(RoleService) {
 		return Result{}, dberr.New(dberr.PermissionDenied, "role %s may not EXECUTE AS another user (needs service)", q.p.Role)
 	}
-	u, ok, err := q.readUser(ctx, s.User)
+	u, ok, err := x.readUser(ctx, s.User)
 	if err != nil {
 		return Result{}, err
 	}
