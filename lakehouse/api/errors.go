@@ -34,6 +34,9 @@ var connectCodes = map[dberr.Code]connect.Code{
 	dberr.Canceled:          connect.CodeCanceled,
 	dberr.Unauthenticated:   connect.CodeUnauthenticated,
 	dberr.RateLimited:       connect.CodeResourceExhausted,
+	dberr.ResourceExhausted: connect.CodeResourceExhausted,
+	dberr.Overloaded:        connect.CodeResourceExhausted,
+	dberr.CatalogBehind:     connect.CodeUnavailable,
 	dberr.Internal:          connect.CodeInternal,
 }
 
