@@ -36,8 +36,8 @@ type Config struct {
 	// PerUser is how many of them one user may hold. Default: half of
 	// Slots (at least 1), so that one user never holds them all.
 	PerUser int
-	// Queue is how many statements may wait for a slot; one user may have
-	// at most PerUser of them waiting. Default: 4 × Slots.
+	// Queue is how many statements may wait for a slot (0: none); one
+	// user may have at most PerUser of them waiting.
 	Queue int
 	// QueueWait is how long a statement waits for a slot before it is
 	// refused. Default: 2s.
@@ -56,9 +56,6 @@ func (c *Config) ensureDefaults() {
 	}
 	if c.PerUser <= 0 {
 		c.PerUser = max(1, c.Slots/2)
-	}
-	if c.Queue <= 0 {
-		c.Queue = 4 * c.Slots
 	}
 	if c.QueueWait <= 0 {
 		c.QueueWait = 2 * time.Second

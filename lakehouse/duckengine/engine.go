@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/duckdb/duckdb-go/v2"
 )
@@ -160,6 +161,44 @@ func (e *Engine) Redact(s string) string {
 		s = strings.ReplaceAll(s, strings.TrimSuffix(d, "/"), "<local directory>")
 	}
 	return s
+}
+
+// RedactPlan is Redact for EXPLAIN output: a plan box lists the files a
+// scan reads under "Filename(s):", wrapped over several lines, which
+// RedactPlan blanks out.
+func (e *Engine) RedactPlan(plan string) string {
+	lines := strings.Split(plan, "\n")
+	inFiles := false
+	for i, l := range lines {
+		inner := strings.TrimSpace(strings.Trim(strings.TrimSpace(l), "│"))
+		switch {
+		case inner == "Filename(s):":
+			inFiles = true
+			continue
+		case !inFiles:
+			continue
+		case inner == "" || strings.ContainsAny(inner, "┌└─"):
+			inFiles = false
+			continue
+		}
+		// Keep the box: replace the cell's text, keeping its width.
+		start := strings.Index(l, "│")
+		end := strings.LastIndex(l, "│")
+		if start < 0 || end <= start {
+			lines[i] = ""
+			continue
+		}
+		width := utf8.RuneCountInString(l[start+len("│") : end])
+		lines[i] = l[:start+len("│")] + strings.Repeat(" ", width) + l[end:]
+		if inner != "" && (i == 0 || !strings.Contains(lines[i-1], "<segment files>")) {
+			label := "<segment files>"
+			if width >= len(label) {
+				pad := (width - len(label)) / 2
+				lines[i] = l[:start+len("│")] + strings.Repeat(" ", pad) + label + strings.Repeat(" ", width-pad-len(label)) + l[end:]
+			}
+		}
+	}
+	return e.Redact(strings.Join(lines, "\n"))
 }
 
 // pathEnd are the ASCII bytes that end a path quoted in a DuckDB message

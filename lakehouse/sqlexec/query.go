@@ -175,7 +175,7 @@ func (x *Executor) query(ctx context.Context, q *stmtCtx, s *sqlparse.Select) (R
 	for _, row := range res.Rows {
 		for i, v := range row {
 			if str, ok := v.(string); ok {
-				row[i] = q.x.engine.Redact(str)
+				row[i] = q.x.engine.RedactPlan(str)
 			}
 		}
 	}
