@@ -125,7 +125,10 @@ type Ticket struct {
 // or ctx's error when ctx ends first.
 func (c *Controller) Admit(ctx context.Context, user string) (*Ticket, error) {
 	c.mu.Lock()
-	if len(c.mu.waiting) == 0 && c.fits(user) {
+	// Waiters never fit (a release admits every waiter that does), so a
+	// statement that fits takes its slot at once: another user's queued
+	// statements do not hold it back.
+	if c.fits(user) {
 		t := c.startLocked(user)
 		c.mu.Unlock()
 		return t, nil

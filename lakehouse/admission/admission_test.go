@@ -29,7 +29,25 @@ func TestPerUserShare(t *testing.T) {
 	if _, err := c.Admit(context.Background(), "alice"); !errors.Is(err, ErrBusy) {
 		t.Fatalf("alice's third statement: %v, want ErrBusy after the wait", err)
 	}
+	// alice's waiting statement does not hold bob back.
+	waiting := make(chan error)
+	go func() {
+		_, err := c.Admit(context.Background(), "alice")
+		waiting <- err
+	}()
+	for {
+		c.mu.Lock()
+		n := len(c.mu.waiting)
+		c.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	b1, b2 := mustAdmit(t, c, "bob"), mustAdmit(t, c, "bob")
+	if err := <-waiting; !errors.Is(err, ErrBusy) {
+		t.Fatalf("alice's waiting statement: %v", err)
+	}
 	if c.Running() != 4 {
 		t.Fatalf("running %d, want 4", c.Running())
 	}
