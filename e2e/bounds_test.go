@@ -182,15 +182,15 @@ func TestMeasureBounds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var outcomes sync.Map
-	var heavy atomic.Int64
+	var heavy atomic.Int64 // heavy statements sent (most refused OVERLOADED at once)
 	for range 16 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				_, code, _, _ := n.callRaw(mallory, "SELECT count(*), sum(a * b) FROM range(20000000) t(a), range(3) u(b)", nil)
+				_, _, floe, _ := n.callRaw(mallory, "SELECT count(*), sum(a * b) FROM range(20000000) t(a), range(3) u(b)", nil)
 				heavy.Add(1)
-				c, _ := outcomes.LoadOrStore(code, new(atomic.Int64))
+				c, _ := outcomes.LoadOrStore(floe, new(atomic.Int64))
 				c.(*atomic.Int64).Add(1)
 			}
 		}()

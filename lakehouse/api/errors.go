@@ -37,6 +37,7 @@ var connectCodes = map[dberr.Code]connect.Code{
 	dberr.ResourceExhausted: connect.CodeResourceExhausted,
 	dberr.Overloaded:        connect.CodeResourceExhausted,
 	dberr.CatalogBehind:     connect.CodeUnavailable,
+	dberr.DataLoss:          connect.CodeDataLoss,
 	dberr.Internal:          connect.CodeInternal,
 }
 

@@ -91,6 +91,11 @@ const (
 	// (min_catalog_version) newer than any this node can read yet. Retry
 	// shortly; the version appears once its commit is visible.
 	CatalogBehind Code = "CATALOG_BEHIND"
+	// DataLoss: manifest versions the node knows existed are gone from
+	// the object store (deleted or lost); Floe refuses to answer from the
+	// older version that remains. The operator restores the objects
+	// (bucket versioning).
+	DataLoss Code = "DATA_LOSS"
 )
 
 // Codes lists every code above, for documentation and for mappings that
@@ -98,7 +103,7 @@ const (
 var Codes = []Code{Internal, SyntaxError, PermissionDenied, NamespaceNotFound, TableNotFound, ColumnNotFound,
 	AlreadyExists, TypeMismatch, NotNullViolation, PKViolation, InvalidOption, InvalidArgument, NotEmpty,
 	HasDependents, Unsupported, Conflict, Unavailable, Timeout, Canceled, ViewBroken, Unauthenticated, RateLimited,
-	ResourceExhausted, Overloaded, CatalogBehind}
+	ResourceExhausted, Overloaded, CatalogBehind, DataLoss}
 
 // Error is a user-facing failure.
 type Error struct {

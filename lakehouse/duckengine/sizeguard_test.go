@@ -242,3 +242,35 @@ func TestFormatBytes(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSizeGuard compares guarded calls (the macros and their Go
+// checks) with the built-ins, over 1M rows.
+//
+//	go test -run '^$' -bench BenchmarkSizeGuard -benchtime 5x ./lakehouse/duckengine
+func BenchmarkSizeGuard(b *testing.B) {
+	e := openGuarded(b, 0)
+	for _, call := range []string{
+		"strlen(lpad(i::VARCHAR, 12, '0'))",
+		"strlen(replace(i::VARCHAR, '1', 'one'))",
+		"strlen(printf('%08d', i))",
+		"len(range(i % 10))",
+		"strlen(repeat('ab', i % 5))",
+	} {
+		for _, guarded := range []bool{true, false} {
+			expr := call
+			name := "guarded"
+			if !guarded {
+				expr, name = builtinCall(call), "builtin"
+			}
+			q := "SELECT sum(" + expr + ") FROM range(1000000) t(i)"
+			b.Run(call+"/"+name, func(b *testing.B) {
+				for range b.N {
+					var n int64
+					if err := e.db.QueryRow(q).Scan(&n); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

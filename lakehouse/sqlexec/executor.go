@@ -384,6 +384,10 @@ func (q *stmtCtx) userError(ctx context.Context, err error) error {
 		return dberr.Wrap(dberr.Unavailable, err, "this node no longer holds the writer lease; send writes to the current node")
 	case errors.Is(err, manifest.ErrConflict):
 		return dberr.Wrap(dberr.Conflict, err, "a concurrent change won; run the statement again")
+	case errors.Is(err, manifest.ErrDataLoss):
+		q.x.log.LogAttrs(ctx, slog.LevelError, "manifest versions lost", slog.Any("error", err))
+		return dberr.Wrap(dberr.DataLoss, err,
+			"manifest versions this node knows existed are missing from the object store; Floe will not answer from an older version: the operator must restore them (bucket versioning)")
 	case errors.Is(err, wbuf.ErrFull):
 		return dberr.Wrap(dberr.Unavailable, err,
 			"the node's write buffer is full (buffer.max_bytes); it drains as buffered rows are flushed to segments: retry shortly, or raise buffer.max_bytes")
