@@ -6,7 +6,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"math"
-	"math/big"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -157,13 +157,13 @@ func formatBytes(n float64) string {
 }
 
 // check is a chunk-wise Go scalar function: size computes the bytes one
-// row would build and the value the check returns (one of its arguments,
-// unchanged).
+// row would build and the value the check returns (one of its arguments
+// unchanged, or true). Its first argument is the guarded function's index
+// in GuardedFunctions, for messages. Checks take numbers (lengths are
+// computed by DuckDB) so that converting their arguments to Go stays
+// cheap.
 type check struct {
-	g *sizeGuard
-	// fn names the guarded function in messages; "" when the first
-	// argument names it.
-	fn     string
+	g      *sizeGuard
 	in     []duckdb.TypeInfo
 	out    duckdb.TypeInfo
 	vararg duckdb.TypeInfo
@@ -177,135 +177,92 @@ func (c *check) Config() duckdb.ScalarFuncConfig {
 
 func (c *check) Executor() duckdb.ScalarFuncExecutor {
 	return duckdb.ScalarFuncExecutor{ChunkContextExecutor: func(ctx context.Context, chunk *duckdb.ChunkIteratorState) error {
-		var sizes []float64
-		var passes []any
-		fn := c.fn
+		// One pass: the results are set as the sizes are summed; a
+		// refusal returns an error, and DuckDB discards the batch.
+		sizes := make([]float64, 0, 2048)
+		fn := ""
+		args := make([]driver.Value, 0, 8)
 		for row, err := range chunk.Rows() {
 			if err != nil {
 				return err
 			}
-			args := make([]driver.Value, row.ColumnCount())
-			for i := range args {
-				args[i] = *row.GetValuePtr(i)
+			args = args[:0]
+			for i := range row.ColumnCount() {
+				args = append(args, *row.GetValuePtr(i))
 			}
-			if fn == "" && len(args) > 0 {
-				fn = str(args[0])
+			if fn == "" {
+				fn = guardedName(args[0])
 			}
 			n, pass := c.size(args)
 			sizes = append(sizes, n)
-			passes = append(passes, pass)
-		}
-		if err := c.g.account(ctx, fn, sizes); err != nil {
-			return err
-		}
-		i := 0
-		for row, err := range chunk.Rows() {
-			if err != nil {
+			if err := row.SetResult(pass); err != nil {
 				return err
 			}
-			if err := row.SetResult(passes[i]); err != nil {
-				return err
-			}
-			i++
 		}
-		return nil
+		return c.g.account(ctx, fn, sizes)
 	}}
 }
 
-// guardFunctions are the Go check functions, by name. Each name is a set
-// of overloads.
-func (g *sizeGuard) functions() (map[string][]duckdb.ScalarFunc, error) {
+// guardedName names the guarded function of a check's first argument.
+func guardedName(code any) string {
+	if i, ok := code.(int32); ok && int(i) >= 0 && int(i) < len(GuardedFunctions) {
+		return GuardedFunctions[i]
+	}
+	return "a function"
+}
+
+// functions are the Go check functions, by name. Each name is a set of
+// overloads.
+func (g *sizeGuard) functions() map[string][]duckdb.ScalarFunc {
 	t := func(typ duckdb.Type) duckdb.TypeInfo {
 		info, err := duckdb.NewTypeInfo(typ)
 		if err != nil {
-			panic(err) // only for types that always succeed
+			panic(err) // only for primitive types, which always succeed
 		}
 		return info
 	}
-	varchar, bigint, integer, double := t(duckdb.TYPE_VARCHAR), t(duckdb.TYPE_BIGINT), t(duckdb.TYPE_INTEGER), t(duckdb.TYPE_DOUBLE)
-	ts, tstz, interval, anyT := t(duckdb.TYPE_TIMESTAMP), t(duckdb.TYPE_TIMESTAMP_TZ), t(duckdb.TYPE_INTERVAL), t(duckdb.TYPE_ANY)
+	varchar, bigint, integer, double, boolean := t(duckdb.TYPE_VARCHAR), t(duckdb.TYPE_BIGINT), t(duckdb.TYPE_INTEGER), t(duckdb.TYPE_DOUBLE), t(duckdb.TYPE_BOOLEAN)
+	ts, tstz, interval := t(duckdb.TYPE_TIMESTAMP), t(duckdb.TYPE_TIMESTAMP_TZ), t(duckdb.TYPE_INTERVAL)
 	fns := map[string][]duckdb.ScalarFunc{}
-	// __floe_range_stop(fn, start, stop, step) → stop, for range and
-	// generate_series ("generate_series" counts the stop too).
+	// __floe_range_stop(code, start, stop, step) → stop, for range and
+	// generate_series (which yields the stop too).
 	rangeSize := func(args []driver.Value) (float64, any) {
 		if args[1] == nil || args[2] == nil || args[3] == nil {
 			return 0, args[2]
 		}
 		n := rangeCount(args[1], args[2], args[3])
-		if s, _ := args[0].(string); s == "generate_series" {
+		if guardedName(args[0]) == "generate_series" {
 			n++
 		}
 		return n * listElementCost, args[2]
 	}
 	for _, ty := range [][2]duckdb.TypeInfo{{bigint, bigint}, {ts, interval}, {tstz, interval}} {
 		fns["__floe_range_stop"] = append(fns["__floe_range_stop"],
-			&check{g: g, in: []duckdb.TypeInfo{varchar, ty[0], ty[0], ty[1]}, out: ty[0], size: rangeSize})
+			&check{g: g, in: []duckdb.TypeInfo{integer, ty[0], ty[0], ty[1]}, out: ty[0], size: rangeSize})
 	}
-	// __floe_times(fn, n, unit) → n: n units of unit bytes.
+	// __floe_times(code, n, unit) → n: n units of unit bytes.
 	times := func(args []driver.Value) (float64, any) {
-		return toFloat(args[1]) * toFloat(args[2]), args[1]
+		return math.Max(0, toFloat(args[1])) * toFloat(args[2]), args[1]
 	}
 	for _, ty := range []duckdb.TypeInfo{bigint, integer, double} {
 		fns["__floe_times"] = append(fns["__floe_times"],
-			&check{g: g, in: []duckdb.TypeInfo{varchar, ty, bigint}, out: ty, size: times})
+			&check{g: g, in: []duckdb.TypeInfo{integer, ty, bigint}, out: ty, size: times})
 	}
-	// __floe_weight(x) → the bytes x counts for (no check).
-	fns["__floe_weight"] = []duckdb.ScalarFunc{&weightFunc{in: anyT, out: bigint}}
-	// __floe_replace(s, from, to) → to.
-	fns["__floe_replace"] = []duckdb.ScalarFunc{&check{g: g, fn: "replace", in: []duckdb.TypeInfo{varchar, varchar, varchar}, out: varchar,
+	// __floe_replace_ok(code, len(s), len(from), len(to)) → true.
+	fns["__floe_replace_ok"] = []duckdb.ScalarFunc{&check{g: g, in: []duckdb.TypeInfo{integer, bigint, bigint, bigint}, out: boolean,
 		size: func(args []driver.Value) (float64, any) {
-			s, from, to := str(args[0]), str(args[1]), str(args[2])
-			if len(to) <= len(from) {
-				return float64(len(s)), args[2]
+			s, from, to := toFloat(args[1]), toFloat(args[2]), toFloat(args[3])
+			if to <= from {
+				return s, true
 			}
-			matches := float64(len(s)/max(len(from), 1) + 1)
-			return float64(len(s)) + matches*float64(len(to)-len(from)), args[2]
+			return s + (math.Floor(s/math.Max(from, 1))+1)*(to-from), true
 		}}}
-	// __floe_format(fn, format, args…) → format, for printf and format.
-	fns["__floe_format"] = []duckdb.ScalarFunc{&check{g: g, in: []duckdb.TypeInfo{varchar, varchar}, out: varchar, vararg: anyT,
+	// __floe_format_ok(code, format, len(a1), a1 as integer, …) → true.
+	fns["__floe_format_ok"] = []duckdb.ScalarFunc{&check{g: g, in: []duckdb.TypeInfo{integer, varchar}, out: boolean, vararg: bigint,
 		size: func(args []driver.Value) (float64, any) {
-			return formatSize(str(args[1]), args[2:]), args[1]
+			return formatSize(str(args[1]), args[2:]), true
 		}}}
-	return fns, nil
-}
-
-// weightFunc is __floe_weight(x): the bytes a value counts for when it is
-// repeated. NULL weighs 0.
-type weightFunc struct{ in, out duckdb.TypeInfo }
-
-func (w *weightFunc) Config() duckdb.ScalarFuncConfig {
-	return duckdb.ScalarFuncConfig{InputTypeInfos: []duckdb.TypeInfo{w.in}, ResultTypeInfo: w.out, SpecialNullHandling: true}
-}
-
-func (w *weightFunc) Executor() duckdb.ScalarFuncExecutor {
-	return duckdb.ScalarFuncExecutor{RowExecutor: func(values []driver.Value) (any, error) {
-		return int64(min(weight(values[0]), math.MaxInt64/2)), nil
-	}}
-}
-
-// weight estimates the bytes DuckDB spends on building a copy of v.
-func weight(v any) float64 {
-	switch v := v.(type) {
-	case nil:
-		return 0
-	case string:
-		return float64(len(v))
-	case []byte:
-		return float64(len(v))
-	case []any:
-		var n float64
-		for _, e := range v {
-			n += listElementCost + weight(e)
-		}
-		return n
-	case map[string]any:
-		var n float64
-		for _, e := range v {
-			n += listElementCost + weight(e)
-		}
-		return n
-	}
-	return 16
+	return fns
 }
 
 // rangeCount is the number of elements range(start, stop, step) yields,
@@ -318,9 +275,7 @@ func rangeCount(start, stop, step any) float64 {
 		if s == 0 {
 			return 0 // DuckDB refuses a zero step
 		}
-		d := new(big.Int).Sub(big.NewInt(b), big.NewInt(a))
-		f, _ := new(big.Float).Quo(new(big.Float).SetInt(d), big.NewFloat(float64(s))).Float64()
-		return math.Max(0, math.Ceil(f))
+		return math.Max(0, math.Ceil((float64(b)-float64(a))/float64(s)))
 	case time.Time:
 		b, _ := stop.(time.Time)
 		iv, _ := step.(duckdb.Interval)
@@ -330,10 +285,7 @@ func rangeCount(start, stop, step any) float64 {
 		if stepMicros == 0 {
 			return 0
 		}
-		d := float64(b.Sub(a).Microseconds())
-		if b.Sub(a) == math.MaxInt64 || b.Sub(a) == math.MinInt64 {
-			d = float64(b.UnixMicro()) - float64(a.UnixMicro())
-		}
+		d := float64(b.UnixMicro()) - float64(a.UnixMicro())
 		return math.Max(0, math.Ceil(d/stepMicros))
 	}
 	return 0
@@ -341,8 +293,10 @@ func rangeCount(start, stop, step any) float64 {
 
 // formatSize bounds the length printf or format builds: the format text,
 // every number written in it (widths and precisions), the arguments as
-// text, and, where a width or precision comes from an argument (printf
-// %*d, format {:{}}), the integer arguments' values.
+// text, and, where a width or precision may come from an argument (printf
+// %*d, format {:{}}), the integer arguments' values. args are pairs: an
+// argument's length as text, and its value as an integer (NULL if it is
+// none).
 func formatSize(f string, args []driver.Value) float64 {
 	n := float64(len(f))
 	num := 0.0
@@ -359,10 +313,10 @@ func formatSize(f string, args []driver.Value) float64 {
 		}
 	}
 	dynamic := strings.Contains(f, "*") || strings.Contains(f, "{:{") || strings.Contains(f, ".{")
-	for _, a := range args {
-		n += weight(a) + 24
+	for i := 0; i+1 < len(args); i += 2 {
+		n += toFloat(args[i]) + 24
 		if dynamic {
-			n += math.Abs(toFloat(a))
+			n += math.Abs(toFloat(args[i+1]))
 		}
 	}
 	return n
@@ -374,24 +328,11 @@ func toFloat(v any) float64 {
 		return float64(v)
 	case int32:
 		return float64(v)
-	case int16:
-		return float64(v)
-	case int8:
-		return float64(v)
-	case uint64:
-		return float64(v)
-	case uint32:
-		return float64(v)
 	case float64:
 		if math.IsNaN(v) {
 			return 0
 		}
 		return v
-	case float32:
-		return float64(v)
-	case *big.Int:
-		f, _ := new(big.Float).SetInt(v).Float64()
-		return f
 	}
 	return 0
 }
@@ -401,61 +342,83 @@ func str(v any) string {
 	return s
 }
 
+// code is a guarded function's check code: its index in GuardedFunctions.
+func code(name string) int {
+	i := slices.Index(GuardedFunctions, name)
+	if i < 0 {
+		panic("duckengine: " + name + " is not in GuardedFunctions")
+	}
+	return i
+}
+
 // guardMacros shadow the guarded built-ins. Each entry is one macro with
 // its overloads (parameter list → body).
 func guardMacros() []string {
 	var printf, format []string
 	for k := 0; k <= maxFormatArgs; k++ {
 		params := []string{"f"}
-		var args []string
+		var args, sizes []string
 		for i := 1; i <= k; i++ {
-			params = append(params, fmt.Sprintf("a%d", i))
-			args = append(args, fmt.Sprintf("a%d", i))
-		}
-		tail := ""
-		if k > 0 {
-			tail = ", " + strings.Join(args, ", ")
+			a := fmt.Sprintf("a%d", i)
+			params = append(params, a)
+			args = append(args, a)
+			sizes = append(sizes, fmt.Sprintf("strlen(CAST(%[1]s AS VARCHAR)), TRY_CAST(%[1]s AS BIGINT)", a))
 		}
 		for _, x := range []struct {
 			name string
 			out  *[]string
 		}{{"printf", &printf}, {"format", &format}} {
-			*x.out = append(*x.out, fmt.Sprintf("(%s) AS system.main.%s(__floe_format('%s', f%s)%s)",
-				strings.Join(params, ", "), x.name, x.name, tail, tail))
+			*x.out = append(*x.out, fmt.Sprintf("(%s) AS CASE WHEN __floe_format_ok(%d, f%s) THEN system.main.%s(%s) END",
+				strings.Join(params, ", "), code(x.name), prefixComma(sizes), x.name, strings.Join(append([]string{"f"}, args...), ", ")))
 		}
 	}
 	ranges := func(name string) string {
-		return fmt.Sprintf(`%[1]s(stop) AS system.main.%[1]s(__floe_range_stop('%[1]s', 0, stop, 1)),
-			(start, stop) AS system.main.%[1]s(start, __floe_range_stop('%[1]s', start, stop, 1)),
-			(start, stop, step) AS system.main.%[1]s(start, __floe_range_stop('%[1]s', start, stop, step), step)`, name)
+		return fmt.Sprintf(`%[1]s(stop) AS system.main.%[1]s(__floe_range_stop(%[2]d, 0, stop, 1)),
+			(start, stop) AS system.main.%[1]s(start, __floe_range_stop(%[2]d, start, stop, 1)),
+			(start, stop, step) AS system.main.%[1]s(start, __floe_range_stop(%[2]d, start, stop, step), step)`, name, code(name))
 	}
 	resize := func(name string) string {
-		return fmt.Sprintf(`%[1]s(l, n) AS system.main.%[1]s(l, __floe_times('%[1]s', n, %[2]d)),
-			(l, n, fill) AS system.main.%[1]s(l, __floe_times('%[1]s', n, %[2]d + __floe_weight(fill)), fill)`, name, listElementCost)
+		return fmt.Sprintf(`%[1]s(l, n) AS system.main.%[1]s(l, __floe_times(%[2]d, n, %[3]d)),
+			(l, n, fill) AS system.main.%[1]s(l, __floe_times(%[2]d, n, %[3]d + %[4]s), fill)`, name, code(name), listElementCost, weightOf("fill"))
 	}
 	pad := func(name string) string {
 		// A character is at most 4 bytes of UTF-8.
-		return fmt.Sprintf(`%[1]s(s, n, fill) AS system.main.%[1]s(s, __floe_times('%[1]s', n, 4), fill)`, name)
+		return fmt.Sprintf(`%[1]s(s, n, fill) AS system.main.%[1]s(s, __floe_times(%[2]d, n, 4), fill)`, name, code(name))
 	}
 	return []string{
 		ranges("range"),
 		ranges("generate_series"),
 		resize("list_resize"),
 		resize("array_resize"),
-		`repeat(s, n) AS system.main.repeat(s, __floe_times('repeat', n, __floe_weight(s)))`,
+		fmt.Sprintf(`repeat(s, n) AS system.main.repeat(s, __floe_times(%d, n, %s))`, code("repeat"), weightOf("s")),
 		pad("lpad"),
 		pad("rpad"),
 		// bar's characters are 3 bytes of UTF-8.
-		`bar(x, lo, hi) AS system.main.bar(x, lo, hi),
-			(x, lo, hi, width) AS system.main.bar(x, lo, hi, __floe_times('bar', width, 3))`,
-		`bitstring(s, n) AS system.main.bitstring(s, __floe_times('bitstring', n, 1))`,
-		`to_base(x, radix) AS system.main.to_base(x, radix),
-			(x, radix, len) AS system.main.to_base(x, radix, __floe_times('to_base', len, 1))`,
-		fmt.Sprintf(`equi_width_bins(lo, hi, n, nice) AS system.main.equi_width_bins(lo, hi, __floe_times('equi_width_bins', n, %d), nice)`, listElementCost),
-		`replace(s, a, b) AS system.main.replace(s, a, __floe_replace(s, a, b))`,
+		fmt.Sprintf(`bar(x, lo, hi) AS system.main.bar(x, lo, hi),
+			(x, lo, hi, width) AS system.main.bar(x, lo, hi, __floe_times(%d, width, 3))`, code("bar")),
+		fmt.Sprintf(`bitstring(s, n) AS system.main.bitstring(s, __floe_times(%d, n, 1))`, code("bitstring")),
+		fmt.Sprintf(`to_base(x, radix) AS system.main.to_base(x, radix),
+			(x, radix, len) AS system.main.to_base(x, radix, __floe_times(%d, len, 1))`, code("to_base")),
+		fmt.Sprintf(`equi_width_bins(lo, hi, n, nice) AS system.main.equi_width_bins(lo, hi, __floe_times(%d, n, %d), nice)`, code("equi_width_bins"), listElementCost),
+		fmt.Sprintf(`replace(s, a, b) AS CASE WHEN __floe_replace_ok(%d, strlen(s), strlen(a), strlen(b)) THEN system.main.replace(s, a, b) END`, code("replace")),
 		"printf" + strings.Join(printf, ",\n\t\t\t"),
 		"format" + strings.Join(format, ",\n\t\t\t"),
 	}
+}
+
+// weightOf is the SQL for the bytes a copy of the value x costs: its
+// length as text, and for a list listElementCost per element (a list's
+// text has at least 3 characters per element: "1, ").
+func weightOf(x string) string {
+	return fmt.Sprintf("coalesce(strlen(CAST(%[1]s AS VARCHAR)), 0) * (1 + %[2]d * CAST(typeof(%[1]s) LIKE '%%[]' AS INTEGER))",
+		x, listElementCost/3)
+}
+
+func prefixComma(parts []string) string {
+	if len(parts) == 0 {
+		return ""
+	}
+	return ", " + strings.Join(parts, ", ")
 }
 
 // maxFormatArgs is the most arguments printf and format take after the
@@ -469,11 +432,7 @@ var GuardedFunctions = []string{"range", "generate_series", "list_resize", "arra
 // installGuard registers the check functions and the shadowing macros on
 // conn's database.
 func installGuard(ctx context.Context, conn *sql.Conn, g *sizeGuard) error {
-	fns, err := g.functions()
-	if err != nil {
-		return err
-	}
-	for name, set := range fns {
+	for name, set := range g.functions() {
 		if err := duckdb.RegisterScalarUDFSet(conn, name, set...); err != nil {
 			return fmt.Errorf("duckengine: register %s: %w", name, err)
 		}
