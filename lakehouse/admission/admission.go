@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,7 +72,10 @@ type Controller struct {
 	log *slog.Logger
 	// rss reads the process's resident set size.
 	rss func() (int64, error)
-	now func() time.Time
+	// release returns freed memory to the OS before the guard decides
+	// (debug.FreeOSMemory); nil in tests.
+	release func()
+	now     func() time.Time
 
 	mu struct {
 		sync.Mutex
@@ -99,6 +103,9 @@ func New(cfg Config, log *slog.Logger, rss func() (int64, error), now func() tim
 		now = time.Now
 	}
 	c := &Controller{cfg: cfg, log: log, rss: rss, now: now}
+	if rss != nil {
+		c.release = debug.FreeOSMemory
+	}
 	c.mu.running = map[*Ticket]struct{}{}
 	c.mu.perUser = map[string]int{}
 	c.mu.waitPer = map[string]int{}
@@ -280,6 +287,14 @@ func (c *Controller) Check(ctx context.Context) bool {
 	}
 	if since := c.now().UnixNano() - c.lastKill.Load(); since < int64(time.Second) {
 		return false
+	}
+	// Memory freed but not yet returned to the OS is not a reason to
+	// stop anyone: return the Go heap's first and read again.
+	if c.release != nil {
+		c.release()
+		if rss, err = c.rss(); err != nil || rss <= c.cfg.MemoryBudget {
+			return false
+		}
 	}
 	victim := c.largest()
 	if victim == nil {

@@ -98,6 +98,12 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		fmt.Sprintf("SET memory_limit = %s", Literal(cfg.MemoryLimit)),
 		fmt.Sprintf("SET threads = %d", cfg.Threads),
 		"SET TimeZone = 'UTC'",
+		// Give memory back to the OS soon after a statement frees it, so
+		// that the process memory guard (lakehouse/admission), which
+		// reads the resident set size, sees what is really in use.
+		"SET allocator_flush_threshold = '32MB'",
+		"SET allocator_bulk_deallocation_flush_threshold = '32MB'",
+		"SET allocator_background_threads = true",
 		// Segments are immutable: their Parquet footers can be cached.
 		"SET parquet_metadata_cache = true",
 		fmt.Sprintf("SET allowed_directories = [%s]", strings.Join(dirs, ", ")),
