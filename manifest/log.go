@@ -50,6 +50,12 @@ var (
 	// ErrFenced: the log was written by a newer writer epoch than the
 	// committer holds; it lost ownership and must stop writing. Not retried.
 	ErrFenced = errors.New("manifest: fenced")
+	// ErrDataLoss: versions were removed from the head of the log — the
+	// hint or a version this process saw is ahead of what the store
+	// lists. Nothing is answered from the older version that remains;
+	// restore the removed objects (bucket versioning is the operator's
+	// protection).
+	ErrDataLoss = errors.New("manifest: data loss")
 )
 
 // CommitUnknownError is the ErrCommitUnknown error: it says which version
@@ -378,12 +384,16 @@ func (l *Log[M]) LatestVersion(ctx context.Context) (uint64, error) {
 				return 0, err
 			}
 		}
-		if fromMemo && v < from {
-			l.dropHead() // so that Commit lists, and fails, too
-			return 0, fmt.Errorf("%w: %s: version %d was seen but now the latest version is %d; versions must never be removed from the head of a log", ErrCorrupt, l.name(), from, v)
+		// The hint names a version that existed (see writeHint), and a
+		// memo one this process read or wrote: versions were removed
+		// from the head of the log.
+		l.dropHead() // so that Commit lists, and fails, too
+		what := fmt.Sprintf("the latest hint names version %d", from)
+		if fromMemo {
+			what = fmt.Sprintf("version %d was seen", from)
 		}
-		l.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "manifest hint ahead of the log",
-			slog.String("log", l.name()), slog.Uint64("hint", from), slog.Uint64("version", v))
+		return 0, fmt.Errorf("%w: %w: %s: %s but the store lists %d as the latest; versions must never be removed from the head of a log",
+			ErrDataLoss, ErrCorrupt, l.name(), what, v)
 	}
 	if !fromMemo && (v < from || v-from >= uint64(l.opts.HintEvery)) {
 		// The hint is missing, lags by HintEvery or more (its puts failed),
@@ -970,8 +980,8 @@ func (l *Log[M]) backoffPolicy() backoff.Policy {
 // The hint's invariant: it names a version that was created before the
 // hint was written (Commit writes it only after its put of v landed, and
 // versions are never removed from the head of a log), so it is never
-// ahead of the head — unless an object was tampered with, which
-// LatestVersion survives too. It may lag the head by any number of
+// ahead of the head — unless objects were removed or tampered with, which
+// LatestVersion reports as ErrDataLoss. It may lag the head by any number of
 // versions: it is written for one version in HintEvery, its puts may fail
 // or land out of order, and GC may have removed the version it names.
 // Nothing relies on it being fresh: LatestVersion only starts its listing

@@ -34,6 +34,10 @@ var connectCodes = map[dberr.Code]connect.Code{
 	dberr.Canceled:          connect.CodeCanceled,
 	dberr.Unauthenticated:   connect.CodeUnauthenticated,
 	dberr.RateLimited:       connect.CodeResourceExhausted,
+	dberr.ResourceExhausted: connect.CodeResourceExhausted,
+	dberr.Overloaded:        connect.CodeResourceExhausted,
+	dberr.CatalogBehind:     connect.CodeUnavailable,
+	dberr.DataLoss:          connect.CodeDataLoss,
 	dberr.Internal:          connect.CodeInternal,
 }
 

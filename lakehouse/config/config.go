@@ -17,6 +17,7 @@ import (
 	"net"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -109,6 +110,59 @@ type QueryConfig struct {
 	// CacheBytes bounds the local segment cache (<data_dir>/cache).
 	// Default: 1073741824 (1 GiB).
 	CacheBytes int64 `toml:"cache_bytes" help:"bound of the local segment cache in bytes"`
+	// MaxValueBytes bounds the value one call of a size-driven function
+	// (range, repeat, lpad, printf, …) may build; a batch of rows may
+	// build four times as much. Default: 16777216 (16 MiB).
+	MaxValueBytes int64 `toml:"max_value_bytes" help:"largest value a size-driven function (range, repeat, lpad, …) may build, in bytes"`
+	// MaxResultBytes bounds one statement's result. Default: 67108864
+	// (64 MiB).
+	MaxResultBytes int64 `toml:"max_result_bytes" help:"largest result of one statement, in bytes"`
+	// MaxConcurrent is how many statements run at once; more wait in a
+	// queue. Default: 4.
+	MaxConcurrent int `toml:"max_concurrent" help:"statements that run at once"`
+	// MaxConcurrentPerUser is how many of them one user may run.
+	// Default: 2.
+	MaxConcurrentPerUser int `toml:"max_concurrent_per_user" help:"statements one user may run at once"`
+	// QueueLength is how many statements may wait for a slot. Default: 16.
+	QueueLength int `toml:"queue_length" help:"statements that may wait for a query slot"`
+	// QueueWait is how long a statement waits for a slot before it is
+	// refused with OVERLOADED. Default: 2s.
+	QueueWait Duration `toml:"queue_wait" help:"how long a statement waits for a query slot"`
+	// ProcessMemoryLimit is the process's memory budget (resident set
+	// size): above it, the memory guard stops the largest running
+	// statement. "" means twice memory_limit; "off" turns the guard off.
+	// Default: "".
+	ProcessMemoryLimit string `toml:"process_memory_limit" help:"process memory budget (RSS), e.g. 2GB; empty: twice memory_limit; off: no guard"`
+}
+
+// ProcessMemoryBytes returns the process memory budget in bytes (0: no
+// guard). Call it on a valid Config.
+func (q QueryConfig) ProcessMemoryBytes() int64 {
+	switch q.ProcessMemoryLimit {
+	case "off":
+		return 0
+	case "":
+		n, _ := ParseSize(q.MemoryLimit)
+		return 2 * n
+	}
+	n, _ := ParseSize(q.ProcessMemoryLimit)
+	return n
+}
+
+// ParseSize parses a size such as "512MB" or "2GiB" as DuckDB does (KB is
+// 1000 bytes, KiB 1024).
+func ParseSize(s string) (int64, error) {
+	m := memoryLimitPattern.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return 0, fmt.Errorf("%q is not a size such as \"512MB\" or \"2GB\"", s)
+	}
+	num, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q: %w", s, err)
+	}
+	unit := map[string]float64{"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+		"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[m[2]]
+	return int64(num * unit), nil
 }
 
 // LogConfig controls structured logging.
@@ -202,8 +256,10 @@ func Default() Config {
 		Catalog: CatalogConfig{RefreshInterval: Duration{2 * time.Second}},
 		Buffer:  BufferConfig{MaxBytes: 1 << 30},
 		Flush:   FlushConfig{Rows: 100_000, Interval: Duration{time.Minute}},
-		Query:   QueryConfig{MemoryLimit: "1GB", Threads: 2, Timeout: Duration{time.Minute}, CacheBytes: 1 << 30},
-		Server:  ServerConfig{Listen: "127.0.0.1:7878", MaxRequestBytes: 16 << 20},
+		Query: QueryConfig{MemoryLimit: "1GB", Threads: 2, Timeout: Duration{time.Minute}, CacheBytes: 1 << 30,
+			MaxValueBytes: 16 << 20, MaxResultBytes: 64 << 20, MaxConcurrent: 4, MaxConcurrentPerUser: 2,
+			QueueLength: 16, QueueWait: Duration{2 * time.Second}},
+		Server: ServerConfig{Listen: "127.0.0.1:7878", MaxRequestBytes: 16 << 20},
 		Auth: AuthConfig{AccessTTL: Duration{15 * time.Minute}, RefreshTTL: Duration{7 * 24 * time.Hour},
 			MaxFailedLogins: 5, Lockout: Duration{15 * time.Minute}, RootUser: "root"},
 	}
@@ -220,7 +276,7 @@ func (c *Config) FSDir() string {
 
 // nodeIDPattern: letters, digits, '.', '_' and '-', starting with a letter
 // or digit, at most 64 bytes. It appears in object keys and log lines.
-var memoryLimitPattern = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
+var memoryLimitPattern = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
 
 var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
@@ -294,6 +350,36 @@ func (c *Config) Validate() error {
 	}
 	if c.Query.CacheBytes < 1<<20 {
 		bad("query.cache_bytes", "must be at least 1048576 (1 MiB), got %d", c.Query.CacheBytes)
+	}
+	if c.Query.MaxValueBytes < 1<<10 {
+		bad("query.max_value_bytes", "must be at least 1024, got %d", c.Query.MaxValueBytes)
+	}
+	if c.Query.MaxResultBytes < 1<<10 {
+		bad("query.max_result_bytes", "must be at least 1024, got %d", c.Query.MaxResultBytes)
+	}
+	if c.Query.MaxConcurrent < 1 {
+		bad("query.max_concurrent", "must be positive, got %d", c.Query.MaxConcurrent)
+	}
+	if c.Query.MaxConcurrentPerUser < 1 || c.Query.MaxConcurrentPerUser > c.Query.MaxConcurrent {
+		bad("query.max_concurrent_per_user", "must be between 1 and query.max_concurrent (%d), got %d", c.Query.MaxConcurrent, c.Query.MaxConcurrentPerUser)
+	}
+	if c.Query.QueueLength < 0 {
+		bad("query.queue_length", "must not be negative, got %d", c.Query.QueueLength)
+	}
+	if c.Query.QueueWait.Duration <= 0 {
+		bad("query.queue_wait", "must be positive, got %s", c.Query.QueueWait)
+	}
+	switch pm := c.Query.ProcessMemoryLimit; pm {
+	case "", "off":
+	default:
+		n, err := ParseSize(pm)
+		limit, lerr := ParseSize(c.Query.MemoryLimit)
+		switch {
+		case err != nil:
+			bad("query.process_memory_limit", "%v (or empty for twice memory_limit, or off)", err)
+		case lerr == nil && n <= limit:
+			bad("query.process_memory_limit", "%s must be larger than query.memory_limit (%s): the process holds DuckDB's memory and more", pm, c.Query.MemoryLimit)
+		}
 	}
 	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
 		bad("server.listen", "%q is not a host:port address", c.Server.Listen)

@@ -76,13 +76,34 @@ const (
 	// RateLimited: too many attempts (logins) from one client; wait and
 	// retry.
 	RateLimited Code = "RATE_LIMITED"
+	// ResourceExhausted: the statement went past a limit of the node
+	// (query.max_value_bytes, query.max_result_bytes, query.memory_limit,
+	// the process memory budget); the message names the limit. Running it
+	// again unchanged fails again: make it smaller (LIMIT, fewer columns,
+	// smaller arguments) or ask the operator to raise the limit.
+	ResourceExhausted Code = "RESOURCE_EXHAUSTED"
+	// Overloaded: the node runs as many statements as it is configured
+	// for (the caller's share, query.max_concurrent_per_user, or all of
+	// query.max_concurrent with a full queue); nothing ran. Retry with
+	// backoff.
+	Overloaded Code = "OVERLOADED"
+	// CatalogBehind: the request asked for a catalog version
+	// (min_catalog_version) newer than any this node can read yet. Retry
+	// shortly; the version appears once its commit is visible.
+	CatalogBehind Code = "CATALOG_BEHIND"
+	// DataLoss: manifest versions the node knows existed are gone from
+	// the object store (deleted or lost); Floe refuses to answer from the
+	// older version that remains. The operator restores the objects
+	// (bucket versioning).
+	DataLoss Code = "DATA_LOSS"
 )
 
 // Codes lists every code above, for documentation and for mappings that
 // must cover them all (the API's Connect codes).
 var Codes = []Code{Internal, SyntaxError, PermissionDenied, NamespaceNotFound, TableNotFound, ColumnNotFound,
 	AlreadyExists, TypeMismatch, NotNullViolation, PKViolation, InvalidOption, InvalidArgument, NotEmpty,
-	HasDependents, Unsupported, Conflict, Unavailable, Timeout, Canceled, ViewBroken, Unauthenticated, RateLimited}
+	HasDependents, Unsupported, Conflict, Unavailable, Timeout, Canceled, ViewBroken, Unauthenticated, RateLimited,
+	ResourceExhausted, Overloaded, CatalogBehind, DataLoss}
 
 // Error is a user-facing failure.
 type Error struct {

@@ -12,6 +12,15 @@
 // query's Session, private to its connection and dropped when the Session
 // closes. Callers (lakehouse/sqlexec) pass DuckDB only SQL that
 // lakehouse/sqlbind has checked and rewritten to those private names.
+//
+// # Bounds
+//
+// DuckDB's memory_limit bounds what its buffer manager tracks (hash
+// tables, sorts, materialized results), and an interrupt stops a query
+// between batches of rows. Neither bounds a single value a function
+// builds from a size argument: the size guard (sizeguard.go) does. Messages
+// and plans DuckDB writes may quote the segment files a query reads:
+// Redact replaces those local paths before a client sees them.
 package duckengine
 
 import (
@@ -20,7 +29,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/duckdb/duckdb-go/v2"
 )
@@ -36,12 +47,23 @@ type Config struct {
 	MemoryLimit string
 	// Threads is DuckDB's worker thread count. Default: 2.
 	Threads int
+	// MaxValueBytes bounds the value one call of a size-driven function
+	// (range, repeat, lpad, printf, …) may build; see sizeguard.go.
+	// Default: 16 MiB.
+	MaxValueBytes int64
 }
+
+// DefaultMaxValueBytes is Config.MaxValueBytes's default.
+const DefaultMaxValueBytes = 16 << 20
 
 // Engine is one DuckDB database shared by all queries of a process. It is
 // safe for concurrent use; Close it after all Sessions are closed.
 type Engine struct {
-	db *sql.DB
+	db          *sql.DB
+	memoryLimit string
+	// dirs are the local directories whose paths Redact hides, with a
+	// trailing slash.
+	dirs []string
 }
 
 // Open starts DuckDB with cfg and locks its configuration.
@@ -51,6 +73,9 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	if cfg.Threads <= 0 {
 		cfg.Threads = 2
+	}
+	if cfg.MaxValueBytes <= 0 {
+		cfg.MaxValueBytes = DefaultMaxValueBytes
 	}
 	for _, d := range cfg.AllowedDirs {
 		if !strings.HasPrefix(d, "/") {
@@ -73,6 +98,12 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		fmt.Sprintf("SET memory_limit = %s", Literal(cfg.MemoryLimit)),
 		fmt.Sprintf("SET threads = %d", cfg.Threads),
 		"SET TimeZone = 'UTC'",
+		// Give memory back to the OS soon after a statement frees it, so
+		// that the process memory guard (lakehouse/admission), which
+		// reads the resident set size, sees what is really in use.
+		"SET allocator_flush_threshold = '32MB'",
+		"SET allocator_bulk_deallocation_flush_threshold = '32MB'",
+		"SET allocator_background_threads = true",
 		// Segments are immutable: their Parquet footers can be cached.
 		"SET parquet_metadata_cache = true",
 		fmt.Sprintf("SET allowed_directories = [%s]", strings.Join(dirs, ", ")),
@@ -86,14 +117,99 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		"SET enable_external_access = false",
 		"SET lock_configuration = true",
 	)
+	// One connection configures the database: settings are global, and
+	// the size guard's functions and macros live in its catalog.
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("duckengine: connection: %w", err)
+	}
+	defer conn.Close()
+	if err := installGuard(ctx, conn, &sizeGuard{maxValue: cfg.MaxValueBytes}); err != nil {
+		db.Close()
+		return nil, err
+	}
 	for _, s := range settings {
-		if _, err := db.ExecContext(ctx, s); err != nil {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("duckengine: %s: %w", s, err)
 		}
 	}
-	return &Engine{db: db}, nil
+	e := &Engine{db: db, memoryLimit: cfg.MemoryLimit}
+	for _, d := range append(slices.Clone(cfg.AllowedDirs), cfg.TempDir) {
+		if d != "" {
+			e.dirs = append(e.dirs, strings.TrimSuffix(d, "/")+"/")
+		}
+	}
+	return e, nil
 }
+
+// MemoryLimit is DuckDB's memory_limit, as configured ("1GB").
+func (e *Engine) MemoryLimit() string { return e.memoryLimit }
+
+// Redact replaces every local file path under the engine's directories
+// (the segment cache, the spill directory) in s by "<segment file>", so
+// that DuckDB's messages and plans can be shown to clients.
+func (e *Engine) Redact(s string) string {
+	for _, d := range e.dirs {
+		for {
+			i := strings.Index(s, d)
+			if i < 0 {
+				break
+			}
+			j := i + len(d)
+			for j < len(s) && s[j] < 0x80 && strings.IndexByte(pathEnd, s[j]) < 0 {
+				j++
+			}
+			s = s[:i] + "<segment file>" + s[j:]
+		}
+		// A directory named without its trailing slash.
+		s = strings.ReplaceAll(s, strings.TrimSuffix(d, "/"), "<local directory>")
+	}
+	return s
+}
+
+// RedactPlan is Redact for EXPLAIN output: a plan box lists the files a
+// scan reads under "Filename(s):", wrapped over several lines, which
+// RedactPlan blanks out.
+func (e *Engine) RedactPlan(plan string) string {
+	lines := strings.Split(plan, "\n")
+	inFiles := false
+	for i, l := range lines {
+		inner := strings.TrimSpace(strings.Trim(strings.TrimSpace(l), "│"))
+		switch {
+		case inner == "Filename(s):":
+			inFiles = true
+			continue
+		case !inFiles:
+			continue
+		case inner == "" || strings.ContainsAny(inner, "┌└─"):
+			inFiles = false
+			continue
+		}
+		// Keep the box: replace the cell's text, keeping its width.
+		start := strings.Index(l, "│")
+		end := strings.LastIndex(l, "│")
+		if start < 0 || end <= start {
+			lines[i] = ""
+			continue
+		}
+		width := utf8.RuneCountInString(l[start+len("│") : end])
+		lines[i] = l[:start+len("│")] + strings.Repeat(" ", width) + l[end:]
+		if inner != "" && (i == 0 || !strings.Contains(lines[i-1], "<segment files>")) {
+			label := "<segment files>"
+			if width >= len(label) {
+				pad := (width - len(label)) / 2
+				lines[i] = l[:start+len("│")] + strings.Repeat(" ", pad) + label + strings.Repeat(" ", width-pad-len(label)) + l[end:]
+			}
+		}
+	}
+	return e.Redact(strings.Join(lines, "\n"))
+}
+
+// pathEnd are the ASCII bytes that end a path quoted in a DuckDB message
+// or plan; so does any non-ASCII byte (the plan's box drawing).
+const pathEnd = " \t\n'\"`,;)]}|"
 
 // Close closes the database.
 func (e *Engine) Close() error { return e.db.Close() }

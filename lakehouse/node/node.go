@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/floedb/floe/lakehouse/admission"
 	"github.com/floedb/floe/lakehouse/appctx"
 	"github.com/floedb/floe/lakehouse/duckengine"
 	"github.com/floedb/floe/lakehouse/sqlexec"
@@ -30,6 +31,8 @@ type Node struct {
 	Flusher  *tablestore.Flusher
 	Engine   *duckengine.Engine
 	Executor *sqlexec.Executor
+	// Admission admits statements; Run runs its memory guard.
+	Admission *admission.Controller
 	// WriterEpoch is the writer lease this node holds.
 	WriterEpoch uint64
 	// BootstrapTime is how long creating or checking the system tables took.
@@ -109,16 +112,23 @@ func Open(ctx context.Context, app *appctx.AppContext) (n *Node, err error) {
 		Rows: cfg.Flush.Rows, Interval: cfg.Flush.Interval.Duration,
 	})
 	n.Engine, err = duckengine.Open(ctx, duckengine.Config{
-		AllowedDirs: []string{cacheDir},
-		MemoryLimit: cfg.Query.MemoryLimit,
-		Threads:     cfg.Query.Threads,
+		AllowedDirs:   []string{cacheDir},
+		MemoryLimit:   cfg.Query.MemoryLimit,
+		Threads:       cfg.Query.Threads,
+		MaxValueBytes: cfg.Query.MaxValueBytes,
 	})
 	if err != nil {
 		return nil, err
 	}
+	n.Admission = admission.New(admission.Config{
+		Slots: cfg.Query.MaxConcurrent, PerUser: cfg.Query.MaxConcurrentPerUser,
+		Queue: cfg.Query.QueueLength, QueueWait: cfg.Query.QueueWait.Duration,
+		MemoryBudget: cfg.Query.ProcessMemoryBytes(),
+	}, app.Logger().With(slog.String("component", "admission")), admission.ReadRSS, app.Clock())
 	n.Executor, err = sqlexec.New(app, sqlexec.Options{
 		Store: n.Store, Flusher: n.Flusher, Engine: n.Engine,
 		WriterEpoch: epoch, QueryTimeout: cfg.Query.Timeout.Duration,
+		Admission: n.Admission, MaxResultBytes: cfg.Query.MaxResultBytes,
 	})
 	if err != nil {
 		return nil, err
@@ -155,8 +165,14 @@ func (n *Node) Run(ctx context.Context, shutdownTimeout time.Duration) error {
 			}
 		}
 	}()
+	guardDone := make(chan struct{})
+	go func() {
+		defer close(guardDone)
+		n.Admission.Run(ctx)
+	}()
 	err := n.Flusher.Run(ctx, shutdownTimeout)
 	<-done
+	<-guardDone
 	return err
 }
 

@@ -287,6 +287,26 @@ func bindCases() []bindCase {
 		{name: "pg_catalog-qualified function", query: `SELECT pg_catalog.lower('x')`, code: dberr.PermissionDenied, msg: "pg_catalog.lower"},
 		{name: "catalog-qualified function", query: `SELECT system.main.lower('x')`, code: dberr.PermissionDenied, msg: "system.main.lower"},
 		{name: "method call", query: `SELECT x.upper() FROM (SELECT 'a' AS x)`, code: dberr.PermissionDenied, msg: "x.upper"},
+
+		// Size arguments (sizeargs.go) and the size guard's built-ins.
+		{name: "built-in past the size guard", query: `SELECT system.main.repeat('a', 3)`, code: dberr.PermissionDenied, msg: "system.main.repeat"},
+		{name: "quoted built-in past the size guard", query: `SELECT "system"."main"."range"(3)`, code: dberr.PermissionDenied, msg: "system.main.range"},
+		{name: "size guard check", query: `SELECT __floe_times('repeat', 3, 1)`, code: dberr.PermissionDenied, msg: "__floe_times"},
+		{name: "top-n within limit", query: `SELECT max(id, 10), arg_max(id, cid, 5), approx_top_k(id, 3), reservoir_quantile(id, 0.5, 100) FROM orders`,
+			sql: `SELECT max(id, 10), arg_max(id, cid, 5), approx_top_k(id, 3), reservoir_quantile(id, 0.5, 100) FROM "__floe_1" AS "orders"`, refs: []string{"orders"}},
+		{name: "top-n too large", query: `SELECT max(id, 1000000000) FROM orders`, code: dberr.ResourceExhausted, msg: "max: the size argument 1000000000"},
+		{name: "top-n from a column", query: `SELECT min_by(id, cid, cid) FROM orders`, code: dberr.Unsupported, msg: "integer constant"},
+		{name: "top-n as a window", query: `SELECT max(id, 2000000000) OVER () FROM orders`, code: dberr.ResourceExhausted, msg: "max"},
+		{name: "top-n from a parameter", query: `SELECT approx_top_k(id, $1) FROM orders`, code: dberr.Unsupported, msg: "approx_top_k"},
+		{name: "reservoir sample too large", query: `SELECT reservoir_quantile(id, 0.5, 2000000000) FROM orders`, code: dberr.ResourceExhausted, msg: "reservoir_quantile"},
+		{name: "bitstring_agg within limit", query: `SELECT bitstring_agg(id, 1, 1000) FROM orders`,
+			sql: `SELECT bitstring_agg(id, 1, 1000) FROM "__floe_1" AS "orders"`, refs: []string{"orders"}},
+		{name: "bitstring_agg too wide", query: `SELECT bitstring_agg(id, 0, 9000000000000) FROM orders`, code: dberr.ResourceExhausted, msg: "bitstring_agg"},
+		{name: "bitstring_agg from statistics", query: `SELECT bitstring_agg(id) FROM orders`, code: dberr.Unsupported, msg: "bitstring_agg(x, min, max)"},
+		{name: "regexp_replace constant", query: `SELECT regexp_replace(note, '\s+', ' ', 'g') FROM orders`,
+			sql: `SELECT regexp_replace(note, '\s+', ' ', 'g') FROM "__floe_1" AS "orders"`, refs: []string{"orders"}},
+		{name: "regexp_replace computed replacement", query: `SELECT regexp_replace(note, '', repeat('b', 1000), 'g') FROM orders`, code: dberr.Unsupported, msg: "replacement must be a string constant"},
+		{name: "regexp_replace long replacement", query: `SELECT regexp_replace('a', '', '` + strings.Repeat("b", 65) + `', 'g')`, code: dberr.ResourceExhausted, msg: "65 bytes"},
 	}
 }
 

@@ -63,16 +63,18 @@ var deniedFunctions = set(
 
 // deniedPrefixes deny whole families: pragma_* and duckdb_* (catalog,
 // settings, secrets, memory), readers and file metadata, other databases'
-// scanners, Arrow pointers, and DuckDB's internal functions.
+// scanners, Arrow pointers, DuckDB's internal functions and Floe's own
+// (the size guard's checks, lakehouse/duckengine).
 var deniedPrefixes = []string{
 	"pragma_", "duckdb_", "read_", "parquet_", "iceberg_", "delta_", "ducklake_",
-	"arrow_", "postgres_", "mysql_", "sqlite_", "__internal_",
+	"arrow_", "postgres_", "mysql_", "sqlite_", "__internal_", "__floe_",
 }
 
 // checkFunction refuses a denied or qualified function. The parser itself
 // qualifies some built-ins with main (list_value for [1, 2]), so main is
 // the one schema accepted; a method call x.f() parses as f in schema x and
-// is refused too.
+// is refused too. No catalog is accepted: system.main.f would reach a
+// built-in that lakehouse/duckengine's size guard shadows.
 func checkFunction(catalog, schema, name string) error {
 	if catalog != "" || (schema != "" && !asciiEqualFold(schema, "main")) {
 		return dberr.New(dberr.PermissionDenied, "function %s is not allowed: call functions by their plain name, as f(x)",

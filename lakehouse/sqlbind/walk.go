@@ -281,6 +281,9 @@ func (w *walker) expression(m map[string]any, class string, sc *scope) error {
 		if err := checkFunction(str(m["catalog"]), str(m["schema"]), str(m["function_name"])); err != nil {
 			return err
 		}
+		if err := checkSizeArgs(m, str(m["function_name"])); err != nil {
+			return err
+		}
 		if export, _ := m["export_state"].(bool); export {
 			return dberr.New(dberr.PermissionDenied, "EXPORT_STATE is not allowed")
 		}

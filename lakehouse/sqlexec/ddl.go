@@ -134,9 +134,12 @@ func (x *Executor) dropNamespace(ctx context.Context, q *stmtCtx, s *sqlparse.Dr
 
 func (x *Executor) showNamespaces(_ context.Context, q *stmtCtx) (Result, error) {
 	res := Result{Columns: []Column{{Name: "namespace", Type: "VARCHAR"}, {Name: "tables", Type: "BIGINT"}}}
+	// Count only what SHOW TABLES would list to the caller.
 	counts := map[string]int64{}
 	for _, t := range q.snap.Catalog().Tables {
-		counts[t.Namespace]++
+		if q.p.canRead(&t) == nil {
+			counts[t.Namespace]++
+		}
 	}
 	for _, n := range q.snap.Catalog().Namespaces {
 		res.Rows = append(res.Rows, []any{n.Name, counts[n.Name]})

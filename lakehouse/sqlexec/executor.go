@@ -27,6 +27,7 @@ import (
 
 	"github.com/duckdb/duckdb-go/v2"
 
+	"github.com/floedb/floe/lakehouse/admission"
 	"github.com/floedb/floe/lakehouse/appctx"
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/duckengine"
@@ -34,6 +35,7 @@ import (
 	"github.com/floedb/floe/lakehouse/schema"
 	"github.com/floedb/floe/lakehouse/sqlparse"
 	"github.com/floedb/floe/lakehouse/tablestore"
+	"github.com/floedb/floe/lakehouse/wbuf"
 	"github.com/floedb/floe/manifest"
 )
 
@@ -54,6 +56,12 @@ type Options struct {
 	WriterEpoch uint64
 	// QueryTimeout bounds each statement. Default: 60s.
 	QueryTimeout time.Duration
+	// Admission admits statements (query slots, per-user share, memory
+	// guard); nil admits every statement at once.
+	Admission *admission.Controller
+	// MaxResultBytes bounds the result of one statement, as read from
+	// DuckDB (see resultSize). Default: 64 MiB.
+	MaxResultBytes int64
 	// Compact configures COMPACT TABLE.
 	Compact tablestore.CompactOptions
 }
@@ -85,6 +93,9 @@ func New(app *appctx.AppContext, opts Options) (*Executor, error) {
 	}
 	if opts.QueryTimeout <= 0 {
 		opts.QueryTimeout = 60 * time.Second
+	}
+	if opts.MaxResultBytes <= 0 {
+		opts.MaxResultBytes = DefaultMaxResultBytes
 	}
 	x := &Executor{
 		app:    app,
@@ -203,6 +214,8 @@ type stmtCtx struct {
 	extra map[string]string
 	// rels are the relations created for the statement's tables and views.
 	rels relations
+	// lim is the statement's accounting: deadline, admission, size guard.
+	lim *limits
 }
 
 func (q *stmtCtx) close() {
@@ -231,23 +244,27 @@ func (q *stmtCtx) session(ctx context.Context) (*duckengine.Session, error) {
 }
 
 func (x *Executor) run(ctx context.Context, p Principal, st sqlparse.Statement, req Request, ns string) (Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, x.opts.QueryTimeout)
-	defer cancel()
-	snap, err := x.app.Schemas().AtLeast(ctx, req.MinCatalogVersion)
-	if err != nil {
-		return Result{}, fmt.Errorf("sqlexec: load catalog: %w", err)
-	}
-	q := &stmtCtx{x: x, p: p, actor: p, ns: ns, params: req.Params, snap: snap, names: map[string]string{}}
-	defer q.close()
-	res, err := x.dispatch(ctx, q, st)
-	if err != nil {
-		return Result{}, q.userError(ctx, err)
-	}
-	if res.Namespace == "" {
-		res.Namespace = q.ns
-	}
-	res.AsUser = q.p.UserID
-	return res, nil
+	return x.bounded(ctx, p, st, func(ctx context.Context, lim *limits) (Result, error) {
+		snap, err := x.app.Schemas().AtLeast(ctx, req.MinCatalogVersion)
+		if err != nil {
+			if errors.Is(err, schema.ErrVersionNotVisible) {
+				return Result{}, dberr.Wrap(dberr.CatalogBehind, err,
+					"min_catalog_version %d is newer than the catalog this node can read yet (%v); retry shortly", req.MinCatalogVersion, err)
+			}
+			return Result{}, fmt.Errorf("sqlexec: load catalog: %w", err)
+		}
+		q := &stmtCtx{x: x, p: p, actor: p, ns: ns, params: req.Params, snap: snap, names: map[string]string{}, lim: lim}
+		defer q.close()
+		res, err := x.dispatch(ctx, q, st)
+		if err != nil {
+			return Result{}, q.userError(ctx, err)
+		}
+		if res.Namespace == "" {
+			res.Namespace = q.ns
+		}
+		res.AsUser = q.p.UserID
+		return res, nil
+	})
 }
 
 func (x *Executor) dispatch(ctx context.Context, q *stmtCtx, st sqlparse.Statement) (Result, error) {
@@ -319,11 +336,11 @@ func (q *stmtCtx) userError(ctx context.Context, err error) error {
 	if errors.As(err, &de) {
 		return err
 	}
+	if r := q.lim.usage.Refusal(); r != nil {
+		return r
+	}
 	if ctx.Err() != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return dberr.Wrap(dberr.Timeout, err, "the statement ran longer than %s and was stopped", q.x.opts.QueryTimeout)
-		}
-		return dberr.Wrap(dberr.Canceled, err, "the statement was cancelled")
+		return q.lim.stopError(ctx, err)
 	}
 	var dk *duckdb.Error
 	if errors.As(err, &dk) {
@@ -333,6 +350,9 @@ func (q *stmtCtx) userError(ctx context.Context, err error) error {
 			}
 			return "<table>"
 		})
+		// DuckDB quotes the segment files it reads; clients never see
+		// local paths.
+		msg = q.x.engine.Redact(msg)
 		code := dberr.Internal
 		switch dk.Type {
 		case duckdb.ErrorTypeConversion, duckdb.ErrorTypeMismatchType, duckdb.ErrorTypeInvalidType, duckdb.ErrorTypeOutOfRange, duckdb.ErrorTypeDecimal:
@@ -351,7 +371,9 @@ func (q *stmtCtx) userError(ctx context.Context, err error) error {
 		case duckdb.ErrorTypeInvalidInput, duckdb.ErrorTypeDivideByZero, duckdb.ErrorTypeParameterNotResolved, duckdb.ErrorTypeParameterNotAllowed, duckdb.ErrorTypeNotImplemented:
 			code = dberr.InvalidArgument
 		case duckdb.ErrorTypeOutOfMemory:
-			code = dberr.Unavailable
+			return dberr.Wrap(dberr.ResourceExhausted, err,
+				"the statement needs more memory than query.memory_limit (%s) allows: filter or aggregate earlier, select fewer columns, add LIMIT, or run it when the node is less busy",
+				q.x.engine.MemoryLimit())
 		}
 		if code != dberr.Internal {
 			return &dberr.Error{Code: code, Msg: msg, Err: err}
@@ -362,6 +384,13 @@ func (q *stmtCtx) userError(ctx context.Context, err error) error {
 		return dberr.Wrap(dberr.Unavailable, err, "this node no longer holds the writer lease; send writes to the current node")
 	case errors.Is(err, manifest.ErrConflict):
 		return dberr.Wrap(dberr.Conflict, err, "a concurrent change won; run the statement again")
+	case errors.Is(err, manifest.ErrDataLoss):
+		q.x.log.LogAttrs(ctx, slog.LevelError, "manifest versions lost", slog.Any("error", err))
+		return dberr.Wrap(dberr.DataLoss, err,
+			"manifest versions this node knows existed are missing from the object store; Floe will not answer from an older version: the operator must restore them (bucket versioning)")
+	case errors.Is(err, wbuf.ErrFull):
+		return dberr.Wrap(dberr.Unavailable, err,
+			"the node's write buffer is full (buffer.max_bytes); it drains as buffered rows are flushed to segments: retry shortly, or raise buffer.max_bytes")
 	}
 	q.x.log.LogAttrs(ctx, slog.LevelError, "statement failed", slog.Any("error", err))
 	return dberr.Wrap(dberr.Internal, err, "internal error; see the node's log")

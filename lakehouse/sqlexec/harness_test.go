@@ -35,6 +35,8 @@ type harness struct {
 	app  *appctx.AppContext
 	// now is the node's clock (Unix microseconds); 0 means the real time.
 	now atomic.Int64
+	// configure, when set, changes the node's configuration.
+	configure func(*config.Config)
 }
 
 // advance moves the harness clock forward by d (starting from the real
@@ -65,6 +67,9 @@ func (h *harness) open() {
 	cfg := config.Default()
 	cfg.DataDir = h.dir
 	cfg.Storage.FS.Dir = filepath.Join(h.dir, "objects")
+	if h.configure != nil {
+		h.configure(&cfg)
+	}
 	ctx := context.Background()
 	app, err := appctx.New(ctx, cfg, appctx.Deps{LogOutput: io.Discard, Clock: h.clock})
 	if err != nil {

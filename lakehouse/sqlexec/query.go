@@ -166,7 +166,20 @@ func (x *Executor) query(ctx context.Context, q *stmtCtx, s *sqlparse.Select) (R
 	if err != nil {
 		return Result{}, err
 	}
-	return q.collect(ctx, text, args)
+	res, err := q.collect(ctx, text, args)
+	if err != nil || !s.Explain {
+		return res, err
+	}
+	// Plans name the segment files a query reads: clients never see
+	// local paths.
+	for _, row := range res.Rows {
+		for i, v := range row {
+			if str, ok := v.(string); ok {
+				row[i] = q.x.engine.RedactPlan(str)
+			}
+		}
+	}
+	return res, nil
 }
 
 // args returns the first n request parameters.
@@ -184,7 +197,7 @@ func (q *stmtCtx) collect(ctx context.Context, text string, args []any) (Result,
 		return Result{}, err
 	}
 	defer rows.Close()
-	res, err := readRows(rows)
+	res, err := q.readRows(rows)
 	if err != nil {
 		return Result{}, err
 	}
@@ -192,12 +205,16 @@ func (q *stmtCtx) collect(ctx context.Context, text string, args []any) (Result,
 	return res, nil
 }
 
-func readRows(rows *sql.Rows) (Result, error) {
+// readRows reads a result, counting its size against
+// Options.MaxResultBytes (and the statement's admission ticket, the
+// memory guard's measure).
+func (q *stmtCtx) readRows(rows *sql.Rows) (Result, error) {
 	types, err := rows.ColumnTypes()
 	if err != nil {
 		return Result{}, err
 	}
 	var res Result
+	var size int64
 	res.Columns = make([]Column, len(types))
 	for i, t := range types {
 		nullable, ok := t.Nullable()
@@ -211,6 +228,19 @@ func readRows(rows *sql.Rows) (Result, error) {
 		}
 		if err := rows.Scan(ptrs...); err != nil {
 			return Result{}, err
+		}
+		n := int64(0)
+		for _, v := range vals {
+			n += resultSize(v)
+		}
+		size += n
+		if q.lim != nil && q.lim.ticket != nil {
+			q.lim.ticket.ResultBytes(n)
+		}
+		if size > q.x.opts.MaxResultBytes {
+			return Result{}, dberr.New(dberr.ResourceExhausted,
+				"the result is larger than query.max_result_bytes (%d MiB) allows, after %d rows: add LIMIT, select fewer or smaller columns, or aggregate",
+				q.x.opts.MaxResultBytes>>20, len(res.Rows))
 		}
 		res.Rows = append(res.Rows, vals)
 	}

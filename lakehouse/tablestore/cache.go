@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/floedb/floe/lakehouse/objstore"
 )
@@ -48,8 +49,12 @@ type cacheEntry struct {
 	key  string
 	path string
 	size int64
-	pins int
-	elem *list.Element
+	// modTime is the file's modification time when it was last verified:
+	// a file whose size or modification time changed since is verified
+	// again before it is served (see Acquire).
+	modTime time.Time
+	pins    int
+	elem    *list.Element
 	// discarded: the entry left the cache (its content failed
 	// verification); the file goes when the last pin does.
 	discarded bool
@@ -89,9 +94,22 @@ type Handle struct {
 	fresh bool
 }
 
-// Fresh reports whether this Acquire downloaded the file (the caller
-// should verify its content once).
+// Fresh reports whether the file's content has to be verified before it
+// is used: this Acquire downloaded it, or the file changed on disk since
+// it was last verified (its size or modification time differs). The
+// caller verifies it and calls Verified, or Discard when it is damaged.
 func (h *Handle) Fresh() bool { return h.fresh }
+
+// Verified records that the caller verified the file's content as it is
+// on disk now.
+func (h *Handle) Verified() {
+	fi, err := os.Stat(h.e.path)
+	h.c.mu.Lock()
+	defer h.c.mu.Unlock()
+	if err == nil && fi.Size() == h.e.size {
+		h.e.modTime = fi.ModTime()
+	}
+}
 
 // Path is the local file; valid until Release.
 func (h *Handle) Path() string { return h.e.path }
@@ -180,12 +198,16 @@ func (c *Cache) Acquire(ctx context.Context, key string, size int64) (*Handle, e
 		c.unpin(e)
 		return nil, fmt.Errorf("tablestore: segment %s: manifest says %d bytes, cached object has %d", key, size, e.size)
 	}
+	// A file changed on disk since it was verified (bit rot, an operator,
+	// another process) is verified again before it is served.
+	fi, err := os.Stat(e.path)
 	c.mu.Lock()
+	changed := err != nil || fi.Size() != e.size || !fi.ModTime().Equal(e.modTime)
 	if e.elem != nil {
 		c.mu.lru.MoveToFront(e.elem)
 	}
 	c.mu.Unlock()
-	return &Handle{c: c, e: e}, nil
+	return &Handle{c: c, e: e, fresh: changed}, nil
 }
 
 func (c *Cache) unpin(e *cacheEntry) {

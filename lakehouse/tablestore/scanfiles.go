@@ -137,27 +137,39 @@ func (s *Store) addFile(ctx context.Context, fs *FileScan, seg manifest.Segment)
 // is opened and its checksum verified once, so that a damaged object is
 // reported (naming it) before any engine reads it.
 func (s *Store) acquireVerified(ctx context.Context, t *manifest.Table, seg manifest.Segment) (*Handle, error) {
-	h, err := s.opts.Cache.Acquire(ctx, seg.Key, seg.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	if !h.Fresh() {
-		return h, nil
-	}
-	f, err := os.Open(h.Path())
-	if err == nil {
-		var r *segment.Reader
-		r, err = segment.Open(f, seg.Bytes, seg.Key, t)
-		if err == nil {
-			err = r.Verify()
+	// A damaged cached copy is dropped and fetched again once: only a
+	// damaged object fails the scan.
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		var h *Handle
+		h, err = s.opts.Cache.Acquire(ctx, seg.Key, seg.Bytes)
+		if err != nil {
+			return nil, err
 		}
-		f.Close()
-	}
-	if err != nil {
+		if !h.Fresh() {
+			return h, nil
+		}
+		if err = verifySegment(h.Path(), t, seg); err == nil {
+			h.Verified()
+			return h, nil
+		}
 		h.Discard()
-		return nil, fmt.Errorf("tablestore: segment %s: %w", seg.Key, err)
 	}
-	return h, nil
+	return nil, fmt.Errorf("tablestore: segment %s: %w", seg.Key, err)
+}
+
+// verifySegment checks a cached segment file against its checksums.
+func verifySegment(path string, t *manifest.Table, seg manifest.Segment) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r, err := segment.Open(f, seg.Bytes, seg.Key, t)
+	if err != nil {
+		return err
+	}
+	return r.Verify()
 }
 
 // Disjoint reports whether no primary key can occur in two sources of the

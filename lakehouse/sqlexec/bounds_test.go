@@ -1,0 +1,226 @@
+package sqlexec_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/floedb/floe/lakehouse/config"
+	"github.com/floedb/floe/lakehouse/dberr"
+	"github.com/floedb/floe/lakehouse/sqlexec"
+)
+
+func newHarnessWith(t testing.TB, configure func(*config.Config)) *harness {
+	h := &harness{t: t, dir: t.TempDir(), configure: configure}
+	h.open()
+	t.Cleanup(h.close)
+	return h
+}
+
+// wantCode checks err's Floe code and that its message holds want.
+func wantCode(t *testing.T, what string, err error, code dberr.Code, want string) {
+	t.Helper()
+	var de *dberr.Error
+	if !errors.As(err, &de) || de.Code != code {
+		t.Fatalf("%s: got %v, want %s", what, err, code)
+	}
+	if !strings.Contains(de.Msg, want) {
+		t.Errorf("%s: message %q does not say %q", what, de.Msg, want)
+	}
+}
+
+// Values built from a size argument are refused past
+// query.max_value_bytes, whatever the function (the class is tested in
+// lakehouse/duckengine; these go through the whole executor).
+func TestValueBombsAreRefused(t *testing.T) {
+	h := newHarness(t)
+	for _, q := range []string{
+		"SELECT len(range(0, 2000000000))",
+		"SELECT len(list_resize([1], 2000000000))",
+		"SELECT strlen(repeat('x', 100000000))",
+		"SELECT strlen(lpad('x', 50000000, 'y'))",
+		"SELECT strlen(printf('%100000000d', 1))",
+		"SELECT max(x, 2000000000) FROM range(3) t(x)",
+	} {
+		_, err := h.exec(alice, q)
+		wantCode(t, q, err, dberr.ResourceExhausted, "")
+	}
+	// Within the limits they answer.
+	if got := h.rows(alice, "SELECT len(range(0, 1000)), strlen(repeat('x', 1000)), strlen(lpad('x', 10, 'y'))"); got[0] != "[1000 1000 10]" {
+		t.Errorf("got %v", got)
+	}
+}
+
+// A result larger than query.max_result_bytes is refused, not built.
+func TestResultBytesAreBounded(t *testing.T) {
+	h := newHarnessWith(t, func(c *config.Config) { c.Query.MaxResultBytes = 1 << 20 })
+	_, err := h.exec(alice, "SELECT repeat('x', 1000) FROM range(10000)")
+	wantCode(t, "10 MB result", err, dberr.ResourceExhausted, "query.max_result_bytes")
+	if n := len(h.must(alice, "SELECT repeat('x', 1000) FROM range(500)").Rows); n != 500 {
+		t.Errorf("a 0.5 MB result has %d rows", n)
+	}
+}
+
+// Heavy statements stop at their deadline, and the call returns within
+// deadline + 1 s (TestBoundedAnswersAtTheDeadline covers engine work that
+// does not stop in time).
+func TestStatementsReturnAtTheirDeadline(t *testing.T) {
+	const timeout = time.Second
+	h := newHarnessWith(t, func(c *config.Config) { c.Query.Timeout = config.Duration{Duration: timeout} })
+	for _, q := range []string{
+		"SELECT count(*) FROM range(1000000) a, range(1000000) b",
+		"SELECT count(DISTINCT a * 1000003 + b) FROM range(100000) t(a), range(100000) u(b)",
+		"SELECT strlen(string_agg(i::VARCHAR, ',')) FROM range(2000000000) t(i)",
+		"WITH RECURSIVE r(s, n) AS (SELECT 'ab', 0 UNION ALL SELECT s || s, n + 1 FROM r WHERE n < 40) SELECT max(strlen(s)) FROM r",
+		"SELECT len(list(i)) FROM range(2000000000) t(i)",
+	} {
+		start := time.Now()
+		_, err := h.exec(alice, q)
+		took := time.Since(start)
+		var de *dberr.Error
+		if !errors.As(err, &de) || (de.Code != dberr.Timeout && de.Code != dberr.ResourceExhausted) {
+			t.Errorf("%s: got %v, want TIMEOUT or RESOURCE_EXHAUSTED", q, err)
+		}
+		if took > timeout+time.Second {
+			t.Errorf("%s: returned after %s, past its deadline %s + 1s", q, took, timeout)
+		}
+		if de != nil && de.Code == dberr.Timeout && !strings.Contains(de.Msg, "query.timeout (1s)") {
+			t.Errorf("%s: %q does not name query.timeout", q, de.Msg)
+		}
+	}
+	// Every abandoned statement gives its slot back once DuckDB stops.
+	waitFor(t, "the engine to stop the abandoned statements", func() bool { return h.node.Admission.Running() == 0 })
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 600; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// A client's deadline is reported as the client's, not as query.timeout.
+func TestClientDeadlineIsNamed(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := h.node.Executor.Execute(ctx, alice, sqlexec.Request{SQL: "SELECT count(*) FROM range(1000000) a, range(1000000) b"})
+	wantCode(t, "client deadline", err, dberr.Timeout, "client's deadline")
+	if strings.Contains(err.Error(), "1m0s") {
+		t.Errorf("the error speaks of query.timeout: %v", err)
+	}
+}
+
+// min_catalog_version ahead of the catalog is a clear, retryable error.
+func TestMinCatalogVersionAhead(t *testing.T) {
+	h := newHarness(t)
+	_, err := h.node.Executor.Execute(context.Background(), alice, sqlexec.Request{SQL: "SELECT 1", MinCatalogVersion: 1 << 40})
+	wantCode(t, "min_catalog_version", err, dberr.CatalogBehind, "retry")
+}
+
+// A full write buffer is UNAVAILABLE and names buffer.max_bytes.
+func TestFullBufferIsUnavailable(t *testing.T) {
+	h := newHarnessWith(t, func(c *config.Config) { c.Buffer.MaxBytes = 1 << 20 })
+	h.must(root, "CREATE SHARED TABLE public.big (id INT PRIMARY KEY, s TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		_, err = h.exec(root, fmt.Sprintf("INSERT INTO big SELECT i + %d, repeat('x', 1000) FROM range(1000) t(i)", i*1000))
+	}
+	wantCode(t, "full buffer", err, dberr.Unavailable, "buffer.max_bytes")
+	if strings.Contains(err.Error(), "wbuf.") {
+		t.Errorf("the error names an internal key: %v", err)
+	}
+}
+
+// DuckDB running out of memory is RESOURCE_EXHAUSTED and says what to do.
+func TestEngineOutOfMemory(t *testing.T) {
+	h := newHarnessWith(t, func(c *config.Config) { c.Query.MemoryLimit = "32MB" })
+	_, err := h.exec(alice, "SELECT count(*) FROM (SELECT DISTINCT i::VARCHAR || 'padding-padding-padding' FROM range(20000000) t(i))")
+	wantCode(t, "out of memory", err, dberr.ResourceExhausted, "query.memory_limit (32MB)")
+}
+
+// The memory guard stops the running statement, which fails with
+// RESOURCE_EXHAUSTED naming the budget.
+func TestMemoryGuardStopsTheLargestStatement(t *testing.T) {
+	// The test process is far above a 64 MB budget.
+	h := newHarnessWith(t, func(c *config.Config) {
+		c.Query.MemoryLimit = "32MB"
+		c.Query.ProcessMemoryLimit = "64MB"
+	})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := h.exec(alice, "SELECT count(*) FROM range(1000000) a, range(1000000) b")
+		errc <- err
+	}()
+	waitFor(t, "the statement to run", func() bool { return h.node.Admission.Running() == 1 })
+	if !h.node.Admission.Check(context.Background()) {
+		t.Fatal("the guard cancelled nothing")
+	}
+	wantCode(t, "memory guard", <-errc, dberr.ResourceExhausted, "memory budget")
+}
+
+// No local path reaches a client: not in EXPLAIN (ANALYZE) output, not in
+// DuckDB's errors about segment files.
+func TestNoLocalPathsInOutput(t *testing.T) {
+	h := newHarness(t)
+	h.must(root, "CREATE SHARED TABLE public.t (id INT PRIMARY KEY, v TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
+	h.must(root, "INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+	h.must(root, "FLUSH TABLE t")
+	for _, q := range []string{"EXPLAIN SELECT * FROM t", "EXPLAIN ANALYZE SELECT * FROM t", "EXPLAIN ANALYZE SELECT count(*) FROM t WHERE v = 'a'"} {
+		res := h.must(alice, q)
+		text := fmt.Sprint(res.Rows)
+		if strings.Contains(text, h.dir) || strings.Contains(text, ".parquet") {
+			t.Errorf("%s shows a local path: %s", q, text)
+		}
+	}
+	// Corrupt the cached segments: DuckDB's error quotes the file.
+	files, _ := filepath.Glob(filepath.Join(h.dir, "cache", "*"))
+	if len(files) == 0 {
+		t.Fatal("no cached segment")
+	}
+	for _, f := range files {
+		if err := os.WriteFile(f, []byte("PAR1 not a parquet file PAR1"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.exec(alice, "SELECT * FROM t"); err != nil && strings.Contains(err.Error(), h.dir) {
+		t.Errorf("the error shows a local path: %v", err)
+	}
+}
+
+// SHOW NAMESPACES counts only the tables the caller can see.
+func TestShowNamespacesCountsVisibleTables(t *testing.T) {
+	h := newHarness(t)
+	h.must(root, "CREATE NAMESPACE sec")
+	h.must(root, "CREATE SHARED TABLE sec.d (id INT PRIMARY KEY) WITH (ACCESS_LEVEL = 'DBA')")
+	h.must(root, "CREATE SHARED TABLE sec.p (id INT PRIMARY KEY) WITH (ACCESS_LEVEL = 'PRIVATE')")
+	h.must(root, "CREATE SHARED TABLE sec.pub (id INT PRIMARY KEY) WITH (ACCESS_LEVEL = 'PUBLIC')")
+	count := func(p sqlexec.Principal) string {
+		for _, r := range h.must(p, "SHOW NAMESPACES").Rows {
+			if r[0] == "sec" {
+				return fmt.Sprint(r[1])
+			}
+		}
+		return "missing"
+	}
+	listed := func(p sqlexec.Principal) string {
+		return fmt.Sprint(len(h.must(p, "SHOW TABLES IN sec").Rows))
+	}
+	for _, p := range []sqlexec.Principal{alice, svc, dba, root} {
+		if c, l := count(p), listed(p); c != l {
+			t.Errorf("%s: SHOW NAMESPACES counts %s tables in sec, SHOW TABLES lists %s", p.UserID, c, l)
+		}
+	}
+	if c := count(alice); c != "1" {
+		t.Errorf("alice sees %s tables in sec, want 1", c)
+	}
+}
