@@ -64,6 +64,8 @@ type DirectOptions struct {
 	// Metrics, when set, counts group commits (see NewMetrics). Default:
 	// none.
 	Metrics *Metrics
+	// ManifestMetrics, when set, counts the commits of the partition logs.
+	ManifestMetrics *manifest.Metrics
 	// Logger receives a debug record per group commit. Default: discard.
 	Logger *slog.Logger
 	// Clock stamps manifests and measures durations. Default: time.Now.
@@ -348,7 +350,7 @@ func (w *DirectWriter) partition(tableID, partition string) *directPartition {
 	p, ok := w.mu.partitions[id]
 	if !ok {
 		p = &directPartition{id: id, log: manifest.NewPartitionLog(w.bucket, tableID, partition, manifest.LogOptions{
-			NodeID: w.opts.NodeID, Clock: w.opts.Clock, Logger: w.opts.Logger, Rand: w.opts.Rand,
+			NodeID: w.opts.NodeID, Clock: w.opts.Clock, Logger: w.opts.Logger, Rand: w.opts.Rand, Metrics: w.opts.ManifestMetrics,
 		})}
 		w.mu.partitions[id] = p
 	}

@@ -76,8 +76,10 @@ type Options struct {
 	Changes ChangeSink
 	// Metrics, when set, counts flushes (see NewMetrics). Default: none.
 	Metrics *Metrics
-	Logger  *slog.Logger
-	Clock   func() time.Time
+	// ManifestMetrics, when set, counts the commits of the partition logs.
+	ManifestMetrics *manifest.Metrics
+	Logger          *slog.Logger
+	Clock           func() time.Time
 }
 
 // Store is the storage engine of one process. It is safe for concurrent
@@ -145,7 +147,7 @@ func (s *Store) PartitionLog(tableID, partition string) *manifest.Log[*manifest.
 	l, ok := s.mu.logs[p]
 	if !ok {
 		l = manifest.NewPartitionLog(s.bucket, tableID, partition, manifest.LogOptions{
-			NodeID: s.opts.NodeID, Clock: s.opts.Clock, Logger: s.opts.Logger,
+			NodeID: s.opts.NodeID, Clock: s.opts.Clock, Logger: s.opts.Logger, Metrics: s.opts.ManifestMetrics,
 		})
 		s.mu.logs[p] = l
 	}
