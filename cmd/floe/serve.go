@@ -48,7 +48,7 @@ calls, flush everything buffered and stop.`,
 			defer app.Close()
 			log := app.Logger()
 
-			n, err := node.Open(context.WithoutCancel(ctx), app)
+			n, err := node.Open(context.WithoutCancel(ctx), app, node.Deps{})
 			if err != nil {
 				return err
 			}

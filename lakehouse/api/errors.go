@@ -34,6 +34,7 @@ var connectCodes = map[dberr.Code]connect.Code{
 	dberr.Canceled:          connect.CodeCanceled,
 	dberr.Unauthenticated:   connect.CodeUnauthenticated,
 	dberr.RateLimited:       connect.CodeResourceExhausted,
+	dberr.ReadOnly:          connect.CodeFailedPrecondition,
 	dberr.Internal:          connect.CodeInternal,
 }
 

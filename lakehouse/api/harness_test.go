@@ -60,7 +60,7 @@ func startServer(t testing.TB, mutate func(*config.Config), apiOpts ...func(*api
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.Open(ctx, app)
+	n, err := node.Open(ctx, app, node.Deps{})
 	if err != nil {
 		app.Close()
 		t.Fatal(err)

@@ -76,13 +76,19 @@ const (
 	// RateLimited: too many attempts (logins) from one client; wait and
 	// retry.
 	RateLimited Code = "RATE_LIMITED"
+	// ReadOnly: this process takes no writes: its role (live) or the
+	// warehouse's write mode (a function on a node-mode warehouse) does
+	// not let it. The message names the mode; send the write to a process
+	// that may (the node, or a function of a direct-mode warehouse).
+	ReadOnly Code = "READ_ONLY"
 )
 
 // Codes lists every code above, for documentation and for mappings that
 // must cover them all (the API's Connect codes).
 var Codes = []Code{Internal, SyntaxError, PermissionDenied, NamespaceNotFound, TableNotFound, ColumnNotFound,
 	AlreadyExists, TypeMismatch, NotNullViolation, PKViolation, InvalidOption, InvalidArgument, NotEmpty,
-	HasDependents, Unsupported, Conflict, Unavailable, Timeout, Canceled, ViewBroken, Unauthenticated, RateLimited}
+	HasDependents, Unsupported, Conflict, Unavailable, Timeout, Canceled, ViewBroken, Unauthenticated, RateLimited,
+	ReadOnly}
 
 // Error is a user-facing failure.
 type Error struct {

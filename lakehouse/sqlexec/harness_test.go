@@ -70,7 +70,7 @@ func (h *harness) open() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	n, err := node.Open(ctx, app)
+	n, err := node.Open(ctx, app, node.Deps{})
 	if err != nil {
 		app.Close()
 		h.t.Fatal(err)
