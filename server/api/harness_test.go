@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/floedb/floe/internal/syncbuf"
-	"github.com/floedb/floe/lakehouse/api"
+	"github.com/floedb/floe/server/api"
 	"github.com/floedb/floe/lakehouse/appctx"
 	"github.com/floedb/floe/lakehouse/auth"
 	"github.com/floedb/floe/lakehouse/config"

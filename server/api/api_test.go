@@ -16,7 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/floedb/floe/lakehouse/api"
+	"github.com/floedb/floe/server/api"
 	"github.com/floedb/floe/lakehouse/config"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
 	"github.com/floedb/floe/proto/floe/v1/floev1connect"
