@@ -86,12 +86,12 @@ func (n *Node) Writable() error { return n.writes.Writable() }
 // refused with an error saying so (node on a direct warehouse), or gets a
 // read-only write path (a function on a node warehouse: reads of
 // committed data; writes fail with READ_ONLY naming the mode).
-func Open(ctx context.Context, app *appctx.AppContext, deps Deps) (n *Node, err error) {
+func Open(ctx context.Context, app *appctx.AppContext, deps Deps) (_ *Node, err error) {
 	cfg := app.Config()
-	n = &Node{App: app, Role: cfg.Role, jobsMetrics: jobs.NewMetrics(app.Metrics())}
+	n := &Node{App: app, Role: cfg.Role, jobsMetrics: jobs.NewMetrics(app.Metrics())}
 	defer func() {
 		if err != nil {
-			n.Close()
+			n.Close() // what was opened before the failure
 		}
 	}()
 	log := app.Logger()

@@ -119,7 +119,11 @@ func (x *Executor) Bootstrap(ctx context.Context) error {
 			c.WriteMode = x.opts.WriteMode // a new warehouse: record its write path
 		}
 		migrateSystem(c, now)
-		return c.Validate()
+		// The commit stamps the header; a new warehouse's base (v0) has
+		// none yet, so check the body under the header it will get.
+		probe := *c
+		probe.FormatVersion, probe.Version = manifest.FormatVersion, c.Version+1
+		return probe.Validate()
 	})
 	if err != nil && err != errNoChange {
 		return fmt.Errorf("sqlexec: bootstrap system tables: %w", err)
