@@ -239,8 +239,8 @@ func TestSchedulerCompactsAndCollects(t *testing.T) {
 	}
 	sink := &memSink{}
 	sc, err := NewScheduler(Options{
-		Store:  store,
-		Tables: func(context.Context) ([]*manifest.Table, error) { return []*manifest.Table{tb}, nil },
+		Store:   store,
+		Tables:  func(context.Context) ([]*manifest.Table, error) { return []*manifest.Table{tb}, nil },
 		Flusher: NewFlusher(store, buf, lookupOf(tb), FlushPolicy{}, Env{}),
 		Schedule: Schedule{Compact: 5 * time.Millisecond, GC: 5 * time.Millisecond,
 			Compaction: tablestore.CompactOptions{MinSegments: 2},

@@ -69,7 +69,7 @@ func (s *TableSink) RecordJob(ctx context.Context, r Record) error {
 		"partition_key": textOrNull(r.Partition), "node_id": row.Text(r.NodeID), "status": row.Text(string(r.Status)),
 		"trigger": textOrNull(r.Trigger), "started_at": timeOrNull(r.StartedAt.UnixMicro(), r.StartedAt.IsZero()),
 		"finished_at": timeOrNull(r.FinishedAt.UnixMicro(), r.FinishedAt.IsZero()),
-		"rows": row.BigInt(r.Rows), "bytes": row.BigInt(r.Bytes), "error": textOrNull(r.Error),
+		"rows":        row.BigInt(r.Rows), "bytes": row.BigInt(r.Bytes), "error": textOrNull(r.Error),
 	}
 	if t, err := snap.TableByID(r.TableID); err == nil {
 		vals["namespace"], vals["table_name"] = row.Text(t.Def().Namespace), row.Text(t.Def().Name)

@@ -16,7 +16,6 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/floedb/floe/internal/syncbuf"
-	"github.com/floedb/floe/server/api"
 	"github.com/floedb/floe/lakehouse/appctx"
 	"github.com/floedb/floe/lakehouse/auth"
 	"github.com/floedb/floe/lakehouse/config"
@@ -24,6 +23,7 @@ import (
 	"github.com/floedb/floe/lakehouse/sqlexec"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
 	"github.com/floedb/floe/proto/floe/v1/floev1connect"
+	"github.com/floedb/floe/server/api"
 )
 
 const (
