@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -281,5 +282,67 @@ func TestSchedulerCompactsAndCollects(t *testing.T) {
 	}
 	if got := scanIDs(t, store, tb, ""); !slices.Equal(got, []int64{0, 1, 2}) {
 		t.Fatalf("rows after compaction and GC: %v", got)
+	}
+}
+
+// RunOnce (the maintenance function's entry point) runs every job once:
+// it flushes what is buffered, compacts, and collects garbage once the
+// clock allows, recording each with trigger "maintenance".
+func TestRunOnce(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{now: time.Now()}
+	store, buf := storeOn(t, objstore.NewMem(), clock.Now)
+	tb := testTable("tbl01", "items")
+	for i := range 2 {
+		if _, err := store.Write(ctx, tb, "", []tablestore.Change{upsert(int64(i), "v")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.Flush(ctx, tb, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := store.Write(ctx, tb, "", []tablestore.Change{upsert(9, "buffered")}); err != nil {
+		t.Fatal(err)
+	}
+	sink := &memSink{}
+	env := Env{NodeID: "maint-1", Sink: sink, Clock: clock.Now}
+	sc, err := NewScheduler(Options{
+		Store:   store,
+		Tables:  func(context.Context) ([]*manifest.Table, error) { return []*manifest.Table{tb}, nil },
+		Flusher: NewFlusher(store, buf, lookupOf(tb), FlushPolicy{}, env),
+		Schedule: Schedule{Compaction: tablestore.CompactOptions{MinSegments: 3},
+			GCOptions: tablestore.GCOptions{Retention: time.Minute, GracePeriod: time.Minute}},
+		Env: env,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kinds := func() string {
+		var out []string
+		for _, r := range sink.finished("") {
+			if r.Trigger != "maintenance" || r.NodeID != "maint-1" || r.Status != Completed {
+				t.Fatalf("record %+v", r)
+			}
+			out = append(out, r.Kind)
+		}
+		return strings.Join(out, ",")
+	}
+	// The flush makes the third small segment, which compaction merges
+	// with the other two; GC waits for retention and grace.
+	if got := kinds(); got != "flush,compact" {
+		t.Fatalf("first run recorded %s", got)
+	}
+	clock.Advance(time.Hour)
+	if err := sc.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := kinds(); got != "flush,compact,gc" {
+		t.Fatalf("after the retention: %s", got)
+	}
+	if got := scanIDs(t, store, tb, ""); !slices.Equal(got, []int64{0, 1, 9}) {
+		t.Fatalf("rows: %v", got)
 	}
 }
