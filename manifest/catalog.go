@@ -61,14 +61,35 @@ type Catalog struct {
 	// SystemSchemaVersion is the version of Floe's system tables this
 	// catalog holds (0: none yet). A node that knows a newer version
 	// creates or migrates the system tables at start.
-	SystemSchemaVersion int         `json:"system_schema_version,omitempty"`
-	Namespaces          []Namespace `json:"namespaces"`
-	Tables              []Table     `json:"tables"`
+	SystemSchemaVersion int `json:"system_schema_version,omitempty"`
+	// WriteMode says which write path owns the warehouse's partitions:
+	// WriteModeNode (one node holding the writer lease; also what "" means,
+	// the mode of every catalog written before the field existed) or
+	// WriteModeDirect (serverless writers committing segments). It is set
+	// when the warehouse is created and the two paths never mix: a
+	// process whose role does not fit refuses to write (see lakehouse/node).
+	WriteMode  string      `json:"write_mode,omitempty"`
+	Namespaces []Namespace `json:"namespaces"`
+	Tables     []Table     `json:"tables"`
 	// Views are named queries (see View). The field is omitted when there
 	// are none, so a catalog without views encodes as before views
 	// existed; a build that does not know views refuses a catalog that
 	// has some (unknown field) instead of silently dropping them.
 	Views []View `json:"views,omitempty"`
+}
+
+// Write modes of a warehouse (Catalog.WriteMode).
+const (
+	WriteModeNode   = "node"
+	WriteModeDirect = "direct"
+)
+
+// Mode returns the catalog's write mode, WriteModeNode for "".
+func (c *Catalog) Mode() string {
+	if c.WriteMode == "" {
+		return WriteModeNode
+	}
+	return c.WriteMode
 }
 
 // WriterLease records which node owns the node-owned write path.

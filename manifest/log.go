@@ -128,6 +128,9 @@ type LogOptions struct {
 	// HintEvery or more versions behind. 1 writes it after every commit.
 	// Default: 32. See writeHint for what readers may assume of the hint.
 	HintEvery int
+	// Metrics, when set, counts commits, lost races and failures.
+	// Default: none.
+	Metrics *Metrics
 }
 
 // Option defaults.
@@ -745,6 +748,14 @@ func (l *Log[M]) fenced(base M, epoch uint64) error {
 
 // commit is Commit with the epoch rule as a function of the base.
 func (l *Log[M]) commit(ctx context.Context, mutate func(M) (M, error), epochFor func(M) (uint64, error)) (M, error) {
+	m, err := l.commitOnce(ctx, mutate, epochFor)
+	if err != nil && l != nil {
+		l.opts.Metrics.failed(l.kind.what, err)
+	}
+	return m, err
+}
+
+func (l *Log[M]) commitOnce(ctx context.Context, mutate func(M) (M, error), epochFor func(M) (uint64, error)) (M, error) {
 	var zero M
 	if err := l.usable(); err != nil {
 		return zero, err
@@ -800,6 +811,7 @@ func (l *Log[M]) commit(ctx context.Context, mutate func(M) (M, error), epochFor
 			return zero, err
 		}
 		if won {
+			l.opts.Metrics.committed(l.kind.what)
 			l.remember(version, l.kind.clone(next))
 			l.confirmHead(version, now)
 			if stale := l.hintStale.Swap(false); stale || version%uint64(l.opts.HintEvery) == 0 {
@@ -812,6 +824,7 @@ func (l *Log[M]) commit(ctx context.Context, mutate func(M) (M, error), epochFor
 			return next, nil
 		}
 
+		l.opts.Metrics.conflict(l.kind.what)
 		l.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "manifest commit conflict",
 			slog.String("log", l.name()), slog.Uint64("version", version),
 			slog.String("commit_id", commitID), slog.Int("attempt", attempts),

@@ -287,6 +287,11 @@ func (c *Catalog) Validate() error {
 		}
 		p.utf8(plainLabel("writer lease: "), "node_id", w.NodeID)
 	}
+	switch c.WriteMode {
+	case "", WriteModeNode, WriteModeDirect:
+	default:
+		p.addf("write_mode %q is not one of %q, %q", c.WriteMode, WriteModeNode, WriteModeDirect)
+	}
 
 	namespaces := make(map[string]bool, len(c.Namespaces))
 	for _, ns := range c.Namespaces {

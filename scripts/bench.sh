@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 count=${COUNT:-5}
 ./scripts/with-s3.sh go test -run '^$' -bench . -benchmem -count "$count" -timeout 30m \
 	./lakehouse/schema ./manifest ./lakehouse/objstore ./lakehouse/wbuf ./lakehouse/segment \
-	./lakehouse/tablestore ./lakehouse/tablestore/duckdbbench ./lakehouse/sqlexec ./lakehouse/api | tee bench.out
+	./lakehouse/tablestore ./lakehouse/tablestore/duckdbbench ./lakehouse/sqlexec ./server/api | tee bench.out
 
 go run ./internal/tools/benchdoc -in bench.out -doc docs/BENCHMARKS.md \
 	-cmd "make bench (COUNT=$count)" \

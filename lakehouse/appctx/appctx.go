@@ -1,7 +1,7 @@
 // Package appctx holds AppContext, the one object a Floe process builds at
 // start from its configuration. It owns the process's NodeID and its shared
-// services (object store, catalog log, schema registry; later the write
-// buffer, the SQL engine and the live-query manager), and hands them to
+// services (object store, catalog log, schema registry, metrics registry,
+// clock), and hands them to
 // the components that need them. There is no global state: cmd/floe and
 // each Lambda function build exactly one AppContext and pass it down.
 package appctx
@@ -15,6 +15,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/floedb/floe/lakehouse/config"
 	"github.com/floedb/floe/lakehouse/objstore"
@@ -32,6 +34,10 @@ type Deps struct {
 	LogOutput io.Writer
 	// Clock returns the current time. Default: time.Now.
 	Clock func() time.Time
+	// Metrics is the registry every component registers its metrics with
+	// (floe serve exposes it on /metrics). Default: a new registry of this
+	// AppContext's own, so that AppContexts in one process do not clash.
+	Metrics *prometheus.Registry
 }
 
 // AppContext owns one process's identity and shared services. Its methods
@@ -44,6 +50,9 @@ type AppContext struct {
 	bucket  objstore.Bucket
 	catalog *manifest.Log[*manifest.Catalog]
 	schemas *schema.Registry
+	metrics *prometheus.Registry
+	// manifests counts the commits of every manifest log of the process.
+	manifests *manifest.Metrics
 }
 
 // New validates cfg and builds the AppContext: the NodeID, a logger whose
@@ -63,6 +72,10 @@ func New(ctx context.Context, cfg config.Config, deps Deps) (*AppContext, error)
 	}
 	a.logger = newLogger(out, cfg.Log).With(slog.String("node_id", a.nodeID.id))
 
+	a.metrics = deps.Metrics
+	if a.metrics == nil {
+		a.metrics = prometheus.NewRegistry()
+	}
 	a.bucket = deps.Bucket
 	if a.bucket == nil {
 		b, err := openBucket(ctx, cfg, a.logger)
@@ -71,10 +84,13 @@ func New(ctx context.Context, cfg config.Config, deps Deps) (*AppContext, error)
 		}
 		a.bucket = b
 	}
+	a.bucket = objstore.Instrument(a.bucket, objstore.NewMetrics(a.metrics), a.clock)
+	a.manifests = manifest.NewMetrics(a.metrics)
 	a.catalog = manifest.NewCatalogLog(a.bucket, manifest.LogOptions{
-		NodeID: a.nodeID.String(),
-		Clock:  a.clock,
-		Logger: a.logger.With(slog.String("component", "catalog")),
+		NodeID:  a.nodeID.String(),
+		Clock:   a.clock,
+		Logger:  a.logger.With(slog.String("component", "catalog")),
+		Metrics: a.manifests,
 	})
 	a.schemas = schema.New(a.catalog, schema.Options{
 		RefreshInterval: cfg.Catalog.RefreshInterval.Duration,
@@ -107,6 +123,15 @@ func (a *AppContext) Catalog() *manifest.Log[*manifest.Catalog] { return a.catal
 
 // Schemas returns the schema registry.
 func (a *AppContext) Schemas() *schema.Registry { return a.schemas }
+
+// Metrics returns the process's metrics registry: components register
+// their metrics with it (as a prometheus.Registerer) and /metrics serves
+// it (as a prometheus.Gatherer).
+func (a *AppContext) Metrics() *prometheus.Registry { return a.metrics }
+
+// ManifestMetrics returns the commit metrics shared by every manifest log
+// of the process (the catalog's and the storage engine's partition logs).
+func (a *AppContext) ManifestMetrics() *manifest.Metrics { return a.manifests }
 
 // Close releases the services the AppContext owns.
 func (a *AppContext) Close() error {

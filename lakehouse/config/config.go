@@ -36,6 +36,12 @@ type Config struct {
 	// and the object store when storage.backend is "fs").
 	// Default: "./floe-data".
 	DataDir string `toml:"data_dir" help:"directory for local state"`
+	// Role is what this process is (see lakehouse/node): "node" owns the
+	// writer lease and a write buffer (floe serve's default); "function"
+	// writes through the direct path with no lease and no buffer (the
+	// query and maintenance Lambda functions); "live" serves reads (and,
+	// later, subscriptions) and takes no writes. Default: "node".
+	Role string `toml:"role" help:"process role: node, function or live"`
 
 	Log     LogConfig     `toml:"log"`
 	Storage StorageConfig `toml:"storage"`
@@ -45,6 +51,35 @@ type Config struct {
 	Query   QueryConfig   `toml:"query"`
 	Server  ServerConfig  `toml:"server"`
 	Auth    AuthConfig    `toml:"auth"`
+	Jobs    JobsConfig    `toml:"jobs"`
+}
+
+// JobsConfig schedules the node's background jobs (lakehouse/jobs). An
+// interval of "0s" disables its job. The maintenance function runs every
+// job once per invocation instead.
+type JobsConfig struct {
+	// EvictInterval is how often expired rows of STREAM tables are deleted
+	// (reads never show them; eviction frees their storage).
+	// Default: 30s.
+	EvictInterval Duration `toml:"evict_interval" help:"how often expired STREAM rows are evicted (0s: never)"`
+	// CompactInterval is how often every partition is checked for runs of
+	// small segments, which are merged. Default: 10m.
+	CompactInterval Duration `toml:"compact_interval" help:"how often small segments are compacted (0s: never)"`
+	// CompactMinSegments is the fewest consecutive small segments worth
+	// merging. Default: 4.
+	CompactMinSegments int `toml:"compact_min_segments" help:"fewest consecutive small segments that compaction merges"`
+	// CompactTargetBytes is the size of the segments compaction writes;
+	// segments under half of it are small. Default: 134217728 (128 MiB).
+	CompactTargetBytes int64 `toml:"compact_target_bytes" help:"size of compacted segments in bytes; smaller than half is small"`
+	// GCInterval is how often old manifests and unreferenced segments are
+	// garbage-collected. Default: 1h.
+	GCInterval Duration `toml:"gc_interval" help:"how often garbage is collected (0s: never)"`
+	// GCRetention is the time-travel window: manifest versions (and their
+	// segments) younger than this are kept. At least 1m. Default: 24h.
+	GCRetention Duration `toml:"gc_retention" help:"time-travel window kept by garbage collection"`
+	// GCGrace protects unreferenced segment objects younger than this
+	// (an upload not yet committed). Default: 1h.
+	GCGrace Duration `toml:"gc_grace" help:"age below which unreferenced segments are kept"`
 }
 
 // ServerConfig is the node's API listener (Connect, gRPC and gRPC-Web on
@@ -56,6 +91,9 @@ type ServerConfig struct {
 	// MaxRequestBytes bounds a request message; larger ones are refused
 	// with ResourceExhausted. Default: 16777216 (16 MiB).
 	MaxRequestBytes int64 `toml:"max_request_bytes" help:"largest accepted request message in bytes"`
+	// MetricsListen is the TCP address of the Prometheus /metrics
+	// endpoint. Default: "" (served on the API port, server.listen).
+	MetricsListen string `toml:"metrics_listen" help:"TCP address of /metrics (default: the API port)"`
 }
 
 // AuthConfig configures logins and access tokens.
@@ -133,6 +171,9 @@ type QueryConfig struct {
 	// statement. "" means twice memory_limit; "off" turns the guard off.
 	// Default: "".
 	ProcessMemoryLimit string `toml:"process_memory_limit" help:"process memory budget (RSS), e.g. 2GB; empty: twice memory_limit; off: no guard"`
+	// CacheDir is where segment files are cached for DuckDB, e.g. /tmp/floe
+	// on Lambda. Default: "" (<data_dir>/cache).
+	CacheDir string `toml:"cache_dir" help:"directory of the segment cache (default <data_dir>/cache)"`
 }
 
 // ProcessMemoryBytes returns the process memory budget in bytes (0: no
@@ -262,7 +303,27 @@ func Default() Config {
 		Server: ServerConfig{Listen: "127.0.0.1:7878", MaxRequestBytes: 16 << 20},
 		Auth: AuthConfig{AccessTTL: Duration{15 * time.Minute}, RefreshTTL: Duration{7 * 24 * time.Hour},
 			MaxFailedLogins: 5, Lockout: Duration{15 * time.Minute}, RootUser: "root"},
+		Role: "node",
+		Jobs: JobsConfig{EvictInterval: Duration{30 * time.Second}, CompactInterval: Duration{10 * time.Minute},
+			CompactMinSegments: 4, CompactTargetBytes: 128 << 20, GCInterval: Duration{time.Hour},
+			GCRetention: Duration{24 * time.Hour}, GCGrace: Duration{time.Hour}},
 	}
+}
+
+// Process roles (Config.Role).
+const (
+	RoleNode     = "node"
+	RoleFunction = "function"
+	RoleLive     = "live"
+)
+
+// CacheDir returns the segment cache directory: Query.CacheDir, or
+// <data_dir>/cache when that is empty.
+func (c *Config) CacheDir() string {
+	if c.Query.CacheDir != "" {
+		return c.Query.CacheDir
+	}
+	return filepath.Join(c.DataDir, "cache")
 }
 
 // FSDir returns the local object store root: Storage.FS.Dir, or
@@ -407,6 +468,37 @@ func (c *Config) Validate() error {
 	}
 	if c.Catalog.RefreshInterval.Duration < 0 {
 		bad("catalog.refresh_interval", "must not be negative, got %s", c.Catalog.RefreshInterval)
+	}
+	switch c.Role {
+	case RoleNode, RoleFunction, RoleLive:
+	default:
+		bad("role", "%q is not one of node, function, live", c.Role)
+	}
+	if c.Server.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.Server.MetricsListen); err != nil {
+			bad("server.metrics_listen", "%q is not a host:port address (leave it empty to serve /metrics on server.listen)", c.Server.MetricsListen)
+		}
+	}
+	j := c.Jobs
+	for _, iv := range []struct {
+		key string
+		d   Duration
+	}{{"jobs.evict_interval", j.EvictInterval}, {"jobs.compact_interval", j.CompactInterval}, {"jobs.gc_interval", j.GCInterval}} {
+		if iv.d.Duration < 0 {
+			bad(iv.key, "must not be negative (0s disables the job), got %s", iv.d)
+		}
+	}
+	if j.CompactMinSegments < 2 {
+		bad("jobs.compact_min_segments", "must be at least 2, got %d", j.CompactMinSegments)
+	}
+	if j.CompactTargetBytes < 1<<20 {
+		bad("jobs.compact_target_bytes", "must be at least 1048576 (1 MiB), got %d", j.CompactTargetBytes)
+	}
+	if j.GCRetention.Duration < time.Minute {
+		bad("jobs.gc_retention", "must be at least 1m (twice the manifest head TTL), got %s", j.GCRetention)
+	}
+	if j.GCGrace.Duration <= 0 {
+		bad("jobs.gc_grace", "must be positive, got %s", j.GCGrace)
 	}
 	return errors.Join(errs...)
 }

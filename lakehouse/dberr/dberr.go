@@ -96,6 +96,11 @@ const (
 	// older version that remains. The operator restores the objects
 	// (bucket versioning).
 	DataLoss Code = "DATA_LOSS"
+	// ReadOnly: this process takes no writes: its role (live) or the
+	// warehouse's write mode (a function on a node-mode warehouse) does
+	// not let it. The message names the mode; send the write to a process
+	// that may (the node, or a function of a direct-mode warehouse).
+	ReadOnly Code = "READ_ONLY"
 )
 
 // Codes lists every code above, for documentation and for mappings that
@@ -103,7 +108,8 @@ const (
 var Codes = []Code{Internal, SyntaxError, PermissionDenied, NamespaceNotFound, TableNotFound, ColumnNotFound,
 	AlreadyExists, TypeMismatch, NotNullViolation, PKViolation, InvalidOption, InvalidArgument, NotEmpty,
 	HasDependents, Unsupported, Conflict, Unavailable, Timeout, Canceled, ViewBroken, Unauthenticated, RateLimited,
-	ResourceExhausted, Overloaded, CatalogBehind, DataLoss}
+	ResourceExhausted, Overloaded, CatalogBehind, DataLoss,
+	ReadOnly}
 
 // Error is a user-facing failure.
 type Error struct {

@@ -1,6 +1,19 @@
-// Package node assembles one Floe process's engine from its AppContext:
-// the write buffer, the segment cache, the storage engine, the flush
-// scheduler, DuckDB and the SQL executor. cmd/floe serve, the tests and
+// Package node assembles one Floe process's engine from its AppContext,
+// by the process's role (config role):
+//
+//   - node: claims the warehouse's writer lease, opens the write buffer
+//     (writes are acknowledged after its WAL sync) and runs the jobs
+//     scheduler (flush policy, STREAM eviction, compaction, GC);
+//   - function: no lease, no buffer; writes go through the direct path
+//     (tablestore.DirectWriter: acknowledged after the partition manifest
+//     commit); jobs run only when asked (Jobs.RunOnce: the maintenance
+//     function);
+//   - live: reads (and, later, subscriptions); no writes.
+//
+// Every role gets the same storage engine for reads, segment cache,
+// DuckDB and SQL executor; the executor writes through a
+// sqlexec.WritePath that this package picks by role and by the
+// warehouse's write mode. cmd/floe serve (through server/), the tests and
 // the benchmarks build their engine here, so they all run the same wiring.
 package node
 
@@ -10,107 +23,119 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	"github.com/floedb/floe/lakehouse/admission"
 	"github.com/floedb/floe/lakehouse/appctx"
+	"github.com/floedb/floe/lakehouse/config"
+	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/duckengine"
+	"github.com/floedb/floe/lakehouse/jobs"
 	"github.com/floedb/floe/lakehouse/sqlexec"
 	"github.com/floedb/floe/lakehouse/tablestore"
 	"github.com/floedb/floe/lakehouse/wbuf"
 	"github.com/floedb/floe/manifest"
 )
 
+// Deps are what the layers above the engine plug into it. The zero value
+// is a complete engine.
+type Deps struct {
+	// Changes receives every acknowledged write (tablestore.ChangeSink):
+	// the live-query manager. With it, the executor also reads the old
+	// values of the rows it replaces. Default: none.
+	Changes tablestore.ChangeSink
+}
+
 // Node is a running engine. Close it after Run returned (or without Run).
 type Node struct {
-	App      *appctx.AppContext
-	Buffer   *wbuf.Buffer
+	App *appctx.AppContext
+	// Role is the process's role (config.RoleNode, RoleFunction, RoleLive).
+	Role string
+	// WriteMode is the warehouse's write mode (manifest.WriteModeNode or
+	// WriteModeDirect) as found, or as created, at Open.
+	WriteMode string
+	// Buffer and Flusher exist in the node role only.
+	Buffer  *wbuf.Buffer
+	Flusher *jobs.Flusher
+	// Direct exists in the function role on a direct-mode warehouse.
+	Direct   *tablestore.DirectWriter
 	Cache    *tablestore.Cache
 	Store    *tablestore.Store
-	Flusher  *tablestore.Flusher
 	Engine   *duckengine.Engine
 	Executor *sqlexec.Executor
 	// Admission admits statements; Run runs its memory guard.
 	Admission *admission.Controller
-	// WriterEpoch is the writer lease this node holds.
+	// Jobs runs the background jobs: periodically in the node role (Run),
+	// once per call of RunOnce in any role that may write.
+	Jobs *jobs.Scheduler
+	// WriterEpoch is the writer lease this node holds (0 in other roles).
 	WriterEpoch uint64
 	// BootstrapTime is how long creating or checking the system tables took.
 	BootstrapTime time.Duration
+
+	// jobsMetrics are shared by the flusher and the scheduler.
+	jobsMetrics *jobs.Metrics
+	// writes is the executor's write path.
+	writes writePath
 }
 
-// jobSink forwards job records to the executor once it exists (the
-// flusher is built before it).
-type jobSink struct {
-	x atomic.Pointer[sqlexec.Executor]
-}
+// Writable returns nil if this process may write to the warehouse, or a
+// READ_ONLY *dberr.Error saying why not (role live, or a function on a
+// node-mode warehouse).
+func (n *Node) Writable() error { return n.writes.Writable() }
 
-func (s *jobSink) RecordJob(ctx context.Context, j tablestore.Job) error {
-	if x := s.x.Load(); x != nil {
-		return x.RecordJob(ctx, j)
-	}
-	return nil
-}
-
-// Open claims the warehouse's writer lease (fencing any older node), opens
-// the buffer under <data_dir>/buffer and the segment cache under
-// <data_dir>/cache, starts DuckDB and creates or upgrades the system
-// tables.
-func Open(ctx context.Context, app *appctx.AppContext) (n *Node, err error) {
+// Open builds the engine for the AppContext's role: see the package
+// documentation. A role that does not fit the warehouse's write mode is
+// refused with an error saying so (node on a direct warehouse), or gets a
+// read-only write path (a function on a node warehouse: reads of
+// committed data; writes fail with READ_ONLY naming the mode).
+func Open(ctx context.Context, app *appctx.AppContext, deps Deps) (_ *Node, err error) {
 	cfg := app.Config()
-	log := app.Logger()
-	n = &Node{App: app}
+	n := &Node{App: app, Role: cfg.Role, jobsMetrics: jobs.NewMetrics(app.Metrics())}
 	defer func() {
 		if err != nil {
-			n.Close()
+			n.Close() // what was opened before the failure
 		}
 	}()
-	epoch, cat, err := manifest.AcquireWriter(ctx, app.Catalog(), app.NodeID().String())
-	if err != nil {
-		return nil, fmt.Errorf("node: claim the writer lease: %w", err)
-	}
-	n.WriterEpoch = epoch
-	app.Schemas().Install(cat)
+	log := app.Logger()
+	clock := app.Clock()
+	reg := app.Metrics()
+	storeMetrics := tablestore.NewMetrics(reg)
 
-	n.Buffer, err = wbuf.Open(wbuf.Options{
-		Dir:      filepath.Join(cfg.DataDir, "buffer"),
-		Logger:   log.With(slog.String("component", "wbuf")),
-		MaxBytes: cfg.Buffer.MaxBytes,
-		Clock:    app.Clock(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("node: open write buffer: %w", err)
-	}
-	cacheDir, err := filepath.Abs(filepath.Join(cfg.DataDir, "cache"))
+	cacheDir, err := filepath.Abs(cfg.CacheDir())
 	if err != nil {
 		return nil, err
 	}
-	n.Cache, err = tablestore.NewCache(cacheDir, cfg.Query.CacheBytes, app.Bucket())
-	if err != nil {
+	if n.Cache, err = tablestore.NewCache(cacheDir, cfg.Query.CacheBytes, app.Bucket()); err != nil {
 		return nil, err
 	}
-	n.Store = tablestore.New(app.Bucket(), n.Buffer, tablestore.Options{
-		NodeID:      app.NodeID().String(),
-		WriterEpoch: epoch,
-		Cache:       n.Cache,
-		Logger:      log.With(slog.String("component", "tablestore")),
-		Clock:       app.Clock(),
-	})
-	sink := &jobSink{}
-	lookup := func(ctx context.Context, id string) (*manifest.Table, error) {
-		snap, err := app.Schemas().Current(ctx)
-		if err != nil {
+	storeOpts := tablestore.Options{
+		NodeID:          app.NodeID().String(),
+		Cache:           n.Cache,
+		Changes:         deps.Changes,
+		Metrics:         storeMetrics,
+		ManifestMetrics: app.ManifestMetrics(),
+		Logger:          log.With(slog.String("component", "tablestore")),
+		Clock:           clock,
+	}
+	var writes writePath
+	switch cfg.Role {
+	case config.RoleNode:
+		if writes, err = n.openNode(ctx, storeOpts); err != nil {
 			return nil, err
 		}
-		t, err := snap.TableByID(id)
-		if err != nil {
-			return nil, nil // dropped
+	case config.RoleFunction:
+		if writes, err = n.openFunction(ctx, storeOpts, storeMetrics); err != nil {
+			return nil, err
 		}
-		return t.Def(), nil
+	case config.RoleLive:
+		n.Store = tablestore.New(app.Bucket(), nil, storeOpts)
+		writes = readOnly{why: "a live process serves reads and subscriptions; send writes to the node (or to a function of a direct-mode warehouse)"}
+	default:
+		return nil, fmt.Errorf("node: role %q is not one of node, function, live", cfg.Role)
 	}
-	n.Flusher = tablestore.NewFlusher(n.Store, n.Buffer, lookup, sink, tablestore.FlushPolicy{
-		Rows: cfg.Flush.Rows, Interval: cfg.Flush.Interval.Duration,
-	})
+
+	n.writes = writes
 	n.Engine, err = duckengine.Open(ctx, duckengine.Config{
 		AllowedDirs:   []string{cacheDir},
 		MemoryLimit:   cfg.Query.MemoryLimit,
@@ -124,54 +149,196 @@ func Open(ctx context.Context, app *appctx.AppContext) (n *Node, err error) {
 		Slots: cfg.Query.MaxConcurrent, PerUser: cfg.Query.MaxConcurrentPerUser,
 		Queue: cfg.Query.QueueLength, QueueWait: cfg.Query.QueueWait.Duration,
 		MemoryBudget: cfg.Query.ProcessMemoryBytes(),
-	}, app.Logger().With(slog.String("component", "admission")), admission.ReadRSS, app.Clock())
+	}, log.With(slog.String("component", "admission")), admission.ReadRSS, clock)
 	n.Executor, err = sqlexec.New(app, sqlexec.Options{
-		Store: n.Store, Flusher: n.Flusher, Engine: n.Engine,
-		WriterEpoch: epoch, QueryTimeout: cfg.Query.Timeout.Duration,
+		Store: n.Store, Writes: writes, Engine: n.Engine,
+		WriterEpoch: n.WriterEpoch, WriteMode: n.WriteMode, QueryTimeout: cfg.Query.Timeout.Duration,
+		OldValues: deps.Changes != nil, Metrics: sqlexec.NewMetrics(reg, clock),
 		Admission: n.Admission, MaxResultBytes: cfg.Query.MaxResultBytes,
 	})
 	if err != nil {
 		return nil, err
 	}
-	sink.x.Store(n.Executor)
-	start := time.Now()
+	start := clock()
 	if err := n.Executor.Bootstrap(ctx); err != nil {
 		return nil, err
 	}
-	n.BootstrapTime = time.Since(start)
+	n.BootstrapTime = clock().Sub(start)
+	if n.Jobs, err = n.scheduler(writes); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
-// EvictInterval is how often Run evicts expired rows of STREAM tables.
-// Reads never show expired rows; eviction frees their storage.
-const EvictInterval = 30 * time.Second
+// claimWriter claims the warehouse's writer lease for this node, fencing
+// any older node, and returns its epoch and the catalog it committed. It
+// is the one place the node role takes the lease.
+func claimWriter(ctx context.Context, app *appctx.AppContext) (uint64, *manifest.Catalog, error) {
+	epoch, cat, err := manifest.AcquireWriter(ctx, app.Catalog(), app.NodeID().String())
+	if err != nil {
+		return 0, nil, fmt.Errorf("node: claim the writer lease: %w", err)
+	}
+	return epoch, cat, nil
+}
 
-// Run runs the flush scheduler and the STREAM eviction job until ctx is
-// done, then flushes everything buffered (bounded by shutdownTimeout).
-func (n *Node) Run(ctx context.Context, shutdownTimeout time.Duration) error {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(EvictInterval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				if _, err := n.Executor.EvictExpired(ctx); err != nil && ctx.Err() == nil {
-					n.App.Logger().LogAttrs(ctx, slog.LevelError, "evict expired stream rows", slog.Any("error", err))
-				}
-			}
+// openNode builds the node role's storage: lease, buffer, store, flusher.
+func (n *Node) openNode(ctx context.Context, storeOpts tablestore.Options) (writePath, error) {
+	app, cfg := n.App, n.App.Config()
+	// Refuse a direct warehouse before claiming the lease: the claim
+	// would raise the catalog's writer epoch and fence its writers.
+	cur, err := latestCatalog(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	if cur.Mode() != manifest.WriteModeNode {
+		return nil, fmt.Errorf("node: the warehouse at %s has write mode %q: its writers are functions committing directly, and a node "+
+			"would fence them; run this process with role = \"function\" or \"live\", or use another warehouse", app.Bucket().Name(), cur.Mode())
+	}
+	epoch, cat, err := claimWriter(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	if cat.Mode() != manifest.WriteModeNode {
+		return nil, fmt.Errorf("node: the warehouse at %s became write mode %q while this node started; stop it and run it with role = \"function\" or \"live\"",
+			app.Bucket().Name(), cat.Mode())
+	}
+	n.WriterEpoch, n.WriteMode = epoch, manifest.WriteModeNode
+	app.Schemas().Install(cat)
+
+	n.Buffer, err = wbuf.Open(wbuf.Options{
+		Dir:      filepath.Join(cfg.DataDir, "buffer"),
+		Logger:   app.Logger().With(slog.String("component", "wbuf")),
+		MaxBytes: cfg.Buffer.MaxBytes,
+		Clock:    app.Clock(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node: open write buffer: %w", err)
+	}
+	if err := wbuf.RegisterMetrics(app.Metrics(), n.Buffer); err != nil {
+		return nil, err
+	}
+	storeOpts.WriterEpoch = epoch
+	n.Store = tablestore.New(app.Bucket(), n.Buffer, storeOpts)
+	lookup := func(ctx context.Context, id string) (*manifest.Table, error) {
+		snap, err := app.Schemas().Current(ctx)
+		if err != nil {
+			return nil, err
 		}
-	}()
+		t, err := snap.TableByID(id)
+		if err != nil {
+			return nil, nil // dropped
+		}
+		return t.Def(), nil
+	}
+	// The flusher records its jobs in system.jobs through the buffer.
+	n.Flusher = jobs.NewFlusher(n.Store, n.Buffer, lookup,
+		jobs.FlushPolicy{Rows: cfg.Flush.Rows, Interval: cfg.Flush.Interval.Duration}, n.jobsEnv(bufferedWrites{store: n.Store}))
+	return bufferedWrites{store: n.Store, flusher: n.Flusher}, nil
+}
+
+// openFunction builds the function role's storage: a store without a
+// buffer, and the direct writer if the warehouse is (or becomes) direct.
+func (n *Node) openFunction(ctx context.Context, storeOpts tablestore.Options, m *tablestore.Metrics) (writePath, error) {
+	app := n.App
+	cur, err := latestCatalog(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	n.Store = tablestore.New(app.Bucket(), nil, storeOpts)
+	n.WriteMode = manifest.WriteModeDirect // a warehouse this function creates
+	if cur.SystemSchemaVersion > 0 || cur.Writer != nil {
+		n.WriteMode = cur.Mode() // an existing warehouse keeps its mode
+	}
+	if n.WriteMode != manifest.WriteModeDirect {
+		app.Logger().LogAttrs(ctx, slog.LevelWarn, "the warehouse is node-owned: this function answers reads of committed data only",
+			slog.String("write_mode", n.WriteMode))
+		return readOnly{why: fmt.Sprintf("the warehouse's write mode is %q: its node owns every write and this function answers reads of committed data only; "+
+			"send writes to the node", n.WriteMode)}, nil
+	}
+	n.Direct, err = tablestore.NewDirectWriter(app.Bucket(), tablestore.DirectOptions{
+		NodeID:          app.NodeID().String(),
+		Changes:         storeOpts.Changes,
+		Metrics:         m,
+		ManifestMetrics: app.ManifestMetrics(),
+		Logger:          app.Logger().With(slog.String("component", "direct")),
+		Clock:           app.Clock(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return directWrites{w: n.Direct}, nil
+}
+
+// latestCatalog reads the latest catalog (an empty one for a new
+// warehouse).
+func latestCatalog(ctx context.Context, app *appctx.AppContext) (*manifest.Catalog, error) {
+	cat, err := app.Catalog().Latest(ctx)
+	if errors.Is(err, manifest.ErrNoManifest) {
+		return &manifest.Catalog{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("node: read the catalog: %w", err)
+	}
+	return cat, nil
+}
+
+// jobsEnv is the jobs' environment; records go to system.jobs through w.
+func (n *Node) jobsEnv(w jobs.Writer) jobs.Env {
+	return jobs.Env{
+		NodeID:  n.App.NodeID().String(),
+		Sink:    jobs.NewTableSink(n.App.Schemas(), w),
+		Logger:  n.App.Logger().With(slog.String("component", "jobs")),
+		Clock:   n.App.Clock(),
+		Metrics: n.jobsMetrics,
+	}
+}
+
+// scheduler builds the jobs scheduler: the configured schedule in the node
+// role; no schedule in the function role (the maintenance function calls
+// RunOnce); nothing to run in a read-only process.
+func (n *Node) scheduler(w writePath) (*jobs.Scheduler, error) {
+	cfg := n.App.Config()
+	opts := jobs.Options{
+		Store: n.Store,
+		Tables: func(ctx context.Context) ([]*manifest.Table, error) {
+			snap, err := n.App.Schemas().Current(ctx)
+			if err != nil {
+				return nil, err
+			}
+			tables := snap.Catalog().Tables
+			out := make([]*manifest.Table, len(tables))
+			for i := range tables {
+				out[i] = &tables[i]
+			}
+			return out, nil
+		},
+		Flusher: n.Flusher,
+		Schedule: jobs.Schedule{
+			Compaction: tablestore.CompactOptions{MinSegments: cfg.Jobs.CompactMinSegments, TargetBytes: cfg.Jobs.CompactTargetBytes},
+			GCOptions:  tablestore.GCOptions{Retention: cfg.Jobs.GCRetention.Duration, GracePeriod: cfg.Jobs.GCGrace.Duration},
+		},
+	}
+	if w.Writable() == nil {
+		opts.Env, opts.Evictor = n.jobsEnv(w), n.Executor
+	}
+	if n.Role == config.RoleNode {
+		opts.Schedule.Evict = cfg.Jobs.EvictInterval.Duration
+		opts.Schedule.Compact = cfg.Jobs.CompactInterval.Duration
+		opts.Schedule.GC = cfg.Jobs.GCInterval.Duration
+	}
+	return jobs.NewScheduler(opts)
+}
+
+// Run runs the background jobs until ctx is done, then flushes everything
+// buffered (bounded by shutdownTimeout). In the function and live roles
+// there is no schedule: Run waits for ctx.
+func (n *Node) Run(ctx context.Context, shutdownTimeout time.Duration) error {
 	guardDone := make(chan struct{})
 	go func() {
 		defer close(guardDone)
 		n.Admission.Run(ctx)
 	}()
-	err := n.Flusher.Run(ctx, shutdownTimeout)
-	<-done
+	err := n.Jobs.Run(ctx, shutdownTimeout)
 	<-guardDone
 	return err
 }
@@ -188,3 +355,62 @@ func (n *Node) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// writePath is what the executor and the job records write through.
+type writePath interface {
+	sqlexec.WritePath
+	jobs.Writer
+}
+
+// bufferedWrites is the node role's write path: the write buffer, flushed
+// by the flusher.
+type bufferedWrites struct {
+	store   *tablestore.Store
+	flusher *jobs.Flusher
+}
+
+func (w bufferedWrites) Write(ctx context.Context, t *manifest.Table, partition string, changes []tablestore.Change) error {
+	_, err := w.store.Write(ctx, t, partition, changes)
+	return err
+}
+
+func (w bufferedWrites) Flush(ctx context.Context, tableID string) error {
+	if tableID == "" {
+		return w.flusher.FlushAll(ctx)
+	}
+	return w.flusher.FlushTable(ctx, tableID)
+}
+
+func (bufferedWrites) Writable() error { return nil }
+
+// directWrites is the function role's write path on a direct-mode
+// warehouse: each write is committed before it is acknowledged.
+type directWrites struct{ w *tablestore.DirectWriter }
+
+func (d directWrites) Write(ctx context.Context, t *manifest.Table, partition string, changes []tablestore.Change) error {
+	_, err := d.w.Write(ctx, t, partition, changes)
+	return err
+}
+
+// Flush has nothing to do: the direct path buffers nothing.
+func (directWrites) Flush(context.Context, string) error { return nil }
+
+func (directWrites) Writable() error { return nil }
+
+// readOnly is the write path of a process that may not write.
+type readOnly struct{ why string }
+
+func (r readOnly) Write(context.Context, *manifest.Table, string, []tablestore.Change) error {
+	return r.Writable()
+}
+
+// Flush has nothing to do: nothing is buffered.
+func (readOnly) Flush(context.Context, string) error { return nil }
+
+func (r readOnly) Writable() error { return dberr.New(dberr.ReadOnly, "%s", r.why) }
+
+var (
+	_ writePath = bufferedWrites{}
+	_ writePath = directWrites{}
+	_ writePath = readOnly{}
+)

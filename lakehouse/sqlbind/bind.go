@@ -71,7 +71,12 @@ const serializeSQL = `SELECT CAST(json_serialize_sql(CAST($1 AS VARCHAR)) AS VAR
 // one), PERMISSION_DENIED for statements and constructs Floe never runs
 // for users, UNSUPPORTED for valid SQL Bind cannot check, and whatever
 // resolve returns. Failures to reach DuckDB are plain wrapped errors.
+// Bind asks DuckDB for every parse; a Binder caches them.
 func Bind(ctx context.Context, q Querier, query string, resolve Resolver) (*Bound, error) {
+	return bind(ctx, nil, q, query, resolve)
+}
+
+func bind(ctx context.Context, parses *parseCache, q Querier, query string, resolve Resolver) (*Bound, error) {
 	if err := ctx.Err(); err != nil {
 		// Parses may come from the cache; a cancelled request still stops.
 		return nil, fmt.Errorf("sqlbind: %w", err)
@@ -84,7 +89,7 @@ func Bind(ctx context.Context, q Querier, query string, resolve Resolver) (*Boun
 	if strings.IndexByte(query, 0) >= 0 {
 		return nil, dberr.New(dberr.SyntaxError, "the query contains a NUL byte")
 	}
-	stmt, err := parse(ctx, q, query)
+	stmt, err := parse(ctx, parses, q, query)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +122,7 @@ func Bind(ctx context.Context, q Querier, query string, resolve Resolver) (*Boun
 	if err != nil {
 		return nil, err
 	}
-	if err := verify(ctx, q, b.SQL, edits, w); err != nil {
+	if err := verify(ctx, parses, q, b.SQL, edits, w); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -164,7 +169,7 @@ func sameRef(a, b foundRef) bool {
 }
 
 // parse returns the single statement of query as DuckDB's parser sees it.
-func parse(ctx context.Context, q Querier, query string) (map[string]any, error) {
+func parse(ctx context.Context, parses *parseCache, q Querier, query string) (map[string]any, error) {
 	text, ok := parses.get(query)
 	if !ok {
 		if err := q.QueryRowContext(ctx, serializeSQL, query).Scan(&text); err != nil {
@@ -291,8 +296,8 @@ func unsafeRewrite(format string, args ...any) error {
 // table references are CTE references and the replacements, at the
 // positions the edits put them, with the aliases they were given, and that
 // it uses the same parameters as the original.
-func verify(ctx context.Context, q Querier, rewritten string, edits []edit, orig *walker) error {
-	stmt, err := parse(ctx, q, rewritten)
+func verify(ctx context.Context, parses *parseCache, q Querier, rewritten string, edits []edit, orig *walker) error {
+	stmt, err := parse(ctx, parses, q, rewritten)
 	var de *dberr.Error
 	if errors.As(err, &de) {
 		return unsafeRewrite("the rewritten query does not parse: %v", de.Msg)

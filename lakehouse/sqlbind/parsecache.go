@@ -1,6 +1,25 @@
 package sqlbind
 
-import "sync"
+import (
+	"context"
+	"sync"
+)
+
+// Binder binds queries with a cache of DuckDB's parses (below). Keep one
+// per engine (the executor holds one); it is safe for concurrent use.
+type Binder struct {
+	parses *parseCache
+}
+
+// NewBinder returns a Binder with an empty parse cache.
+func NewBinder() *Binder {
+	return &Binder{parses: &parseCache{cur: map[string]string{}}}
+}
+
+// Bind is the package's Bind with the Binder's parse cache.
+func (b *Binder) Bind(ctx context.Context, q Querier, query string, resolve Resolver) (*Bound, error) {
+	return bind(ctx, b.parses, q, query, resolve)
+}
 
 // Parse cache. json_serialize_sql is a pure function of the query text
 // (for the one DuckDB build a process links), and applications send the
@@ -27,10 +46,9 @@ type parseCache struct {
 	curBytes  int
 }
 
-var parses = &parseCache{cur: map[string]string{}}
-
+// get and put on a nil cache (Bind without a Binder) miss and drop.
 func (c *parseCache) get(query string) (string, bool) {
-	if len(query) > cacheMaxQuery {
+	if c == nil || len(query) > cacheMaxQuery {
 		return "", false
 	}
 	c.mu.Lock()
@@ -46,7 +64,7 @@ func (c *parseCache) get(query string) (string, bool) {
 }
 
 func (c *parseCache) put(query, serialized string) {
-	if len(query) > cacheMaxQuery {
+	if c == nil || len(query) > cacheMaxQuery {
 		return
 	}
 	c.mu.Lock()

@@ -66,7 +66,7 @@ func TestWalkFailsClosed(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			stmt, err := parse(ctx, conn, query)
+			stmt, err := parse(ctx, nil, conn, query)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,7 +15,7 @@ import (
 	"github.com/floedb/floe/lakehouse/sqlexec"
 )
 
-func newHarnessWith(t testing.TB, configure func(*config.Config)) *harness {
+func newHarnessConfigured(t testing.TB, configure func(*config.Config)) *harness {
 	h := &harness{t: t, dir: t.TempDir(), configure: configure}
 	h.open()
 	t.Cleanup(h.close)
@@ -58,7 +58,7 @@ func TestValueBombsAreRefused(t *testing.T) {
 
 // A result larger than query.max_result_bytes is refused, not built.
 func TestResultBytesAreBounded(t *testing.T) {
-	h := newHarnessWith(t, func(c *config.Config) { c.Query.MaxResultBytes = 1 << 20 })
+	h := newHarnessConfigured(t, func(c *config.Config) { c.Query.MaxResultBytes = 1 << 20 })
 	_, err := h.exec(alice, "SELECT repeat('x', 1000) FROM range(10000)")
 	wantCode(t, "10 MB result", err, dberr.ResourceExhausted, "query.max_result_bytes")
 	if n := len(h.must(alice, "SELECT repeat('x', 1000) FROM range(500)").Rows); n != 500 {
@@ -71,7 +71,7 @@ func TestResultBytesAreBounded(t *testing.T) {
 // does not stop in time).
 func TestStatementsReturnAtTheirDeadline(t *testing.T) {
 	const timeout = time.Second
-	h := newHarnessWith(t, func(c *config.Config) { c.Query.Timeout = config.Duration{Duration: timeout} })
+	h := newHarnessConfigured(t, func(c *config.Config) { c.Query.Timeout = config.Duration{Duration: timeout} })
 	for _, q := range []string{
 		"SELECT count(*) FROM range(1000000) a, range(1000000) b",
 		"SELECT count(DISTINCT a * 1000003 + b) FROM range(100000) t(a), range(100000) u(b)",
@@ -129,7 +129,7 @@ func TestMinCatalogVersionAhead(t *testing.T) {
 
 // A full write buffer is UNAVAILABLE and names buffer.max_bytes.
 func TestFullBufferIsUnavailable(t *testing.T) {
-	h := newHarnessWith(t, func(c *config.Config) { c.Buffer.MaxBytes = 1 << 20 })
+	h := newHarnessConfigured(t, func(c *config.Config) { c.Buffer.MaxBytes = 1 << 20 })
 	h.must(root, "CREATE SHARED TABLE public.big (id INT PRIMARY KEY, s TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
 	var err error
 	for i := 0; i < 100 && err == nil; i++ {
@@ -143,7 +143,7 @@ func TestFullBufferIsUnavailable(t *testing.T) {
 
 // DuckDB running out of memory is RESOURCE_EXHAUSTED and says what to do.
 func TestEngineOutOfMemory(t *testing.T) {
-	h := newHarnessWith(t, func(c *config.Config) { c.Query.MemoryLimit = "32MB" })
+	h := newHarnessConfigured(t, func(c *config.Config) { c.Query.MemoryLimit = "32MB" })
 	_, err := h.exec(alice, "SELECT count(*) FROM (SELECT DISTINCT i::VARCHAR || 'padding-padding-padding' FROM range(20000000) t(i))")
 	wantCode(t, "out of memory", err, dberr.ResourceExhausted, "query.memory_limit (32MB)")
 }
@@ -152,7 +152,7 @@ func TestEngineOutOfMemory(t *testing.T) {
 // RESOURCE_EXHAUSTED naming the budget.
 func TestMemoryGuardStopsTheLargestStatement(t *testing.T) {
 	// The test process is far above a 64 MB budget.
-	h := newHarnessWith(t, func(c *config.Config) {
+	h := newHarnessConfigured(t, func(c *config.Config) {
 		c.Query.MemoryLimit = "32MB"
 		c.Query.ProcessMemoryLimit = "64MB"
 	})

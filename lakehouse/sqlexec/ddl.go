@@ -24,6 +24,9 @@ var reservedNamespaces = []string{"system", "information_schema", "pg_catalog", 
 // node's writer epoch and installs the result in the schema registry.
 // mutate may return a *dberr.Error, which is returned as is.
 func (x *Executor) commitCatalog(ctx context.Context, mutate func(c *manifest.Catalog) error) (*schema.Snapshot, error) {
+	if err := x.opts.Writes.Writable(); err != nil {
+		return nil, err
+	}
 	cat, err := x.app.Catalog().Commit(ctx, func(base *manifest.Catalog) (*manifest.Catalog, error) {
 		if err := mutate(base); err != nil {
 			return nil, err
@@ -245,7 +248,7 @@ func (x *Executor) checkDefault(ctx context.Context, q *stmtCtx, col manifest.Co
 	if err != nil {
 		return err
 	}
-	b, err := sqlbind.Bind(ctx, sess.Conn(), "SELECT "+castTo(col.Default, col.Type), func(ref sqlbind.TableRef) (string, error) {
+	b, err := x.binder.Bind(ctx, sess.Conn(), "SELECT "+castTo(col.Default, col.Type), func(ref sqlbind.TableRef) (string, error) {
 		return "", dberr.New(dberr.InvalidOption, "column %s: a DEFAULT cannot read tables", col.Name)
 	})
 	if err == nil && b.Params > 0 {
@@ -425,7 +428,7 @@ func (x *Executor) alterTable(ctx context.Context, q *stmtCtx, s *sqlparse.Alter
 	if schemaChange {
 		// Buffered rows are stored in the schema version they were written
 		// with: move them to segments, which map onto any later version.
-		if err := x.opts.Flusher.FlushTable(ctx, def.ID); err != nil {
+		if err := x.opts.Writes.Flush(ctx, def.ID); err != nil {
 			return Result{}, fmt.Errorf("sqlexec: flush %s.%s before ALTER: %w", def.Namespace, def.Name, err)
 		}
 	}
@@ -595,7 +598,7 @@ func (x *Executor) flush(ctx context.Context, q *stmtCtx, s *sqlparse.Flush) (Re
 		return Result{}, dberr.New(dberr.PermissionDenied, "role %s may not run FLUSH (needs service)", q.p.Role)
 	}
 	if s.All {
-		if err := x.opts.Flusher.FlushAll(ctx); err != nil {
+		if err := x.opts.Writes.Flush(ctx, ""); err != nil {
 			return Result{}, err
 		}
 		return Result{Message: "FLUSH ALL"}, nil
@@ -611,7 +614,7 @@ func (x *Executor) flush(ctx context.Context, q *stmtCtx, s *sqlparse.Flush) (Re
 	} else if !q.p.Role.AtLeast(RoleDBA) {
 		return Result{}, dberr.New(dberr.PermissionDenied, "role %s may not flush system tables (needs dba)", q.p.Role)
 	}
-	if err := x.opts.Flusher.FlushTable(ctx, t.Def().ID); err != nil {
+	if err := x.opts.Writes.Flush(ctx, t.Def().ID); err != nil {
 		return Result{}, err
 	}
 	return Result{Message: "FLUSH TABLE " + t.Def().Namespace + "." + t.Def().Name}, nil

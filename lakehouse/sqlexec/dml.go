@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -260,7 +261,7 @@ func (x *Executor) resolveConflicts(ctx context.Context, q *stmtCtx, t *schemaTa
 	if def.HasHiddenRowID() {
 		changes := make([]tablestore.Change, len(rows))
 		for i, r := range rows {
-			changes[i] = tablestore.Change{Values: r}
+			changes[i] = tablestore.Change{Values: r, Insert: true} // a fresh _rowid
 		}
 		return changes, nil
 	}
@@ -280,13 +281,14 @@ func (x *Executor) resolveConflicts(ctx context.Context, q *stmtCtx, t *schemaTa
 	var changes []tablestore.Change
 	var conflicts []row.Row
 	for _, r := range rows {
-		if !existing[string(row.AppendKey(nil, pick(r, pk)...))] {
-			changes = append(changes, tablestore.Change{Values: r})
+		old, found := existing[string(row.AppendKey(nil, pick(r, pk)...))]
+		if !found {
+			changes = append(changes, tablestore.Change{Values: r, Insert: true})
 			continue
 		}
 		switch {
 		case oc == nil && replace:
-			changes = append(changes, tablestore.Change{Values: r})
+			changes = append(changes, tablestore.Change{Values: r, Old: old})
 		case oc == nil:
 			return nil, dberr.New(dberr.PKViolation, "%s.%s already has a row with primary key %s; use ON CONFLICT to update or skip it", def.Namespace, def.Name, keyText(def, r, pk))
 		case oc.DoNothing:
@@ -300,7 +302,7 @@ func (x *Executor) resolveConflicts(ctx context.Context, q *stmtCtx, t *schemaTa
 			return nil, err
 		}
 		for _, r := range updated {
-			changes = append(changes, tablestore.Change{Values: r})
+			changes = append(changes, tablestore.Change{Values: r, Old: existing[string(row.AppendKey(nil, pick(r, pk)...))]})
 		}
 	}
 	return changes, nil
@@ -333,12 +335,14 @@ func (q *stmtCtx) keysTable(ctx context.Context, def *manifest.Table, rows []row
 }
 
 // existingKeys returns the encoded keys among rows' that the partition
-// holds. It reads only the buffered versions of those keys and the
-// segments whose key statistics may hold them (tablestore.KeyScan), so its
-// cost does not grow with the partition; when no segment can hold them it
-// does not run DuckDB at all.
-func (q *stmtCtx) existingKeys(ctx context.Context, t *schemaTable, part string, rows []row.Row, pk []int) (map[string]bool, error) {
+// holds, each with its row's current values when the executor passes old
+// values down (Options.OldValues; nil otherwise). It reads only the
+// buffered versions of those keys and the segments whose key statistics
+// may hold them (tablestore.KeyScan), so its cost does not grow with the
+// partition; when no segment can hold them it does not run DuckDB at all.
+func (q *stmtCtx) existingKeys(ctx context.Context, t *schemaTable, part string, rows []row.Row, pk []int) (map[string]row.Row, error) {
 	def := t.Def()
+	full := q.x.opts.OldValues
 	keys := make([]row.Row, len(rows))
 	for i, r := range rows {
 		keys[i] = pick(r, pk)
@@ -348,11 +352,15 @@ func (q *stmtCtx) existingKeys(ctx context.Context, t *schemaTable, part string,
 		return nil, err
 	}
 	q.releases = append(q.releases, fs.Release)
-	out := make(map[string]bool, len(fs.Buffered))
+	out := make(map[string]row.Row, len(fs.Buffered))
 	if len(fs.Files) == 0 {
 		for _, v := range fs.Buffered {
 			if !v.Deleted {
-				out[string(row.AppendKey(nil, pick(v.Values, pk)...))] = true
+				var old row.Row
+				if full {
+					old = v.Values
+				}
+				out[string(row.AppendKey(nil, pick(v.Values, pk)...))] = old
 			}
 		}
 		return out, nil
@@ -370,13 +378,21 @@ func (q *stmtCtx) existingKeys(ctx context.Context, t *schemaTable, part string,
 	}
 	k := keyColumnsOf(def)
 	names := strings.Join(k.names, ", ")
-	text := fmt.Sprintf("SELECT %s FROM %s SEMI JOIN %s USING (%s)", names, view, keyTable, names)
-	found, err := q.readValues(ctx, text, 0, k.cols)
+	proj, cols := names, k.cols
+	if full {
+		proj, cols = strings.Join(allColumns(def, ""), ", "), def.Columns
+	}
+	text := fmt.Sprintf("SELECT %s FROM %s SEMI JOIN %s USING (%s)", proj, view, keyTable, names)
+	found, err := q.readValues(ctx, text, 0, cols)
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range found {
-		out[string(row.AppendKey(nil, k...))] = true
+	for _, r := range found {
+		if full {
+			out[string(row.AppendKey(nil, pick(r, pk)...))] = r
+		} else {
+			out[string(row.AppendKey(nil, r...))] = nil
+		}
 	}
 	return out, nil
 }
@@ -471,18 +487,29 @@ func (x *Executor) update(ctx context.Context, q *stmtCtx, s *sqlparse.Update) (
 			proj[i] = castTo(duckengine.Ident(alias)+"."+duckengine.Ident(c.Name), c.Type)
 		}
 	}
+	cols := def.Columns
+	if x.opts.OldValues {
+		// The old values travel in the same SELECT, after the new ones.
+		proj = append(proj, allColumns(def, duckengine.Ident(alias))...)
+		cols = append(slices.Clone(cols), def.Columns...)
+	}
 	unlock := x.lockPartition(def.ID, part)
 	defer unlock()
-	rows, err := q.selectTarget(ctx, def, proj, alias, s.Where, def.Columns)
+	rows, err := q.selectTarget(ctx, def, proj, alias, s.Where, cols)
 	if err != nil {
 		return Result{}, err
 	}
 	changes := make([]tablestore.Change, len(rows))
 	for n, r := range rows {
-		if err := checkNotNull(def, r, n+1); err != nil {
+		c := tablestore.Change{Values: r}
+		if x.opts.OldValues {
+			n := len(def.Columns)
+			c = tablestore.Change{Values: r[:n:n], Old: r[n:]}
+		}
+		if err := checkNotNull(def, c.Values, n+1); err != nil {
 			return Result{}, err
 		}
-		changes[n] = tablestore.Change{Values: r}
+		changes[n] = c
 	}
 	if err := x.write(ctx, def, part, changes); err != nil {
 		return Result{}, err
@@ -508,16 +535,20 @@ func (x *Executor) delete(ctx context.Context, q *stmtCtx, s *sqlparse.Delete) (
 	for i, n := range k.names {
 		proj[i] = duckengine.Ident(alias) + "." + n
 	}
+	cols := k.cols
+	if x.opts.OldValues {
+		proj, cols = allColumns(def, duckengine.Ident(alias)), def.Columns
+	}
 	unlock := x.lockPartition(def.ID, part)
 	defer unlock()
-	keys, err := q.selectTarget(ctx, def, proj, alias, s.Where, k.cols)
+	rows, err := q.selectTarget(ctx, def, proj, alias, s.Where, cols)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := x.write(ctx, def, part, k.tombstones(def, keys)); err != nil {
+	if err := x.write(ctx, def, part, k.deletes(def, rows, x.opts.OldValues)); err != nil {
 		return Result{}, err
 	}
-	return Result{RowsAffected: int64(len(keys)), Message: fmt.Sprintf("DELETE %d", len(keys))}, nil
+	return Result{RowsAffected: int64(len(rows)), Message: fmt.Sprintf("DELETE %d", len(rows))}, nil
 }
 
 // selectTarget reads the rows of the statement's target table that match
@@ -540,7 +571,7 @@ func (x *Executor) write(ctx context.Context, def *manifest.Table, part string, 
 	if len(changes) == 0 {
 		return nil
 	}
-	if _, err := x.store.Write(ctx, def, part, changes); err != nil {
+	if err := x.opts.Writes.Write(ctx, def, part, changes); err != nil {
 		return fmt.Errorf("sqlexec: write %s.%s: %w", def.Namespace, def.Name, err)
 	}
 	return nil
@@ -563,17 +594,40 @@ func keyColumnsOf(def *manifest.Table) keyColumns {
 	return k
 }
 
-// tombstones returns a delete of each key (values in key order).
-func (k keyColumns) tombstones(def *manifest.Table, keys []row.Row) []tablestore.Change {
-	changes := make([]tablestore.Change, len(keys))
-	for n, key := range keys {
+// deletes returns a delete of each row: rows are the key columns' values
+// in key order, or, when full, whole rows, which the deletes carry as
+// their old values.
+func (k keyColumns) deletes(def *manifest.Table, rows []row.Row, full bool) []tablestore.Change {
+	changes := make([]tablestore.Change, len(rows))
+	for n, r := range rows {
 		vals := make(row.Row, len(def.Columns))
 		for i, c := range k.pos {
-			vals[c] = key[i]
+			if full {
+				vals[c] = r[c]
+			} else {
+				vals[c] = r[i]
+			}
 		}
 		changes[n] = tablestore.Change{Deleted: true, Values: vals}
+		if full {
+			changes[n].Old = r
+		}
 	}
 	return changes
+}
+
+// allColumns are the SQL expressions reading every column of def in the
+// form readValues expects, qualified by qual ("" for none).
+func allColumns(def *manifest.Table, qual string) []string {
+	out := make([]string, len(def.Columns))
+	for i, c := range def.Columns {
+		ref := duckengine.Ident(c.Name)
+		if qual != "" {
+			ref = qual + "." + ref
+		}
+		out[i] = castTo(ref, c.Type)
+	}
+	return out
 }
 
 func isHidden(def *manifest.Table, col string) bool { return def.IsHiddenColumn(col) }

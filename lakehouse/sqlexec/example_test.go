@@ -23,7 +23,7 @@ func Example() {
 	cfg.Storage.FS.Dir = filepath.Join(dir, "objects")
 	app, _ := appctx.New(ctx, cfg, appctx.Deps{LogOutput: io.Discard})
 	defer app.Close()
-	n, err := node.Open(ctx, app) // writer lease, buffer, DuckDB, system tables
+	n, err := node.Open(ctx, app, node.Deps{}) // writer lease, buffer, DuckDB, system tables
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -33,6 +33,7 @@ import (
 	"github.com/floedb/floe/lakehouse/duckengine"
 	"github.com/floedb/floe/lakehouse/objstore"
 	"github.com/floedb/floe/lakehouse/schema"
+	"github.com/floedb/floe/lakehouse/sqlbind"
 	"github.com/floedb/floe/lakehouse/sqlparse"
 	"github.com/floedb/floe/lakehouse/tablestore"
 	"github.com/floedb/floe/lakehouse/wbuf"
@@ -45,15 +46,27 @@ const DefaultNamespace = "public"
 
 // Options are what an Executor runs on.
 type Options struct {
-	// Store is the storage engine; required.
+	// Store is the storage engine the executor reads (scans, point reads,
+	// key checks) and compacts with; required.
 	Store *tablestore.Store
-	// Flusher runs FLUSH; required.
-	Flusher *tablestore.Flusher
+	// Writes is where writes go (and FLUSH); required.
+	Writes WritePath
 	// Engine is DuckDB; required.
 	Engine *duckengine.Engine
 	// WriterEpoch is the node's writer epoch (manifest.AcquireWriter);
-	// catalog commits carry it.
+	// catalog commits carry it. 0 without a lease (function role).
 	WriterEpoch uint64
+	// WriteMode is recorded in the catalog when Bootstrap creates the
+	// warehouse (manifest.WriteModeNode or WriteModeDirect). Default:
+	// node.
+	WriteMode string
+	// OldValues makes UPDATE, DELETE, upserts and STREAM eviction read the
+	// values they replace and pass them down with the change
+	// (tablestore.Change.Old), for a ChangeSink. Off, they read only what
+	// they need. Default: off.
+	OldValues bool
+	// Metrics, when set, measures statements (see NewMetrics).
+	Metrics *Metrics
 	// QueryTimeout bounds each statement. Default: 60s.
 	QueryTimeout time.Duration
 	// Admission admits statements (query slots, per-user share, memory
@@ -76,6 +89,8 @@ type Executor struct {
 	virtual map[string]virtualProvider
 	ids     *idGenerator
 	point   pointState
+	// binder checks queries; it caches DuckDB's parses.
+	binder *sqlbind.Binder
 
 	// userChanged is the OnUserChange hook.
 	userChanged userHook
@@ -88,8 +103,11 @@ type Executor struct {
 
 // New returns an Executor. Call Bootstrap once before serving requests.
 func New(app *appctx.AppContext, opts Options) (*Executor, error) {
-	if opts.Store == nil || opts.Flusher == nil || opts.Engine == nil {
-		return nil, errors.New("sqlexec: Store, Flusher and Engine are required")
+	if opts.Store == nil || opts.Writes == nil || opts.Engine == nil {
+		return nil, errors.New("sqlexec: Store, Writes and Engine are required")
+	}
+	if opts.WriteMode == "" {
+		opts.WriteMode = manifest.WriteModeNode
 	}
 	if opts.QueryTimeout <= 0 {
 		opts.QueryTimeout = 60 * time.Second
@@ -104,6 +122,7 @@ func New(app *appctx.AppContext, opts Options) (*Executor, error) {
 		engine: opts.Engine,
 		log:    app.Logger().With(slog.String("component", "sqlexec")),
 		ids:    newIDGenerator(app.NodeID().String(), app.Clock()),
+		binder: sqlbind.NewBinder(),
 	}
 	x.virtual = x.virtualTables()
 	return x, nil
@@ -255,7 +274,9 @@ func (x *Executor) run(ctx context.Context, p Principal, st sqlparse.Statement, 
 		}
 		q := &stmtCtx{x: x, p: p, actor: p, ns: ns, params: req.Params, snap: snap, names: map[string]string{}, lim: lim}
 		defer q.close()
+		done := x.opts.Metrics.start(st)
 		res, err := x.dispatch(ctx, q, st)
+		done(err)
 		if err != nil {
 			return Result{}, q.userError(ctx, err)
 		}

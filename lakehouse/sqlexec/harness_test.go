@@ -37,6 +37,8 @@ type harness struct {
 	now atomic.Int64
 	// configure, when set, changes the node's configuration.
 	configure func(*config.Config)
+	// deps are what the node is opened with.
+	deps node.Deps
 }
 
 // advance moves the harness clock forward by d (starting from the real
@@ -56,7 +58,12 @@ func (h *harness) clock() time.Time {
 }
 
 func newHarness(t testing.TB) *harness {
-	h := &harness{t: t, dir: t.TempDir()}
+	return newHarnessWith(t, node.Deps{})
+}
+
+// newHarnessWith is newHarness with a node opened with deps.
+func newHarnessWith(t testing.TB, deps node.Deps) *harness {
+	h := &harness{t: t, dir: t.TempDir(), deps: deps}
 	h.open()
 	t.Cleanup(h.close)
 	return h
@@ -75,7 +82,7 @@ func (h *harness) open() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	n, err := node.Open(ctx, app)
+	n, err := node.Open(ctx, app, h.deps)
 	if err != nil {
 		app.Close()
 		h.t.Fatal(err)

@@ -37,7 +37,7 @@ func (q *stmtCtx) bind(ctx context.Context, text string, hidden bool, within *vi
 	if err != nil {
 		return nil, err
 	}
-	return sqlbind.Bind(ctx, sess.Conn(), text, func(ref sqlbind.TableRef) (string, error) {
+	return q.x.binder.Bind(ctx, sess.Conn(), text, func(ref sqlbind.TableRef) (string, error) {
 		if within == nil && ref.Schema == "" && ref.Catalog == "" && ref.AtVersion == nil {
 			if name, ok := q.extra[strings.ToLower(ref.Name)]; ok {
 				return name, nil

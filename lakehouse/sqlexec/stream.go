@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/floedb/floe/lakehouse/duckengine"
-	"github.com/floedb/floe/lakehouse/tablestore"
+	"github.com/floedb/floe/lakehouse/jobs"
 	"github.com/floedb/floe/manifest"
 )
 
@@ -20,7 +20,7 @@ import (
 //   - reads never show an expired row: the view of a STREAM partition
 //     filters _written_at > now - TTL, so a row disappears at its TTL
 //     whether or not eviction has run;
-//   - EvictExpired (run periodically by the node) writes tombstones for
+//   - EvictExpired (run by the jobs scheduler) writes tombstones for
 //     expired rows, so that flushes and compaction drop them from storage.
 //
 // STREAM tables are flushed to segments like the others: the buffer is
@@ -36,21 +36,16 @@ func (x *Executor) expiryFilter(def *manifest.Table) string {
 	return fmt.Sprintf("%s > TIMESTAMPTZ %s", duckengine.Ident(manifest.ColumnWrittenAt), duckengine.Literal(cutoff.Format("2006-01-02 15:04:05.999999Z07:00")))
 }
 
-// EvictionResult counts what one EvictExpired run removed.
-type EvictionResult struct {
-	Tables, Partitions int
-	Rows               int64
-}
-
 // EvictExpired deletes the expired rows of every STREAM table (every
-// partition, buffered or flushed) and records an "evict" job per table
-// that had any. It is safe to run concurrently with writes: rows written
-// now are not expired.
-func (x *Executor) EvictExpired(ctx context.Context) (EvictionResult, error) {
-	var res EvictionResult
+// partition, buffered or flushed) and returns what it removed per table
+// (jobs.Evictor: the scheduler runs it and records the jobs). It is safe
+// to run concurrently with writes: rows written now are not expired, and
+// each partition is locked against the statements writing it.
+func (x *Executor) EvictExpired(ctx context.Context) ([]jobs.Eviction, error) {
+	var out []jobs.Eviction
 	snap, err := x.app.Schemas().Current(ctx)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	for _, def := range snap.Catalog().Tables {
 		if def.Type != manifest.TableStream || def.Options.TTLSeconds <= 0 {
@@ -60,37 +55,31 @@ func (x *Executor) EvictExpired(ctx context.Context) (EvictionResult, error) {
 		if err != nil {
 			continue
 		}
-		start := x.app.Clock()()
+		ev := jobs.Eviction{TableID: def.ID, StartedAt: x.app.Clock()()}
 		parts, err := x.store.Partitions(ctx, def.ID)
 		if err != nil {
-			return res, err
+			return out, err
 		}
 		for _, p := range x.store.BufferedPartitions(def.ID) {
 			if !slices.Contains(parts, p) {
 				parts = append(parts, p)
 			}
 		}
-		var rows int64
 		for _, p := range parts {
 			n, err := x.evictPartition(ctx, t, p)
 			if err != nil {
-				return res, fmt.Errorf("sqlexec: evict %s.%s/%q: %w", def.Namespace, def.Name, p, err)
+				return out, fmt.Errorf("sqlexec: evict %s.%s/%q: %w", def.Namespace, def.Name, p, err)
 			}
-			rows += n
-			res.Partitions++
+			ev.Rows += n
+			ev.Partitions++
 		}
-		res.Tables++
-		res.Rows += rows
-		if rows > 0 {
-			job := tablestore.Job{ID: fmt.Sprintf("evict-%d", x.ids.next()), Kind: "evict", TableID: def.ID, NodeID: x.app.NodeID().String(),
-				Status: tablestore.JobCompleted, Trigger: "ttl", StartedAt: start, FinishedAt: x.app.Clock()(), Rows: rows}
-			if err := x.RecordJob(ctx, job); err != nil {
-				x.log.LogAttrs(ctx, slog.LevelWarn, "record eviction job", slog.Any("error", err))
-			}
-			x.log.LogAttrs(ctx, slog.LevelInfo, "evicted expired stream rows", slog.String("table", def.Namespace+"."+def.Name), slog.Int64("rows", rows))
+		ev.FinishedAt = x.app.Clock()()
+		if ev.Rows > 0 {
+			x.log.LogAttrs(ctx, slog.LevelInfo, "evicted expired stream rows", slog.String("table", def.Namespace+"."+def.Name), slog.Int64("rows", ev.Rows))
 		}
+		out = append(out, ev)
 	}
-	return res, nil
+	return out, nil
 }
 
 // evictPartition writes tombstones for the expired rows of one partition.
@@ -113,13 +102,17 @@ func (x *Executor) evictPartition(ctx context.Context, t *schemaTable, partition
 		return 0, err
 	}
 	k := keyColumnsOf(def)
-	text := fmt.Sprintf("SELECT %s FROM %s WHERE NOT (%s)", strings.Join(k.names, ", "), view, x.expiryFilter(def))
-	keys, err := q.readValues(ctx, text, 0, k.cols)
+	proj, cols := k.names, k.cols
+	if x.opts.OldValues {
+		proj, cols = allColumns(def, ""), def.Columns
+	}
+	text := fmt.Sprintf("SELECT %s FROM %s WHERE NOT (%s)", strings.Join(proj, ", "), view, x.expiryFilter(def))
+	rows, err := q.readValues(ctx, text, 0, cols)
 	if err != nil {
 		return 0, err
 	}
-	if err := x.write(ctx, def, partition, k.tombstones(def, keys)); err != nil {
+	if err := x.write(ctx, def, partition, k.deletes(def, rows, x.opts.OldValues)); err != nil {
 		return 0, err
 	}
-	return int64(len(keys)), nil
+	return int64(len(rows)), nil
 }

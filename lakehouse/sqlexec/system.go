@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/floedb/floe/lakehouse/jobs"
 	"github.com/floedb/floe/lakehouse/row"
 	"github.com/floedb/floe/lakehouse/tablestore"
 	"github.com/floedb/floe/manifest"
@@ -41,12 +42,8 @@ var systemTables = []systemTable{
 		col("user_id", manifest.Text, false), col("role", manifest.Text, false), col("email", manifest.Text, true),
 		col("password_hash", manifest.Text, true), col("failed_logins", manifest.Int, true), col("locked_until", manifest.Timestamp, true),
 		col("created_at", manifest.Timestamp, true), col("updated_at", manifest.Timestamp, true), col("deleted_at", manifest.Timestamp, true)}},
-	{name: "jobs", stored: true, pk: []string{"job_id"}, cols: []manifest.Column{
-		col("job_id", manifest.Text, false), col("kind", manifest.Text, false), col("table_id", manifest.Text, true),
-		col("namespace", manifest.Text, true), col("table_name", manifest.Text, true), col("partition_key", manifest.Text, true),
-		col("node_id", manifest.Text, false), col("status", manifest.Text, false), col("trigger", manifest.Text, true),
-		col("started_at", manifest.Timestamp, true), col("finished_at", manifest.Timestamp, true),
-		col("rows", manifest.BigInt, true), col("bytes", manifest.BigInt, true), col("error", manifest.Text, true)}},
+	// system.jobs: its row format belongs to lakehouse/jobs.
+	{name: jobs.TableName, stored: true, pk: []string{"job_id"}, cols: jobs.Columns()},
 	{name: "audit_log", stored: true, pk: []string{"audit_id"}, cols: []manifest.Column{
 		col("audit_id", manifest.BigInt, false), col("at", manifest.Timestamp, false), col("actor", manifest.Text, false),
 		col("actor_role", manifest.Text, false), col("subject", manifest.Text, true), col("action", manifest.Text, false),
@@ -109,13 +106,24 @@ func (x *Executor) Bootstrap(ctx context.Context) error {
 	if snap.Catalog().SystemSchemaVersion >= SystemSchemaVersion && snap.Catalog().Version > 0 {
 		return nil
 	}
+	if err := x.opts.Writes.Writable(); err != nil {
+		return fmt.Errorf("sqlexec: bootstrap: the warehouse's system tables are at version %d, this build needs %d, and this process may not write (%w); "+
+			"start a node (or run the maintenance function) of this build first", snap.Catalog().SystemSchemaVersion, SystemSchemaVersion, err)
+	}
 	now := x.app.Clock()().UTC()
 	_, err = x.commitCatalog(ctx, func(c *manifest.Catalog) error {
 		if c.SystemSchemaVersion >= SystemSchemaVersion {
 			return errNoChange
 		}
+		if c.SystemSchemaVersion == 0 && c.WriteMode == "" {
+			c.WriteMode = x.opts.WriteMode // a new warehouse: record its write path
+		}
 		migrateSystem(c, now)
-		return c.Validate()
+		// The commit stamps the header; a new warehouse's base (v0) has
+		// none yet, so check the body under the header it will get.
+		probe := *c
+		probe.FormatVersion, probe.Version = manifest.FormatVersion, c.Version+1
+		return probe.Validate()
 	})
 	if err != nil && err != errNoChange {
 		return fmt.Errorf("sqlexec: bootstrap system tables: %w", err)
@@ -179,8 +187,7 @@ func (x *Executor) systemWrite(ctx context.Context, name string, vals map[string
 			r[i] = v
 		}
 	}
-	_, err = x.store.Write(ctx, def, "", []tablestore.Change{{Values: r}})
-	return err
+	return x.opts.Writes.Write(ctx, def, "", []tablestore.Change{{Values: r}})
 }
 
 func textOrNull(s string) row.Value {
@@ -195,27 +202,6 @@ func timeOrNull(t time.Time) row.Value {
 		return row.Null()
 	}
 	return row.Timestamp(t.UnixMicro())
-}
-
-// RecordJob stores a job record in system.jobs (tablestore.JobSink).
-// Flushes of system.jobs itself are not recorded, so that recording a job
-// never makes more work for the next flush.
-func (x *Executor) RecordJob(ctx context.Context, j tablestore.Job) error {
-	if j.TableID == systemTableID("jobs") {
-		return nil
-	}
-	vals := map[string]row.Value{
-		"job_id": row.Text(j.ID), "kind": row.Text(j.Kind), "table_id": textOrNull(j.TableID),
-		"partition_key": textOrNull(j.Partition), "node_id": row.Text(j.NodeID), "status": row.Text(string(j.Status)),
-		"trigger": textOrNull(j.Trigger), "started_at": timeOrNull(j.StartedAt), "finished_at": timeOrNull(j.FinishedAt),
-		"rows": row.BigInt(j.Rows), "bytes": row.BigInt(j.Bytes), "error": textOrNull(j.Error),
-	}
-	if snap, err := x.app.Schemas().Current(ctx); err == nil {
-		if t, err := snap.TableByID(j.TableID); err == nil {
-			vals["namespace"], vals["table_name"] = row.Text(t.Def().Namespace), row.Text(t.Def().Name)
-		}
-	}
-	return x.systemWrite(ctx, "jobs", vals)
 }
 
 // audit records a statement in system.audit_log. The statement text is

@@ -339,7 +339,7 @@ func TestViewSurvivesRestartAndSecondNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer app.Close()
-	n, err := node.Open(ctx, app)
+	n, err := node.Open(ctx, app, node.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

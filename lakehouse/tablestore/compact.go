@@ -222,6 +222,12 @@ func (p *compactionPlan) inputOf(seq uint64) int {
 // processes; concurrent compactions of one partition are safe but all but
 // one fail with ErrCompactionConflict.
 func (s *Store) Compact(ctx context.Context, t *manifest.Table, partition string, opts CompactOptions) (CompactResult, error) {
+	res, err := s.compact(ctx, t, partition, opts)
+	s.opts.Metrics.compact(res, err)
+	return res, err
+}
+
+func (s *Store) compact(ctx context.Context, t *manifest.Table, partition string, opts CompactOptions) (CompactResult, error) {
 	start := s.opts.Clock()
 	res := CompactResult{TableID: t.ID, Partition: partition}
 	opts.EnsureDefaults()

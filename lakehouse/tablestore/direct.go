@@ -56,6 +56,16 @@ type DirectOptions struct {
 	// safe for concurrent use (groups of different partitions run in
 	// parallel), return quickly and not call Write. Default: none.
 	OnGroup func(GroupStats)
+	// Changes, when set, receives each committed group as one ChangeBatch,
+	// after the group's Writes are woken and before the next group of the
+	// partition starts, so in _seq order per partition (see ChangeSink).
+	// Default: none.
+	Changes ChangeSink
+	// Metrics, when set, counts group commits (see NewMetrics). Default:
+	// none.
+	Metrics *Metrics
+	// ManifestMetrics, when set, counts the commits of the partition logs.
+	ManifestMetrics *manifest.Metrics
 	// Logger receives a debug record per group commit. Default: discard.
 	Logger *slog.Logger
 	// Clock stamps manifests and measures durations. Default: time.Now.
@@ -340,7 +350,7 @@ func (w *DirectWriter) partition(tableID, partition string) *directPartition {
 	p, ok := w.mu.partitions[id]
 	if !ok {
 		p = &directPartition{id: id, log: manifest.NewPartitionLog(w.bucket, tableID, partition, manifest.LogOptions{
-			NodeID: w.opts.NodeID, Clock: w.opts.Clock, Logger: w.opts.Logger, Rand: w.opts.Rand,
+			NodeID: w.opts.NodeID, Clock: w.opts.Clock, Logger: w.opts.Logger, Rand: w.opts.Rand, Metrics: w.opts.ManifestMetrics,
 		})}
 		w.mu.partitions[id] = p
 	}
@@ -426,8 +436,12 @@ func (w *DirectWriter) lead(ctx context.Context, p *directPartition) {
 	if w.opts.OnGroup != nil {
 		w.opts.OnGroup(st)
 	}
+	w.opts.Metrics.directCommit(st)
 	for _, b := range group {
 		close(b.done)
+	}
+	if st.Err == nil && w.opts.Changes != nil {
+		w.opts.Changes.Publish(groupBatch(p, group, st))
 	}
 
 	p.mu.Lock()
@@ -439,6 +453,21 @@ func (w *DirectWriter) lead(ctx context.Context, p *directPartition) {
 		p.mu.leading = false
 	}
 	p.mu.Unlock()
+}
+
+// groupBatch is the ChangeBatch of a committed group: every change of its
+// batches in arrival order, numbered from st.FirstSeq.
+func groupBatch(p *directPartition, group []*directBatch, st GroupStats) ChangeBatch {
+	b := ChangeBatch{Table: group[0].table, Partition: p.id.partition, FirstSeq: st.FirstSeq,
+		LastSeq: st.FirstSeq + uint64(st.Rows) - 1, ManifestVersion: st.ManifestVersion,
+		Rows: make([]ChangeRow, 0, st.Rows)}
+	for _, g := range group {
+		for i := range g.rows {
+			c := &g.rows[i].c
+			b.Rows = append(b.Rows, ChangeRow{Seq: st.FirstSeq + uint64(len(b.Rows)), Op: c.op(), Values: c.Values, Old: c.Old})
+		}
+	}
+	return b
 }
 
 // takeGroup removes the next group from p's queue: the first batch, and

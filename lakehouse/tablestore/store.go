@@ -49,6 +49,10 @@ var (
 	// ErrNoPrimaryKey: the table has no primary key; the SQL layer gives
 	// such tables a hidden _rowid key column before they reach the store.
 	ErrNoPrimaryKey = errors.New("tablestore: table has no primary key")
+	// ErrNoBuffer: Write on a Store without a write buffer (a function or
+	// live process reads segments only; functions write with a
+	// DirectWriter).
+	ErrNoBuffer = errors.New("tablestore: this store has no write buffer")
 )
 
 // Options configure a Store. Zero values mean the documented defaults.
@@ -67,13 +71,22 @@ type Options struct {
 	// Lookup. Default: DefaultPointCacheBytes (64 MiB); negative disables
 	// the cache (every Lookup then reads the segments it needs).
 	PointCacheBytes int64
+	// Changes, when set, receives every acknowledged Write (see
+	// ChangeSink). Default: none.
+	Changes ChangeSink
+	// Metrics, when set, counts flushes (see NewMetrics). Default: none.
+	Metrics *Metrics
+	// ManifestMetrics, when set, counts the commits of the partition logs.
+	ManifestMetrics *manifest.Metrics
 	Logger          *slog.Logger
 	Clock           func() time.Time
 }
 
 // Store is the storage engine of one process. It is safe for concurrent
 // use. The caller owns the bucket and the buffer and closes them after the
-// Store is no longer used.
+// Store is no longer used. A Store without a buffer (nil) reads the
+// segments only and refuses Write with ErrNoBuffer; Flush has nothing to
+// do.
 type Store struct {
 	bucket objstore.Bucket
 	buf    *wbuf.Buffer
@@ -103,6 +116,9 @@ type Store struct {
 		// partition this node writes and _seq values may collide.
 		expect map[wbuf.PartitionKey]uint64
 		flush  map[wbuf.PartitionKey]*sync.Mutex
+		// seqs order the publication of changes per partition (only with
+		// Options.Changes).
+		seqs map[wbuf.PartitionKey]*sequencer
 	}
 }
 
@@ -119,6 +135,7 @@ func New(bucket objstore.Bucket, buf *wbuf.Buffer, opts Options) *Store {
 	s.mu.seeded = map[wbuf.PartitionKey]bool{}
 	s.mu.expect = map[wbuf.PartitionKey]uint64{}
 	s.mu.flush = map[wbuf.PartitionKey]*sync.Mutex{}
+	s.mu.seqs = map[wbuf.PartitionKey]*sequencer{}
 	return s
 }
 
@@ -130,7 +147,7 @@ func (s *Store) PartitionLog(tableID, partition string) *manifest.Log[*manifest.
 	l, ok := s.mu.logs[p]
 	if !ok {
 		l = manifest.NewPartitionLog(s.bucket, tableID, partition, manifest.LogOptions{
-			NodeID: s.opts.NodeID, Clock: s.opts.Clock, Logger: s.opts.Logger,
+			NodeID: s.opts.NodeID, Clock: s.opts.Clock, Logger: s.opts.Logger, Metrics: s.opts.ManifestMetrics,
 		})
 		s.mu.logs[p] = l
 	}
@@ -198,10 +215,17 @@ func (s *Store) seed(ctx context.Context, t *manifest.Table, partition string) e
 }
 
 // Change is one row change: an upsert of Values, or a delete (Deleted, with
-// at least the primary key columns of Values set).
+// at least the primary key columns of Values set). Old and Insert are not
+// stored: they tell a ChangeSink what the change did (see ChangeOp).
 type Change struct {
 	Deleted bool
 	Values  row.Row
+	// Old holds the row's values before the change when the writer read
+	// them (UPDATE, DELETE, an upsert of an existing key); nil otherwise.
+	Old row.Row
+	// Insert says that the writer checked that the key had no live row:
+	// the change is an insert. Ignored when Deleted or Old is set.
+	Insert bool
 }
 
 // pkIndexes returns the column positions of t's primary key.
@@ -236,8 +260,12 @@ func keyOf(pk []int, values row.Row) []byte {
 
 // Write appends the changes to one partition of t as one atomic batch and
 // returns the _seq of the first (the others follow consecutively). It
-// returns when the batch is durable in the buffer.
+// returns when the batch is durable in the buffer, after handing it to
+// Options.Changes (see ChangeSink).
 func (s *Store) Write(ctx context.Context, t *manifest.Table, partition string, changes []Change) (uint64, error) {
+	if s.buf == nil {
+		return 0, fmt.Errorf("tablestore: write %s/%q: %w", t.ID, partition, ErrNoBuffer)
+	}
 	if s.fenced.Load() {
 		return 0, fmt.Errorf("tablestore: write %s/%q: %w: a newer node took over the warehouse; this node no longer accepts writes", t.ID, partition, manifest.ErrFenced)
 	}
@@ -255,7 +283,21 @@ func (s *Store) Write(ctx context.Context, t *manifest.Table, partition string, 
 	if err := s.seed(ctx, t, partition); err != nil {
 		return 0, err
 	}
-	return s.buf.Write(ctx, wbuf.PartitionKey{TableID: t.ID, Partition: partition}, muts)
+	p := wbuf.PartitionKey{TableID: t.ID, Partition: partition}
+	sink := s.opts.Changes
+	if sink == nil || len(changes) == 0 {
+		return s.buf.Write(ctx, p, muts)
+	}
+	q := s.sequencer(p)
+	first, err := s.buf.Write(ctx, p, muts)
+	switch {
+	case err == nil:
+		q.deliver(sink, batchOf(t, partition, first, changes))
+	case first != 0:
+		// Taken but not acknowledged: never published.
+		q.skip(sink, first, first+uint64(len(changes))-1)
+	}
+	return first, err
 }
 
 func checkRow(t *manifest.Table, pk []int, c Change) error {
@@ -304,9 +346,18 @@ type FlushResult struct {
 // version in manifest.DefaultHintEvery. Otherwise add a LIST, and a GET of
 // the manifest if this Store does not hold it.
 func (s *Store) Flush(ctx context.Context, t *manifest.Table, partition string) (FlushResult, error) {
+	res, err := s.flush(ctx, t, partition)
+	s.opts.Metrics.flush(res, err)
+	return res, err
+}
+
+func (s *Store) flush(ctx context.Context, t *manifest.Table, partition string) (FlushResult, error) {
 	start := s.opts.Clock()
 	p := wbuf.PartitionKey{TableID: t.ID, Partition: partition}
 	res := FlushResult{TableID: t.ID, Partition: partition}
+	if s.buf == nil {
+		return res, nil
+	}
 	lock := s.flushLock(p)
 	lock.Lock()
 	defer lock.Unlock()

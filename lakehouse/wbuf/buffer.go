@@ -336,8 +336,10 @@ type Mutation struct {
 // Errors: ErrInvalid (empty key, bad partition key), ErrFull, ErrClosed,
 // the context's error when ctx is done before the batch is applied (the
 // write had no effect). An error from the final WAL sync means the
-// outcome is unknown; Pebble ends the process on a failed WAL write or
-// sync, so that is not expected to be seen.
+// outcome is unknown (Write then returns the batch's first _seq with the
+// error; on every other error it returns 0 and no _seq was taken); Pebble
+// ends the process on a failed WAL write or sync, so that is not expected
+// to be seen.
 func (b *Buffer) Write(ctx context.Context, p PartitionKey, muts []Mutation) (first uint64, err error) {
 	fail := func(err error) (uint64, error) {
 		return 0, fmt.Errorf("wbuf: write %s/%q: %w", p.TableID, p.Partition, err)
@@ -451,7 +453,10 @@ func (b *Buffer) Write(ctx context.Context, p PartitionKey, muts []Mutation) (fi
 	part.mu.Unlock()
 
 	if err := b.syncWAL(); err != nil {
-		return fail(fmt.Errorf("the batch (_seq %d..%d) is applied but its WAL sync failed, so it may not be durable: %w", first, next.lastSeq, err))
+		// The seqs are taken: say which, so that the caller can account
+		// for them (tablestore's change delivery skips them).
+		_, err = fail(fmt.Errorf("the batch (_seq %d..%d) is applied but its WAL sync failed, so it may not be durable: %w", first, next.lastSeq, err))
+		return first, err
 	}
 	return first, nil
 }
@@ -502,9 +507,12 @@ func (b *Buffer) SetSeqFloor(p PartitionKey, floor uint64) error {
 }
 
 // LastSeq returns the highest _seq assigned in p (or its floor), 0 if the
-// buffer knows nothing of p. It may include a Write still waiting for its
-// WAL sync.
+// buffer knows nothing of p (or the Buffer is nil). It may include a
+// Write still waiting for its WAL sync.
 func (b *Buffer) LastSeq(p PartitionKey) uint64 {
+	if b == nil {
+		return 0
+	}
 	b.mu.Lock()
 	part := b.mu.parts[p]
 	b.mu.Unlock()
@@ -731,8 +739,11 @@ type PartitionStats struct {
 
 // Partitions lists the partitions that have buffered versions, sorted by
 // table ID and partition. The statistics are persisted with the versions,
-// so they survive a restart.
+// so they survive a restart. A nil Buffer has none.
 func (b *Buffer) Partitions() []PartitionStats {
+	if b == nil {
+		return nil
+	}
 	b.mu.Lock()
 	parts := make([]*partition, 0, len(b.mu.parts))
 	for _, p := range b.mu.parts {

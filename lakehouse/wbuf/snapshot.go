@@ -20,6 +20,8 @@ import (
 // within each partition a gap-free prefix of the _seq order (see Write for
 // why a version it shows may belong to a Write that has not returned yet).
 //
+// A nil *Snapshot is empty: it shows no versions (see Buffer.Snapshot).
+//
 // A Snapshot must be closed; it pins the versions it shows (DeleteUpTo does
 // not free their disk space while it is open). Its methods are safe for
 // concurrent use; an iteration in progress keeps it usable until the
@@ -36,8 +38,12 @@ type Snapshot struct {
 }
 
 // Snapshot returns a view of the buffer as it is now. On a closed Buffer
-// the Snapshot's methods fail with ErrClosed.
+// the Snapshot's methods fail with ErrClosed. A nil Buffer (a process
+// without a write buffer) returns a nil Snapshot, which shows no versions.
 func (b *Buffer) Snapshot() *Snapshot {
+	if b == nil {
+		return nil
+	}
 	s := &Snapshot{b: b}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -54,6 +60,9 @@ func (b *Buffer) Snapshot() *Snapshot {
 // Close releases the snapshot (at the end of the iterations in progress,
 // if any). Later calls return nil.
 func (s *Snapshot) Close() error {
+	if s == nil {
+		return nil
+	}
 	if _, err := s.b.begin(nil, false); err != nil {
 		// Buffer.Close releases (or released) every Snapshot.
 		s.mu.Lock()
@@ -130,6 +139,9 @@ func (s *Snapshot) done() {
 // shows none. A flush uses it as its cut: it reads up to it and then
 // deletes up to it.
 func (s *Snapshot) MaxSeq(p PartitionKey) uint64 {
+	if s == nil {
+		return 0
+	}
 	st, err := s.state(p)
 	if err != nil {
 		if !errors.Is(err, ErrClosed) {
@@ -192,6 +204,9 @@ type Entry struct {
 // body must not call Buffer.Close; it may Write.
 func (s *Snapshot) Versions(ctx context.Context, p PartitionKey, opts ScanOptions) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
+		if s == nil {
+			return
+		}
 		fail := func(err error) {
 			yield(Entry{}, fmt.Errorf("wbuf: scan %s/%q: %w", p.TableID, p.Partition, err))
 		}
@@ -346,6 +361,9 @@ func (s *Snapshot) openIter(ctx context.Context, p PartitionKey, opts ScanOption
 // partition's size. After an error it yields nothing more.
 func (s *Snapshot) Lookup(ctx context.Context, p PartitionKey, keys [][]byte, afterSeq uint64) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
+		if s == nil {
+			return
+		}
 		fail := func(err error) {
 			yield(Entry{}, fmt.Errorf("wbuf: lookup in %s/%q: %w", p.TableID, p.Partition, err))
 		}

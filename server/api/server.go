@@ -55,6 +55,11 @@ type Options struct {
 	LoginRate  float64
 	LoginBurst int
 	Logger     *slog.Logger
+	// Metrics, when set, counts calls by procedure and code, and
+	// authentication failures (see NewMetrics). Default: none.
+	Metrics *Metrics
+	// Clock stamps rate limits and durations. Default: time.Now.
+	Clock func() time.Time
 }
 
 // Server is the API's http.Handler.
@@ -64,6 +69,7 @@ type Server struct {
 	logins *loginLimiter
 	log    *slog.Logger
 	mux    *http.ServeMux
+	clock  func() time.Time
 }
 
 // Services are the fully-qualified names of the services served.
@@ -86,10 +92,15 @@ func New(opts Options) (*Server, error) {
 	if opts.LoginBurst <= 0 {
 		opts.LoginBurst = defaultLoginBurst
 	}
-	s := &Server{exec: opts.Executor, auth: opts.Auth, logins: newLoginLimiter(opts.LoginRate, opts.LoginBurst), log: opts.Logger.With(slog.String("component", "api")), mux: http.NewServeMux()}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	s := &Server{exec: opts.Executor, auth: opts.Auth, logins: newLoginLimiter(opts.LoginRate, opts.LoginBurst), log: opts.Logger.With(slog.String("component", "api")), mux: http.NewServeMux(),
+		clock: opts.Clock}
 	handlerOpts := []connect.HandlerOption{
 		connect.WithReadMaxBytes(int(opts.MaxRequestBytes)),
-		connect.WithInterceptors(&authInterceptor{s: s}),
+		// Outermost first: the metrics see what authentication refuses.
+		connect.WithInterceptors(metricsInterceptor{opts.Metrics}, &authInterceptor{s: s}),
 		connect.WithRecover(s.recoverPanic),
 		// Compressing a few hundred bytes costs more than sending them.
 		connect.WithCompressMinBytes(compressMinBytes),

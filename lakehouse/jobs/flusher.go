@@ -1,54 +1,15 @@
-package tablestore
+package jobs
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
-	"strings"
 	"time"
 
+	"github.com/floedb/floe/lakehouse/tablestore"
 	"github.com/floedb/floe/lakehouse/wbuf"
 	"github.com/floedb/floe/manifest"
 )
-
-// JobStatus is the state of a background job.
-type JobStatus string
-
-// Job statuses.
-const (
-	JobRunning   JobStatus = "running"
-	JobCompleted JobStatus = "completed"
-	JobFailed    JobStatus = "failed"
-)
-
-// Job is the record of one background job run (a flush of one partition,
-// today), as system.jobs shows it.
-type Job struct {
-	ID        string
-	Kind      string // "flush"
-	TableID   string
-	Partition string
-	NodeID    string
-	Status    JobStatus
-	// Trigger says why the job ran: "rows", "interval", "manual" or
-	// "shutdown".
-	Trigger    string
-	StartedAt  time.Time
-	FinishedAt time.Time // zero while running
-	Rows       int64
-	Bytes      int64
-	Error      string
-}
-
-// JobSink receives job records: once when a job starts and once when it
-// ends. Implementations must be safe for concurrent use; an error is
-// logged and does not fail the job.
-type JobSink interface {
-	RecordJob(ctx context.Context, j Job) error
-}
 
 // TableLookup resolves a table ID to its current definition (nil, nil if
 // the table no longer exists). The schema registry provides it.
@@ -79,26 +40,22 @@ func (p *FlushPolicy) ensureDefaults() {
 	}
 }
 
-// Flusher decides when partitions are flushed and records each flush as a
-// job: by policy (Run), on demand (FlushTable, FlushAll) and at shutdown.
+// Flusher decides when buffered partitions are flushed and records each
+// flush as a job: by policy (Run), on demand (FlushTable, FlushAll) and at
+// shutdown. It is safe for concurrent use.
 type Flusher struct {
-	store  *Store
+	store  *tablestore.Store
 	buf    *wbuf.Buffer
 	lookup TableLookup
-	sink   JobSink
 	policy FlushPolicy
-	logger *slog.Logger
-	clock  func() time.Time
-	nodeID string
+	env    Env
 }
 
-// NewFlusher returns a Flusher for store's buffer. sink may be nil.
-func NewFlusher(store *Store, buf *wbuf.Buffer, lookup TableLookup, sink JobSink, policy FlushPolicy) *Flusher {
+// NewFlusher returns a Flusher of buf's partitions, flushed by store.
+func NewFlusher(store *tablestore.Store, buf *wbuf.Buffer, lookup TableLookup, policy FlushPolicy, env Env) *Flusher {
 	policy.ensureDefaults()
-	return &Flusher{
-		store: store, buf: buf, lookup: lookup, sink: sink, policy: policy,
-		logger: store.opts.Logger, clock: store.opts.Clock, nodeID: store.opts.NodeID,
-	}
+	env.ensureDefaults()
+	return &Flusher{store: store, buf: buf, lookup: lookup, policy: policy, env: env}
 }
 
 // due returns why partition p should be flushed now, or "".
@@ -132,16 +89,21 @@ func (f *Flusher) Run(ctx context.Context, shutdownTimeout time.Duration) error 
 			defer cancel()
 			return f.flushBuffered(sctx, "", "shutdown")
 		case <-tick.C:
-			now := f.clock()
-			for _, p := range f.buf.Partitions() {
-				t, err := f.lookup(ctx, p.TableID)
-				if err != nil || t == nil {
-					continue // dropped table or catalog hiccup: retried next tick
-				}
-				if why := f.due(t, p, now); why != "" {
-					_, _ = f.flushOne(ctx, t, p.Partition, why)
-				}
-			}
+			f.tick(ctx)
+		}
+	}
+}
+
+// tick flushes the partitions the policy says are due.
+func (f *Flusher) tick(ctx context.Context) {
+	now := f.env.Clock()
+	for _, p := range f.buf.Partitions() {
+		t, err := f.lookup(ctx, p.TableID)
+		if err != nil || t == nil {
+			continue // dropped table or catalog hiccup: retried next tick
+		}
+		if why := f.due(t, p, now); why != "" {
+			_, _ = f.flushOne(ctx, t, p.Partition, why)
 		}
 	}
 }
@@ -166,7 +128,7 @@ func (f *Flusher) flushBuffered(ctx context.Context, tableID, trigger string) er
 		}
 		t, err := f.lookup(ctx, p.TableID)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("tablestore: flush table %s: %w", p.TableID, err))
+			errs = append(errs, fmt.Errorf("jobs: flush table %s: %w", p.TableID, err))
 			continue
 		}
 		if t == nil {
@@ -180,36 +142,11 @@ func (f *Flusher) flushBuffered(ctx context.Context, tableID, trigger string) er
 }
 
 // flushOne runs one flush as a job.
-func (f *Flusher) flushOne(ctx context.Context, t *manifest.Table, partition, trigger string) (FlushResult, error) {
-	job := Job{ID: newJobID(f.clock()), Kind: "flush", TableID: t.ID, Partition: partition, NodeID: f.nodeID,
-		Status: JobRunning, Trigger: trigger, StartedAt: f.clock()}
-	f.record(ctx, job)
+func (f *Flusher) flushOne(ctx context.Context, t *manifest.Table, partition, trigger string) (tablestore.FlushResult, error) {
+	job := f.env.start(KindFlush, trigger, t, partition)
+	f.env.record(ctx, job)
 	res, err := f.store.Flush(ctx, t, partition)
-	job.FinishedAt = f.clock()
 	job.Rows, job.Bytes = res.Rows, res.Bytes
-	job.Status = JobCompleted
-	if err != nil {
-		job.Status, job.Error = JobFailed, err.Error()
-		f.logger.LogAttrs(ctx, slog.LevelError, "flush failed", slog.String("job_id", job.ID),
-			slog.String("table", t.ID), slog.String("partition", partition), slog.Any("err", err))
-	}
-	f.record(ctx, job)
+	f.env.finish(ctx, job, err)
 	return res, err
-}
-
-func (f *Flusher) record(ctx context.Context, j Job) {
-	if f.sink == nil {
-		return
-	}
-	if err := f.sink.RecordJob(ctx, j); err != nil {
-		f.logger.LogAttrs(ctx, slog.LevelWarn, "job record not stored", slog.String("job_id", j.ID), slog.Any("err", err))
-	}
-}
-
-// newJobID returns a sortable unique id: UTC time to the microsecond plus
-// random bits.
-func newJobID(now time.Time) string {
-	var r [4]byte
-	_, _ = rand.Read(r[:])
-	return strings.ReplaceAll(now.UTC().Format("20060102T150405.000000"), ".", "") + "-" + hex.EncodeToString(r[:])
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -28,8 +27,8 @@ type queryHandler struct{ s *Server }
 
 // ExecuteSQL runs the request's statements as the caller.
 func (h queryHandler) ExecuteSQL(ctx context.Context, req *connect.Request[floev1.ExecuteSQLRequest]) (*connect.Response[floev1.ExecuteSQLResponse], error) {
-	start := time.Now()
 	s := h.s
+	start := s.clock()
 	id, err := s.caller(ctx)
 	if err != nil {
 		return nil, err
@@ -59,7 +58,7 @@ func (h queryHandler) ExecuteSQL(ctx context.Context, req *connect.Request[floev
 		out.Results[i] = sr
 		out.Namespace = r.Namespace
 	}
-	out.TookMicros = time.Since(start).Microseconds()
+	out.TookMicros = s.clock().Sub(start).Microseconds()
 	return connect.NewResponse(out), nil
 }
 
@@ -102,7 +101,7 @@ type authHandler struct{ s *Server }
 
 // limitLogins refuses a login attempt beyond the client's rate.
 func (s *Server) limitLogins(ctx context.Context, peer connect.Peer) error {
-	if s.logins.allow(peer.Addr, time.Now()) {
+	if s.logins.allow(peer.Addr, s.clock()) {
 		return nil
 	}
 	s.log.LogAttrs(ctx, slog.LevelWarn, "login attempts rate-limited", slog.String("client", peer.Addr))

@@ -16,7 +16,6 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/floedb/floe/internal/syncbuf"
-	"github.com/floedb/floe/lakehouse/api"
 	"github.com/floedb/floe/lakehouse/appctx"
 	"github.com/floedb/floe/lakehouse/auth"
 	"github.com/floedb/floe/lakehouse/config"
@@ -24,6 +23,7 @@ import (
 	"github.com/floedb/floe/lakehouse/sqlexec"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
 	"github.com/floedb/floe/proto/floe/v1/floev1connect"
+	"github.com/floedb/floe/server/api"
 )
 
 const (
@@ -60,7 +60,7 @@ func startServer(t testing.TB, mutate func(*config.Config), apiOpts ...func(*api
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.Open(ctx, app)
+	n, err := node.Open(ctx, app, node.Deps{})
 	if err != nil {
 		app.Close()
 		t.Fatal(err)

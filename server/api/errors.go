@@ -38,6 +38,7 @@ var connectCodes = map[dberr.Code]connect.Code{
 	dberr.Overloaded:        connect.CodeResourceExhausted,
 	dberr.CatalogBehind:     connect.CodeUnavailable,
 	dberr.DataLoss:          connect.CodeDataLoss,
+	dberr.ReadOnly:          connect.CodeFailedPrecondition,
 	dberr.Internal:          connect.CodeInternal,
 }
 

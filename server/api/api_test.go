@@ -16,10 +16,10 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/floedb/floe/lakehouse/api"
 	"github.com/floedb/floe/lakehouse/config"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
 	"github.com/floedb/floe/proto/floe/v1/floev1connect"
+	"github.com/floedb/floe/server/api"
 )
 
 // protocols are the three wire protocols served on one port.

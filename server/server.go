@@ -1,0 +1,196 @@
+// Package server assembles a Floe server process from its AppContext: the
+// engine for the configured role (lakehouse/node), the token service and
+// the root user's bootstrap, the API (server/api: Connect, gRPC and
+// gRPC-Web with health checking and reflection) and the Prometheus
+// /metrics endpoint; Run serves them until its context ends and then stops
+// gracefully. `floe serve` calls it (cmd/floe is flags and output); the
+// Lambda query function and the live node are to call it too, so that
+// every shape runs the same wiring.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/floedb/floe/lakehouse/appctx"
+	"github.com/floedb/floe/lakehouse/auth"
+	"github.com/floedb/floe/lakehouse/node"
+	"github.com/floedb/floe/lakehouse/sqlexec"
+	"github.com/floedb/floe/lakehouse/tablestore"
+	"github.com/floedb/floe/server/api"
+)
+
+// MetricsPath is where the Prometheus metrics are served.
+const MetricsPath = "/metrics"
+
+// Defaults of Options.
+const (
+	DefaultShutdownFlush = 2 * time.Minute
+	DefaultShutdownGrace = 10 * time.Second
+)
+
+// Options configure a Server. The zero value is valid.
+type Options struct {
+	// Changes receives every acknowledged write (node.Deps.Changes): the
+	// live-query manager plugs in here. Default: none.
+	Changes tablestore.ChangeSink
+	// RootPassword is the password of the system user created at the
+	// first start (config auth.root_user). Empty: a random one is
+	// generated and handed to ShowPassword.
+	RootPassword string
+	// ShowPassword receives a generated root password, once, to show the
+	// operator (floe serve prints it on standard output, never in the
+	// log). Default: the password is not shown.
+	ShowPassword func(user, password string)
+	// ShutdownGrace bounds the wait for in-flight calls at a graceful
+	// stop. Default: DefaultShutdownGrace.
+	ShutdownGrace time.Duration
+	// ShutdownFlush bounds the flush of everything buffered at a graceful
+	// stop (node role). Default: DefaultShutdownFlush.
+	ShutdownFlush time.Duration
+}
+
+// Server is one assembled server process. Close it after Run returned (or
+// without Run); the AppContext stays open.
+type Server struct {
+	App  *appctx.AppContext
+	Node *node.Node
+	Auth *auth.Service
+	// Handler serves the API, and /metrics unless config
+	// server.metrics_listen gives it an address of its own.
+	Handler http.Handler
+	// Metrics serves the Prometheus text format of the AppContext's
+	// registry.
+	Metrics http.Handler
+	opts    Options
+}
+
+// New builds the engine for app's role, the token service (creating the
+// root user at the first start of a warehouse this process may write) and
+// the API handler.
+func New(ctx context.Context, app *appctx.AppContext, opts Options) (s *Server, err error) {
+	if opts.ShutdownGrace <= 0 {
+		opts.ShutdownGrace = DefaultShutdownGrace
+	}
+	if opts.ShutdownFlush <= 0 {
+		opts.ShutdownFlush = DefaultShutdownFlush
+	}
+	cfg := app.Config()
+	log := app.Logger()
+	s = &Server{App: app, opts: opts}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.Node, err = node.Open(ctx, app, node.Deps{Changes: opts.Changes}); err != nil {
+		return nil, err
+	}
+	if s.Auth, err = openAuth(ctx, app, s.Node, opts); err != nil {
+		return nil, err
+	}
+	apiSrv, err := api.New(api.Options{Executor: s.Node.Executor, Auth: s.Auth, MaxRequestBytes: cfg.Server.MaxRequestBytes,
+		Logger: log, Metrics: api.NewMetrics(app.Metrics()), Clock: app.Clock()})
+	if err != nil {
+		return nil, err
+	}
+	s.Metrics = promhttp.HandlerFor(app.Metrics(), promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})
+	if cfg.Server.MetricsListen == "" {
+		mux := http.NewServeMux()
+		mux.Handle(MetricsPath, s.Metrics)
+		mux.Handle("/", apiSrv)
+		s.Handler = mux
+	} else {
+		s.Handler = apiSrv
+	}
+	return s, nil
+}
+
+// openAuth builds the token service and creates the root user at the
+// first start.
+func openAuth(ctx context.Context, app *appctx.AppContext, n *node.Node, opts Options) (*auth.Service, error) {
+	cfg := app.Config()
+	log := app.Logger()
+	secret := []byte(cfg.Auth.JWTSecret)
+	if len(secret) == 0 {
+		var err error
+		if secret, err = auth.LoadOrCreateSecret(filepath.Join(cfg.DataDir, "jwt-secret")); err != nil {
+			return nil, err
+		}
+	}
+	svc, err := auth.New(n.Executor, auth.Options{Secret: secret, AccessTTL: cfg.Auth.AccessTTL.Duration, RefreshTTL: cfg.Auth.RefreshTTL.Duration,
+		MaxFailedLogins: cfg.Auth.MaxFailedLogins, Lockout: cfg.Auth.Lockout.Duration, Logger: log.With(slog.String("component", "auth"))})
+	if err != nil {
+		return nil, err
+	}
+	if n.Writable() != nil {
+		return svc, nil // users are created by a process that may write
+	}
+	pw, given := opts.RootPassword, opts.RootPassword != ""
+	if !given {
+		pw = auth.GeneratePassword()
+	}
+	created, err := n.Executor.EnsureUser(ctx, cfg.Auth.RootUser, sqlexec.RoleSystem, pw)
+	if err != nil {
+		return nil, fmt.Errorf("create the root user %q: %w", cfg.Auth.RootUser, err)
+	}
+	if created {
+		log.LogAttrs(ctx, slog.LevelInfo, "created the root user", slog.String("user", cfg.Auth.RootUser),
+			slog.Bool("password_from_env", given))
+		if !given && opts.ShowPassword != nil {
+			opts.ShowPassword(cfg.Auth.RootUser, pw)
+		}
+	}
+	return svc, nil
+}
+
+// Run serves the API on ln (and /metrics on config server.metrics_listen,
+// if set) and runs the engine's background jobs until ctx is done; then it
+// stops the API first (in-flight calls get ShutdownGrace), so that the
+// final flush sees every acknowledged write, and flushes (ShutdownFlush).
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	log := s.App.Logger()
+	cfg := s.App.Config()
+	var metricsErr chan error
+	if addr := cfg.Server.MetricsListen; addr != "" {
+		mln, err := net.Listen("tcp", addr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s (server.metrics_listen): %w", addr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle(MetricsPath, s.Metrics)
+		metricsErr = make(chan error, 1)
+		go func() { metricsErr <- api.Serve(ctx, mln, mux, log, s.opts.ShutdownGrace) }()
+	}
+	nodeCtx, stopNode := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopNode()
+	nodeErr := make(chan error, 1)
+	go func() { nodeErr <- s.Node.Run(nodeCtx, s.opts.ShutdownFlush) }()
+	apiErr := api.Serve(ctx, ln, s.Handler, log, s.opts.ShutdownGrace)
+	// ctx is done; log with a fresh one so the line is not dropped by
+	// handlers that honour cancellation.
+	log.LogAttrs(context.WithoutCancel(ctx), slog.LevelInfo, "node stopping")
+	stopNode()
+	errs := []error{apiErr, <-nodeErr}
+	if metricsErr != nil {
+		errs = append(errs, <-metricsErr)
+	}
+	return errors.Join(errs...)
+}
+
+// Close releases the engine. It does not flush: Run's graceful stop does.
+func (s *Server) Close() error {
+	if s.Node != nil {
+		return s.Node.Close()
+	}
+	return nil
+}
