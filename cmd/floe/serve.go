@@ -31,13 +31,15 @@ func newServeCmd(c *cli) *cobra.Command {
 		Use:   "serve",
 		Short: "Start a Floe node",
 		Long: `Start a Floe node: build the AppContext from the configuration, open the
-object store (a local directory unless S3 is configured), claim the
-warehouse's writer lease (fencing any older node), open the write buffer
-and DuckDB, create or upgrade the system tables, create the root user at
-the first start (password from FLOE_ROOT_PASSWORD, or generated and
-printed once), and serve the API (Connect, gRPC, gRPC-Web; server.listen)
-and the flush scheduler until SIGINT or SIGTERM; then finish in-flight
-calls, flush everything buffered and stop.`,
+object store (a local directory unless S3 is configured), lock the data
+dir (one process per data dir, one warehouse per data dir), claim the
+warehouse's writer lease (refused while another node holds it; see
+lease.take_over), open the write buffer and DuckDB, create or upgrade the
+system tables, create the root user at the first start (password from
+FLOE_ROOT_PASSWORD, or generated and printed once), and serve the API
+(Connect, gRPC, gRPC-Web; server.listen) and the flush scheduler until
+SIGINT or SIGTERM; then finish in-flight calls, flush everything buffered,
+release the writer lease and stop.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -57,7 +59,8 @@ calls, flush everything buffered and stop.`,
 			if err != nil {
 				return err
 			}
-			srv, err := api.New(api.Options{Executor: n.Executor, Auth: authn, MaxRequestBytes: cfg.Server.MaxRequestBytes, Logger: log})
+			srv, err := api.New(api.Options{Executor: n.Executor, Auth: authn, MaxRequestBytes: cfg.Server.MaxRequestBytes,
+				Serving: n.Serving, Logger: log})
 			if err != nil {
 				return err
 			}

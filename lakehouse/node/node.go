@@ -1,20 +1,25 @@
 // Package node assembles one Floe process's engine from its AppContext:
-// the write buffer, the segment cache, the storage engine, the flush
-// scheduler, DuckDB and the SQL executor. cmd/floe serve, the tests and
+// the data dir, the writer lease, the write buffer, the segment cache, the
+// storage engine, the flush scheduler, DuckDB and the SQL executor. cmd/floe serve, the tests and
 // the benchmarks build their engine here, so they all run the same wiring.
 package node
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/floedb/floe/lakehouse/appctx"
+	"github.com/floedb/floe/lakehouse/datadir"
 	"github.com/floedb/floe/lakehouse/duckengine"
+	"github.com/floedb/floe/lakehouse/lease"
 	"github.com/floedb/floe/lakehouse/sqlexec"
 	"github.com/floedb/floe/lakehouse/tablestore"
 	"github.com/floedb/floe/lakehouse/wbuf"
@@ -23,7 +28,11 @@ import (
 
 // Node is a running engine. Close it after Run returned (or without Run).
 type Node struct {
-	App      *appctx.AppContext
+	App *appctx.AppContext
+	// Dir is the locked data dir; Lease the writer lease (renewed in the
+	// background from Open to Close).
+	Dir      *datadir.Dir
+	Lease    *lease.Lease
 	Buffer   *wbuf.Buffer
 	Cache    *tablestore.Cache
 	Store    *tablestore.Store
@@ -49,34 +58,35 @@ func (s *jobSink) RecordJob(ctx context.Context, j tablestore.Job) error {
 	return nil
 }
 
-// Open claims the warehouse's writer lease (fencing any older node), opens
-// the buffer under <data_dir>/buffer and the segment cache under
+// Open locks the data dir (refusing a data dir another process uses, or
+// one of another warehouse), claims the warehouse's writer lease (see
+// package lease: a live or unreleased lease of another node is refused),
+// opens the buffer under <data_dir>/buffer and the segment cache under
 // <data_dir>/cache, starts DuckDB and creates or upgrades the system
-// tables.
-func Open(ctx context.Context, app *appctx.AppContext) (n *Node, err error) {
+// tables. On failure it returns the error and leaves nothing open.
+func Open(ctx context.Context, app *appctx.AppContext) (*Node, error) {
 	cfg := app.Config()
 	log := app.Logger()
-	n = &Node{App: app}
+	n := &Node{App: app}
+	ok := false
 	defer func() {
-		if err != nil {
+		if !ok {
 			n.Close()
 		}
 	}()
-	epoch, cat, err := manifest.AcquireWriter(ctx, app.Catalog(), app.NodeID().String())
-	if err != nil {
-		return nil, fmt.Errorf("node: claim the writer lease: %w", err)
+	var err error
+	if n.Dir, err = datadir.Open(cfg.DataDir, datadir.Options{Logger: log, Clock: app.Clock()}); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
 	}
+	if n.Lease, err = claimWarehouse(ctx, app, n.Dir); err != nil {
+		return nil, err
+	}
+	epoch := n.Lease.Epoch()
 	n.WriterEpoch = epoch
-	app.Schemas().Install(cat)
+	app.Schemas().Install(n.Lease.Catalog())
 
-	n.Buffer, err = wbuf.Open(wbuf.Options{
-		Dir:      filepath.Join(cfg.DataDir, "buffer"),
-		Logger:   log.With(slog.String("component", "wbuf")),
-		MaxBytes: cfg.Buffer.MaxBytes,
-		Clock:    app.Clock(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("node: open write buffer: %w", err)
+	if n.Buffer, err = openBuffer(app, n.Lease); err != nil {
+		return nil, err
 	}
 	cacheDir, err := filepath.Abs(filepath.Join(cfg.DataDir, "cache"))
 	if err != nil {
@@ -89,6 +99,7 @@ func Open(ctx context.Context, app *appctx.AppContext) (n *Node, err error) {
 	n.Store = tablestore.New(app.Bucket(), n.Buffer, tablestore.Options{
 		NodeID:      app.NodeID().String(),
 		WriterEpoch: epoch,
+		Gate:        n.Lease,
 		Cache:       n.Cache,
 		Logger:      log.With(slog.String("component", "tablestore")),
 		Clock:       app.Clock(),
@@ -129,7 +140,79 @@ func Open(ctx context.Context, app *appctx.AppContext) (n *Node, err error) {
 		return nil, err
 	}
 	n.BootstrapTime = time.Since(start)
+	ok = true
 	return n, nil
+}
+
+// claimWarehouse checks that the data dir belongs to the configured
+// warehouse, claims the writer lease, starts its renewals and binds the
+// data dir to the warehouse.
+func claimWarehouse(ctx context.Context, app *appctx.AppContext, dir *datadir.Dir) (*lease.Lease, error) {
+	cfg := app.Config()
+	store := app.Bucket().Name()
+	cat, err := app.Catalog().Latest(ctx)
+	if errors.Is(err, manifest.ErrNoManifest) {
+		cat, err = &manifest.Catalog{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("node: read the catalog of %s: %w", store, err)
+	}
+	if err := dir.Check(datadir.Warehouse{ID: cat.WarehouseID, Store: store}); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	l, err := lease.Acquire(ctx, lease.Options{
+		Bucket: app.Bucket(), Catalog: app.Catalog(), NodeID: app.NodeID().String(), Home: dir,
+		WarehouseID: rand.Text(), Duration: cfg.Lease.Duration.Duration, RequestGrace: cfg.Lease.RequestGrace.Duration,
+		TakeOver: cfg.Lease.TakeOver, Clock: app.Clock(), Logger: app.Logger().With(slog.String("component", "lease")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node: claim the writer lease of %s: %w", store, err)
+	}
+	l.Start()
+	if err := dir.Bind(datadir.Warehouse{ID: l.Catalog().WarehouseID, Store: store}); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	return l, nil
+}
+
+// openBuffer opens <data_dir>/buffer. If the lease did not continue this
+// data dir's last holding, rows found in the buffer were given up when
+// another node took the warehouse over, and must never be flushed: the
+// buffer is moved aside (kept for inspection) and a new one is opened.
+func openBuffer(app *appctx.AppContext, l *lease.Lease) (*wbuf.Buffer, error) {
+	cfg := app.Config()
+	opts := wbuf.Options{
+		Dir:      filepath.Join(cfg.DataDir, "buffer"),
+		Logger:   app.Logger().With(slog.String("component", "wbuf")),
+		MaxBytes: cfg.Buffer.MaxBytes,
+		Clock:    app.Clock(),
+	}
+	buf, err := wbuf.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("node: open write buffer: %w", err)
+	}
+	st := buf.Stats()
+	if l.Continuous() || st.Rows == 0 {
+		return buf, nil
+	}
+	if err := buf.Close(); err != nil {
+		return nil, fmt.Errorf("node: close the given-up write buffer: %w", err)
+	}
+	aside := opts.Dir + ".given-up-epoch-" + strconv.FormatUint(l.Epoch()-1, 10) + "-" + app.Clock()().UTC().Format("20060102T150405")
+	if err := os.Rename(opts.Dir, aside); err != nil {
+		return nil, fmt.Errorf("node: move the given-up write buffer aside: %w", err)
+	}
+	attrs := []slog.Attr{slog.Int64("rows", st.Rows), slog.Int("partitions", st.Partitions), slog.String("moved_to", aside)}
+	if prev := l.Previous(); prev != nil {
+		attrs = append(attrs, slog.String("holder_before", prev.NodeID), slog.Uint64("holder_before_epoch", prev.Epoch))
+	}
+	app.Logger().LogAttrs(context.Background(), slog.LevelWarn,
+		"the write buffer held rows of an earlier writer lease that another node took over; they were given up and are not flushed", attrs...)
+	if buf, err = wbuf.Open(opts); err != nil {
+		return nil, fmt.Errorf("node: open write buffer: %w", err)
+	}
+	return buf, nil
 }
 
 // EvictInterval is how often Run evicts expired rows of STREAM tables.
@@ -157,18 +240,78 @@ func (n *Node) Run(ctx context.Context, shutdownTimeout time.Duration) error {
 	}()
 	err := n.Flusher.Run(ctx, shutdownTimeout)
 	<-done
-	return err
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	return errors.Join(err, n.release(rctx))
 }
 
-// Close releases DuckDB and the buffer. It does not flush: use Run's
-// graceful shutdown for that. The AppContext stays open.
+// release gives the writer lease back after the final flush, so that the
+// next node may take the warehouse at once. It first flushes what that
+// flush left (its own job records), without recording jobs. With rows of
+// existing tables still buffered (a flush failed) the lease stays with
+// this data dir, whose restart flushes them.
+func (n *Node) release(ctx context.Context) error {
+	left, err := n.drain(ctx)
+	if left > 0 {
+		n.App.Logger().LogAttrs(ctx, slog.LevelWarn, "writer lease kept, not released: rows are still buffered; restart this node on its data dir to flush them",
+			slog.Int64("rows", left), slog.Any("error", err))
+		return nil
+	}
+	if err := n.Lease.Release(ctx); err != nil {
+		return fmt.Errorf("node: release the writer lease: %w", err)
+	}
+	return nil
+}
+
+// drain flushes every buffered partition of an existing table, without
+// job records, and returns how many rows of existing tables remain.
+// (Rows of dropped tables are never flushed or read.)
+func (n *Node) drain(ctx context.Context) (int64, error) {
+	snap, err := n.App.Schemas().Current(ctx)
+	if err != nil {
+		return n.Buffer.Stats().Rows, err
+	}
+	var errs []error
+	for _, p := range n.Buffer.Partitions() {
+		if t, terr := snap.TableByID(p.TableID); terr == nil {
+			_, ferr := n.Store.Flush(ctx, t.Def(), p.Partition)
+			errs = append(errs, ferr)
+		}
+	}
+	var left int64
+	for _, p := range n.Buffer.Partitions() {
+		if _, terr := snap.TableByID(p.TableID); terr == nil {
+			left += p.Rows
+		}
+	}
+	return left, errors.Join(errs...)
+}
+
+// Serving reports whether the node holds a valid writer lease (for the
+// health check): false once another node took over, while the lease could
+// not be renewed, and after it was released.
+func (n *Node) Serving() bool { return n.Lease.Serving() }
+
+// Close releases DuckDB and the buffer, stops the lease renewals and
+// unlocks the data dir. It does not flush or release the lease: use Run's
+// graceful shutdown for that. The AppContext stays open. Close is safe on
+// a partly opened Node.
 func (n *Node) Close() error {
+	if n == nil {
+		return nil
+	}
 	var errs []error
 	if n.Engine != nil {
 		errs = append(errs, n.Engine.Close())
 	}
 	if n.Buffer != nil {
 		errs = append(errs, n.Buffer.Close())
+	}
+	if n.Lease != nil {
+		errs = append(errs, n.Lease.Close())
+	}
+	if n.Dir != nil {
+		errs = append(errs, n.Dir.Close())
 	}
 	return errors.Join(errs...)
 }
