@@ -211,6 +211,7 @@ func TestLeaseTakeOverAfterSIGSTOP(t *testing.T) {
 	if err := a.wait(); err == nil {
 		t.Fatalf("fenced A exited cleanly:\n%s", a.out)
 	}
+	mustContain(t, "fenced A's stop", a.out.String(), "the rows this node had not flushed were given up", "floe: error: node: this node lost the warehouse")
 
 	c := leaseNode(t, root, "node-c")
 	tokC := c.login("root", rootPassword)

@@ -344,6 +344,17 @@ func (l *Lease) Lost(err error) {
 	l.fenceLocked(fmt.Sprintf("a commit found a newer writer epoch: %v", err))
 }
 
+// Fenced returns the FENCED error once another node took the lease over
+// (or a commit found a newer epoch), nil before.
+func (l *Lease) Fenced() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mu.state != stateFenced {
+		return nil
+	}
+	return l.fencedErrLocked()
+}
+
 // Serving reports whether the node holds a valid lease, for the health
 // check.
 func (l *Lease) Serving() bool {

@@ -249,12 +249,15 @@ func TestExpiredLeaseNeedsTakeOver(t *testing.T) {
 	}
 
 	// A resumes (SIGCONT): its next write finds out and is refused.
+	if a.Fenced() != nil {
+		t.Fatal("A knows it is fenced before it looked")
+	}
 	err = a.Admit(ctx)
 	if codeOf(err) != dberr.Fenced || !errors.Is(err, manifest.ErrFenced) || !strings.Contains(err.Error(), `node "b" took it over at epoch 2`) {
 		t.Fatalf("A after the take-over: %v", err)
 	}
-	if a.Serving() {
-		t.Fatal("fenced A still serving")
+	if a.Serving() || codeOf(a.Fenced()) != dberr.Fenced {
+		t.Fatalf("fenced A: serving %v, Fenced() = %v", a.Serving(), a.Fenced())
 	}
 	if _, _, err := a.Hold(ctx); codeOf(err) != dberr.Fenced {
 		t.Fatalf("A's Hold: %v", err)

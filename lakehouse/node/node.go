@@ -240,6 +240,12 @@ func (n *Node) Run(ctx context.Context, shutdownTimeout time.Duration) error {
 	}()
 	err := n.Flusher.Run(ctx, shutdownTimeout)
 	<-done
+	if lost := n.Lease.Fenced(); lost != nil {
+		// Every flush failed for this one reason; say it once.
+		n.App.Logger().LogAttrs(ctx, slog.LevelError, "stopping without the writer lease: another node took the warehouse over; the rows this node had not flushed were given up",
+			slog.Int64("rows", n.Buffer.Stats().Rows))
+		return fmt.Errorf("node: this node lost the warehouse to another node; its unflushed rows were given up: %w", lost)
+	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
 	return errors.Join(err, n.release(rctx))
