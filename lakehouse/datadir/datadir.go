@@ -48,7 +48,7 @@ const (
 	recordName    = "datadir.json"
 	formatVersion = 1
 	// keptEpochs is how many of the latest claimed epochs are remembered.
-	keptEpochs = 2
+	keptEpochs = 4
 )
 
 // Warehouse identifies the warehouse a data dir belongs to.
@@ -328,8 +328,8 @@ func (d *Dir) Claim(epoch uint64) error {
 }
 
 // Held reports whether this data dir claimed the writer lease at epoch,
-// as one of its latest two claims (the last one, and the one before in
-// case the last claim was never written).
+// as one of its latest keptEpochs claims (the last one, and earlier ones
+// in case the last claims were never written).
 func (d *Dir) Held(epoch uint64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()

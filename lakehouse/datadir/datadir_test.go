@@ -93,7 +93,7 @@ func TestWarehouseBinding(t *testing.T) {
 func TestClaimedEpochs(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "data")
 	d := open(t, path)
-	for _, e := range []uint64{3, 5, 8} {
+	for _, e := range []uint64{3, 5, 6, 7, 8} {
 		if err := d.Claim(e); err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,8 +14,10 @@ import (
 	"github.com/floedb/floe/lakehouse/appctx"
 	"github.com/floedb/floe/lakehouse/config"
 	"github.com/floedb/floe/lakehouse/datadir"
+	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/lease"
 	"github.com/floedb/floe/lakehouse/node"
+	"github.com/floedb/floe/lakehouse/objstore"
 	"github.com/floedb/floe/lakehouse/sqlexec"
 )
 
@@ -193,6 +196,62 @@ func TestReleaseAndReclaim(t *testing.T) {
 		t.Fatalf("rows on b: %v", rows)
 	}
 	stop(t, b)
+}
+
+// While the object store does not take the lease's renewals, the node
+// lets its lease lapse: writes fail with a retryable UNAVAILABLE and the
+// health check says not serving. Once renewals get through again, it
+// serves and takes writes as before.
+func TestLapsedLeaseRecovers(t *testing.T) {
+	w := &world{t: t, dir: t.TempDir()}
+	cfg := config.Default()
+	cfg.NodeID, cfg.DataDir = "a", filepath.Join(w.dir, "a")
+	cfg.Lease.Duration = config.Duration{Duration: 500 * time.Millisecond}
+	bucket, err := objstore.NewFS(filepath.Join(w.dir, "shared"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	faulty := objstore.NewFaulty(bucket)
+	app, err := appctx.New(context.Background(), cfg, appctx.Deps{Bucket: faulty, LogOutput: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	n, err := node.Open(context.Background(), app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	exec(t, n, "CREATE NAMESPACE app; CREATE SHARED TABLE app.t (id BIGINT PRIMARY KEY)")
+
+	faulty.SetHook(func(_ context.Context, op, key string) error {
+		if op == objstore.OpPut && key == lease.Key {
+			return errors.New("injected: the object store does not answer")
+		}
+		return nil
+	})
+	waitFor(t, "the lease to lapse", func() bool { return !n.Serving() })
+	_, err = n.Executor.Execute(context.Background(), root, sqlexec.Request{SQL: "INSERT INTO app.t VALUES (1)"})
+	if dberr.CodeOf(err) != dberr.Unavailable {
+		t.Fatalf("insert with a lapsed lease: %v", err)
+	}
+	faulty.SetHook(nil)
+	waitFor(t, "the lease to be renewed", n.Serving)
+	exec(t, n, "INSERT INTO app.t VALUES (2)")
+	if rows := exec(t, n, "SELECT id FROM app.t")[0].Rows; len(rows) != 1 || rows[0][0] != int64(2) {
+		t.Fatalf("rows: %v", rows)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // A data dir is bound to its warehouse: another object store is refused.
