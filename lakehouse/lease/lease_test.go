@@ -431,3 +431,23 @@ func TestStartRenews(t *testing.T) {
 	}
 	l.Close() // idempotent
 }
+
+// BenchmarkAdmit is the cost the lease adds to every write (Admit and
+// Confirm each cost about this much while the lease is valid).
+func BenchmarkAdmit(b *testing.B) {
+	bucket := objstore.NewMem()
+	l, err := Acquire(context.Background(), Options{Bucket: bucket, Catalog: manifest.NewCatalogLog(bucket, manifest.LogOptions{}),
+		NodeID: "a", Home: &home{id: "A"}, Duration: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := l.Admit(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
