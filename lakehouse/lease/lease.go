@@ -208,8 +208,9 @@ type Lease struct {
 	previous   *Record
 	catalog    *manifest.Catalog
 
-	// renewMu serializes the requests to the lease object.
-	renewMu sync.Mutex
+	// turn serializes the requests to the lease object (one token; a
+	// waiter gives up when its context ends).
+	turn chan struct{}
 
 	mu struct {
 		sync.Mutex
@@ -392,8 +393,10 @@ func (l *Lease) Renew(ctx context.Context) error { return l.renew(ctx, false) }
 // renew is Renew; throttled skips the request if the last one was sent
 // less than retryPause ago.
 func (l *Lease) renew(ctx context.Context, throttled bool) error {
-	l.renewMu.Lock()
-	defer l.renewMu.Unlock()
+	if err := l.takeTurn(ctx); err != nil {
+		return err
+	}
+	defer l.endTurn()
 	left, err := l.check(0)
 	if err == nil && left > l.opts.Duration-l.renewEvery() {
 		return nil // renewed meanwhile
@@ -455,6 +458,19 @@ func (l *Lease) renew(ctx context.Context, throttled bool) error {
 	}
 	return fmt.Errorf("lease: renew: the record keeps changing")
 }
+
+// takeTurn waits until no other request to the lease object is under way,
+// or until ctx ends.
+func (l *Lease) takeTurn(ctx context.Context) error {
+	select {
+	case l.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("lease: wait for a renewal under way: %w", ctx.Err())
+	}
+}
+
+func (l *Lease) endTurn() { <-l.turn }
 
 // ours reports whether r is this lease's record.
 func (l *Lease) ours(r *Record) bool {
@@ -521,8 +537,10 @@ func (l *Lease) run(ctx context.Context) {
 // the next node may claim it at once. Call it only when the buffer is
 // empty. It does not stop the renewals (Close does).
 func (l *Lease) Release(ctx context.Context) error {
-	l.renewMu.Lock()
-	defer l.renewMu.Unlock()
+	if err := l.takeTurn(ctx); err != nil {
+		return fmt.Errorf("lease: release: %w", err)
+	}
+	defer l.endTurn()
 	l.mu.Lock()
 	if l.mu.state == stateFenced {
 		err := l.fencedErrLocked()

@@ -328,6 +328,38 @@ func TestSameDataDirReclaims(t *testing.T) {
 	}
 }
 
+// A renewal stuck in the object store does not hold writes up: a write
+// that finds the lease lapsed waits for it only for a bounded time, then
+// gets UNAVAILABLE.
+func TestStuckRenewalDoesNotBlockWrites(t *testing.T) {
+	w := newWorld(t)
+	opts := w.options("a", &home{id: "A"})
+	opts.Duration = 200 * time.Millisecond
+	l, err := Acquire(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered := make(chan struct{})
+	var once sync.Once
+	w.bucket.SetHook(func(ctx context.Context, op, key string) error {
+		if op == objstore.OpPut && key == Key {
+			once.Do(func() { close(entered) })
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		return nil
+	})
+	w.clock.Advance(time.Second)
+	stuck, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Renew(stuck) }()
+	defer func() { cancel(); <-done }()
+	<-entered // the stuck renewal has the turn
+	if err := l.Admit(context.Background()); codeOf(err) != dberr.Unavailable {
+		t.Fatalf("Admit while a renewal is stuck: %v", err)
+	}
+}
+
 // A renewal whose answer was lost but which landed is recognised as ours.
 func TestLostRenewalAnswerIsAdopted(t *testing.T) {
 	w := newWorld(t)
