@@ -111,7 +111,7 @@ func ids(n *node, token string) []string { return n.sql(token, "SELECT id FROM a
 // takes the warehouse over at once and sees every acknowledged row.
 func TestLeaseLiveIsRefusedReleasedIsTaken(t *testing.T) {
 	root := t.TempDir()
-	a := leaseNode(t, root, "node-a")
+	a := leaseNode(t, root, "node-a", "--lease.duration", "10s") // live however slow the machine
 	tok := a.login("root", rootPassword)
 	a.sql(tok, "CREATE NAMESPACE app; CREATE SHARED TABLE app.t (id BIGINT PRIMARY KEY)")
 	a.sql(tok, "INSERT INTO app.t VALUES (1)")
@@ -119,7 +119,7 @@ func TestLeaseLiveIsRefusedReleasedIsTaken(t *testing.T) {
 
 	// B while A runs: refused, naming A; A is unaffected.
 	out := serveFails(t, leaseArgs(root, "node-b"), "FLOE_ROOT_PASSWORD="+rootPassword)
-	mustContain(t, "node-b's refusal", out, "held by another node", `node "node-a"`, "Stop that node first")
+	mustContain(t, "node-b's refusal", out, "held by another node", `node "node-a"`, "valid until", "Stop that node first")
 	a.sql(tok, "INSERT INTO app.t VALUES (2)")
 	equalRows(t, "A after B's attempt", ids(a, tok), `["1"]`, `["2"]`)
 	if st := a.health(); st != grpchealth.StatusServing {
@@ -190,8 +190,19 @@ func TestLeaseTakeOverAfterSIGSTOP(t *testing.T) {
 		t.Fatal(err)
 	}
 	resumed = true
-	if code, floe, msg := a.sqlFails(tokA, "INSERT INTO app.t VALUES (3)"); code != "unavailable" || floe != "FENCED" {
-		t.Fatalf("A's insert after SIGCONT: %s %s %s", code, floe, msg)
+	// A's first answers may be UNAVAILABLE (its lease lapsed; it has not
+	// yet learnt that it was taken over), then FENCED; never a success.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		code, floe, msg := a.sqlFails(tokA, "INSERT INTO app.t VALUES (3)")
+		if code != "unavailable" || (floe != "FENCED" && floe != "UNAVAILABLE") {
+			t.Fatalf("A's insert after SIGCONT: %s %s %s", code, floe, msg)
+		}
+		if floe == "FENCED" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("A never learnt it was fenced: %s", msg)
+		}
 	}
 	if st := a.health(); st != grpchealth.StatusNotServing {
 		t.Fatalf("A's health after SIGCONT = %v", st)
