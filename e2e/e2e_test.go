@@ -65,9 +65,16 @@ var addrLine = regexp.MustCompile(`msg="node started".* addr=(\S+)`)
 // waits until it serves.
 func startNode(t *testing.T, dir string, env ...string) *node {
 	t.Helper()
+	return startServe(t, dir, []string{"--data_dir", dir, "--node_id", "e2e-node"}, env...)
+}
+
+// startServe runs `floe serve` with args on a free loopback port and waits
+// until it serves.
+func startServe(t *testing.T, dir string, args []string, env ...string) *node {
+	t.Helper()
 	n := &node{t: t, dir: dir, out: &lockedBuffer{}, done: make(chan error, 1)}
 	n.env = append(os.Environ(), env...)
-	n.cmd = exec.Command(floeBin, "serve", "--data_dir", dir, "--server.listen", "127.0.0.1:0", "--node_id", "e2e-node")
+	n.cmd = exec.Command(floeBin, append([]string{"serve", "--server.listen", "127.0.0.1:0"}, args...)...)
 	n.cmd.Env = n.env
 	pr, pw := io.Pipe()
 	n.cmd.Stdout = n.out

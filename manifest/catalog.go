@@ -55,6 +55,14 @@ type Header struct {
 // immutable; mutate a Clone.
 type Catalog struct {
 	Header
+	// WarehouseID names the warehouse for good: it is assigned by the
+	// first writer claim (ClaimWriter) of a new catalog, or of a catalog
+	// written before warehouse ids existed, and never changes after that
+	// (a commit that changes it fails with ErrInvalid). A node's data dir
+	// records the id it belongs to, so that its buffered rows never reach
+	// another warehouse. Omitted while empty, so older catalogs encode as
+	// before.
+	WarehouseID string `json:"warehouse_id,omitempty"`
 	// Writer is the current holder of the node-owned writer lease, nil if
 	// no node has claimed the warehouse. Its Epoch equals Header.WriterEpoch.
 	Writer *WriterLease `json:"writer,omitempty"`
@@ -90,6 +98,15 @@ func (c *Catalog) Mode() string {
 		return WriteModeNode
 	}
 	return c.WriteMode
+}
+
+// Holder returns the node that holds the catalog's writer epoch: the
+// Writer lease's node, or the last committer when there is none.
+func (c *Catalog) Holder() string {
+	if c.Writer != nil && c.Writer.Epoch == c.WriterEpoch {
+		return c.Writer.NodeID
+	}
+	return c.CommittedBy
 }
 
 // WriterLease records which node owns the node-owned write path.

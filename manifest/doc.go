@@ -79,9 +79,12 @@
 //
 // # Fencing
 //
-// In the node-owned write path one node owns the warehouse. AcquireWriter
-// commits a catalog version with a writer epoch one above the previous one
-// and a Writer lease naming the node. Every later commit carries the
+// In the node-owned write path one node owns the warehouse. Which node may
+// is decided by the writer lease (package lakehouse/lease); ClaimWriter
+// (or AcquireWriter, for the next epoch) then commits a catalog version
+// with the claimed writer epoch, above every earlier one, and a Writer
+// record naming the node. The first claim also gives the catalog its
+// WarehouseID, which never changes afterwards. Every later commit carries the
 // committer's epoch in CommitOptions; a log whose latest version has a
 // higher epoch refuses it with ErrFenced, and the new version records the
 // higher of the two epochs, so epochs never go back. As in SlateDB, the new

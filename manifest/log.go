@@ -273,7 +273,9 @@ type kind[M Manifest] struct {
 	encode   func(M) ([]byte, error)
 	decode   func([]byte) (M, error)
 	identity func(M) error // the manifest belongs to this log
-	holder   func(M) string
+	// keeps checks what a commit must not change (base → next).
+	keeps  func(base, next M) error
+	holder func(M) string
 }
 
 // NewCatalogLog returns the log of the warehouse catalog in b. Options are
@@ -287,12 +289,13 @@ func NewCatalogLog(b objstore.Bucket, opts LogOptions) *Log[*Catalog] {
 		encode:   EncodeCatalog,
 		decode:   DecodeCatalog,
 		identity: func(*Catalog) error { return nil },
-		holder: func(c *Catalog) string {
-			if c.Writer != nil && c.Writer.Epoch == c.WriterEpoch {
-				return c.Writer.NodeID
+		keeps: func(base, next *Catalog) error {
+			if base.WarehouseID != "" && next.WarehouseID != base.WarehouseID {
+				return fmt.Errorf("the warehouse id %q must not change (to %q)", base.WarehouseID, next.WarehouseID)
 			}
-			return c.CommittedBy
+			return nil
 		},
+		holder: (*Catalog).Holder,
 	}
 	return newLog(b, CatalogPrefix, k, opts, nil)
 }
@@ -315,6 +318,7 @@ func NewPartitionLog(b objstore.Bucket, tableID, partition string, opts LogOptio
 			}
 			return nil
 		},
+		keeps:  func(*Partition, *Partition) error { return nil },
 		holder: func(p *Partition) string { return p.CommittedBy },
 	}
 	return newLog(b, PartitionPrefix(tableID, partition), k, opts, err)
@@ -879,7 +883,7 @@ func (l *Log[M]) prepare(base M, mutate func(M) (M, error), epochFor func(M) (ui
 		CommittedBy:   l.opts.NodeID,
 		WriterEpoch:   epoch,
 	}
-	if err := l.kind.identity(next); err != nil {
+	if err := errors.Join(l.kind.identity(next), l.kind.keeps(base, next)); err != nil {
 		return next, "", nil, fmt.Errorf("manifest: commit %s v%d: %w: %w", l.name(), version, ErrInvalid, err)
 	}
 	if data, err = l.kind.encode(next); err != nil {
@@ -1029,32 +1033,63 @@ func (l *Log[M]) CheckCommit(ctx context.Context, version uint64, commitID strin
 }
 
 // AcquireWriter makes nodeID the owner of the warehouse's node-owned write
-// path: it commits a catalog version whose writer epoch is one above the
-// latest one, with a Writer lease naming nodeID, and returns the new epoch
-// and catalog. From then on every commit with a lower CommitOptions.
-// WriterEpoch to the catalog fails with ErrFenced, and so does every commit
-// to a partition log once the new owner has committed to it with its epoch.
-// See the package documentation on fencing.
+// path: ClaimWriter with the epoch one above the latest catalog's. It
+// returns the new epoch and catalog.
 func AcquireWriter(ctx context.Context, catalog *Log[*Catalog], nodeID string) (uint64, *Catalog, error) {
-	if nodeID == "" {
-		return 0, nil, fmt.Errorf("%w: AcquireWriter needs a node id", ErrInvalid)
-	}
-	next := func(base *Catalog) (uint64, error) {
-		if base.WriterEpoch == math.MaxUint64 {
-			return 0, fmt.Errorf("manifest: acquire writer: epoch space exhausted")
-		}
-		return base.WriterEpoch + 1, nil
-	}
-	c, err := catalog.commit(ctx, func(base *Catalog) (*Catalog, error) {
-		epoch, err := next(base)
-		if err != nil {
-			return nil, err
-		}
-		base.Writer = &WriterLease{Epoch: epoch, NodeID: nodeID, AcquiredAt: catalog.opts.Clock().UTC()}
-		return base, nil
-	}, next)
+	c, err := ClaimWriter(ctx, catalog, WriterClaim{NodeID: nodeID})
 	if err != nil {
 		return 0, nil, err
 	}
 	return c.WriterEpoch, c, nil
+}
+
+// WriterClaim is what ClaimWriter commits.
+type WriterClaim struct {
+	// NodeID is the claiming node; required.
+	NodeID string
+	// Epoch is the writer epoch to claim. 0 means one above the latest
+	// catalog's. A catalog whose epoch is already Epoch or above refuses
+	// the claim with ErrFenced: the epoch belongs to someone else.
+	Epoch uint64
+	// WarehouseID is recorded as Catalog.WarehouseID if the catalog has
+	// none yet (it is new, or older than warehouse ids); an existing id is
+	// kept. Empty: none is assigned.
+	WarehouseID string
+}
+
+// ClaimWriter commits a catalog version whose writer epoch is the
+// claimed one, with a Writer lease naming the node, and returns it. From
+// then on every commit with a lower CommitOptions.WriterEpoch to the
+// catalog fails with ErrFenced, and so does every commit to a partition
+// log once the new owner has committed to it with its epoch. See the
+// package documentation on fencing. Which node may claim is decided
+// elsewhere (the writer lease, lakehouse/lease); the catalog only keeps
+// epochs from going back.
+func ClaimWriter(ctx context.Context, catalog *Log[*Catalog], claim WriterClaim) (*Catalog, error) {
+	if claim.NodeID == "" {
+		return nil, fmt.Errorf("%w: ClaimWriter needs a node id", ErrInvalid)
+	}
+	next := func(base *Catalog) (uint64, error) {
+		switch {
+		case claim.Epoch != 0 && base.WriterEpoch >= claim.Epoch:
+			return 0, fmt.Errorf("%w: catalog v%d: writer epoch %d (node %q) cannot be claimed by node %q, the catalog is at epoch %d",
+				ErrFenced, base.Version, claim.Epoch, base.Holder(), claim.NodeID, base.WriterEpoch)
+		case claim.Epoch != 0:
+			return claim.Epoch, nil
+		case base.WriterEpoch == math.MaxUint64:
+			return 0, fmt.Errorf("manifest: acquire writer: epoch space exhausted")
+		}
+		return base.WriterEpoch + 1, nil
+	}
+	return catalog.commit(ctx, func(base *Catalog) (*Catalog, error) {
+		epoch, err := next(base)
+		if err != nil {
+			return nil, err
+		}
+		base.Writer = &WriterLease{Epoch: epoch, NodeID: claim.NodeID, AcquiredAt: catalog.opts.Clock().UTC()}
+		if base.WarehouseID == "" {
+			base.WarehouseID = claim.WarehouseID
+		}
+		return base, nil
+	}, next)
 }

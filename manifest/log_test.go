@@ -437,6 +437,42 @@ func TestFencing(t *testing.T) {
 	})
 }
 
+// TestClaimWriter: a claim of a given epoch succeeds only above the
+// catalog's epoch; the first claim gives a catalog its warehouse id, which
+// no later commit may change.
+func TestClaimWriter(t *testing.T) {
+	ctx := t.Context()
+	b := objstore.NewMem()
+	cat := NewCatalogLog(b, testOpts("node-a"))
+	if _, err := cat.Commit(ctx, addNamespace("old"), CommitOptions{}); err != nil {
+		t.Fatal(err) // a catalog from before warehouse ids
+	}
+	c, err := ClaimWriter(ctx, cat, WriterClaim{NodeID: "node-a", Epoch: 5, WarehouseID: "WH-1"})
+	if err != nil || c.WriterEpoch != 5 || c.Writer.Epoch != 5 || c.WarehouseID != "WH-1" || len(c.Namespaces) != 1 {
+		t.Fatalf("claim of epoch 5 = %+v, %v", c, err)
+	}
+	_, err = ClaimWriter(ctx, cat, WriterClaim{NodeID: "node-b", Epoch: 5, WarehouseID: "WH-2"})
+	if !errors.Is(err, ErrFenced) || !strings.Contains(err.Error(), "catalog is at epoch 5") {
+		t.Fatalf("second claim of epoch 5 = %v", err)
+	}
+	c, err = ClaimWriter(ctx, cat, WriterClaim{NodeID: "node-b", WarehouseID: "WH-2"})
+	if err != nil || c.WriterEpoch != 6 || c.WarehouseID != "WH-1" {
+		t.Fatalf("next claim = %+v, %v (the warehouse id must stay WH-1)", c, err)
+	}
+	_, err = cat.Commit(ctx, func(c *Catalog) (*Catalog, error) { c.WarehouseID = "WH-3"; return c, nil }, CommitOptions{WriterEpoch: 6})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "must not change") {
+		t.Fatalf("changing the warehouse id = %v", err)
+	}
+	_, err = cat.Commit(ctx, func(c *Catalog) (*Catalog, error) { c.WarehouseID = ""; return c, nil }, CommitOptions{WriterEpoch: 6})
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("clearing the warehouse id = %v", err)
+	}
+	_, err = ClaimWriter(ctx, NewCatalogLog(objstore.NewMem(), testOpts("n")), WriterClaim{NodeID: "n", WarehouseID: "bad id!"})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "warehouse_id") {
+		t.Fatalf("a bad warehouse id = %v", err)
+	}
+}
+
 // TestCommitHigherEpoch: a committer with a higher epoch than the log's
 // raises the log's epoch.
 func TestCommitHigherEpoch(t *testing.T) {

@@ -119,7 +119,12 @@ func ValidateTableID(id string) error {
 	return nil
 }
 
-func tableIDProblem(id string) string {
+func tableIDProblem(id string) string { return idProblem("table id", id) }
+
+// idProblem checks an identifier (a table or warehouse id): 1 to
+// MaxTableIDLen characters of A-Z, a-z, 0-9, '.', '_' and '-', starting
+// with a letter or digit.
+func idProblem(what, id string) string {
 	ok := len(id) > 0 && len(id) <= MaxTableIDLen
 	for i := 0; ok && i < len(id); i++ {
 		c := id[i]
@@ -131,7 +136,7 @@ func tableIDProblem(id string) string {
 		}
 	}
 	if !ok {
-		return fmt.Sprintf("table id %q must be 1 to %d characters of A-Z, a-z, 0-9, '.', '_' and '-', starting with a letter or digit", id, MaxTableIDLen)
+		return fmt.Sprintf("%s %q must be 1 to %d characters of A-Z, a-z, 0-9, '.', '_' and '-', starting with a letter or digit", what, id, MaxTableIDLen)
 	}
 	return ""
 }
@@ -275,6 +280,9 @@ func (c *Catalog) Validate() error {
 	}
 	var p problems
 	p.header(&c.Header)
+	if c.WarehouseID != "" {
+		p.add(idProblem("warehouse_id", c.WarehouseID))
+	}
 	if w := c.Writer; w != nil {
 		if w.Epoch == 0 {
 			p.addf("writer lease: epoch must be at least 1")

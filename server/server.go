@@ -98,7 +98,7 @@ func New(ctx context.Context, app *appctx.AppContext, opts Options) (s *Server, 
 		return nil, err
 	}
 	apiSrv, err := api.New(api.Options{Executor: s.Node.Executor, Auth: s.Auth, MaxRequestBytes: cfg.Server.MaxRequestBytes,
-		Logger: log, Metrics: api.NewMetrics(app.Metrics()), Clock: app.Clock()})
+		Serving: s.Node.Serving, Logger: log, Metrics: api.NewMetrics(app.Metrics()), Clock: app.Clock()})
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -108,8 +107,9 @@ func (c *cli) openApp(ctx context.Context, quiet bool) (*appctx.AppContext, conf
 
 // writeError prints err for a person: one problem per line.
 func writeError(w io.Writer, err error) {
-	var joined interface{ Unwrap() []error }
-	if errors.As(err, &joined) && len(joined.Unwrap()) > 1 {
+	// Only a list at the top is a list of problems: one met deeper in the
+	// chain is the cause of the error around it, whose text says more.
+	if joined, ok := err.(interface{ Unwrap() []error }); ok && len(joined.Unwrap()) > 1 {
 		fmt.Fprintln(w, "floe: error:")
 		for _, e := range joined.Unwrap() {
 			fmt.Fprintln(w, "  -", e)

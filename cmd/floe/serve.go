@@ -19,12 +19,14 @@ func newServeCmd(c *cli) *cobra.Command {
 		Long: `Start a Floe server process in its configured role (role: node by
 default; function or live): build the AppContext from the configuration,
 open the object store (a local directory unless S3 is configured); as a
-node, claim the warehouse's writer lease (fencing any older node) and open
-the write buffer; start DuckDB, create or upgrade the system tables, create
+node, lock the data dir (one process per data dir, one warehouse per data
+dir), claim the warehouse's writer lease (refused while another node holds
+it; see lease.take_over) and open the write buffer; start DuckDB, create or upgrade the system tables, create
 the root user at the first start (password from FLOE_ROOT_PASSWORD, or
 generated and printed once), and serve the API (Connect, gRPC, gRPC-Web;
 server.listen), /metrics and the background jobs until SIGINT or SIGTERM;
-then finish in-flight calls, flush everything buffered and stop.`,
+then finish in-flight calls, flush everything buffered, release the
+writer lease and stop.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()

@@ -52,6 +52,25 @@ type Config struct {
 	Server  ServerConfig  `toml:"server"`
 	Auth    AuthConfig    `toml:"auth"`
 	Jobs    JobsConfig    `toml:"jobs"`
+	Lease   LeaseConfig   `toml:"lease"`
+}
+
+// LeaseConfig is the node's writer lease: one node at a time writes a
+// warehouse (see lakehouse/lease for the protocol and its bounds).
+type LeaseConfig struct {
+	// Duration is how long the node trusts its lease after a renewal
+	// succeeded, by its own monotonic clock; it renews every third of it.
+	// A node that takes over an unreleased lease waits about Duration +
+	// RequestGrace first. Default: 10s.
+	Duration Duration `toml:"duration" help:"how long a writer lease lasts without renewal"`
+	// RequestGrace bounds how long an object store request may still take
+	// effect after the node that sent it gave up on it. Default: 5s.
+	RequestGrace Duration `toml:"request_grace" help:"bound on how long an abandoned object store request may still take effect"`
+	// TakeOver lets this node take over a writer lease whose holder did
+	// not release it and no longer renews it (it crashed, or its machine
+	// is gone). The rows that node acknowledged and had not flushed yet
+	// are given up. A live lease is never taken over. Default: false.
+	TakeOver bool `toml:"take_over" help:"take over an expired, unreleased writer lease, giving up its holder's unflushed rows"`
 }
 
 // JobsConfig schedules the node's background jobs (lakehouse/jobs). An
@@ -307,6 +326,7 @@ func Default() Config {
 		Jobs: JobsConfig{EvictInterval: Duration{30 * time.Second}, CompactInterval: Duration{10 * time.Minute},
 			CompactMinSegments: 4, CompactTargetBytes: 128 << 20, GCInterval: Duration{time.Hour},
 			GCRetention: Duration{24 * time.Hour}, GCGrace: Duration{time.Hour}},
+		Lease: LeaseConfig{Duration: Duration{10 * time.Second}, RequestGrace: Duration{5 * time.Second}},
 	}
 }
 
@@ -465,6 +485,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.RootUser == "" {
 		bad("auth.root_user", "must not be empty")
+	}
+	if d := c.Lease.Duration.Duration; d < 500*time.Millisecond || d > 10*time.Minute {
+		bad("lease.duration", "%s is out of range 500ms..10m", c.Lease.Duration)
+	}
+	if g := c.Lease.RequestGrace.Duration; g < 0 || g > 10*time.Minute {
+		bad("lease.request_grace", "%s is out of range 0s..10m", c.Lease.RequestGrace)
 	}
 	if c.Catalog.RefreshInterval.Duration < 0 {
 		bad("catalog.refresh_interval", "must not be negative, got %s", c.Catalog.RefreshInterval)

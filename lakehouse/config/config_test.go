@@ -80,11 +80,14 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.Storage.S3.Endpoint = "localhost:9000"
 	c.Storage.S3.AccessKeyID = "AK"
 	c.Storage.S3.MaxAttempts = 0
+	c.Lease.Duration.Duration = 100 * time.Millisecond
+	c.Lease.RequestGrace.Duration = -time.Second
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("Validate succeeded")
 	}
-	for _, key := range []string{"node_id", "log.level", "storage.s3.bucket", "storage.s3.endpoint", "storage.s3.access_key_id", "storage.s3.max_attempts"} {
+	for _, key := range []string{"node_id", "log.level", "storage.s3.bucket", "storage.s3.endpoint", "storage.s3.access_key_id", "storage.s3.max_attempts",
+		"lease.duration", "lease.request_grace"} {
 		if !strings.Contains(err.Error(), "config: "+key+":") {
 			t.Errorf("error does not name %s:\n%v", key, err)
 		}

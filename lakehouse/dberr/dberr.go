@@ -59,9 +59,14 @@ const (
 	Unsupported Code = "UNSUPPORTED"
 	// Conflict: a concurrent change won; redo the read-modify-write.
 	Conflict Code = "CONFLICT"
-	// Unavailable: the node cannot take writes now (fenced, full buffer);
-	// retry later or elsewhere.
+	// Unavailable: the node cannot take writes now (full buffer, writer
+	// lease not confirmed while the object store does not answer); retry
+	// later or elsewhere.
 	Unavailable Code = "UNAVAILABLE"
+	// Fenced: another node took over the warehouse's writer lease; this
+	// node acknowledges no more writes (it reports NOT_SERVING on its
+	// health endpoint). Send writes to the current node.
+	Fenced Code = "FENCED"
 	// Timeout: the statement ran past its deadline.
 	Timeout Code = "TIMEOUT"
 	// Canceled: the caller cancelled the request.
@@ -107,7 +112,7 @@ const (
 // must cover them all (the API's Connect codes).
 var Codes = []Code{Internal, SyntaxError, PermissionDenied, NamespaceNotFound, TableNotFound, ColumnNotFound,
 	AlreadyExists, TypeMismatch, NotNullViolation, PKViolation, InvalidOption, InvalidArgument, NotEmpty,
-	HasDependents, Unsupported, Conflict, Unavailable, Timeout, Canceled, ViewBroken, Unauthenticated, RateLimited,
+	HasDependents, Unsupported, Conflict, Unavailable, Fenced, Timeout, Canceled, ViewBroken, Unauthenticated, RateLimited,
 	ResourceExhausted, Overloaded, CatalogBehind, DataLoss,
 	ReadOnly}
 

@@ -1,7 +1,9 @@
 // Package node assembles one Floe process's engine from its AppContext,
 // by the process's role (config role):
 //
-//   - node: claims the warehouse's writer lease, opens the write buffer
+//   - node: locks the data dir (one process per data dir, bound to one
+//     warehouse), claims the warehouse's writer lease (package lease),
+//     opens the write buffer
 //     (writes are acknowledged after its WAL sync) and runs the jobs
 //     scheduler (flush policy, STREAM eviction, compaction, GC);
 //   - function: no lease, no buffer; writes go through the direct path
@@ -19,18 +21,23 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/floedb/floe/lakehouse/admission"
 	"github.com/floedb/floe/lakehouse/appctx"
 	"github.com/floedb/floe/lakehouse/config"
+	"github.com/floedb/floe/lakehouse/datadir"
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/duckengine"
 	"github.com/floedb/floe/lakehouse/jobs"
+	"github.com/floedb/floe/lakehouse/lease"
 	"github.com/floedb/floe/lakehouse/sqlexec"
 	"github.com/floedb/floe/lakehouse/tablestore"
 	"github.com/floedb/floe/lakehouse/wbuf"
@@ -54,7 +61,11 @@ type Node struct {
 	// WriteMode is the warehouse's write mode (manifest.WriteModeNode or
 	// WriteModeDirect) as found, or as created, at Open.
 	WriteMode string
-	// Buffer and Flusher exist in the node role only.
+	// Dir (the locked data dir), Lease (the writer lease, renewed in the
+	// background from Open to Close), Buffer and Flusher exist in the node
+	// role only.
+	Dir     *datadir.Dir
+	Lease   *lease.Lease
 	Buffer  *wbuf.Buffer
 	Flusher *jobs.Flusher
 	// Direct exists in the function role on a direct-mode warehouse.
@@ -170,20 +181,86 @@ func Open(ctx context.Context, app *appctx.AppContext, deps Deps) (_ *Node, err 
 	return n, nil
 }
 
-// claimWriter claims the warehouse's writer lease for this node, fencing
-// any older node, and returns its epoch and the catalog it committed. It
-// is the one place the node role takes the lease.
-func claimWriter(ctx context.Context, app *appctx.AppContext) (uint64, *manifest.Catalog, error) {
-	epoch, cat, err := manifest.AcquireWriter(ctx, app.Catalog(), app.NodeID().String())
-	if err != nil {
-		return 0, nil, fmt.Errorf("node: claim the writer lease: %w", err)
+// claimWarehouse checks that the data dir belongs to the configured
+// warehouse, claims the writer lease, starts its renewals and binds the
+// data dir to the warehouse.
+func claimWarehouse(ctx context.Context, app *appctx.AppContext, dir *datadir.Dir) (*lease.Lease, error) {
+	cfg := app.Config()
+	store := app.Bucket().Name()
+	cat, err := app.Catalog().Latest(ctx)
+	if errors.Is(err, manifest.ErrNoManifest) {
+		cat, err = &manifest.Catalog{}, nil
 	}
-	return epoch, cat, nil
+	if err != nil {
+		return nil, fmt.Errorf("node: read the catalog of %s: %w", store, err)
+	}
+	if err := dir.Check(datadir.Warehouse{ID: cat.WarehouseID, Store: store}); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	l, err := lease.Acquire(ctx, lease.Options{
+		Bucket: app.Bucket(), Catalog: app.Catalog(), NodeID: app.NodeID().String(), Home: dir,
+		WarehouseID: rand.Text(), Duration: cfg.Lease.Duration.Duration, RequestGrace: cfg.Lease.RequestGrace.Duration,
+		TakeOver: cfg.Lease.TakeOver, Clock: app.Clock(), Logger: app.Logger().With(slog.String("component", "lease")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node: claim the writer lease of %s: %w", store, err)
+	}
+	l.Start()
+	if err := dir.Bind(datadir.Warehouse{ID: l.Catalog().WarehouseID, Store: store}); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	return l, nil
+}
+
+// openBuffer opens <data_dir>/buffer. If the lease did not continue this
+// data dir's last holding, rows found in the buffer were given up when
+// another node took the warehouse over, and must never be flushed: the
+// buffer is moved aside (kept for inspection) and a new one is opened.
+func openBuffer(app *appctx.AppContext, l *lease.Lease) (*wbuf.Buffer, error) {
+	cfg := app.Config()
+	opts := wbuf.Options{
+		Dir:      filepath.Join(cfg.DataDir, "buffer"),
+		Logger:   app.Logger().With(slog.String("component", "wbuf")),
+		MaxBytes: cfg.Buffer.MaxBytes,
+		Clock:    app.Clock(),
+	}
+	buf, err := wbuf.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("node: open write buffer: %w", err)
+	}
+	st := buf.Stats()
+	if l.Continuous() || st.Rows == 0 {
+		return buf, nil
+	}
+	if err := buf.Close(); err != nil {
+		return nil, fmt.Errorf("node: close the given-up write buffer: %w", err)
+	}
+	aside := opts.Dir + ".given-up-epoch-" + strconv.FormatUint(l.Epoch()-1, 10) + "-" + app.Clock()().UTC().Format("20060102T150405")
+	if err := os.Rename(opts.Dir, aside); err != nil {
+		return nil, fmt.Errorf("node: move the given-up write buffer aside: %w", err)
+	}
+	attrs := []slog.Attr{slog.Int64("rows", st.Rows), slog.Int("partitions", st.Partitions), slog.String("moved_to", aside)}
+	if prev := l.Previous(); prev != nil {
+		attrs = append(attrs, slog.String("holder_before", prev.NodeID), slog.Uint64("holder_before_epoch", prev.Epoch))
+	}
+	app.Logger().LogAttrs(context.Background(), slog.LevelWarn,
+		"the write buffer held rows of an earlier writer lease that another node took over; they were given up and are not flushed", attrs...)
+	if buf, err = wbuf.Open(opts); err != nil {
+		return nil, fmt.Errorf("node: open write buffer: %w", err)
+	}
+	return buf, nil
 }
 
 // openNode builds the node role's storage: lease, buffer, store, flusher.
 func (n *Node) openNode(ctx context.Context, storeOpts tablestore.Options) (writePath, error) {
 	app, cfg := n.App, n.App.Config()
+	// Lock the data dir before anything touches the catalog: a second
+	// process on it must fail fast, before it claims anything.
+	var err error
+	if n.Dir, err = datadir.Open(cfg.DataDir, datadir.Options{Logger: app.Logger(), Clock: app.Clock()}); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
 	// Refuse a direct warehouse before claiming the lease: the claim
 	// would raise the catalog's writer epoch and fence its writers.
 	cur, err := latestCatalog(ctx, app)
@@ -194,10 +271,10 @@ func (n *Node) openNode(ctx context.Context, storeOpts tablestore.Options) (writ
 		return nil, fmt.Errorf("node: the warehouse at %s has write mode %q: its writers are functions committing directly, and a node "+
 			"would fence them; run this process with role = \"function\" or \"live\", or use another warehouse", app.Bucket().Name(), cur.Mode())
 	}
-	epoch, cat, err := claimWriter(ctx, app)
-	if err != nil {
+	if n.Lease, err = claimWarehouse(ctx, app, n.Dir); err != nil {
 		return nil, err
 	}
+	epoch, cat := n.Lease.Epoch(), n.Lease.Catalog()
 	if cat.Mode() != manifest.WriteModeNode {
 		return nil, fmt.Errorf("node: the warehouse at %s became write mode %q while this node started; stop it and run it with role = \"function\" or \"live\"",
 			app.Bucket().Name(), cat.Mode())
@@ -205,19 +282,14 @@ func (n *Node) openNode(ctx context.Context, storeOpts tablestore.Options) (writ
 	n.WriterEpoch, n.WriteMode = epoch, manifest.WriteModeNode
 	app.Schemas().Install(cat)
 
-	n.Buffer, err = wbuf.Open(wbuf.Options{
-		Dir:      filepath.Join(cfg.DataDir, "buffer"),
-		Logger:   app.Logger().With(slog.String("component", "wbuf")),
-		MaxBytes: cfg.Buffer.MaxBytes,
-		Clock:    app.Clock(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("node: open write buffer: %w", err)
+	if n.Buffer, err = openBuffer(app, n.Lease); err != nil {
+		return nil, err
 	}
 	if err := wbuf.RegisterMetrics(app.Metrics(), n.Buffer); err != nil {
 		return nil, err
 	}
 	storeOpts.WriterEpoch = epoch
+	storeOpts.Gate = n.Lease
 	n.Store = tablestore.New(app.Bucket(), n.Buffer, storeOpts)
 	lookup := func(ctx context.Context, id string) (*manifest.Table, error) {
 		snap, err := app.Schemas().Current(ctx)
@@ -340,18 +412,87 @@ func (n *Node) Run(ctx context.Context, shutdownTimeout time.Duration) error {
 	}()
 	err := n.Jobs.Run(ctx, shutdownTimeout)
 	<-guardDone
-	return err
+	if n.Lease == nil {
+		return err
+	}
+	if lost := n.Lease.Fenced(); lost != nil {
+		// Every flush failed for this one reason; say it once.
+		n.App.Logger().LogAttrs(ctx, slog.LevelError, "stopping without the writer lease: another node took the warehouse over; the rows this node had not flushed were given up",
+			slog.Int64("rows", n.Buffer.Stats().Rows))
+		return fmt.Errorf("node: this node lost the warehouse to another node; its unflushed rows were given up: %w", lost)
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	return errors.Join(err, n.release(rctx))
 }
 
-// Close releases DuckDB and the buffer. It does not flush: use Run's
-// graceful shutdown for that. The AppContext stays open.
+// release gives the writer lease back after the final flush, so that the
+// next node may take the warehouse at once. It first flushes what that
+// flush left (its own job records), without recording jobs. With rows of
+// existing tables still buffered (a flush failed) the lease stays with
+// this data dir, whose restart flushes them.
+func (n *Node) release(ctx context.Context) error {
+	left, err := n.drain(ctx)
+	if left > 0 {
+		n.App.Logger().LogAttrs(ctx, slog.LevelWarn, "writer lease kept, not released: rows are still buffered; restart this node on its data dir to flush them",
+			slog.Int64("rows", left), slog.Any("error", err))
+		return nil
+	}
+	if err := n.Lease.Release(ctx); err != nil {
+		return fmt.Errorf("node: release the writer lease: %w", err)
+	}
+	return nil
+}
+
+// drain flushes every buffered partition of an existing table, without
+// job records, and returns how many rows of existing tables remain.
+// (Rows of dropped tables are never flushed or read.)
+func (n *Node) drain(ctx context.Context) (int64, error) {
+	snap, err := n.App.Schemas().Current(ctx)
+	if err != nil {
+		return n.Buffer.Stats().Rows, err
+	}
+	var errs []error
+	for _, p := range n.Buffer.Partitions() {
+		if t, terr := snap.TableByID(p.TableID); terr == nil {
+			_, ferr := n.Store.Flush(ctx, t.Def(), p.Partition)
+			errs = append(errs, ferr)
+		}
+	}
+	var left int64
+	for _, p := range n.Buffer.Partitions() {
+		if _, terr := snap.TableByID(p.TableID); terr == nil {
+			left += p.Rows
+		}
+	}
+	return left, errors.Join(errs...)
+}
+
+// Serving reports whether the node holds a valid writer lease (for the
+// health check): false once another node took over, while the lease could
+// not be renewed, and after it was released.
+func (n *Node) Serving() bool { return n.Lease.Serving() }
+
+// Close releases DuckDB and the buffer, stops the lease renewals and
+// unlocks the data dir. It does not flush or release the lease: use Run's
+// graceful shutdown for that. The AppContext stays open. Close is safe on
+// a partly opened Node.
 func (n *Node) Close() error {
+	if n == nil {
+		return nil
+	}
 	var errs []error
 	if n.Engine != nil {
 		errs = append(errs, n.Engine.Close())
 	}
 	if n.Buffer != nil {
 		errs = append(errs, n.Buffer.Close())
+	}
+	if n.Lease != nil {
+		errs = append(errs, n.Lease.Close())
+	}
+	if n.Dir != nil {
+		errs = append(errs, n.Dir.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -402,7 +402,7 @@ func (q *stmtCtx) userError(ctx context.Context, err error) error {
 	}
 	switch {
 	case errors.Is(err, manifest.ErrFenced):
-		return dberr.Wrap(dberr.Unavailable, err, "this node no longer holds the writer lease; send writes to the current node")
+		return dberr.Wrap(dberr.Fenced, err, "this node no longer holds the writer lease: another node took over the warehouse; send writes to the current node")
 	case errors.Is(err, manifest.ErrConflict):
 		return dberr.Wrap(dberr.Conflict, err, "a concurrent change won; run the statement again")
 	case errors.Is(err, manifest.ErrDataLoss):

@@ -53,9 +53,11 @@ func TestMergeAcrossFlushesAndTimeTravel(t *testing.T) {
 	equal(t, "buffer+segment", h.rows(alice, "SELECT count(*), count(*) FILTER (v = 'updated'), max(k) FROM kv"), []string{"[95 9 95]"})
 	h.must(svc, "FLUSH TABLE kv")
 	equal(t, "two segments", h.rows(alice, "SELECT count(*), count(*) FILTER (v = 'updated'), max(k) FROM kv"), []string{"[95 9 95]"})
-	// Version 1 of the partition is the first flush.
-	equal(t, "as of version 1", h.rows(alice, "SELECT count(*), count(*) FILTER (v = 'updated') FROM kv AS OF VERSION 1"), []string{"[100 0]"})
-	equal(t, "as of version $1", h.rows(alice, "SELECT count(*) FROM kv AS OF VERSION $1", 1), []string{"100"})
+	// Version 1 of the partition is the one the node fenced it with at its
+	// first write (empty); version 2 is the first flush.
+	equal(t, "as of version 1", h.rows(alice, "SELECT count(*) FROM kv AS OF VERSION 1"), []string{"0"})
+	equal(t, "as of version 2", h.rows(alice, "SELECT count(*), count(*) FILTER (v = 'updated') FROM kv AS OF VERSION 2"), []string{"[100 0]"})
+	equal(t, "as of version $1", h.rows(alice, "SELECT count(*) FROM kv AS OF VERSION $1", 2), []string{"100"})
 	h.fails(alice, dberr.InvalidArgument, "SELECT * FROM kv AS OF VERSION 99")
 	h.must(svc, "COMPACT TABLE kv")
 	equal(t, "compacted", h.rows(alice, "SELECT count(*), count(*) FILTER (v = 'updated'), max(k) FROM kv"), []string{"[95 9 95]"})

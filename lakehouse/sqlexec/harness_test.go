@@ -98,6 +98,18 @@ func (h *harness) close() {
 	}
 }
 
+// stop stops the node gracefully, as floe serve does: it flushes, releases
+// the writer lease and closes.
+func (h *harness) stop() {
+	h.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := h.node.Run(ctx, time.Minute); err != nil {
+		h.t.Fatal(err)
+	}
+	h.close()
+}
+
 // restart closes the node (without flushing) and opens it again on the
 // same directories: the buffer's WAL and the object store survive.
 func (h *harness) restart() {

@@ -333,7 +333,7 @@ func TestViewSurvivesRestartAndSecondNode(t *testing.T) {
 	cfg.DataDir = filepath.Join(t.TempDir(), "second")
 	cfg.Storage.FS.Dir = filepath.Join(h.dir, "objects")
 	ctx := context.Background()
-	h.close()
+	h.stop() // releases the writer lease, which the second node takes
 	app, err := appctx.New(ctx, cfg, appctx.Deps{LogOutput: io.Discard})
 	if err != nil {
 		t.Fatal(err)

@@ -306,7 +306,7 @@ func (s *Store) compact(ctx context.Context, t *manifest.Table, partition string
 			return res, err // as a crash would: the outputs stay, unreferenced
 		}
 	}
-	committed, err := s.PartitionLog(t.ID, partition).Commit(ctx, func(m *manifest.Partition) (*manifest.Partition, error) {
+	committed, err := s.commit(ctx, t.ID, partition, func(m *manifest.Partition) (*manifest.Partition, error) {
 		i := slices.IndexFunc(m.Segments, func(seg manifest.Segment) bool { return seg.Key == plan.run[0].Key })
 		if i < 0 || len(m.Segments)-i < len(plan.run) ||
 			!slices.EqualFunc(m.Segments[i:i+len(plan.run)], plan.run, func(a, b manifest.Segment) bool { return a.Key == b.Key }) {
@@ -319,7 +319,7 @@ func (s *Store) compact(ctx context.Context, t *manifest.Table, partition string
 		}
 		m.Segments = slices.Concat(m.Segments[:i], segs, m.Segments[i+len(plan.run):])
 		return m, nil
-	}, manifest.CommitOptions{WriterEpoch: s.opts.WriterEpoch})
+	})
 	if err != nil {
 		if !errors.Is(err, manifest.ErrCommitUnknown) {
 			cleanup()

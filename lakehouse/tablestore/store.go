@@ -62,6 +62,13 @@ type Options struct {
 	// WriterEpoch is the epoch this node holds (manifest.AcquireWriter);
 	// partition commits carry it, so a newer node fences this one.
 	WriterEpoch uint64
+	// Gate, when set, is the node's writer lease (lease.Lease): Write
+	// asks it before writing and again before acknowledging, and every
+	// partition manifest commit (flush, compaction, the fencing commit of
+	// a partition's first write) runs while it holds. Nil: no lease
+	// (direct writers, tests); writes then stop only once a commit was
+	// fenced.
+	Gate Gate
 	// Segment options for flushes.
 	Segment segment.WriterOptions
 	// Cache, when set, holds segment files locally for reads; without it
@@ -80,6 +87,22 @@ type Options struct {
 	ManifestMetrics *manifest.Metrics
 	Logger          *slog.Logger
 	Clock           func() time.Time
+}
+
+// Gate is the writer lease as the store needs it (lease.Lease implements
+// it). Its errors are what a client gets (FENCED, UNAVAILABLE).
+type Gate interface {
+	// Admit returns nil if a write may be made now.
+	Admit(ctx context.Context) error
+	// Confirm returns nil if a write that is durable in the buffer may be
+	// acknowledged now.
+	Confirm(ctx context.Context) error
+	// Hold returns the context of one manifest commit, which ends when the
+	// lease can no longer be proven valid, or an error if it cannot be
+	// proven valid for long enough now.
+	Hold(ctx context.Context) (context.Context, context.CancelFunc, error)
+	// Lost reports a commit that found a newer writer epoch.
+	Lost(err error)
 }
 
 // Store is the storage engine of one process. It is safe for concurrent
@@ -202,6 +225,25 @@ func (s *Store) seed(ctx context.Context, t *manifest.Table, partition string) e
 	if err != nil {
 		return fmt.Errorf("tablestore: seed _seq of %s/%q: %w", t.ID, partition, err)
 	}
+	if s.opts.Gate != nil && m.WriterEpoch < s.opts.WriterEpoch {
+		// Fence the partition before relying on its LastSeq: commit it
+		// unchanged with this node's epoch, so that a commit an older
+		// writer may still have under way can no longer land after it.
+		fenced, err := s.commit(ctx, t.ID, partition, func(b *manifest.Partition) (*manifest.Partition, error) {
+			if b.Version > 0 && b.WriterEpoch >= s.opts.WriterEpoch {
+				return nil, errFencedAlready
+			}
+			b.TableID, b.Partition = t.ID, partition
+			return b, nil
+		})
+		if errors.Is(err, errFencedAlready) {
+			fenced, err = s.latest(ctx, t, partition)
+		}
+		if err != nil {
+			return fmt.Errorf("tablestore: fence %s/%q with writer epoch %d: %w", t.ID, partition, s.opts.WriterEpoch, err)
+		}
+		m = fenced
+	}
 	if err := s.buf.SetSeqFloor(p, m.LastSeq); err != nil {
 		return err
 	}
@@ -262,12 +304,23 @@ func keyOf(pk []int, values row.Row) []byte {
 // returns the _seq of the first (the others follow consecutively). It
 // returns when the batch is durable in the buffer, after handing it to
 // Options.Changes (see ChangeSink).
+//
+// With a Gate, the write is made only if the gate admits it, and
+// acknowledged (a nil error) only if the gate confirms it once it is
+// durable; a write the gate does not confirm is in the buffer but its
+// fate is the gate's (see lease.Lease.Confirm), and it is never handed to
+// Options.Changes.
 func (s *Store) Write(ctx context.Context, t *manifest.Table, partition string, changes []Change) (uint64, error) {
 	if s.buf == nil {
 		return 0, fmt.Errorf("tablestore: write %s/%q: %w", t.ID, partition, ErrNoBuffer)
 	}
 	if s.fenced.Load() {
 		return 0, fmt.Errorf("tablestore: write %s/%q: %w: a newer node took over the warehouse; this node no longer accepts writes", t.ID, partition, manifest.ErrFenced)
+	}
+	if g := s.opts.Gate; g != nil {
+		if err := g.Admit(ctx); err != nil {
+			return 0, fmt.Errorf("tablestore: write %s/%q: %w", t.ID, partition, err)
+		}
 	}
 	pk, err := pkIndexes(t)
 	if err != nil {
@@ -284,21 +337,55 @@ func (s *Store) Write(ctx context.Context, t *manifest.Table, partition string, 
 		return 0, err
 	}
 	p := wbuf.PartitionKey{TableID: t.ID, Partition: partition}
+	var q *sequencer
 	sink := s.opts.Changes
-	if sink == nil || len(changes) == 0 {
-		return s.buf.Write(ctx, p, muts)
+	if sink != nil && len(changes) > 0 {
+		q = s.sequencer(p)
 	}
-	q := s.sequencer(p)
 	first, err := s.buf.Write(ctx, p, muts)
-	switch {
-	case err == nil:
-		q.deliver(sink, batchOf(t, partition, first, changes))
-	case first != 0:
-		// Taken but not acknowledged: never published.
-		q.skip(sink, first, first+uint64(len(changes))-1)
+	if err == nil && s.opts.Gate != nil {
+		if gerr := s.opts.Gate.Confirm(ctx); gerr != nil {
+			err = fmt.Errorf("tablestore: write %s/%q: %w", t.ID, partition, gerr)
+		}
+	}
+	if q != nil {
+		switch {
+		case err == nil:
+			q.deliver(sink, batchOf(t, partition, first, changes))
+		case first != 0:
+			// Taken but not acknowledged: never published.
+			q.skip(sink, first, first+uint64(len(changes))-1)
+		}
 	}
 	return first, err
 }
+
+// commit commits a change to a partition manifest with this node's writer
+// epoch, within the gate's hold when there is a gate. A commit that finds
+// a newer epoch stops this Store's writes and tells the gate.
+func (s *Store) commit(ctx context.Context, tableID, partition string, mutate func(*manifest.Partition) (*manifest.Partition, error)) (*manifest.Partition, error) {
+	g := s.opts.Gate
+	if g != nil {
+		hctx, cancel, err := g.Hold(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer cancel()
+		ctx = hctx
+	}
+	m, err := s.PartitionLog(tableID, partition).Commit(ctx, mutate, manifest.CommitOptions{WriterEpoch: s.opts.WriterEpoch})
+	if errors.Is(err, manifest.ErrFenced) {
+		// A newer node owns the warehouse: stop acknowledging writes
+		// that this node could never flush.
+		s.fenced.Store(true)
+		if g != nil {
+			g.Lost(err)
+		}
+	}
+	return m, err
+}
+
+var errFencedAlready = errors.New("tablestore: partition already carries this writer epoch")
 
 func checkRow(t *manifest.Table, pk []int, c Change) error {
 	if len(c.Values) != len(t.Columns) {
@@ -364,6 +451,11 @@ func (s *Store) flush(ctx context.Context, t *manifest.Table, partition string) 
 	if _, err := pkIndexes(t); err != nil {
 		return res, err
 	}
+	if g := s.opts.Gate; g != nil {
+		if err := g.Admit(ctx); err != nil {
+			return res, fmt.Errorf("tablestore: flush %s/%q: %w", t.ID, partition, err)
+		}
+	}
 
 	snap := s.buf.Snapshot()
 	defer snap.Close()
@@ -411,7 +503,7 @@ func (s *Store) flush(ctx context.Context, t *manifest.Table, partition string) 
 			return res, err
 		}
 	}
-	committed, err := s.PartitionLog(t.ID, partition).Commit(ctx, func(m *manifest.Partition) (*manifest.Partition, error) {
+	committed, err := s.commit(ctx, t.ID, partition, func(m *manifest.Partition) (*manifest.Partition, error) {
 		if m.LastSeq >= cut {
 			return nil, errAlreadyFlushed
 		}
@@ -427,7 +519,7 @@ func (s *Store) flush(ctx context.Context, t *manifest.Table, partition string) 
 		})
 		m.LastSeq = cut
 		return m, nil
-	}, manifest.CommitOptions{WriterEpoch: s.opts.WriterEpoch})
+	})
 	s.mu.Lock()
 	switch {
 	case err == nil:
@@ -441,11 +533,6 @@ func (s *Store) flush(ctx context.Context, t *manifest.Table, partition string) 
 		return res, s.buf.DeleteUpTo(ctx, p, cut)
 	}
 	if err != nil {
-		if errors.Is(err, manifest.ErrFenced) {
-			// A newer node owns the warehouse: stop acknowledging writes
-			// that this node could never flush.
-			s.fenced.Store(true)
-		}
 		if !errors.Is(err, manifest.ErrCommitUnknown) {
 			// Nothing was committed (see manifest.Log.Commit): the segment
 			// is an orphan. On ErrCommitUnknown it may be referenced: keep

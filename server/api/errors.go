@@ -30,6 +30,7 @@ var connectCodes = map[dberr.Code]connect.Code{
 	dberr.Unsupported:       connect.CodeUnimplemented,
 	dberr.Conflict:          connect.CodeAborted,
 	dberr.Unavailable:       connect.CodeUnavailable,
+	dberr.Fenced:            connect.CodeUnavailable,
 	dberr.Timeout:           connect.CodeDeadlineExceeded,
 	dberr.Canceled:          connect.CodeCanceled,
 	dberr.Unauthenticated:   connect.CodeUnauthenticated,

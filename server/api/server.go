@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -54,7 +55,11 @@ type Options struct {
 	// Defaults: 5 and 20.
 	LoginRate  float64
 	LoginBurst int
-	Logger     *slog.Logger
+	// Serving, when set, decides the health check's answer: SERVING while
+	// it returns true, NOT_SERVING otherwise (the node lost or could not
+	// renew its writer lease). Default: always SERVING.
+	Serving func() bool
+	Logger  *slog.Logger
 	// Metrics, when set, counts calls by procedure and code, and
 	// authentication failures (see NewMetrics). Default: none.
 	Metrics *Metrics
@@ -109,7 +114,11 @@ func New(opts Options) (*Server, error) {
 	}
 	s.mux.Handle(floev1connect.NewQueryServiceHandler(queryHandler{s}, handlerOpts...))
 	s.mux.Handle(floev1connect.NewAuthServiceHandler(authHandler{s}, handlerOpts...))
-	s.mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(Services...)))
+	var checker grpchealth.Checker = grpchealth.NewStaticChecker(Services...)
+	if opts.Serving != nil {
+		checker = health{static: checker.(*grpchealth.StaticChecker), serving: opts.Serving}
+	}
+	s.mux.Handle(grpchealth.NewHandler(checker))
 	reflector := grpcreflect.NewStaticReflector(Services...)
 	s.mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	s.mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
@@ -167,4 +176,46 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logge
 		return err
 	}
 	return nil
+}
+
+// healthPoll is how often a health Watch stream re-checks the status.
+const healthPoll = 250 * time.Millisecond
+
+// health answers the gRPC health check for the services of the static
+// checker: SERVING while serving() holds, NOT_SERVING otherwise.
+type health struct {
+	static  *grpchealth.StaticChecker
+	serving func() bool
+}
+
+// Check implements grpchealth.Checker.
+func (h health) Check(ctx context.Context, req *grpchealth.CheckRequest) (*grpchealth.CheckResponse, error) {
+	res, err := h.static.Check(ctx, req)
+	if err != nil || h.serving() {
+		return res, err
+	}
+	return &grpchealth.CheckResponse{Status: grpchealth.StatusNotServing}, nil
+}
+
+// Watch implements grpchealth.Watcher: it has the handler re-check every
+// healthPoll (the handler sends only changes) until stop is called.
+func (h health) Watch(ctx context.Context, req *grpchealth.CheckRequest, onChange func()) (func(), error) {
+	if _, err := h.static.Check(ctx, req); err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(healthPoll)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				onChange()
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }, nil
 }

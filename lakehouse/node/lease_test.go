@@ -1,0 +1,266 @@
+package node_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/floedb/floe/internal/syncbuf"
+	"github.com/floedb/floe/lakehouse/appctx"
+	"github.com/floedb/floe/lakehouse/config"
+	"github.com/floedb/floe/lakehouse/datadir"
+	"github.com/floedb/floe/lakehouse/dberr"
+	"github.com/floedb/floe/lakehouse/lease"
+	"github.com/floedb/floe/lakehouse/node"
+	"github.com/floedb/floe/lakehouse/objstore"
+	"github.com/floedb/floe/lakehouse/sqlexec"
+)
+
+
+// world is a warehouse in a local directory shared by nodes with their own
+// data dirs.
+type world struct {
+	t   *testing.T
+	dir string
+}
+
+// app builds the AppContext of node id with data dir <dir>/<id>.
+func (w *world) app(id string, edit ...func(*config.Config)) (*appctx.AppContext, *syncbuf.Buffer) {
+	w.t.Helper()
+	cfg := config.Default()
+	cfg.NodeID = id
+	cfg.DataDir = filepath.Join(w.dir, id)
+	cfg.Storage.FS.Dir = filepath.Join(w.dir, "shared")
+	cfg.Lease.Duration = config.Duration{Duration: 500 * time.Millisecond}
+	cfg.Lease.RequestGrace = config.Duration{}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	log := &syncbuf.Buffer{}
+	app, err := appctx.New(context.Background(), cfg, appctx.Deps{LogOutput: log})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(func() { app.Close() })
+	return app, log
+}
+
+func (w *world) open(id string, edit ...func(*config.Config)) (*node.Node, *syncbuf.Buffer) {
+	w.t.Helper()
+	app, log := w.app(id, edit...)
+	n, err := node.Open(context.Background(), app, node.Deps{})
+	if err != nil {
+		w.t.Fatalf("open %s: %v\n%s", id, err, log)
+	}
+	w.t.Cleanup(func() { n.Close() })
+	return n, log
+}
+
+func exec(t *testing.T, n *node.Node, sql string) []sqlexec.Result {
+	t.Helper()
+	res, err := n.Executor.Execute(context.Background(), root, sqlexec.Request{SQL: sql})
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return res
+}
+
+// stop stops n gracefully: final flush, lease released, closed.
+func stop(t *testing.T, n *node.Node) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := n.Run(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+}
+
+// A failed Open returns its error and leaves nothing behind: no panic on
+// the half-built node, the data dir unlocked, the lease not renewed.
+func TestOpenFailsCleanly(t *testing.T) {
+	w := &world{t: t, dir: t.TempDir()}
+	n, _ := w.open("a")
+	stop(t, n)
+
+	// The latest catalog version is damaged.
+	vdir := filepath.Join(w.dir, "shared", "catalog", "v")
+	es, err := os.ReadDir(vdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest := filepath.Join(vdir, es[len(es)-1].Name())
+	good, err := os.ReadFile(latest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(latest, good[:len(good)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app, _ := w.app("a")
+	if _, err := node.Open(context.Background(), app, node.Deps{}); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Fatalf("Open on a damaged catalog: %v", err)
+	}
+	if err := os.WriteFile(latest, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The data dir was let go: the next Open works.
+	n, _ = w.open("a")
+	stop(t, n)
+}
+
+// Two processes (here: two Opens) on one data dir: the second fails on the
+// lock before it touches the warehouse; the first carries on.
+func TestSecondOpenOfADataDir(t *testing.T) {
+	w := &world{t: t, dir: t.TempDir()}
+	n, _ := w.open("a")
+	exec(t, n, "CREATE NAMESPACE app; CREATE SHARED TABLE app.t (id BIGINT PRIMARY KEY)")
+	epoch := n.Lease.Record().Epoch
+	app, _ := w.app("a")
+	if _, err := node.Open(context.Background(), app, node.Deps{}); !errors.Is(err, datadir.ErrLocked) {
+		t.Fatalf("second Open: %v", err)
+	}
+	exec(t, n, "INSERT INTO app.t VALUES (1)")
+	if !n.Serving() || n.Lease.Record().Epoch != epoch || app.Catalog() == nil {
+		t.Fatalf("the first node after the second Open: serving %v, epoch %d (was %d)", n.Serving(), n.Lease.Record().Epoch, epoch)
+	}
+	stop(t, n)
+}
+
+// A data dir whose lease another node took over (with take_over) comes
+// back without its buffered rows: they were given up, so they are moved
+// aside, never flushed over the newer node's writes.
+func TestGivenUpBufferIsSetAside(t *testing.T) {
+	w := &world{t: t, dir: t.TempDir()}
+	a, _ := w.open("a")
+	exec(t, a, "CREATE NAMESPACE app; CREATE SHARED TABLE app.t (id BIGINT PRIMARY KEY, v TEXT)")
+	exec(t, a, "INSERT INTO app.t VALUES (1, 'a')")
+	exec(t, a, "FLUSH TABLE app.t")
+	exec(t, a, "INSERT INTO app.t VALUES (2, 'a')")
+	exec(t, a, "INSERT INTO app.t VALUES (4, 'a')")
+	a.Close() // a crash: the lease is not released, rows 2 and 4 only in a's buffer
+
+	app, _ := w.app("b")
+	if _, err := node.Open(context.Background(), app, node.Deps{}); !errors.Is(err, lease.ErrHeld) {
+		t.Fatalf("b without take-over: %v", err)
+	}
+	b, blog := w.open("b", func(c *config.Config) { c.Lease.TakeOver = true })
+	if !strings.Contains(blog.String(), "took over an unreleased writer lease") {
+		t.Fatalf("b's log:\n%s", blog)
+	}
+	exec(t, b, "INSERT INTO app.t VALUES (3, 'b')")
+	stop(t, b)
+
+	a, alog := w.open("a")
+	rows := exec(t, a, "SELECT id, v FROM app.t ORDER BY id")[0].Rows
+	if len(rows) != 2 || rows[0][1] != "a" || rows[1][1] != "b" {
+		t.Fatalf("rows after a came back: %v", rows)
+	}
+	if !strings.Contains(alog.String(), "given up") {
+		t.Fatalf("a's log:\n%s", alog)
+	}
+	aside, _ := filepath.Glob(filepath.Join(w.dir, "a", "buffer.given-up-*"))
+	if len(aside) != 1 {
+		t.Fatalf("set-aside buffers: %v", aside)
+	}
+	stop(t, a)
+}
+
+// A graceful stop releases the lease; a crashed node's own data dir takes
+// its lease back and still has its buffered rows.
+func TestReleaseAndReclaim(t *testing.T) {
+	w := &world{t: t, dir: t.TempDir()}
+	a, _ := w.open("a")
+	exec(t, a, "CREATE NAMESPACE app; CREATE SHARED TABLE app.t (id BIGINT PRIMARY KEY)")
+	exec(t, a, "INSERT INTO app.t VALUES (1)")
+	a.Close() // crash
+	a, _ = w.open("a")
+	if !a.Lease.Continuous() {
+		t.Fatal("the restarted node does not continue its buffer")
+	}
+	if rows := exec(t, a, "SELECT id FROM app.t")[0].Rows; len(rows) != 1 {
+		t.Fatalf("rows after the restart: %v", rows)
+	}
+	stop(t, a)
+	if rec := a.Lease.Record(); !rec.Released {
+		t.Fatalf("record after the graceful stop: %+v", rec)
+	}
+	b, _ := w.open("b")
+	if rows := exec(t, b, "SELECT id FROM app.t")[0].Rows; len(rows) != 1 {
+		t.Fatalf("rows on b: %v", rows)
+	}
+	stop(t, b)
+}
+
+// While the object store does not take the lease's renewals, the node
+// lets its lease lapse: writes fail with a retryable UNAVAILABLE and the
+// health check says not serving. Once renewals get through again, it
+// serves and takes writes as before.
+func TestLapsedLeaseRecovers(t *testing.T) {
+	w := &world{t: t, dir: t.TempDir()}
+	cfg := config.Default()
+	cfg.NodeID, cfg.DataDir = "a", filepath.Join(w.dir, "a")
+	cfg.Lease.Duration = config.Duration{Duration: 500 * time.Millisecond}
+	bucket, err := objstore.NewFS(filepath.Join(w.dir, "shared"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	faulty := objstore.NewFaulty(bucket)
+	app, err := appctx.New(context.Background(), cfg, appctx.Deps{Bucket: faulty, LogOutput: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	n, err := node.Open(context.Background(), app, node.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	exec(t, n, "CREATE NAMESPACE app; CREATE SHARED TABLE app.t (id BIGINT PRIMARY KEY)")
+
+	faulty.SetHook(func(_ context.Context, op, key string) error {
+		if op == objstore.OpPut && key == lease.Key {
+			return errors.New("injected: the object store does not answer")
+		}
+		return nil
+	})
+	waitFor(t, "the lease to lapse", func() bool { return !n.Serving() })
+	_, err = n.Executor.Execute(context.Background(), root, sqlexec.Request{SQL: "INSERT INTO app.t VALUES (1)"})
+	if dberr.CodeOf(err) != dberr.Unavailable {
+		t.Fatalf("insert with a lapsed lease: %v", err)
+	}
+	faulty.SetHook(nil)
+	waitFor(t, "the lease to be renewed", n.Serving)
+	exec(t, n, "INSERT INTO app.t VALUES (2)")
+	if rows := exec(t, n, "SELECT id FROM app.t")[0].Rows; len(rows) != 1 || rows[0][0] != int64(2) {
+		t.Fatalf("rows: %v", rows)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A data dir is bound to its warehouse: another object store is refused.
+func TestDataDirOfAnotherWarehouse(t *testing.T) {
+	w := &world{t: t, dir: t.TempDir()}
+	n, _ := w.open("a")
+	stop(t, n)
+	app, _ := w.app("a", func(c *config.Config) { c.Storage.FS.Dir = filepath.Join(w.dir, "other") })
+	_, err := node.Open(context.Background(), app, node.Deps{})
+	if !errors.Is(err, datadir.ErrOtherWarehouse) || !strings.Contains(err.Error(), filepath.Join(w.dir, "other")) {
+		t.Fatalf("Open with another warehouse: %v", err)
+	}
+}
