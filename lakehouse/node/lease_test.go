@@ -21,7 +21,6 @@ import (
 	"github.com/floedb/floe/lakehouse/sqlexec"
 )
 
-
 // world is a warehouse in a local directory shared by nodes with their own
 // data dirs.
 type world struct {
