@@ -85,12 +85,13 @@ func New(ctx context.Context, app *appctx.AppContext, opts Options) (s *Server, 
 	}
 	cfg := app.Config()
 	log := app.Logger()
-	s = &Server{App: app, opts: opts}
+	srv := &Server{App: app, opts: opts}
 	defer func() {
 		if err != nil {
-			s.Close()
+			srv.Close() // what was opened before the failure (s is nil here)
 		}
 	}()
+	s = srv
 	if s.Node, err = node.Open(ctx, app, node.Deps{Changes: opts.Changes}); err != nil {
 		return nil, err
 	}
@@ -188,8 +189,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 }
 
 // Close releases the engine. It does not flush: Run's graceful stop does.
+// It is safe on a nil or partly built Server.
 func (s *Server) Close() error {
-	if s.Node != nil {
+	if s != nil && s.Node != nil {
 		return s.Node.Close()
 	}
 	return nil

@@ -146,9 +146,20 @@ func TestNodeRole(t *testing.T) {
 	if c := p.catalog(); c.WriteMode != manifest.WriteModeNode || c.Writer == nil || c.Writer.NodeID != "node-a" {
 		t.Fatalf("catalog write mode %q, writer %+v", c.WriteMode, c.Writer)
 	}
-	// The rows are buffered, not committed: nothing in the partition log.
-	if segs := objstoretest.Keys(t, p.app.Bucket(), "tables/", ""); len(segs) != 0 {
-		t.Fatalf("the node wrote objects before a flush: %v", segs)
+	// The rows are buffered, not committed: no segment, and no partition
+	// manifest but the lease's fence (version 1, no segments, LastSeq 0).
+	for _, k := range objstoretest.Keys(t, p.app.Bucket(), "tables/", "") {
+		if !strings.HasSuffix(k, "/v/00000000000000000001.json") {
+			t.Fatalf("the node wrote %s before a flush", k)
+		}
+		data, _, err := objstoretest.Get(context.Background(), p.app.Bucket(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := manifest.DecodePartition(data)
+		if err != nil || len(m.Segments) != 0 || m.LastSeq != 0 {
+			t.Fatalf("%s is not an empty fence: %+v, %v", k, m, err)
+		}
 	}
 }
 
