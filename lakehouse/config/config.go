@@ -167,6 +167,11 @@ type QueryConfig struct {
 	// CacheBytes bounds the local segment cache (<data_dir>/cache).
 	// Default: 1073741824 (1 GiB).
 	CacheBytes int64 `toml:"cache_bytes" help:"bound of the local segment cache in bytes"`
+	// PointCacheBytes bounds the memory of the compact per-segment key
+	// indexes that answer primary-key reads of flushed rows without
+	// decoding a segment; 0 turns them off (every such read decodes the
+	// segments its key may be in). Default: 134217728 (128 MiB).
+	PointCacheBytes int64 `toml:"point_cache_bytes" help:"memory for primary-key indexes of flushed segments, in bytes (0: off)"`
 	// MaxValueBytes bounds the value one call of a size-driven function
 	// (range, repeat, lpad, printf, …) may build; a batch of rows may
 	// build four times as much. Default: 16777216 (16 MiB).
@@ -316,7 +321,7 @@ func Default() Config {
 		Catalog: CatalogConfig{RefreshInterval: Duration{2 * time.Second}},
 		Buffer:  BufferConfig{MaxBytes: 1 << 30},
 		Flush:   FlushConfig{Rows: 100_000, Interval: Duration{time.Minute}},
-		Query: QueryConfig{MemoryLimit: "1GB", Threads: 2, Timeout: Duration{time.Minute}, CacheBytes: 1 << 30,
+		Query: QueryConfig{MemoryLimit: "1GB", Threads: 2, Timeout: Duration{time.Minute}, CacheBytes: 1 << 30, PointCacheBytes: 128 << 20,
 			MaxValueBytes: 16 << 20, MaxResultBytes: 64 << 20, MaxConcurrent: 4, MaxConcurrentPerUser: 2,
 			QueueLength: 16, QueueWait: Duration{2 * time.Second}},
 		Server: ServerConfig{Listen: "127.0.0.1:7878", MaxRequestBytes: 16 << 20},
@@ -428,6 +433,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Query.Timeout.Duration <= 0 {
 		bad("query.timeout", "must be positive, got %s", c.Query.Timeout)
+	}
+	if c.Query.PointCacheBytes < 0 {
+		bad("query.point_cache_bytes", "must be 0 (off) or more, got %d", c.Query.PointCacheBytes)
 	}
 	if c.Query.CacheBytes < 1<<20 {
 		bad("query.cache_bytes", "must be at least 1048576 (1 MiB), got %d", c.Query.CacheBytes)

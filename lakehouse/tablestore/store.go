@@ -74,9 +74,11 @@ type Options struct {
 	// Cache, when set, holds segment files locally for reads; without it
 	// every read fetches the segments it needs into memory.
 	Cache *Cache
-	// PointCacheBytes bounds the memory of decoded segments kept for
-	// Lookup. Default: DefaultPointCacheBytes (64 MiB); negative disables
-	// the cache (every Lookup then reads the segments it needs).
+	// PointCacheBytes bounds the memory of the compact segment indexes
+	// kept for Lookup (see segmentLookup); a segment whose index takes more
+	// than half of it is not indexed. Default: DefaultPointCacheBytes
+	// (128 MiB); negative disables the indexes (every Lookup then reads
+	// the segments its key may be in).
 	PointCacheBytes int64
 	// Changes, when set, receives every acknowledged Write (see
 	// ChangeSink). Default: none.
@@ -293,11 +295,16 @@ func pkIndexes(t *manifest.Table) ([]int, error) {
 // keyOf encodes the primary key of values (a fresh slice).
 func keyOf(pk []int, values row.Row) []byte {
 	var buf [64]byte
-	out := buf[:0]
+	return bytes.Clone(appendKeyOf(buf[:0], pk, values))
+}
+
+// appendKeyOf appends the encoded primary key of values (the key columns
+// at pk) to dst.
+func appendKeyOf(dst []byte, pk []int, values row.Row) []byte {
 	for _, i := range pk {
-		out = row.AppendKey(out, values[i])
+		dst = row.AppendKey(dst, values[i])
 	}
-	return bytes.Clone(out)
+	return dst
 }
 
 // Write appends the changes to one partition of t as one atomic batch and
