@@ -34,15 +34,28 @@ const DefaultPointCacheBytes = 128 << 20
 // Lookup is safe for concurrent use. The returned Values are the caller's
 // to keep but must not be modified (they may share memory with the cache).
 func (s *Store) Lookup(ctx context.Context, t *manifest.Table, partition string, key row.Row) (v row.Version, found bool, err error) {
+	live, err := s.LookupKeys(ctx, t, partition, []row.Row{key})
+	if err != nil || len(live) == 0 {
+		return row.Version{}, false, err
+	}
+	return live[0], true, nil
+}
+
+// LookupKeys is Lookup of several keys of one partition, read from one
+// buffer snapshot and one manifest: it returns the latest version of each
+// key that has one that is not a tombstone, in no particular order.
+func (s *Store) LookupKeys(ctx context.Context, t *manifest.Table, partition string, keys []row.Row) ([]row.Version, error) {
 	pk, err := pkIndexes(t)
 	if err != nil {
-		return v, false, err
+		return nil, err
 	}
-	if len(key) != len(pk) {
-		return v, false, fmt.Errorf("%w: key of %d values for a %d-column primary key", ErrInvalidRow, len(key), len(pk))
+	for _, key := range keys {
+		if len(key) != len(pk) {
+			return nil, fmt.Errorf("%w: key of %d values for a %d-column primary key", ErrInvalidRow, len(key), len(pk))
+		}
 	}
-	fail := func(err error) (row.Version, bool, error) {
-		return row.Version{}, false, fmt.Errorf("tablestore: lookup in %s/%q: %w", t.ID, partition, err)
+	fail := func(err error) ([]row.Version, error) {
+		return nil, fmt.Errorf("tablestore: lookup in %s/%q: %w", t.ID, partition, err)
 	}
 	// As in ScanFiles: the snapshot is taken before the manifest is read,
 	// so a concurrent flush shows its rows in one or both, never neither.
@@ -52,9 +65,14 @@ func (s *Store) Lookup(ctx context.Context, t *manifest.Table, partition string,
 	if err != nil {
 		return fail(err)
 	}
-	enc := row.AppendKey(nil, key...)
+	encoded := make([][]byte, len(keys))
+	for i, key := range keys {
+		encoded[i] = row.AppendKey(nil, key...)
+	}
+	var live []row.Version
+	buffered := make(map[string]bool, len(keys))
 	p := wbuf.PartitionKey{TableID: t.ID, Partition: partition}
-	for e, err := range snap.Lookup(ctx, p, [][]byte{enc}, m.LastSeq) {
+	for e, err := range snap.Lookup(ctx, p, encoded, m.LastSeq) {
 		if err != nil {
 			return fail(err)
 		}
@@ -64,30 +82,38 @@ func (s *Store) Lookup(ctx context.Context, t *manifest.Table, partition string,
 		}
 		// Buffered versions have _seq > LastSeq ≥ every segment's _seq:
 		// the newest buffered version wins outright.
-		return e.Version, !e.Version.Deleted, nil
+		buffered[string(e.Key)] = true
+		if !e.Version.Deleted {
+			live = append(live, e.Version)
+		}
 	}
 	col := t.Columns[pk[0]]
-	var best row.Version
-	have := false
-	for _, seg := range m.Segments {
-		if seg.Rows == 0 {
+	for i, key := range keys {
+		if buffered[string(encoded[i])] {
 			continue
 		}
-		if b, ok := segmentBounds(seg, col); ok && (row.Compare(key[0], b.lo) < 0 || row.Compare(key[0], b.hi) > 0) {
-			continue
+		var best row.Version
+		have := false
+		for _, seg := range m.Segments {
+			if seg.Rows == 0 {
+				continue
+			}
+			if b, ok := segmentBounds(seg, col); ok && (row.Compare(key[0], b.lo) < 0 || row.Compare(key[0], b.hi) > 0) {
+				continue
+			}
+			sv, ok, err := s.segmentLookup(ctx, t, pk, seg, encoded[i])
+			if err != nil {
+				return fail(err)
+			}
+			if ok && (!have || sv.Seq > best.Seq) {
+				best, have = sv, true
+			}
 		}
-		sv, ok, err := s.segmentLookup(ctx, t, pk, seg, enc)
-		if err != nil {
-			return fail(err)
-		}
-		if ok && (!have || sv.Seq > best.Seq) {
-			best, have = sv, true
+		if have && !best.Deleted {
+			live = append(live, best)
 		}
 	}
-	if !have {
-		return row.Version{}, false, nil
-	}
-	return best, !best.Deleted, nil
+	return live, nil
 }
 
 // segmentLookup finds the version of the encoded key enc in seg.
