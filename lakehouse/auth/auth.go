@@ -29,9 +29,9 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/password"
-	"github.com/floedb/floe/lakehouse/sqlexec"
 )
 
 // Options configure a Service.
@@ -49,12 +49,12 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Users is what the Service needs of the user store (sqlexec.Executor).
+// Users is what the Service needs of the user store (access.Store).
 type Users interface {
-	LookupUser(ctx context.Context, id string) (sqlexec.User, bool, error)
-	UpdateUser(ctx context.Context, id string, fn func(u *sqlexec.User) error) error
-	Audit(ctx context.Context, actor string, role sqlexec.Role, action, target string)
-	OnUserChange(fn func(userID string, at time.Time))
+	Lookup(ctx context.Context, name string) (access.User, bool, error)
+	Update(ctx context.Context, name string, fn func(u *access.User) error) error
+	Audit(ctx context.Context, actor, subject access.Principal, action, target string)
+	OnChange(fn func(userID string, at time.Time))
 }
 
 // Service issues and verifies tokens. It is safe for concurrent use.
@@ -70,13 +70,13 @@ type Service struct {
 // Identity is an authenticated caller.
 type Identity struct {
 	User      string
-	Role      sqlexec.Role
+	Role      access.Role
 	ExpiresAt time.Time
 }
 
 // Principal is the identity as the executor's principal.
-func (id Identity) Principal() sqlexec.Principal {
-	return sqlexec.Principal{UserID: id.User, Role: id.Role}
+func (id Identity) Principal() access.Principal {
+	return access.Principal{UserID: id.User, Role: id.Role}
 }
 
 // Tokens are the result of a login or refresh.
@@ -84,7 +84,7 @@ type Tokens struct {
 	Access, Refresh string
 	ExpiresAt       time.Time // of the access token
 	User            string
-	Role            sqlexec.Role
+	Role            access.Role
 }
 
 // Token types (claim "typ").
@@ -125,7 +125,7 @@ func New(users Users, opts Options) (*Service, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{users: users, opts: opts, revoked: map[string]time.Time{}, tokens: map[string]*claims{}}
-	users.OnUserChange(s.Revoke)
+	users.OnChange(s.Revoke)
 	return s, nil
 }
 
@@ -143,7 +143,7 @@ func (s *Service) Revoke(user string, at time.Time) {
 // reason.
 func (s *Service) Login(ctx context.Context, user, pw string) (Tokens, error) {
 	now := s.opts.Clock()
-	u, ok, err := s.users.LookupUser(ctx, user)
+	u, ok, err := s.users.Lookup(ctx, user)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -162,7 +162,7 @@ func (s *Service) Login(ctx context.Context, user, pw string) (Tokens, error) {
 			return Tokens{}, err
 		}
 		locked := false
-		err := s.users.UpdateUser(ctx, user, func(cur *sqlexec.User) error {
+		err := s.users.Update(ctx, user, func(cur *access.User) error {
 			cur.FailedLogins++
 			if cur.FailedLogins >= s.opts.MaxFailedLogins {
 				cur.LockedUntil, cur.FailedLogins, locked = now.Add(s.opts.Lockout), 0, true
@@ -180,7 +180,7 @@ func (s *Service) Login(ctx context.Context, user, pw string) (Tokens, error) {
 		return Tokens{}, loginFailed
 	}
 	if u.FailedLogins > 0 || !u.LockedUntil.IsZero() {
-		err := s.users.UpdateUser(ctx, user, func(cur *sqlexec.User) error {
+		err := s.users.Update(ctx, user, func(cur *access.User) error {
 			cur.FailedLogins, cur.LockedUntil = 0, time.Time{}
 			return nil
 		})
@@ -192,9 +192,10 @@ func (s *Service) Login(ctx context.Context, user, pw string) (Tokens, error) {
 }
 
 // fail records a failed login.
-func (s *Service) fail(ctx context.Context, user string, role sqlexec.Role, reason string) {
+func (s *Service) fail(ctx context.Context, user string, role access.Role, reason string) {
 	s.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "login failed", slog.String("user", user), slog.String("reason", reason))
-	s.users.Audit(ctx, user, role, "LOGIN FAILED", reason)
+	p := access.Principal{UserID: user, Role: role}
+	s.users.Audit(ctx, p, p, "LOGIN FAILED", reason)
 }
 
 // Refresh exchanges a refresh token for new tokens, if the user still
@@ -204,7 +205,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
 	if err != nil {
 		return Tokens{}, err
 	}
-	u, ok, err := s.users.LookupUser(ctx, c.Subject)
+	u, ok, err := s.users.Lookup(ctx, c.Subject)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -220,7 +221,7 @@ func (s *Service) Verify(token string) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
-	role, ok := sqlexec.ParseRole(c.Role)
+	role, ok := access.ParseRole(c.Role)
 	if !ok {
 		return Identity{}, dberr.New(dberr.Unauthenticated, "the token names no valid role")
 	}
@@ -278,7 +279,7 @@ func refreshHint(typ string) string {
 }
 
 // issue signs a new access and refresh token for u.
-func (s *Service) issue(u sqlexec.User, now time.Time) (Tokens, error) {
+func (s *Service) issue(u access.User, now time.Time) (Tokens, error) {
 	sign := func(typ string, ttl time.Duration, tag string) (string, time.Time, error) {
 		exp := now.Add(ttl)
 		c := claims{Role: string(u.Role), Type: typ, IssuedMicros: now.UnixMicro(), PasswordTag: tag,

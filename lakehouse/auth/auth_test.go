@@ -13,39 +13,39 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/password"
-	"github.com/floedb/floe/lakehouse/sqlexec"
 )
 
 // fakeUsers is an in-memory user store with real password hashes.
 type fakeUsers struct {
 	mu     sync.Mutex
-	users  map[string]sqlexec.User
+	users  map[string]access.User
 	audits []string
 	hook   func(string, time.Time)
 }
 
 func newFakeUsers(t *testing.T, users map[string]string) *fakeUsers {
-	f := &fakeUsers{users: map[string]sqlexec.User{}}
+	f := &fakeUsers{users: map[string]access.User{}}
 	for id, pw := range users {
 		h, err := password.Hash(pw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.users[id] = sqlexec.User{ID: id, Role: sqlexec.RoleUser, PasswordHash: h}
+		f.users[id] = access.User{ID: id, Role: access.RoleUser, PasswordHash: h}
 	}
 	return f
 }
 
-func (f *fakeUsers) LookupUser(_ context.Context, id string) (sqlexec.User, bool, error) {
+func (f *fakeUsers) Lookup(_ context.Context, id string) (access.User, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	u, ok := f.users[id]
 	return u, ok, nil
 }
 
-func (f *fakeUsers) UpdateUser(_ context.Context, id string, fn func(*sqlexec.User) error) error {
+func (f *fakeUsers) Update(_ context.Context, id string, fn func(*access.User) error) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	u, ok := f.users[id]
@@ -59,13 +59,13 @@ func (f *fakeUsers) UpdateUser(_ context.Context, id string, fn func(*sqlexec.Us
 	return nil
 }
 
-func (f *fakeUsers) Audit(_ context.Context, actor string, _ sqlexec.Role, action, target string) {
+func (f *fakeUsers) Audit(_ context.Context, actor, _ access.Principal, action, target string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.audits = append(f.audits, actor+" "+action+" "+target)
+	f.audits = append(f.audits, actor.Label()+" "+action+" "+target)
 }
 
-func (f *fakeUsers) OnUserChange(fn func(string, time.Time)) { f.hook = fn }
+func (f *fakeUsers) OnChange(fn func(string, time.Time)) { f.hook = fn }
 
 type clock struct{ t time.Time }
 
@@ -97,11 +97,11 @@ func TestLoginVerifyRefresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.User != "alice" || tok.Role != sqlexec.RoleUser || tok.ExpiresAt.Sub(c.t) != 15*time.Minute {
+	if tok.User != "alice" || tok.Role != access.RoleUser || tok.ExpiresAt.Sub(c.t) != 15*time.Minute {
 		t.Fatalf("tokens = %+v", tok)
 	}
 	id, err := s.Verify(tok.Access)
-	if err != nil || id.User != "alice" || id.Role != sqlexec.RoleUser {
+	if err != nil || id.User != "alice" || id.Role != access.RoleUser {
 		t.Fatalf("Verify = %+v, %v", id, err)
 	}
 	_, err = s.Verify(tok.Refresh)
@@ -178,7 +178,7 @@ func TestForgedTokensAreRefused(t *testing.T) {
 		wantUnauthenticated(t, name, err)
 	}
 	// The genuine token still works.
-	if id, err := s.Verify(tok.Access); err != nil || id.Role != sqlexec.RoleUser {
+	if id, err := s.Verify(tok.Access); err != nil || id.Role != access.RoleUser {
 		t.Fatalf("genuine token: %+v %v", id, err)
 	}
 }

@@ -25,7 +25,7 @@ func (q *stmtCtx) writeTarget(n sqlparse.Name) (*schemaTable, string, error) {
 		return nil, "", err
 	}
 	def := t.Def()
-	if err := q.p.canWrite(def); err != nil {
+	if err := q.p.CanWrite(def); err != nil {
 		return nil, "", err
 	}
 	if def.Type == manifest.TableUser || def.Type == manifest.TableStream {
