@@ -14,8 +14,8 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/google/uuid"
 
-	"github.com/floedb/floe/livequery/filter"
 	"github.com/floedb/floe/lakehouse/row"
+	"github.com/floedb/floe/livequery/filter"
 	"github.com/floedb/floe/manifest"
 )
 
