@@ -61,7 +61,7 @@ func (s *Store) LookupKeys(ctx context.Context, t *manifest.Table, partition str
 	// so a concurrent flush shows its rows in one or both, never neither.
 	snap := s.buf.Snapshot()
 	defer snap.Close()
-	m, err := s.latest(ctx, t, partition)
+	m, err := s.readHead(ctx, t, partition)
 	if err != nil {
 		return fail(err)
 	}

@@ -105,6 +105,9 @@ type Gate interface {
 	Hold(ctx context.Context) (context.Context, context.CancelFunc, error)
 	// Lost reports a commit that found a newer writer epoch.
 	Lost(err error)
+	// Held reports whether the lease is provably valid now, without
+	// renewing it or making any request.
+	Held() bool
 }
 
 // Store is the storage engine of one process. It is safe for concurrent
@@ -198,6 +201,20 @@ func (s *Store) latest(ctx context.Context, t *manifest.Table, partition string)
 		return &manifest.Partition{TableID: t.ID, Partition: partition}, nil
 	}
 	return m, err
+}
+
+// readHead returns the partition's latest manifest for a read that
+// follows a buffer snapshot. While the writer lease is provably valid
+// (Gate.Held), this process is the partition's only committer,
+// so the head it confirmed by its own commits or a listing within the
+// log's HeadTTL is the latest: it is used without a request. Otherwise
+// (no lease: functions, live nodes, tests; or a lease this process can no
+// longer prove) the partition is listed as by latest.
+func (s *Store) readHead(ctx context.Context, t *manifest.Table, partition string) (*manifest.Partition, error) {
+	if g := s.opts.Gate; g != nil && g.Held() {
+		return s.base(ctx, t, partition)
+	}
+	return s.latest(ctx, t, partition)
 }
 
 // base returns the manifest a flush of the partition builds on: the one
