@@ -51,10 +51,10 @@ func NewStore(opts StoreOptions) *Store {
 	return &Store{opts: opts, log: opts.App.Logger().With(slog.String("component", "access"))}
 }
 
-// OnChange registers fn to be called after a user's role or password
-// changed or the user was dropped (on this process), so that the auth
-// layer can refuse tokens issued before. One function; a later call
-// replaces it.
+// OnChange registers fn to be called after a user changed on this
+// process (the change is durable by then), so that the auth layer drops
+// what it cached of the user at once; other processes see the change
+// when their cache expires. One function; a later call replaces it.
 func (s *Store) OnChange(fn func(userID string, at time.Time)) { s.changed.Store(&fn) }
 
 func (s *Store) notify(id string, at time.Time) {
@@ -109,7 +109,13 @@ func (s *Store) Lookup(ctx context.Context, name string) (User, bool, error) {
 	return User{ID: col("user_id").Str(), Role: Role(col("role").Str()), Email: col("email").Str(),
 		PasswordHash: col("password_hash").Str(), FailedLogins: int(col("failed_logins").Int64()),
 		LockedUntil: ts("locked_until"), CreatedAt: ts("created_at"), UpdatedAt: ts("updated_at"),
-		DeletedAt: ts("deleted_at")}, true, nil
+		DeletedAt: ts("deleted_at"), TokenEpoch: col("token_epoch").Int64()}, true, nil
+}
+
+// LookupID returns the user whose immutable id is id (what a token's
+// subject names).
+func (s *Store) LookupID(ctx context.Context, id string) (User, bool, error) {
+	return s.Lookup(ctx, id)
 }
 
 // write stores u as its row of system.users.
@@ -119,7 +125,20 @@ func (s *Store) write(ctx context.Context, u User) error {
 		"password_hash": textOrNull(u.PasswordHash), "failed_logins": row.Int(int32(u.FailedLogins)),
 		"locked_until": timeOrNull(u.LockedUntil), "created_at": timeOrNull(u.CreatedAt),
 		"updated_at": timeOrNull(u.UpdatedAt), "deleted_at": timeOrNull(u.DeletedAt),
+		"token_epoch": row.BigInt(u.TokenEpoch),
 	})
+}
+
+// durable makes the rows of system.users written so far durable in the
+// object store (a flush of the node's buffer; nothing to do on the direct
+// path), so that every process reading the warehouse — a second node, a
+// function, this node after a restart on another data dir — sees a change
+// before it is acknowledged. Revocations depend on it.
+func (s *Store) durable(ctx context.Context) error {
+	if err := s.opts.Writes.Flush(ctx, tableID(UsersTable)); err != nil {
+		return fmt.Errorf("access: make the change of system.users durable: %w", err)
+	}
+	return nil
 }
 
 // writeRow upserts one row of a system table; vals are by column name,
@@ -178,6 +197,9 @@ func (s *Store) Ensure(ctx context.Context, name string, r Role, pw string) (boo
 	if err := s.write(ctx, User{ID: name, Role: r, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}); err != nil {
 		return false, err
 	}
+	if err := s.durable(ctx); err != nil {
+		return false, err
+	}
 	sys := Principal{UserID: "floe", Role: RoleSystem}
 	s.Audit(ctx, sys, sys, "CREATE USER", name)
 	return true, nil
@@ -226,12 +248,17 @@ func (s *Store) Create(ctx context.Context, actor Principal, n NewUser) (bool, e
 		return false, dberr.New(dberr.AlreadyExists, "user %s already exists", n.Name)
 	}
 	now := s.now()
-	if err := s.write(ctx, User{ID: n.Name, Role: role, Email: n.Email, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}); err != nil {
+	u := User{ID: n.Name, Role: role, Email: n.Email, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	if ok {
+		u.TokenEpoch = old.TokenEpoch + 1 // a re-created user: old tokens die
+	}
+	if err := s.write(ctx, u); err != nil {
 		return false, err
 	}
-	if ok {
-		s.notify(n.Name, now) // a re-created user: old tokens die
+	if err := s.durable(ctx); err != nil {
+		return false, err
 	}
+	s.notify(u.ID, now)
 	return true, nil
 }
 
@@ -239,6 +266,9 @@ func (s *Store) Create(ctx context.Context, actor Principal, n NewUser) (bool, e
 type Change struct {
 	Name                  string
 	Password, Email, Role *string
+	// RevokeTokens voids the user's tokens (and needs the right to manage
+	// the user, or to be the user).
+	RevokeTokens bool
 }
 
 // Alter changes a user for actor. Every user may change its own password
@@ -287,13 +317,18 @@ func (s *Store) Alter(ctx context.Context, actor Principal, c Change) error {
 	if c.Email != nil {
 		u.Email = *c.Email
 	}
+	revoke = revoke || c.RevokeTokens
+	if revoke {
+		u.TokenEpoch++
+	}
 	u.UpdatedAt = now
 	if err := s.write(ctx, u); err != nil {
 		return err
 	}
-	if revoke {
-		s.notify(u.ID, now)
+	if err := s.durable(ctx); err != nil {
+		return err
 	}
+	s.notify(u.ID, now)
 	return nil
 }
 
@@ -325,7 +360,11 @@ func (s *Store) Drop(ctx context.Context, actor Principal, name string, ifExists
 	}
 	now := s.now()
 	u.PasswordHash, u.DeletedAt, u.UpdatedAt = "", now, now
+	u.TokenEpoch++
 	if err := s.write(ctx, u); err != nil {
+		return false, err
+	}
+	if err := s.durable(ctx); err != nil {
 		return false, err
 	}
 	s.notify(u.ID, now)

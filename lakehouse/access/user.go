@@ -20,7 +20,15 @@ type User struct {
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	DeletedAt    time.Time
+	// TokenEpoch counts the revocations of the user's tokens: a token
+	// carries the epoch it was issued under and is refused once the
+	// stored epoch moved past it. Rows of warehouses older than system
+	// schema version 2 read 0.
+	TokenEpoch int64
 }
+
+// Name is the user's login name (the id, until names and ids part).
+func (u User) Name() string { return u.ID }
 
 // Active reports whether the user exists and was not dropped.
 func (u User) Active() bool { return u.ID != "" && u.DeletedAt.IsZero() }
@@ -48,7 +56,8 @@ func UsersColumns() []manifest.Column {
 	return []manifest.Column{
 		col("user_id", manifest.Text, false), col("role", manifest.Text, false), col("email", manifest.Text, true),
 		col("password_hash", manifest.Text, true), col("failed_logins", manifest.Int, true), col("locked_until", manifest.Timestamp, true),
-		col("created_at", manifest.Timestamp, true), col("updated_at", manifest.Timestamp, true), col("deleted_at", manifest.Timestamp, true)}
+		col("created_at", manifest.Timestamp, true), col("updated_at", manifest.Timestamp, true), col("deleted_at", manifest.Timestamp, true),
+		col("token_epoch", manifest.BigInt, true)}
 }
 
 // UsersKey is the primary key of system.users.

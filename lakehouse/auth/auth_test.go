@@ -65,6 +65,10 @@ func (f *fakeUsers) Audit(_ context.Context, actor, _ access.Principal, action, 
 	f.audits = append(f.audits, actor.Label()+" "+action+" "+target)
 }
 
+func (f *fakeUsers) LookupID(ctx context.Context, id string) (access.User, bool, error) {
+	return f.Lookup(ctx, id)
+}
+
 func (f *fakeUsers) OnChange(fn func(string, time.Time)) { f.hook = fn }
 
 type clock struct{ t time.Time }
@@ -100,17 +104,17 @@ func TestLoginVerifyRefresh(t *testing.T) {
 	if tok.User != "alice" || tok.Role != access.RoleUser || tok.ExpiresAt.Sub(c.t) != 15*time.Minute {
 		t.Fatalf("tokens = %+v", tok)
 	}
-	id, err := s.Verify(tok.Access)
+	id, err := s.Verify(ctx, tok.Access)
 	if err != nil || id.User != "alice" || id.Role != access.RoleUser {
 		t.Fatalf("Verify = %+v, %v", id, err)
 	}
-	_, err = s.Verify(tok.Refresh)
+	_, err = s.Verify(ctx, tok.Refresh)
 	wantUnauthenticated(t, "refresh token used as access token", err)
 	_, err = s.Refresh(ctx, tok.Access)
 	wantUnauthenticated(t, "access token used as refresh token", err)
 
 	c.t = c.t.Add(16 * time.Minute)
-	_, err = s.Verify(tok.Access)
+	_, err = s.Verify(ctx, tok.Access)
 	wantUnauthenticated(t, "expired access token", err)
 	if !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("expired token message: %v", err)
@@ -119,7 +123,7 @@ func TestLoginVerifyRefresh(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Refresh: %v", err)
 	}
-	if _, err := s.Verify(tok2.Access); err != nil {
+	if _, err := s.Verify(ctx, tok2.Access); err != nil {
 		t.Fatalf("refreshed token: %v", err)
 	}
 
@@ -128,19 +132,20 @@ func TestLoginVerifyRefresh(t *testing.T) {
 	users.mu.Lock()
 	u := users.users["alice"]
 	u.PasswordHash, _ = password.Hash("alice-pass-2")
+	u.TokenEpoch++ // as the user store does on a password change
 	users.users["alice"] = u
 	users.mu.Unlock()
 	c.t = c.t.Add(time.Millisecond)
 	users.hook("alice", c.t)
 	_, err = s.Refresh(ctx, tok2.Refresh)
 	wantUnauthenticated(t, "refresh after password change", err)
-	_, err = s.Verify(tok2.Access)
+	_, err = s.Verify(ctx, tok2.Access)
 	wantUnauthenticated(t, "access token after revocation", err)
 	tok3, err := s.Login(ctx, "alice", "alice-pass-2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Verify(tok3.Access); err != nil {
+	if _, err := s.Verify(ctx, tok3.Access); err != nil {
 		t.Fatalf("token issued after the revocation: %v", err)
 	}
 }
@@ -149,7 +154,8 @@ func TestForgedTokensAreRefused(t *testing.T) {
 	users := newFakeUsers(t, map[string]string{"alice": "alice-pass-1"})
 	c := &clock{t: time.Now()}
 	s := newService(t, users, c)
-	tok, err := s.Login(context.Background(), "alice", "alice-pass-1")
+	ctx := context.Background()
+	tok, err := s.Login(ctx, "alice", "alice-pass-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,11 +180,11 @@ func TestForgedTokensAreRefused(t *testing.T) {
 		"empty": "", "garbage": "not.a.jwt", "signed with another key": otherKey, "alg none": none,
 		"HS512": hs512, "tampered role": tampered, "truncated signature": tok.Access[:len(tok.Access)-3],
 	} {
-		_, err := s.Verify(bad)
+		_, err := s.Verify(ctx, bad)
 		wantUnauthenticated(t, name, err)
 	}
 	// The genuine token still works.
-	if id, err := s.Verify(tok.Access); err != nil || id.Role != access.RoleUser {
+	if id, err := s.Verify(ctx, tok.Access); err != nil || id.Role != access.RoleUser {
 		t.Fatalf("genuine token: %+v %v", id, err)
 	}
 }

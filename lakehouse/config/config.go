@@ -162,6 +162,10 @@ type AuthConfig struct {
 	MaxFailedLogins int `toml:"max_failed_logins" help:"failed logins in a row before a lockout"`
 	// Lockout is how long a locked-out user cannot log in. Default: 15m.
 	Lockout Duration `toml:"lockout" help:"how long a user is locked out"`
+	// UserCacheTTL is how long a process trusts what it read of a user
+	// (token epoch, role, dropped) when verifying tokens: the bound on how
+	// late another process refuses a revoked token. Default: 1s.
+	UserCacheTTL Duration `toml:"user_cache_ttl" help:"how long token checks trust a cached user row (revocation delay on other processes)"`
 	// RootUser is the system user created at the first start with the
 	// password in FLOE_ROOT_PASSWORD (or a generated one, printed once).
 	// Default: "root".
@@ -357,7 +361,7 @@ func Default() Config {
 			QueueLength: 16, QueueWait: Duration{2 * time.Second}},
 		Server: ServerConfig{Listen: "127.0.0.1:7878", MaxRequestBytes: 16 << 20},
 		Auth: AuthConfig{AccessTTL: Duration{15 * time.Minute}, RefreshTTL: Duration{7 * 24 * time.Hour},
-			MaxFailedLogins: 5, Lockout: Duration{15 * time.Minute}, RootUser: "root"},
+			MaxFailedLogins: 5, Lockout: Duration{15 * time.Minute}, UserCacheTTL: Duration{time.Second}, RootUser: "root"},
 		Role: "node",
 		Jobs: JobsConfig{EvictInterval: Duration{30 * time.Second}, CompactInterval: Duration{10 * time.Minute},
 			CompactMinSegments: 4, CompactTargetBytes: 128 << 20, GCInterval: Duration{time.Hour},
@@ -554,6 +558,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.MaxFailedLogins < 1 {
 		bad("auth.max_failed_logins", "must be at least 1, got %d", c.Auth.MaxFailedLogins)
+	}
+	if c.Auth.UserCacheTTL.Duration < 0 || c.Auth.UserCacheTTL.Duration > time.Minute {
+		bad("auth.user_cache_ttl", "must be between 0s and 1m (it bounds how late a revoked token is refused), got %s", c.Auth.UserCacheTTL)
 	}
 	if c.Auth.Lockout.Duration < 0 {
 		bad("auth.lockout", "must not be negative, got %s", c.Auth.Lockout)

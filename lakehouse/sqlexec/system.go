@@ -19,7 +19,7 @@ import (
 // creates. Bump it with every change of systemTables and add the step to
 // migrateSystem's notes: tables missing from the catalog are created, and
 // columns missing from an existing system table are added (nullable).
-const SystemSchemaVersion = 1
+const SystemSchemaVersion = 2
 
 // SystemNamespace holds Floe's own tables.
 const SystemNamespace = "system"
@@ -134,7 +134,9 @@ func (x *Executor) Bootstrap(ctx context.Context) error {
 // version of that table; old segments read NULL for them).
 //
 // Versions: 1 — users, jobs, audit_log, namespaces, tables, columns,
-// storages, stats, live_queries.
+// storages, stats, live_queries. 2 — users.token_epoch (revocation that
+// holds across processes and restarts; rows of version 1 read NULL, that
+// is epoch 0).
 func migrateSystem(c *manifest.Catalog, now time.Time) {
 	for _, ns := range []string{DefaultNamespace, SystemNamespace} {
 		if _, ok := c.Namespace(ns); !ok {

@@ -27,7 +27,7 @@ func (x *Executor) createUser(ctx context.Context, q *stmtCtx, s *sqlparse.Creat
 
 // alterUser runs ALTER USER.
 func (x *Executor) alterUser(ctx context.Context, q *stmtCtx, s *sqlparse.AlterUser) (Result, error) {
-	if err := x.users.Alter(ctx, q.p, access.Change{Name: s.User, Password: s.Password, Email: s.Email, Role: s.Role}); err != nil {
+	if err := x.users.Alter(ctx, q.p, access.Change{Name: s.User, Password: s.Password, Email: s.Email, Role: s.Role, RevokeTokens: s.RevokeTokens}); err != nil {
 		return Result{}, err
 	}
 	x.audit(ctx, q, "ALTER USER", s.User)

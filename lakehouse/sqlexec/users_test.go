@@ -73,9 +73,13 @@ func TestUserLifecycle(t *testing.T) {
 	if !ok || u.Active() || u.PasswordHash != "" {
 		t.Fatalf("dropped alice = %+v (ok %v)", u, ok)
 	}
+	// A new password, a new role and DROP each void older tokens.
+	if u.TokenEpoch != 3 {
+		t.Fatalf("dropped alice's token epoch = %d, want 3 (password, role, drop)", u.TokenEpoch)
+	}
 	equal(t, "active users", h.rows(dba, "SELECT user_id FROM system.users WHERE deleted_at IS NULL ORDER BY 1"), []string{"dora", "root"})
 	h.must(dba, "CREATE USER alice WITH PASSWORD 'alice-pass-4'") // re-create
-	equal(t, "changes", changed, []string{"alice", "alice", "alice", "alice"})
+	equal(t, "changes", changed, []string{"root", "dora", "alice", "alice", "alice", "alice", "alice"})
 
 	// Every user change is audited with the actor; nothing holds a password.
 	got := h.rows(root, "SELECT actor, subject, action, target FROM system.audit_log WHERE action LIKE '%USER' ORDER BY audit_id")

@@ -38,7 +38,7 @@ type Executor interface {
 type Authenticator interface {
 	Login(ctx context.Context, user, password string) (auth.Tokens, error)
 	Refresh(ctx context.Context, token string) (auth.Tokens, error)
-	Verify(token string) (auth.Identity, error)
+	Verify(ctx context.Context, token string) (auth.Identity, error)
 }
 
 // compressMinBytes: smaller responses are sent uncompressed.
