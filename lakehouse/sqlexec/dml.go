@@ -165,7 +165,7 @@ func (x *Executor) insert(ctx context.Context, q *stmtCtx, s *sqlparse.Insert) (
 			proj[i] = "CAST(NULL AS BIGINT)"
 		case c.Name == manifest.ColumnWrittenAt && isHidden(def, c.Name):
 			goDefaults[i] = defaultNow
-			proj[i] = "CAST(NULL AS TIMESTAMPTZ)"
+			proj[i] = castTo("NULL", c.Type)
 		default:
 			goDefaults[i] = classifyDefault(c.Default)
 			if goDefaults[i] == defaultSQL {
