@@ -129,6 +129,9 @@ type harness struct {
 	cur   atomic.Pointer[proc]
 	nodes int // node ids handed out
 
+	procMu sync.Mutex
+	procs  []*proc // every process started, killed at the end
+
 	tokMu  sync.Mutex
 	tokens map[string]string
 
@@ -214,6 +217,9 @@ func (h *harness) start(id, dataDir string, takeOver bool, faults string) *proc 
 		}
 		p, err := startProc(floeBin, h.dir, id, dataDir, takeOver, faults, h.storeArgs, h.storeEnv)
 		if err == nil {
+			h.procMu.Lock()
+			h.procs = append(h.procs, p)
+			h.procMu.Unlock()
 			h.logf("started %s (take_over=%v faults=%q) at %s", id, takeOver, faults, p.url)
 			return p
 		}
@@ -261,6 +267,12 @@ func runStore(t *testing.T, store string, seed uint64, budget time.Duration) Cou
 			"FLOE_STORAGE_S3_ACCESS_KEY_ID=" + cfg.AccessKeyID, "FLOE_STORAGE_S3_SECRET_ACCESS_KEY=" + cfg.SecretAccessKey}
 	}
 	t.Cleanup(func() {
+		// A failed test leaves no process behind (stopped ones included).
+		h.procMu.Lock()
+		for _, p := range h.procs {
+			p.kill9()
+		}
+		h.procMu.Unlock()
 		if t.Failed() {
 			t.Logf("node logs and the operation log are kept in %s; re-run with %s=%d", dir, envSeed, seed)
 		} else if os.Getenv(envLogDir) == "" {
@@ -288,6 +300,13 @@ func (h *harness) run(budget time.Duration) {
 
 	wctx, stopWriters := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	stopped := false
+	defer func() { // also when a check stops the test early
+		if !stopped {
+			stopWriters()
+			wg.Wait()
+		}
+	}()
 	for _, w := range []*writer{
 		{h: h, table: "rel.s", user: "root", shared: true},
 		{h: h, table: "rel.s", user: "root", shared: true},
@@ -320,6 +339,7 @@ func (h *harness) run(budget time.Duration) {
 	}
 	stopWriters()
 	wg.Wait()
+	stopped = true
 	h.final(ctx)
 }
 
