@@ -94,6 +94,10 @@ func TestReliability(t *testing.T) {
 
 func add(a, b Counts) Counts {
 	a.Trials += b.Trials
+	a.Kills += b.Kills
+	a.TakeOvers += b.TakeOvers
+	a.HandOffs += b.HandOffs
+	a.FaultCycles += b.FaultCycles
 	a.Acked += b.Acked
 	a.Ambiguous += b.Ambiguous
 	a.Refused += b.Refused
@@ -320,7 +324,15 @@ func (h *harness) run(budget time.Duration) {
 	wg.Add(1)
 	go func() { defer wg.Done(); h.flusher(wctx) }()
 
-	episodes := []func(){h.kill9, h.takeOver, h.cleanHandOff, h.faultsToggle}
+	episodes := []struct {
+		run   func()
+		count func(*Counts) *int
+	}{
+		{h.kill9, func(c *Counts) *int { return &c.Kills }},
+		{h.takeOver, func(c *Counts) *int { return &c.TakeOvers }},
+		{h.cleanHandOff, func(c *Counts) *int { return &c.HandOffs }},
+		{h.faultsToggle, func(c *Counts) *int { return &c.FaultCycles }},
+	}
 	deadline := time.Now().Add(budget)
 	for i := 0; i == 0 || time.Now().Before(deadline); i++ {
 		time.Sleep(time.Duration(500+h.intn(2000)) * time.Millisecond) // writers at work
@@ -328,11 +340,11 @@ func (h *harness) run(budget time.Duration) {
 		if i >= len(episodes) {
 			e = h.intn(len(episodes))
 		}
-		episodes[e]()
+		episodes[e].run()
 		h.gate.Lock()
 		h.checkAll(ctx, h.cur.Load(), false)
 		h.gate.Unlock()
-		h.m.CountTrial()
+		h.m.CountTrial(episodes[e].count)
 		if i+1 >= len(episodes) && time.Now().After(deadline) {
 			break
 		}
