@@ -137,6 +137,11 @@ type harness struct {
 	procMu sync.Mutex
 	procs  []*proc // every process started, killed at the end
 
+	// paused is the node SIGSTOPped mid-traffic and when (nil when none):
+	// its answers to requests sent after that moment must not be
+	// acknowledgements.
+	paused atomic.Pointer[pause]
+
 	tokMu  sync.Mutex
 	tokens map[string]string
 
@@ -383,8 +388,19 @@ func (h *harness) flusher(ctx context.Context) {
 		h.gate.RLock()
 		p := h.cur.Load()
 		seq := h.m.Seq()
+		sent := time.Now()
 		_, err := h.exec(ctx, p, "root", s.sql)
-		if err == nil {
+		if err == nil && h.afterPause(p, sent, time.Now()) != answeredBefore {
+			// Answered by a node paused past its lease: no proof of
+			// durability. A FLUSH sent after the pause claims a flush the
+			// node may no longer make: a violation. (A COMPACT with nothing
+			// to compact succeeds without a commit, hence without a lease
+			// check; one that commits is fenced like a flush.)
+			if h.afterPause(p, sent, time.Now()) == sentAfter && s.table != "" {
+				h.m.FencedAck("%s acknowledged %q sent after it was stopped past its lease", p.id, s.sql)
+			}
+			h.logOp(p.id, "root", s.sql, "ok (after the pause)")
+		} else if err == nil {
 			h.m.CountFlush()
 			if s.table != "" {
 				h.m.Flushed(p.id, s.table, seq)
@@ -487,8 +503,21 @@ const (
 // write runs one write of key k and records its outcome.
 func (w *writer) write(ctx context.Context, p *proc, k int64, after State, sql string) outcome {
 	h, m := w.h, w.h.m
+	sent := time.Now()
 	res, err := h.exec(ctx, p, w.user, sql)
-	switch {
+	switch when := h.afterPause(p, sent, time.Now()); {
+	case err == nil && when != answeredBefore:
+		// Acknowledged by a node stopped past its lease. Sent before the
+		// stop, it may have been acknowledged before the take-over, and
+		// then given up like any unflushed write: its outcome is unknown.
+		// Sent after the stop, it reached the node after its lease ran
+		// out: acknowledging it is a violation.
+		if when == sentAfter {
+			m.FencedAck("%s acknowledged %q sent after it was stopped past its lease", p.id, sql)
+		}
+		m.Failed(k, p.id, after)
+		h.logOp(p.id, w.user, sql, "ok (after the pause)")
+		return failed
 	case err == nil:
 		h.logOp(p.id, w.user, sql, fmt.Sprintf("ok %d", res.affected))
 		if res.affected == 0 {
@@ -607,16 +636,34 @@ func (h *harness) cleanHandOff() {
 // flushes may land. The old node's acknowledged writes after its last
 // acknowledged flush are given up (Model.GiveUp); the new node's first
 // read settles them.
+//
+// Half the time the clients are paused first; otherwise the node is
+// stopped mid-traffic: requests in flight and sent meanwhile hang until
+// SIGCONT. Then an acknowledgement of a request sent after the stop is a
+// violation, and one of a request sent before it has an unknown outcome
+// (it may have been acknowledged before the take-over and given up).
 func (h *harness) takeOver() {
 	ctx := context.Background()
-	h.gate.Lock()
+	midTraffic := h.intn(2) == 0
+	if !midTraffic {
+		h.gate.Lock()
+	}
 	old := h.cur.Load()
-	h.logf("episode: SIGSTOP %s, take-over", old.id)
+	h.logf("episode: SIGSTOP %s (mid-traffic %v), take-over", old.id, midTraffic)
+	if midTraffic {
+		h.paused.Store(&pause{node: old, at: time.Now()})
+	}
 	if err := old.signal(syscall.SIGSTOP); err != nil {
 		h.t.Fatal(err)
 	}
 	id, dataDir := h.newNode()
 	np := h.start(id, dataDir, true, h.faultSpec())
+	if midTraffic {
+		// The clients hang on the stopped node: resume it so that they
+		// get their answers, then quiesce them.
+		old.signal(syscall.SIGCONT)
+		h.gate.Lock()
+	}
 	h.m.GiveUp(old.id)
 	h.checkAll(ctx, np, true)
 	h.cur.Store(np)
@@ -649,6 +696,38 @@ func (h *harness) takeOver() {
 	if err := old.wait(time.Minute); err == nil {
 		h.logf("fenced %s exited cleanly", old.id)
 	}
+	h.paused.Store(nil)
+}
+
+// pause is a node SIGSTOPped mid-traffic.
+type pause struct {
+	node *proc
+	at   time.Time
+}
+
+// when is how a request to a node relates to its pause.
+type when int
+
+const (
+	answeredBefore when = iota // no pause of that node, or answered before it
+	sentBefore                 // sent before the pause, answered after it
+	sentAfter                  // sent after the pause
+)
+
+// afterPause classifies a request to p sent and answered at the given
+// times. A request whose send time was taken just before the pause but
+// that reached the node after it counts as sentBefore (its ack is then
+// only of unknown outcome): the classification errs towards no
+// violation.
+func (h *harness) afterPause(p *proc, sent, answered time.Time) when {
+	ps := h.paused.Load()
+	switch {
+	case ps == nil || ps.node != p || answered.Before(ps.at):
+		return answeredBefore
+	case sent.Before(ps.at):
+		return sentBefore
+	}
+	return sentAfter
 }
 
 // final stops the current node gracefully (after a restart without
