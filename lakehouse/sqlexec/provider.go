@@ -117,7 +117,8 @@ func (usersProvider) view(ctx context.Context, q *stmtCtx, tbl *schema.Table, ve
 // the buffered versions, merged by tablestore's rule — per key the greatest
 // _seq wins and a winning tombstone hides the key — unless the sources are
 // disjoint by key, where the non-deleted rows of all sources are simply
-// concatenated. filter, if set, is an extra SQL condition on the rows;
+// concatenated, or only the buffer overlaps the files, where the files'
+// rows whose key is buffered are left out by an anti join. filter, if set, is an extra SQL condition on the rows;
 // omit lists columns the view leaves out.
 func (q *stmtCtx) partitionView(ctx context.Context, tbl *schema.Table, partition string, version uint64, hidden bool, filter string, omit []string) (string, error) {
 	def := tbl.Def()
@@ -146,10 +147,11 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 	if err != nil {
 		return "", err
 	}
-	var sources []string
-	if len(fs.Files) > 0 {
-		paths := make([]string, len(fs.Files))
-		for i, f := range fs.Files {
+	var sources []string // the files' source, then the buffer's
+	// readFiles is the source of the given files, by field id.
+	readFiles := func(files []tablestore.ScanFile) string {
+		paths := make([]string, len(files))
+		for i, f := range files {
 			paths[i] = duckengine.Literal(f.Path)
 		}
 		var m strings.Builder
@@ -158,7 +160,10 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 		}
 		fmt.Fprintf(&m, "%d: {name: '_seq', type: 'BIGINT', default_value: NULL}, %d: {name: '_deleted', type: 'BOOLEAN', default_value: NULL}",
 			segment.SeqFieldID, segment.DeletedFieldID)
-		sources = append(sources, fmt.Sprintf("SELECT * FROM read_parquet([%s], schema = map {%s})", strings.Join(paths, ", "), m.String()))
+		return fmt.Sprintf("SELECT * FROM read_parquet([%s], schema = map {%s})", strings.Join(paths, ", "), m.String())
+	}
+	if len(fs.Files) > 0 {
+		sources = append(sources, readFiles(fs.Files))
 	}
 	if len(fs.Buffered) > 0 {
 		name := q.sess.TempName()
@@ -203,6 +208,10 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 	if filter != "" {
 		where += " AND (" + filter + ")"
 	}
+	pk := make([]string, len(def.PrimaryKey))
+	for i, k := range def.PrimaryKey {
+		pk[i] = duckengine.Ident(k)
+	}
 	var body string
 	switch {
 	case len(sources) == 0:
@@ -213,11 +222,30 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 		body = "SELECT " + strings.Join(casts, ", ") + " WHERE false"
 	case fs.Disjoint():
 		body = fmt.Sprintf("SELECT %s FROM (%s) WHERE %s", proj, strings.Join(sources, " UNION ALL "), where)
-	default:
-		pk := make([]string, len(def.PrimaryKey))
-		for i, k := range def.PrimaryKey {
-			pk[i] = duckengine.Ident(k)
+	case len(sources) == 2 && fs.FilesDisjoint():
+		// Only the buffer overlaps the files (say, after an UPDATE): a file
+		// row is current unless its key is buffered, so the files whose
+		// key range holds a buffered key are anti-joined with the buffered
+		// keys, the others read as they are; no window over all rows.
+		var clean, overlapped []tablestore.ScanFile
+		for i, o := range fs.BufferOverlaps() {
+			if o {
+				overlapped = append(overlapped, fs.Files[i])
+			} else {
+				clean = append(clean, fs.Files[i])
+			}
 		}
+		keys := strings.Join(pk, ", ")
+		parts := []string{fmt.Sprintf("SELECT %s FROM (%s) WHERE %s", proj, sources[1], where)}
+		if len(overlapped) > 0 {
+			parts = append(parts, fmt.Sprintf("SELECT %s FROM (SELECT * FROM (%s) ANTI JOIN (SELECT %s FROM (%s)) USING (%s)) WHERE %s",
+				proj, readFiles(overlapped), keys, sources[1], keys, where))
+		}
+		if len(clean) > 0 {
+			parts = append(parts, fmt.Sprintf("SELECT %s FROM (%s) WHERE %s", proj, readFiles(clean), where))
+		}
+		body = strings.Join(parts, " UNION ALL ")
+	default:
 		body = fmt.Sprintf("SELECT %s FROM (%s) QUALIFY row_number() OVER (PARTITION BY %s ORDER BY _seq DESC) = 1 AND %s",
 			proj, strings.Join(sources, " UNION ALL "), strings.Join(pk, ", "), where)
 	}

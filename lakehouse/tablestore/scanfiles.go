@@ -178,7 +178,43 @@ func verifySegment(path string, t *manifest.Table, seg manifest.Segment) error {
 // keys. Then the rows are simply the non-deleted versions of all sources,
 // with no merge. With more than one source it returns false whenever a
 // bound is unknown.
-func (f *FileScan) Disjoint() bool {
+func (f *FileScan) Disjoint() bool { return f.disjoint(true) }
+
+// FilesDisjoint is Disjoint of the files alone: no primary key occurs in
+// two segments. Buffered versions are newer than every file's (their _seq
+// is above Manifest.LastSeq), so when the files are disjoint the rows are
+// the buffered ones plus the files' rows whose key is not buffered: an
+// anti join with the (small) buffered keys, not a merge of everything.
+func (f *FileScan) FilesDisjoint() bool { return f.disjoint(false) }
+
+// BufferOverlaps reports, per file of Files, whether a buffered key may
+// fall in the file's key range (judged by the first key column; true when
+// the file's bounds are unknown). Files it reports false for hold no
+// buffered key: their rows need no merge with the buffer.
+func (f *FileScan) BufferOverlaps() []bool {
+	out := make([]bool, len(f.Files))
+	if len(f.Buffered) == 0 {
+		return out
+	}
+	col := f.table.Columns[f.pk[0]]
+	k := f.pk[0]
+	for i, sf := range f.Files {
+		if sf.Segment.Rows == 0 {
+			continue
+		}
+		b, ok := segmentBounds(sf.Segment, col)
+		if !ok {
+			out[i] = true
+			continue
+		}
+		// Buffered is in key order: find the first key ≥ lo.
+		j, _ := slices.BinarySearchFunc(f.Buffered, b.lo, func(v row.Version, lo row.Value) int { return row.Compare(v.Values[k], lo) })
+		out[i] = j < len(f.Buffered) && row.Compare(f.Buffered[j].Values[k], b.hi) <= 0
+	}
+	return out
+}
+
+func (f *FileScan) disjoint(withBuffer bool) bool {
 	var rs []keyBounds
 	known := true
 	col := f.table.Columns[f.pk[0]]
@@ -190,7 +226,7 @@ func (f *FileScan) Disjoint() bool {
 		known = known && ok
 		rs = append(rs, b)
 	}
-	if n := len(f.Buffered); n > 0 {
+	if n := len(f.Buffered); n > 0 && withBuffer {
 		// Buffered is in key order: its first and last versions bound it.
 		rs = append(rs, keyBounds{f.Buffered[0].Values[f.pk[0]], f.Buffered[n-1].Values[f.pk[0]]})
 	}
