@@ -46,14 +46,18 @@ func (x *Executor) dropUser(ctx context.Context, q *stmtCtx, s *sqlparse.DropUse
 	return Result{Message: "DROP USER"}, nil
 }
 
-// executeAs runs EXECUTE AS USER: the inner statement runs as the named
-// user (its partition and its role), and system.audit_log records the
-// caller as actor and the user as subject.
+// executeAs runs EXECUTE AS USER: the inner statement, a data statement,
+// runs as the named user (its partition and exactly its role), and
+// system.audit_log records the caller as actor and the user as subject.
 func (x *Executor) executeAs(ctx context.Context, q *stmtCtx, s *sqlparse.ExecuteAs) (Result, error) {
 	if q.p != q.actor {
 		return Result{}, dberr.New(dberr.InvalidArgument, "EXECUTE AS USER cannot be nested")
 	}
-	p, err := x.users.ActAs(ctx, q.p, s.User)
+	act := x.users.ActAs
+	if s.ByID {
+		act = x.users.ActAsID
+	}
+	p, err := act(ctx, q.p, s.User)
 	if err != nil {
 		return Result{}, err
 	}
