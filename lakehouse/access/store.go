@@ -209,41 +209,26 @@ func (s *Store) writeRow(ctx context.Context, name string, vals map[string]row.V
 	return s.opts.Writes.Write(ctx, def, "", []tablestore.Change{{Values: r}})
 }
 
-// Update applies fn to the stored row of user name under the users lock
-// and writes the result back; fn returning an error writes nothing. It
-// fails with InvalidArgument when the user has no row.
-func (s *Store) Update(ctx context.Context, name string, fn func(u *User) error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok, err := s.Lookup(ctx, name)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return dberr.New(dberr.InvalidArgument, "user %s does not exist", name)
-	}
-	if err := fn(&u); err != nil {
-		return err
-	}
-	return s.write(ctx, u)
-}
-
 // Ensure creates user name with the given role and password unless a
 // user of that name exists (dropped or not). It reports whether it
-// created the user. The bootstrap of the root user uses it.
+// created the user. The bootstrap of the root user uses it on every
+// start; it hashes the password only when it creates the user.
 func (s *Store) Ensure(ctx context.Context, name string, r Role, pw string) (bool, error) {
 	if err := ValidateName(name); err != nil {
 		return false, err
 	}
-	hash, err := password.Hash(pw)
-	if err != nil {
+	if err := password.Validate(pw); err != nil {
 		return false, dberr.New(dberr.InvalidArgument, "%s", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, ok, err := s.Lookup(ctx, name)
 	if err != nil || ok {
-		return false, err
+		return false, err // every start but the first: no bcrypt cost
+	}
+	hash, err := password.Hash(pw)
+	if err != nil {
+		return false, dberr.New(dberr.InvalidArgument, "%s", err)
 	}
 	now := s.now()
 	if err := s.claim(ctx, User{ID: newID(now), UserName: name, Role: r, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}); err != nil {

@@ -23,6 +23,8 @@ type User struct {
 	Role         Role
 	Email        string
 	PasswordHash string
+	// FailedLogins and LockedUntil are kept from older builds and no
+	// longer maintained: failed logins are throttled in memory (auth).
 	FailedLogins int
 	LockedUntil  time.Time
 	CreatedAt    time.Time

@@ -1,12 +1,16 @@
 package api_test
 
 import (
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 
 	"connectrpc.com/connect"
 
+	"github.com/floedb/floe/lakehouse/config"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
+	"github.com/floedb/floe/proto/floe/v1/floev1connect"
 )
 
 // TestRecreatedUserSeesNoOldRows: DROP USER dave; CREATE USER dave gives
@@ -69,5 +73,39 @@ func TestRecreatedUserSeesNoOldRows(t *testing.T) {
 	c := s.clients("")
 	if _, err := c.auth.Login(t.Context(), connect.NewRequest(&floev1.LoginRequest{User: oldID[0], Password: "dave-password-1"})); err == nil {
 		t.Fatal("login by id succeeded")
+	}
+}
+
+// clientsFrom returns clients whose connections come from the loopback
+// address local (127.0.0.0/8 is all loopback on Linux).
+func (s *server) clientsFrom(local string) *clients {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+	hc := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	return &clients{auth: floev1connect.NewAuthServiceClient(hc, s.url), query: floev1connect.NewQueryServiceClient(hc, s.url)}
+}
+
+// TestFailedLoginsDoNotLockTheOwnerOut: a stranger's failed logins for
+// root (auth.max_failed_logins of them) slow down only the stranger's
+// address — RESOURCE_EXHAUSTED/RATE_LIMITED saying when to retry, even
+// with the right password — while root logs in from its own address.
+func TestFailedLoginsDoNotLockTheOwnerOut(t *testing.T) {
+	s := startServer(t, nil)
+	ctx := t.Context()
+	stranger, owner := s.clientsFrom("127.0.0.2"), s.clientsFrom("127.0.0.1")
+	login := func(c *clients, pw string) error {
+		_, err := c.auth.Login(ctx, connect.NewRequest(&floev1.LoginRequest{User: "root", Password: pw}))
+		return err
+	}
+	for i := range config.Default().Auth.MaxFailedLogins {
+		if code, fc := floeCode(t, login(stranger, "not-the-password")); code != connect.CodeUnauthenticated || fc != "UNAUTHENTICATED" {
+			t.Fatalf("failed login %d: %s %s", i+1, code, fc)
+		}
+	}
+	err := login(stranger, rootPassword)
+	if code, fc := floeCode(t, err); code != connect.CodeResourceExhausted || fc != "RATE_LIMITED" || !strings.Contains(err.Error(), "try again after") {
+		t.Fatalf("the stranger's next attempt: %v", err)
+	}
+	if err := login(owner, rootPassword); err != nil {
+		t.Fatalf("root from its own address after a stranger's failures: %v", err)
 	}
 }
