@@ -163,12 +163,11 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 	if len(fs.Buffered) > 0 {
 		name := q.sess.TempName()
 		tcols := make([]duckengine.Column, 0, len(all)+2)
+		sel := make([]string, 0, len(all)+2)
 		for _, c := range all {
-			typ := c.duckType
-			if c.typ.Kind == manifest.KindJSON {
-				typ = "VARCHAR"
-			}
+			typ, expr := appendColumn(c.name, c.typ)
 			tcols = append(tcols, duckengine.Column{Name: c.name, Type: typ})
+			sel = append(sel, expr)
 		}
 		tcols = append(tcols, duckengine.Column{Name: "_seq", Type: "BIGINT"}, duckengine.Column{Name: "_deleted", Type: "BOOLEAN"})
 		idx := make([]int, len(all))
@@ -179,7 +178,7 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 			vals := make([]driver.Value, len(tcols))
 			for _, v := range fs.Buffered {
 				for i, c := range all {
-					vals[i] = toDriver(v.Values[idx[i]], c.typ)
+					vals[i] = appendValue(v.Values[idx[i]], c.typ)
 				}
 				vals[len(all)] = int64(v.Seq)
 				vals[len(all)+1] = v.Deleted
@@ -191,16 +190,6 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 		})
 		if err != nil {
 			return "", err
-		}
-		// JSON travels through the appender as text (the driver would
-		// encode a Go string as a JSON string): cast it back here.
-		sel := make([]string, 0, len(all)+2)
-		for _, c := range all {
-			if c.typ.Kind == manifest.KindJSON {
-				sel = append(sel, fmt.Sprintf("CAST(%s AS JSON) AS %s", duckengine.Ident(c.name), duckengine.Ident(c.name)))
-			} else {
-				sel = append(sel, duckengine.Ident(c.name))
-			}
 		}
 		sources = append(sources, "SELECT "+strings.Join(sel, ", ")+", _seq, _deleted FROM "+name)
 	}

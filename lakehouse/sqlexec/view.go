@@ -668,7 +668,7 @@ func viewTypeName(duck string) string {
 	case "BLOB":
 		return "BYTES"
 	case "TIMESTAMP WITH TIME ZONE":
-		return "TIMESTAMP"
+		return "TIMESTAMPTZ"
 	}
 	return duck
 }

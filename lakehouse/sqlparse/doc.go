@@ -47,6 +47,9 @@
 //	[EXPLAIN [ANALYZE]] query
 //	FLUSH TABLE name, FLUSH ALL [TABLES]
 //	COMPACT TABLE name
+//	SUBSCRIBE TO SELECT {* | col, …} FROM name [WHERE cond] [OPTIONS (key = n, …)]
+//	SUBSCRIBE TO name [WHERE cond] [OPTIONS (key = n, …)]
+//	KILL LIVE QUERY 'id'
 //
 // A name is table or namespace.table. A query is a statement starting with
 // SELECT, WITH, VALUES, FROM, TABLE or '('; the parser does not parse
@@ -62,8 +65,9 @@
 // FLOAT8 → DOUBLE; DECIMAL, NUMERIC [(p[, s])] → DECIMAL(p,s), by default
 // (18,3) as in DuckDB; TEXT, STRING, VARCHAR[(n)], CHAR[(n)], CHARACTER
 // [VARYING][(n)], BPCHAR[(n)] → TEXT (n is not enforced); BYTES, BYTEA,
-// BLOB, VARBINARY, BINARY → BYTES; DATE; TIMESTAMP [WITH[OUT] TIME ZONE],
-// TIMESTAMPTZ, DATETIME → TIMESTAMP; JSON, JSONB → JSON; UUID.
+// BLOB, VARBINARY, BINARY → BYTES; DATE; TIMESTAMP [WITHOUT TIME ZONE],
+// DATETIME → TIMESTAMP; TIMESTAMP WITH TIME ZONE, TIMESTAMPTZ →
+// TIMESTAMPTZ; JSON, JSONB → JSON; UUID.
 //
 // # Errors
 //
