@@ -78,31 +78,36 @@ func TestExecuteAsRunsDataStatementsOnly(t *testing.T) {
 		sql  string
 		kind string
 		runs bool
+		// elsewhere: allowed inside EXECUTE AS, but not run by Execute
+		// (SUBSCRIBE is served by the live-query stream).
+		elsewhere bool
 	}{
-		{"SELECT body FROM notes", "Select", true},
-		{"INSERT INTO notes VALUES (9, 'x') ON CONFLICT DO NOTHING", "Insert", true},
-		{"UPDATE notes SET body = 'y' WHERE id = 9", "Update", true},
-		{"DELETE FROM notes WHERE id = 9", "Delete", true},
-		{"CREATE NAMESPACE evil", "CreateNamespace", false},
-		{"DROP NAMESPACE spare", "DropNamespace", false},
-		{"SHOW NAMESPACES", "ShowNamespaces", false},
-		{"USE spare", "Use", false},
-		{"CREATE USER TABLE t2 (id INT PRIMARY KEY)", "CreateTable", false},
-		{"DROP TABLE notes", "DropTable", false},
-		{"ALTER TABLE notes ADD COLUMN c TEXT", "AlterTable", false},
-		{"SHOW TABLES", "ShowTables", false},
-		{"DESCRIBE notes", "Describe", false},
-		{"FLUSH TABLE notes", "Flush", false},
-		{"COMPACT TABLE notes", "Compact", false},
-		{"CREATE USER evil WITH PASSWORD 'evil-pass-1' ROLE system", "CreateUser", false},
-		{"ALTER USER alice SET PASSWORD 'hijacked-123'", "AlterUser", false},
-		{"ALTER USER alice SET ROLE dba", "AlterUser", false},
-		{"ALTER USER alice REVOKE TOKENS", "AlterUser", false},
-		{"DROP USER bob", "DropUser", false},
-		{"EXECUTE AS USER bob (SELECT 1)", "ExecuteAs", false},
-		{"CREATE VIEW v2 AS SELECT 1", "CreateView", false},
-		{"DROP VIEW vv", "DropView", false},
-		{"SHOW VIEWS", "ShowViews", false},
+		{"SELECT body FROM notes", "Select", true, false},
+		{"INSERT INTO notes VALUES (9, 'x') ON CONFLICT DO NOTHING", "Insert", true, false},
+		{"UPDATE notes SET body = 'y' WHERE id = 9", "Update", true, false},
+		{"DELETE FROM notes WHERE id = 9", "Delete", true, false},
+		{"CREATE NAMESPACE evil", "CreateNamespace", false, false},
+		{"DROP NAMESPACE spare", "DropNamespace", false, false},
+		{"SHOW NAMESPACES", "ShowNamespaces", false, false},
+		{"USE spare", "Use", false, false},
+		{"CREATE USER TABLE t2 (id INT PRIMARY KEY)", "CreateTable", false, false},
+		{"DROP TABLE notes", "DropTable", false, false},
+		{"ALTER TABLE notes ADD COLUMN c TEXT", "AlterTable", false, false},
+		{"SHOW TABLES", "ShowTables", false, false},
+		{"DESCRIBE notes", "Describe", false, false},
+		{"FLUSH TABLE notes", "Flush", false, false},
+		{"COMPACT TABLE notes", "Compact", false, false},
+		{"CREATE USER evil WITH PASSWORD 'evil-pass-1' ROLE system", "CreateUser", false, false},
+		{"ALTER USER alice SET PASSWORD 'hijacked-123'", "AlterUser", false, false},
+		{"ALTER USER alice SET ROLE dba", "AlterUser", false, false},
+		{"ALTER USER alice REVOKE TOKENS", "AlterUser", false, false},
+		{"DROP USER bob", "DropUser", false, false},
+		{"EXECUTE AS USER bob (SELECT 1)", "ExecuteAs", false, false},
+		{"CREATE VIEW v2 AS SELECT 1", "CreateView", false, false},
+		{"DROP VIEW vv", "DropView", false, false},
+		{"SHOW VIEWS", "ShowViews", false, false},
+		{"SUBSCRIBE TO notes", "Subscribe", true, true},
+		{"KILL LIVE QUERY 'lq-1'", "KillLiveQuery", false, false},
 	}
 	var covered []string
 	for _, c := range cases {
@@ -118,13 +123,19 @@ func TestExecuteAsRunsDataStatementsOnly(t *testing.T) {
 		}
 		for _, actor := range []access.Principal{root, svc} {
 			_, err := h.exec(actor, "EXECUTE AS USER alice ("+c.sql+")")
+			var de *dberr.Error
+			if c.elsewhere {
+				if !errors.As(err, &de) || de.Code != dberr.Unsupported {
+					t.Errorf("%s: EXECUTE AS USER alice (%s) = %v, want UNSUPPORTED (not run by Execute), not refused as impersonation", actor.Role, c.sql, err)
+				}
+				continue
+			}
 			if c.runs {
 				if err != nil {
 					t.Errorf("%s: EXECUTE AS USER alice (%s): %v", actor.Role, c.sql, err)
 				}
 				continue
 			}
-			var de *dberr.Error
 			if c.kind == "ExecuteAs" && errors.As(err, &de) && de.Code == dberr.SyntaxError && strings.Contains(de.Msg, "cannot be nested") {
 				continue // the parser refuses it before anything runs
 			}

@@ -47,13 +47,14 @@ func (x *Executor) dropUser(ctx context.Context, q *stmtCtx, s *sqlparse.DropUse
 }
 
 // impersonable reports whether st may run inside EXECUTE AS USER: data
-// statements only. Everything else — user, role, namespace, table and
+// statements only (SUBSCRIBE too: a live query reads with the subject's
+// rights, like SELECT). Everything else — user, role, namespace, table and
 // view management, maintenance, nested EXECUTE AS, and any statement kind
 // added later until it is listed here — is refused, so a service account
 // cannot take over a login or change the catalog in another user's name.
 func impersonable(st sqlparse.Statement) bool {
 	switch st.(type) {
-	case *sqlparse.Select, *sqlparse.Insert, *sqlparse.Update, *sqlparse.Delete:
+	case *sqlparse.Select, *sqlparse.Insert, *sqlparse.Update, *sqlparse.Delete, *sqlparse.Subscribe:
 		return true
 	}
 	return false
