@@ -153,3 +153,37 @@ func TestExecuteAs(t *testing.T) {
 	equal(t, "audit", got, []string{
 		"[svc service alice INSERT INTO notes]", "[svc service alice SELECT body FROM]", "[dora dba svc SELECT 1]"})
 }
+
+// TestLegacyUsersKeepTheirData: a user of a warehouse from before
+// immutable ids (its row keyed by its name, no user_name) keeps its name
+// as id, so its partitions keep their rows; its name stays taken; once
+// dropped, the name can be re-created — with a new id that sees none of
+// the legacy user's rows, which a dba still reaches by the old id.
+func TestLegacyUsersKeepTheirData(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	users := h.node.Executor.Users()
+	addUser(h, "ann", "user", false) // as an older build wrote it
+	legacy := access.Principal{UserID: "ann", Role: access.RoleUser}
+	h.must(legacy, "CREATE USER TABLE notes (id BIGINT PRIMARY KEY, body TEXT)")
+	h.must(legacy, "INSERT INTO notes VALUES (1, 'ann before the upgrade')")
+
+	u, ok, err := users.Lookup(ctx, "ann")
+	if err != nil || !ok || u.ID != "ann" || u.Name() != "ann" || !u.Active() {
+		t.Fatalf("legacy ann = %+v, %v, %v", u, ok, err)
+	}
+	equal(t, "legacy ann's rows", h.rows(u.Principal(), "SELECT body FROM notes"), []string{"ann before the upgrade"})
+	h.fails(root, dberr.AlreadyExists, "CREATE USER ann WITH PASSWORD 'ann-pass-123'")
+
+	h.must(root, "DROP USER ann; CREATE USER ann WITH PASSWORD 'ann-pass-123'")
+	again, ok, err := users.Lookup(ctx, "ann")
+	if err != nil || !ok || again.ID == "ann" || !strings.HasPrefix(again.ID, "~") || !again.Active() {
+		t.Fatalf("re-created ann = %+v, %v, %v", again, ok, err)
+	}
+	equal(t, "the new ann's rows", h.rows(again.Principal(), "SELECT body FROM notes"), nil)
+	equal(t, "dba recovery by id", h.rows(dba, "EXECUTE AS USER ID 'ann' (SELECT body FROM notes)"), []string{"ann before the upgrade"})
+	// A name is never an id: "~…" logs in as no one.
+	if _, ok, _ := users.Lookup(ctx, again.ID); ok {
+		t.Fatal("a user id resolved as a login name")
+	}
+}
