@@ -6,7 +6,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io/fs"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -24,30 +24,33 @@ import (
 // added later is in the list without anyone remembering it.
 func statementKinds(t *testing.T) []string {
 	t.Helper()
-	pkgs, err := parser.ParseDir(token.NewFileSet(), "../sqlparse", func(fi fs.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
-	}, 0)
+	files, err := filepath.Glob("../sqlparse/*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var kinds []string
-	for _, p := range pkgs {
-		for _, f := range p.Files {
-			for _, d := range f.Decls {
-				g, ok := d.(*ast.GenDecl)
-				if !ok || g.Tok != token.TYPE {
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			g, ok := d.(*ast.GenDecl)
+			if !ok || g.Tok != token.TYPE {
+				continue
+			}
+			for _, sp := range g.Specs {
+				ts := sp.(*ast.TypeSpec)
+				st, ok := ts.Type.(*ast.StructType)
+				if !ok {
 					continue
 				}
-				for _, sp := range g.Specs {
-					ts := sp.(*ast.TypeSpec)
-					st, ok := ts.Type.(*ast.StructType)
-					if !ok {
-						continue
-					}
-					for _, fld := range st.Fields.List {
-						if id, ok := fld.Type.(*ast.Ident); ok && len(fld.Names) == 0 && id.Name == "span" {
-							kinds = append(kinds, ts.Name.Name)
-						}
+				for _, fld := range st.Fields.List {
+					if id, ok := fld.Type.(*ast.Ident); ok && len(fld.Names) == 0 && id.Name == "span" {
+						kinds = append(kinds, ts.Name.Name)
 					}
 				}
 			}
