@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -284,4 +285,32 @@ func TestLoadOrCreateSecret(t *testing.T) {
 	if _, err := LoadOrCreateSecret(path); err == nil {
 		t.Fatal("a short secret file was accepted")
 	}
+}
+
+// TestConcurrentLoginsAndVerify exercises the throttle and the user cache
+// from many goroutines (run with -race).
+func TestConcurrentLoginsAndVerify(t *testing.T) {
+	users := newFakeUsers(t, map[string]string{"alice": "alice-pass-1"})
+	s := newService(t, users, &clock{t: time.Now()})
+	ctx := context.Background()
+	tok, err := s.Login(ctx, "alice", "alice-pass-1", "192.0.2.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 20 {
+				if _, err := s.Verify(ctx, tok.Access); err != nil {
+					t.Errorf("verify: %v", err)
+					return
+				}
+				if j == 0 {
+					_, _ = s.Login(ctx, "alice", "wrong-password", fmt.Sprintf("192.0.2.%d:1", 10+i))
+					users.hook("alice", time.Now()) // a change on this process: the cache entry goes
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
