@@ -2,11 +2,14 @@ package access
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/oklog/ulid/v2"
 
 	"github.com/floedb/floe/lakehouse/appctx"
 	"github.com/floedb/floe/lakehouse/dberr"
@@ -78,17 +81,52 @@ func (s *Store) table(ctx context.Context, name string) (*manifest.Table, error)
 	return t.Def(), nil
 }
 
-// Lookup returns the user named name; ok is false when no row exists (a
-// dropped user is returned with DeletedAt set). It reads the row with a
-// primary-key lookup in the storage engine (no SQL, no DuckDB) from the
-// latest catalog, so a row written by a statement that just committed is
-// seen.
+// Lookup returns the user who holds name: the latest user created under
+// it (system.user_names), else a legacy user whose id is name; ok is
+// false when there is none (a dropped user is returned with DeletedAt
+// set). It reads rows with primary-key lookups in the storage engine (no
+// SQL, no DuckDB) from the latest catalog, so a row written by a
+// statement that just committed is seen.
 func (s *Store) Lookup(ctx context.Context, name string) (User, bool, error) {
-	def, err := s.table(ctx, UsersTable)
+	if ValidateName(name) != nil {
+		return User{}, false, nil // not a name (an id, say): no one holds it
+	}
+	id := name
+	def, err := s.table(ctx, NamesTable)
 	if err != nil {
 		return User{}, false, err
 	}
 	v, found, err := s.opts.Rows.Lookup(ctx, def, "", row.Row{row.Text(name)})
+	if err != nil {
+		return User{}, false, err
+	}
+	if found {
+		id = v.Values[columnIndex(def, "user_id")].Str()
+	}
+	u, ok, err := s.LookupID(ctx, id)
+	if err != nil || !ok || u.Name() != name {
+		return User{}, false, err
+	}
+	return u, true, nil
+}
+
+func columnIndex(t *manifest.Table, name string) int {
+	for i, c := range t.Columns {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// LookupID returns the user whose immutable id is id (what a token's
+// subject names), dropped or not.
+func (s *Store) LookupID(ctx context.Context, id string) (User, bool, error) {
+	def, err := s.table(ctx, UsersTable)
+	if err != nil {
+		return User{}, false, err
+	}
+	v, found, err := s.opts.Rows.Lookup(ctx, def, "", row.Row{row.Text(id)})
 	if err != nil || !found {
 		return User{}, false, err
 	}
@@ -109,13 +147,27 @@ func (s *Store) Lookup(ctx context.Context, name string) (User, bool, error) {
 	return User{ID: col("user_id").Str(), Role: Role(col("role").Str()), Email: col("email").Str(),
 		PasswordHash: col("password_hash").Str(), FailedLogins: int(col("failed_logins").Int64()),
 		LockedUntil: ts("locked_until"), CreatedAt: ts("created_at"), UpdatedAt: ts("updated_at"),
-		DeletedAt: ts("deleted_at"), TokenEpoch: col("token_epoch").Int64()}, true, nil
+		DeletedAt: ts("deleted_at"), TokenEpoch: col("token_epoch").Int64(), UserName: col("user_name").Str()}, true, nil
 }
 
-// LookupID returns the user whose immutable id is id (what a token's
-// subject names).
-func (s *Store) LookupID(ctx context.Context, id string) (User, bool, error) {
-	return s.Lookup(ctx, id)
+// newID returns a new user id: "~" and a ULID, never reused.
+func newID(now time.Time) string {
+	return idPrefix + ulid.MustNew(ulid.Timestamp(now), rand.Reader).String()
+}
+
+// claim writes u's row and points its name at it: the row first, so the
+// index never names a missing user.
+func (s *Store) claim(ctx context.Context, u User) error {
+	if err := s.write(ctx, u); err != nil {
+		return err
+	}
+	if err := s.writeRow(ctx, NamesTable, map[string]row.Value{"user_name": row.Text(u.UserName), "user_id": row.Text(u.ID)}); err != nil {
+		return err
+	}
+	if err := s.opts.Writes.Flush(ctx, tableID(NamesTable)); err != nil {
+		return fmt.Errorf("access: make the change of system.user_names durable: %w", err)
+	}
+	return s.durable(ctx)
 }
 
 // write stores u as its row of system.users.
@@ -125,7 +177,7 @@ func (s *Store) write(ctx context.Context, u User) error {
 		"password_hash": textOrNull(u.PasswordHash), "failed_logins": row.Int(int32(u.FailedLogins)),
 		"locked_until": timeOrNull(u.LockedUntil), "created_at": timeOrNull(u.CreatedAt),
 		"updated_at": timeOrNull(u.UpdatedAt), "deleted_at": timeOrNull(u.DeletedAt),
-		"token_epoch": row.BigInt(u.TokenEpoch),
+		"token_epoch": row.BigInt(u.TokenEpoch), "user_name": textOrNull(u.UserName),
 	})
 }
 
@@ -157,47 +209,29 @@ func (s *Store) writeRow(ctx context.Context, name string, vals map[string]row.V
 	return s.opts.Writes.Write(ctx, def, "", []tablestore.Change{{Values: r}})
 }
 
-// Update applies fn to the stored row of user name under the users lock
-// and writes the result back; fn returning an error writes nothing. It
-// fails with InvalidArgument when the user has no row.
-func (s *Store) Update(ctx context.Context, name string, fn func(u *User) error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok, err := s.Lookup(ctx, name)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return dberr.New(dberr.InvalidArgument, "user %s does not exist", name)
-	}
-	if err := fn(&u); err != nil {
-		return err
-	}
-	return s.write(ctx, u)
-}
-
 // Ensure creates user name with the given role and password unless a
 // user of that name exists (dropped or not). It reports whether it
-// created the user. The bootstrap of the root user uses it.
+// created the user. The bootstrap of the root user uses it on every
+// start; it hashes the password only when it creates the user.
 func (s *Store) Ensure(ctx context.Context, name string, r Role, pw string) (bool, error) {
 	if err := ValidateName(name); err != nil {
 		return false, err
 	}
-	hash, err := password.Hash(pw)
-	if err != nil {
+	if err := password.Validate(pw); err != nil {
 		return false, dberr.New(dberr.InvalidArgument, "%s", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, ok, err := s.Lookup(ctx, name)
 	if err != nil || ok {
-		return false, err
+		return false, err // every start but the first: no bcrypt cost
+	}
+	hash, err := password.Hash(pw)
+	if err != nil {
+		return false, dberr.New(dberr.InvalidArgument, "%s", err)
 	}
 	now := s.now()
-	if err := s.write(ctx, User{ID: name, Role: r, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}); err != nil {
-		return false, err
-	}
-	if err := s.durable(ctx); err != nil {
+	if err := s.claim(ctx, User{ID: newID(now), UserName: name, Role: r, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}); err != nil {
 		return false, err
 	}
 	sys := Principal{UserID: "floe", Role: RoleSystem}
@@ -247,15 +281,12 @@ func (s *Store) Create(ctx context.Context, actor Principal, n NewUser) (bool, e
 		}
 		return false, dberr.New(dberr.AlreadyExists, "user %s already exists", n.Name)
 	}
+	// A new id, never an old one: a user re-created under a dropped
+	// user's name sees none of its rows, and its tokens are not the old
+	// user's.
 	now := s.now()
-	u := User{ID: n.Name, Role: role, Email: n.Email, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
-	if ok {
-		u.TokenEpoch = old.TokenEpoch + 1 // a re-created user: old tokens die
-	}
-	if err := s.write(ctx, u); err != nil {
-		return false, err
-	}
-	if err := s.durable(ctx); err != nil {
+	u := User{ID: newID(now), UserName: n.Name, Role: role, Email: n.Email, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	if err := s.claim(ctx, u); err != nil {
 		return false, err
 	}
 	s.notify(u.ID, now)
@@ -275,7 +306,6 @@ type Change struct {
 // and email; other changes need dba and a role that may manage both the
 // user's current and new role.
 func (s *Store) Alter(ctx context.Context, actor Principal, c Change) error {
-	self := c.Name == actor.Label()
 	var hash string
 	if c.Password != nil {
 		h, err := password.Hash(*c.Password)
@@ -290,6 +320,7 @@ func (s *Store) Alter(ctx context.Context, actor Principal, c Change) error {
 	if err != nil {
 		return err
 	}
+	self := ok && u.ID == actor.UserID
 	manage := actor.Role.AtLeast(RoleDBA) && (!ok || CanActFor(actor.Role, u.Role))
 	if !self && !manage {
 		return dberr.New(dberr.PermissionDenied, "role %s may not alter user %s", actor.Role, c.Name)
@@ -340,14 +371,14 @@ func (s *Store) Drop(ctx context.Context, actor Principal, name string, ifExists
 	if !actor.Role.AtLeast(RoleDBA) {
 		return false, dberr.New(dberr.PermissionDenied, "role %s may not drop users (needs dba)", actor.Role)
 	}
-	if name == actor.Label() {
-		return false, dberr.New(dberr.InvalidArgument, "you cannot drop the user you are logged in as")
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok, err := s.Lookup(ctx, name)
 	if err != nil {
 		return false, err
+	}
+	if name == actor.Label() || ok && u.ID == actor.UserID {
+		return false, dberr.New(dberr.InvalidArgument, "you cannot drop the user you are logged in as")
 	}
 	if ok && !CanActFor(actor.Role, u.Role) {
 		return false, dberr.New(dberr.PermissionDenied, "role %s may not drop user %s of role %s", actor.Role, name, u.Role)
@@ -379,6 +410,28 @@ func (s *Store) ActAs(ctx context.Context, actor Principal, name string) (Princi
 		return Principal{}, dberr.New(dberr.PermissionDenied, "role %s may not EXECUTE AS another user (needs service)", actor.Role)
 	}
 	u, ok, err := s.Lookup(ctx, name)
+	return s.actAs(actor, name, u, ok, err)
+}
+
+// ActAsID returns the principal of the user whose id is id, dropped or
+// not, for a dba's EXECUTE AS USER ID: the way to reach a dropped user's
+// rows while they are retained (see docs/ARCHITECTURE.md, "Users and
+// sessions").
+func (s *Store) ActAsID(ctx context.Context, actor Principal, id string) (Principal, error) {
+	if !actor.Role.AtLeast(RoleDBA) {
+		return Principal{}, dberr.New(dberr.PermissionDenied, "role %s may not EXECUTE AS USER ID (needs dba)", actor.Role)
+	}
+	u, ok, err := s.LookupID(ctx, id)
+	if err == nil && ok && !u.Active() {
+		if !CanActFor(actor.Role, u.Role) {
+			return Principal{}, dberr.New(dberr.PermissionDenied, "role %s may not act as user id %s of role %s", actor.Role, id, u.Role)
+		}
+		return u.Principal(), nil
+	}
+	return s.actAs(actor, id, u, ok, err)
+}
+
+func (s *Store) actAs(actor Principal, name string, u User, ok bool, err error) (Principal, error) {
 	if err != nil {
 		return Principal{}, err
 	}

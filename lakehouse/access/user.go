@@ -9,12 +9,22 @@ import (
 )
 
 // User is one account of system.users. Dropped users keep their row with
-// DeletedAt set and no password hash, so audit records keep a referent.
+// DeletedAt set and no password hash, so audit records keep a referent
+// and a dba can still reach their rows by id.
 type User struct {
-	ID           string
+	// ID is immutable and never reused: "~" and a ULID for users created
+	// from system schema version 2 on, the name for older ("legacy")
+	// users, so their partitions keep their data. It keys the user's
+	// partitions of USER and STREAM tables.
+	ID string
+	// UserName is the login name; "" for legacy users (the name is the
+	// id).
+	UserName     string
 	Role         Role
 	Email        string
 	PasswordHash string
+	// FailedLogins and LockedUntil are kept from older builds and no
+	// longer maintained: failed logins are throttled in memory (auth).
 	FailedLogins int
 	LockedUntil  time.Time
 	CreatedAt    time.Time
@@ -27,19 +37,27 @@ type User struct {
 	TokenEpoch int64
 }
 
-// Name is the user's login name (the id, until names and ids part).
-func (u User) Name() string { return u.ID }
+// Name is the user's login name.
+func (u User) Name() string {
+	if u.UserName != "" {
+		return u.UserName
+	}
+	return u.ID
+}
 
 // Active reports whether the user exists and was not dropped.
 func (u User) Active() bool { return u.ID != "" && u.DeletedAt.IsZero() }
 
 // Principal is the user as a principal.
-func (u User) Principal() Principal { return Principal{UserID: u.ID, Role: u.Role} }
+func (u User) Principal() Principal { return Principal{UserID: u.ID, Name: u.Name(), Role: u.Role} }
 
 // Names of Floe's system tables this package owns, in the system
 // namespace.
 const (
 	UsersTable = "users"
+	// NamesTable maps each user name to the id of the user that holds it
+	// (the latest one created under the name).
+	NamesTable = "user_names"
 	AuditTable = "audit_log"
 )
 
@@ -57,8 +75,16 @@ func UsersColumns() []manifest.Column {
 		col("user_id", manifest.Text, false), col("role", manifest.Text, false), col("email", manifest.Text, true),
 		col("password_hash", manifest.Text, true), col("failed_logins", manifest.Int, true), col("locked_until", manifest.Timestamp, true),
 		col("created_at", manifest.Timestamp, true), col("updated_at", manifest.Timestamp, true), col("deleted_at", manifest.Timestamp, true),
-		col("token_epoch", manifest.BigInt, true)}
+		col("token_epoch", manifest.BigInt, true), col("user_name", manifest.Text, true)}
 }
+
+// NamesColumns are the columns of system.user_names (key: user_name).
+func NamesColumns() []manifest.Column {
+	return []manifest.Column{col("user_name", manifest.Text, false), col("user_id", manifest.Text, false)}
+}
+
+// NamesKey is the primary key of system.user_names.
+func NamesKey() []string { return []string{"user_name"} }
 
 // UsersKey is the primary key of system.users.
 func UsersKey() []string { return []string{"user_id"} }
@@ -88,11 +114,16 @@ func UsersRowFilter(p Principal, quote func(string) string) string {
 	return "user_id = " + quote(p.UserID)
 }
 
+// idPrefix starts the ids of users created from system schema version 2
+// on; names cannot contain it.
+const idPrefix = "~"
+
 // maxNameBytes bounds a user name.
 const maxNameBytes = 128
 
 // ValidateName reports why name cannot name a user: 1-128 bytes of
-// letters, digits and . _ - @ +, starting with a letter or digit.
+// letters, digits and . _ - @ +, starting with a letter or digit. A name
+// never contains "~", so it is never mistaken for a new-style id.
 func ValidateName(name string) error {
 	if name == "" || len(name) > maxNameBytes {
 		return dberr.New(dberr.InvalidArgument, "a user name has 1 to %d characters", maxNameBytes)

@@ -14,7 +14,8 @@
 // Invariants: passwords are only ever compared with their bcrypt hash
 // (lakehouse/password); nothing in this package logs or returns a
 // password or a token; a failed login answers the same message whether
-// the user exists, the password is wrong or the user is locked out.
+// the user exists or the password is wrong; failed logins are throttled
+// per user and client address, never per user alone.
 package auth
 
 import (
@@ -44,9 +45,14 @@ type Options struct {
 	Secret []byte
 	// AccessTTL and RefreshTTL are token lifetimes.
 	AccessTTL, RefreshTTL time.Duration
-	// MaxFailedLogins in a row lock a user out for Lockout.
+	// MaxFailedLogins failed logins of one user from one client address
+	// are free; after them each failure doubles the wait before that
+	// address may try that user again, from LoginBackoff up to Lockout.
+	// Other addresses are not slowed.
 	MaxFailedLogins int
 	Lockout         time.Duration
+	// LoginBackoff is the first wait; default DefaultLoginBackoff.
+	LoginBackoff time.Duration
 	// Clock returns the current time; default time.Now.
 	Clock func() time.Time
 	// Logger receives security events (never secrets).
@@ -57,22 +63,25 @@ type Options struct {
 	UserCacheTTL time.Duration
 }
 
-// DefaultUserCacheTTL is the default of Options.UserCacheTTL.
-const DefaultUserCacheTTL = time.Second
+// Defaults of Options.
+const (
+	DefaultUserCacheTTL = time.Second
+	DefaultLoginBackoff = time.Second
+)
 
 // Users is what the Service needs of the user store (access.Store).
 type Users interface {
 	Lookup(ctx context.Context, name string) (access.User, bool, error)
 	LookupID(ctx context.Context, id string) (access.User, bool, error)
-	Update(ctx context.Context, name string, fn func(u *access.User) error) error
 	Audit(ctx context.Context, actor, subject access.Principal, action, target string)
 	OnChange(fn func(userID string, at time.Time))
 }
 
 // Service issues and verifies tokens. It is safe for concurrent use.
 type Service struct {
-	users Users
-	opts  Options
+	users    Users
+	opts     Options
+	throttle *throttle
 
 	mu       sync.Mutex
 	tokens   map[string]*claims    // verified tokens (see verified)
@@ -138,7 +147,7 @@ type claims struct {
 }
 
 // loginFailed is the one answer to every failed login.
-var loginFailed = dberr.New(dberr.Unauthenticated, "login failed: wrong user name or password, or too many failed attempts (wait and try again)")
+var loginFailed = dberr.New(dberr.Unauthenticated, "login failed: wrong user name or password")
 
 // New returns a Service over users. It subscribes to users' changes.
 func New(users Users, opts Options) (*Service, error) {
@@ -157,7 +166,14 @@ func New(users Users, opts Options) (*Service, error) {
 	if opts.UserCacheTTL <= 0 {
 		opts.UserCacheTTL = DefaultUserCacheTTL
 	}
-	s := &Service{users: users, opts: opts, tokens: map[string]*claims{}, accounts: map[string]cachedUser{}}
+	if opts.LoginBackoff <= 0 {
+		opts.LoginBackoff = DefaultLoginBackoff
+	}
+	if opts.Lockout < opts.LoginBackoff {
+		opts.Lockout = opts.LoginBackoff
+	}
+	s := &Service{users: users, opts: opts, tokens: map[string]*claims{}, accounts: map[string]cachedUser{},
+		throttle: newThrottle(opts.MaxFailedLogins, opts.LoginBackoff, opts.Lockout)}
 	users.OnChange(s.forget)
 	return s, nil
 }
@@ -206,64 +222,54 @@ func (s *Service) current(ctx context.Context, c *claims) error {
 	return nil
 }
 
-// Login checks a password and issues tokens. Every failure is the same
-// Unauthenticated error; the audit log and the failure counter record the
-// reason.
-func (s *Service) Login(ctx context.Context, user, pw string) (Tokens, error) {
+// Login checks a password and issues tokens. client is the caller's
+// address (host:port): failed logins are throttled per user and client
+// address (see throttle), so guessing is slowed without letting a
+// stranger lock the user out. A wrong password, an unknown or dropped
+// user all answer the same Unauthenticated error; a throttled attempt
+// answers RateLimited with the time to retry, before any password is
+// checked. Login reads the user store and never writes to it (the audit
+// record of a failure is best effort), so any process can check logins.
+func (s *Service) Login(ctx context.Context, user, pw, client string) (Tokens, error) {
 	now := s.opts.Clock()
+	if until, wait := s.throttle.wait(user, client, now); wait {
+		s.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "login throttled", slog.String("user", user), slog.String("client", hostOf(client)))
+		return Tokens{}, throttled(until, now)
+	}
 	u, ok, err := s.users.Lookup(ctx, user)
 	if err != nil {
 		return Tokens{}, err
 	}
 	if !ok || !u.Active() || u.PasswordHash == "" {
 		password.Burn(pw)
-		s.fail(ctx, user, "", "unknown user")
-		return Tokens{}, loginFailed
-	}
-	if now.Before(u.LockedUntil) {
-		password.Burn(pw)
-		s.fail(ctx, user, u.Role, "locked out")
-		return Tokens{}, loginFailed
+		return Tokens{}, s.fail(ctx, user, client, "", "unknown user", now)
 	}
 	if err := password.Check(u.PasswordHash, pw); err != nil {
 		if !errors.Is(err, password.ErrMismatch) {
 			return Tokens{}, err
 		}
-		locked := false
-		err := s.users.Update(ctx, user, func(cur *access.User) error {
-			cur.FailedLogins++
-			if cur.FailedLogins >= s.opts.MaxFailedLogins {
-				cur.LockedUntil, cur.FailedLogins, locked = now.Add(s.opts.Lockout), 0, true
-			}
-			return nil
-		})
-		if err != nil {
-			s.opts.Logger.LogAttrs(ctx, slog.LevelError, "count failed login", slog.String("user", user), slog.Any("error", err))
-		}
-		reason := "wrong password"
-		if locked {
-			reason = "wrong password; locked out for " + s.opts.Lockout.String()
-		}
-		s.fail(ctx, user, u.Role, reason)
-		return Tokens{}, loginFailed
+		return Tokens{}, s.fail(ctx, user, client, u.Role, "wrong password", now)
 	}
-	if u.FailedLogins > 0 || !u.LockedUntil.IsZero() {
-		err := s.users.Update(ctx, user, func(cur *access.User) error {
-			cur.FailedLogins, cur.LockedUntil = 0, time.Time{}
-			return nil
-		})
-		if err != nil {
-			return Tokens{}, err
-		}
-	}
+	s.throttle.succeed(user, client)
 	return s.issue(u, now)
 }
 
-// fail records a failed login.
-func (s *Service) fail(ctx context.Context, user string, role access.Role, reason string) {
-	s.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "login failed", slog.String("user", user), slog.String("reason", reason))
+// throttled is the answer to an attempt inside its backoff.
+func throttled(until, now time.Time) error {
+	return dberr.New(dberr.RateLimited, "too many failed logins for this user from this address: try again after %s (in %s)",
+		until.UTC().Format(time.RFC3339), until.Sub(now).Round(time.Second).String())
+}
+
+// fail records a failed login (throttle, log, audit) and returns the one
+// answer to every failed login.
+func (s *Service) fail(ctx context.Context, user, client string, role access.Role, reason string, now time.Time) error {
+	if until := s.throttle.fail(user, client, now); !until.IsZero() {
+		reason += "; next attempt from this address after " + until.Sub(now).Round(time.Second).String()
+	}
+	s.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "login failed", slog.String("user", user), slog.String("client", hostOf(client)), slog.String("reason", reason))
 	p := access.Principal{UserID: user, Role: role}
 	s.users.Audit(ctx, p, p, "LOGIN FAILED", reason)
+	return loginFailed
 }
 
 // Refresh exchanges a refresh token for new tokens, if the user still

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,20 +46,6 @@ func (f *fakeUsers) Lookup(_ context.Context, id string) (access.User, bool, err
 	return u, ok, nil
 }
 
-func (f *fakeUsers) Update(_ context.Context, id string, fn func(*access.User) error) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	u, ok := f.users[id]
-	if !ok {
-		return errors.New("no user")
-	}
-	if err := fn(&u); err != nil {
-		return err
-	}
-	f.users[id] = u
-	return nil
-}
-
 func (f *fakeUsers) Audit(_ context.Context, actor, _ access.Principal, action, target string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -97,7 +84,7 @@ func TestLoginVerifyRefresh(t *testing.T) {
 	s := newService(t, users, c)
 	ctx := context.Background()
 
-	tok, err := s.Login(ctx, "alice", "alice-pass-1")
+	tok, err := s.Login(ctx, "alice", "alice-pass-1", "192.0.2.1:1234")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +128,7 @@ func TestLoginVerifyRefresh(t *testing.T) {
 	wantUnauthenticated(t, "refresh after password change", err)
 	_, err = s.Verify(ctx, tok2.Access)
 	wantUnauthenticated(t, "access token after revocation", err)
-	tok3, err := s.Login(ctx, "alice", "alice-pass-2")
+	tok3, err := s.Login(ctx, "alice", "alice-pass-2", "192.0.2.1:1234")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +142,7 @@ func TestForgedTokensAreRefused(t *testing.T) {
 	c := &clock{t: time.Now()}
 	s := newService(t, users, c)
 	ctx := context.Background()
-	tok, err := s.Login(ctx, "alice", "alice-pass-1")
+	tok, err := s.Login(ctx, "alice", "alice-pass-1", "192.0.2.1:1234")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,24 +176,58 @@ func TestForgedTokensAreRefused(t *testing.T) {
 	}
 }
 
-func TestFailedLoginsLockOut(t *testing.T) {
+// TestFailedLoginsThrottlePerAddress: failed logins slow down only the
+// address they come from, for that user, with exponential backoff; the
+// owner's address still logs in with the right password; a throttled
+// attempt answers RATE_LIMITED with when to retry, before any password
+// is checked.
+func TestFailedLoginsThrottlePerAddress(t *testing.T) {
 	users := newFakeUsers(t, map[string]string{"alice": "alice-pass-1"})
 	c := &clock{t: time.Now()}
 	s := newService(t, users, c)
 	ctx := context.Background()
+	const stranger, owner = "203.0.113.9:40001", "198.51.100.7:50000"
 
 	var msgs []string
-	for range 3 {
-		_, err := s.Login(ctx, "alice", "wrong-password")
+	for range 3 { // MaxFailedLogins; the 3rd starts a 1s backoff
+		_, err := s.Login(ctx, "alice", "wrong-password", stranger)
 		wantUnauthenticated(t, "wrong password", err)
 		msgs = append(msgs, err.Error())
 	}
-	// Locked: even the right password fails, with the same message.
-	_, err := s.Login(ctx, "alice", "alice-pass-1")
-	wantUnauthenticated(t, "locked out", err)
-	_, errUnknown := s.Login(ctx, "mallory", "whatever-pass")
+	// The 3rd failure started a 1s backoff: the stranger's next attempt,
+	// even from another port, is refused before the password is checked.
+	_, err := s.Login(ctx, "alice", "alice-pass-1", "203.0.113.9:40002")
+	var de *dberr.Error
+	if !errors.As(err, &de) || de.Code != dberr.RateLimited || !strings.Contains(de.Msg, "try again after") || !strings.Contains(de.Msg, "(in 1s)") {
+		t.Fatalf("throttled attempt: %v", err)
+	}
+	// The owner, from its own address, is not slowed at all.
+	if _, err := s.Login(ctx, "alice", "alice-pass-1", owner); err != nil {
+		t.Fatalf("owner's login while a stranger is throttled: %v", err)
+	}
+	// Backoff doubles per failure: 1s, 2s, 4s, … capped at Lockout (10m).
+	for i, want := range []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second} {
+		c.t = c.t.Add(want / 2) // the previous wait has passed
+		_, err := s.Login(ctx, "alice", "wrong-again", stranger)
+		wantUnauthenticated(t, "failure after backoff", err)
+		msgs = append(msgs, err.Error())
+		_, err = s.Login(ctx, "alice", "wrong-again", stranger)
+		if !errors.As(err, &de) || de.Code != dberr.RateLimited || !strings.Contains(de.Msg, "(in "+want.String()+")") {
+			t.Fatalf("failure %d: want a %s wait, got %v", i+4, want, err)
+		}
+	}
+	for range 20 { // each after the previous wait, which grows to the cap
+		c.t = c.t.Add(10 * time.Minute)
+		_, err := s.Login(ctx, "alice", "wrong-again", stranger)
+		wantUnauthenticated(t, "failure at the cap", err)
+	}
+	if until, wait := s.throttle.wait("alice", stranger, c.t); !wait || until.Sub(c.t) != 10*time.Minute {
+		t.Fatalf("backoff not capped at Lockout: until %v", until.Sub(c.t))
+	}
+	// Unknown users fail with the same message and are throttled alike.
+	_, errUnknown := s.Login(ctx, "mallory", "whatever-pass", stranger)
 	wantUnauthenticated(t, "unknown user", errUnknown)
-	for _, m := range append(msgs, err.Error(), errUnknown.Error()) {
+	for _, m := range append(msgs, errUnknown.Error()) {
 		if m != msgs[0] {
 			t.Fatalf("failure messages differ: %q vs %q", m, msgs[0])
 		}
@@ -214,18 +235,17 @@ func TestFailedLoginsLockOut(t *testing.T) {
 			t.Fatalf("message holds a password: %q", m)
 		}
 	}
-	// After the lockout the right password works and the counter resets.
+	// After the wait the right password works from the stranger's address
+	// too, and resets its failures.
 	c.t = c.t.Add(11 * time.Minute)
-	if _, err := s.Login(ctx, "alice", "alice-pass-1"); err != nil {
-		t.Fatalf("login after lockout: %v", err)
+	if _, err := s.Login(ctx, "alice", "alice-pass-1", stranger); err != nil {
+		t.Fatalf("login after the backoff: %v", err)
 	}
-	if u := users.users["alice"]; u.FailedLogins != 0 || !u.LockedUntil.IsZero() {
-		t.Fatalf("counters not reset: %+v", u)
+	if _, err := s.Login(ctx, "alice", "wrong-password", stranger); err != nil {
+		wantUnauthenticated(t, "first failure after a success", err)
 	}
-	want := []string{"alice LOGIN FAILED wrong password", "alice LOGIN FAILED wrong password",
-		"alice LOGIN FAILED wrong password; locked out for 10m0s", "alice LOGIN FAILED locked out", "mallory LOGIN FAILED unknown user"}
-	if strings.Join(users.audits, "|") != strings.Join(want, "|") {
-		t.Fatalf("audits = %q\nwant %q", users.audits, want)
+	if _, err := s.Login(ctx, "alice", "alice-pass-1", stranger); err != nil {
+		t.Fatalf("a success reset the failures, yet: %v", err)
 	}
 }
 
@@ -265,4 +285,32 @@ func TestLoadOrCreateSecret(t *testing.T) {
 	if _, err := LoadOrCreateSecret(path); err == nil {
 		t.Fatal("a short secret file was accepted")
 	}
+}
+
+// TestConcurrentLoginsAndVerify exercises the throttle and the user cache
+// from many goroutines (run with -race).
+func TestConcurrentLoginsAndVerify(t *testing.T) {
+	users := newFakeUsers(t, map[string]string{"alice": "alice-pass-1"})
+	s := newService(t, users, &clock{t: time.Now()})
+	ctx := context.Background()
+	tok, err := s.Login(ctx, "alice", "alice-pass-1", "192.0.2.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 20 {
+				if _, err := s.Verify(ctx, tok.Access); err != nil {
+					t.Errorf("verify: %v", err)
+					return
+				}
+				if j == 0 {
+					_, _ = s.Login(ctx, "alice", "wrong-password", fmt.Sprintf("192.0.2.%d:1", 10+i))
+					users.hook("alice", time.Now()) // a change on this process: the cache entry goes
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

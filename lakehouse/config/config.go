@@ -157,11 +157,13 @@ type AuthConfig struct {
 	AccessTTL Duration `toml:"access_ttl" help:"lifetime of access tokens"`
 	// RefreshTTL is the lifetime of a refresh token. Default: 168h.
 	RefreshTTL Duration `toml:"refresh_ttl" help:"lifetime of refresh tokens"`
-	// MaxFailedLogins locks a user out after this many failed logins in a
-	// row. Default: 5.
-	MaxFailedLogins int `toml:"max_failed_logins" help:"failed logins in a row before a lockout"`
-	// Lockout is how long a locked-out user cannot log in. Default: 15m.
-	Lockout Duration `toml:"lockout" help:"how long a user is locked out"`
+	// MaxFailedLogins is the number of failed logins in a row of one user
+	// from one client address after which that address must wait (1s,
+	// doubling with each further failure) before it may try that user
+	// again. Other addresses are not slowed. Default: 5.
+	MaxFailedLogins int `toml:"max_failed_logins" help:"failed logins of a user from one address before that address backs off"`
+	// Lockout is the longest such wait. Default: 15m.
+	Lockout Duration `toml:"lockout" help:"longest backoff of an address after failed logins"`
 	// UserCacheTTL is how long a process trusts what it read of a user
 	// (token epoch, role, dropped) when verifying tokens: the bound on how
 	// late another process refuses a revoked token. Default: 1s.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 func TestHashAndCheck(t *testing.T) {
@@ -55,5 +57,14 @@ func TestValidate(t *testing.T) {
 		if err != nil && len(tc.p) > 3 && strings.Contains(err.Error(), tc.p) {
 			t.Errorf("Validate error quotes the password: %v", err)
 		}
+	}
+}
+
+// TestDummyHashCost: the constant hash Burn compares against costs what a
+// real check costs, and is a valid hash (so Burn does the full work).
+func TestDummyHashCost(t *testing.T) {
+	c, err := bcrypt.Cost([]byte(dummyHash))
+	if err != nil || c != Cost {
+		t.Fatalf("dummy hash cost = %d, %v; want %d", c, err, Cost)
 	}
 }

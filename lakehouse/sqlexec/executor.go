@@ -165,8 +165,8 @@ type Result struct {
 	Message string
 	// Namespace is the namespace in effect after the statement.
 	Namespace string
-	// AsUser is the user the statement ran as: the caller, or the user
-	// named by EXECUTE AS USER.
+	// AsUser is the name of the user the statement ran as: the caller, or
+	// the user named by EXECUTE AS USER.
 	AsUser string
 }
 
@@ -286,7 +286,7 @@ func (x *Executor) run(ctx context.Context, p access.Principal, st sqlparse.Stat
 		if res.Namespace == "" {
 			res.Namespace = q.ns
 		}
-		res.AsUser = q.p.UserID
+		res.AsUser = q.p.Label()
 		return res, nil
 	})
 }

@@ -19,7 +19,7 @@ import (
 // creates. Bump it with every change of systemTables and add the step to
 // migrateSystem's notes: tables missing from the catalog are created, and
 // columns missing from an existing system table are added (nullable).
-const SystemSchemaVersion = 2
+const SystemSchemaVersion = 3
 
 // SystemNamespace holds Floe's own tables.
 const SystemNamespace = "system"
@@ -41,6 +41,7 @@ var systemTables = []systemTable{
 	// system.users and system.audit_log: their row formats belong to
 	// lakehouse/access.
 	{name: access.UsersTable, stored: true, pk: access.UsersKey(), cols: access.UsersColumns()},
+	{name: access.NamesTable, stored: true, pk: access.NamesKey(), cols: access.NamesColumns()},
 	// system.jobs: its row format belongs to lakehouse/jobs.
 	{name: jobs.TableName, stored: true, pk: []string{"job_id"}, cols: jobs.Columns()},
 	{name: access.AuditTable, stored: true, pk: access.AuditKey(), cols: access.AuditColumns()},
@@ -136,7 +137,9 @@ func (x *Executor) Bootstrap(ctx context.Context) error {
 // Versions: 1 — users, jobs, audit_log, namespaces, tables, columns,
 // storages, stats, live_queries. 2 — users.token_epoch (revocation that
 // holds across processes and restarts; rows of version 1 read NULL, that
-// is epoch 0).
+// is epoch 0). 3 — users.user_name and user_names (immutable user ids:
+// users created from now on get "~" and a ULID as id; older users keep
+// their name as id and NULL as user_name).
 func migrateSystem(c *manifest.Catalog, now time.Time) {
 	for _, ns := range []string{DefaultNamespace, SystemNamespace} {
 		if _, ok := c.Namespace(ns); !ok {

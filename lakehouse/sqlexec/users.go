@@ -46,14 +46,37 @@ func (x *Executor) dropUser(ctx context.Context, q *stmtCtx, s *sqlparse.DropUse
 	return Result{Message: "DROP USER"}, nil
 }
 
-// executeAs runs EXECUTE AS USER: the inner statement runs as the named
-// user (its partition and its role), and system.audit_log records the
-// caller as actor and the user as subject.
+// impersonable reports whether st may run inside EXECUTE AS USER: data
+// statements only (SUBSCRIBE too: a live query reads with the subject's
+// rights, like SELECT). Everything else — user, role, namespace, table and
+// view management, maintenance, nested EXECUTE AS, and any statement kind
+// added later until it is listed here — is refused, so a service account
+// cannot take over a login or change the catalog in another user's name.
+func impersonable(st sqlparse.Statement) bool {
+	switch st.(type) {
+	case *sqlparse.Select, *sqlparse.Insert, *sqlparse.Update, *sqlparse.Delete, *sqlparse.Subscribe:
+		return true
+	}
+	return false
+}
+
+// executeAs runs EXECUTE AS USER: the inner statement, a data statement,
+// runs as the named user (its partition and exactly its role), and
+// system.audit_log records the caller as actor and the user as subject.
 func (x *Executor) executeAs(ctx context.Context, q *stmtCtx, s *sqlparse.ExecuteAs) (Result, error) {
 	if q.p != q.actor {
 		return Result{}, dberr.New(dberr.InvalidArgument, "EXECUTE AS USER cannot be nested")
 	}
-	p, err := x.users.ActAs(ctx, q.p, s.User)
+	if !impersonable(s.Stmt) {
+		return Result{}, dberr.New(dberr.PermissionDenied,
+			"EXECUTE AS USER runs only SELECT, INSERT, UPDATE and DELETE; run %q as yourself (user, table, namespace and view management are never done in another user's name)",
+			firstWords(s.Stmt.Text()))
+	}
+	act := x.users.ActAs
+	if s.ByID {
+		act = x.users.ActAsID
+	}
+	p, err := act(ctx, q.p, s.User)
 	if err != nil {
 		return Result{}, err
 	}

@@ -23,6 +23,12 @@ func TestUserLifecycle(t *testing.T) {
 	h.must(dba, "CREATE USER alice WITH PASSWORD 'alice-pass-1'")
 	h.fails(dba, dberr.AlreadyExists, "CREATE USER alice WITH PASSWORD 'alice-pass-2'")
 	h.must(dba, "CREATE USER IF NOT EXISTS alice WITH PASSWORD 'alice-pass-2'")
+	// alice as a login gives her: her immutable id, her name.
+	first, _, _ := x.Users().Lookup(ctx, "alice")
+	alice := first.Principal()
+	if !strings.HasPrefix(alice.UserID, "~") || alice.Name != "alice" {
+		t.Fatalf("alice's principal = %+v, want a ~ id and the name", alice)
+	}
 
 	u, ok, err := x.Users().Lookup(ctx, "alice")
 	if err != nil || !ok {
@@ -36,7 +42,7 @@ func TestUserLifecycle(t *testing.T) {
 	}
 
 	// The hash never leaves through SQL, and no column holds the password.
-	equal(t, "users as dba", h.rows(dba, "SELECT user_id, role, email FROM system.users ORDER BY user_id"),
+	equal(t, "users as dba", h.rows(dba, "SELECT user_name, role, email FROM system.users ORDER BY user_name"),
 		[]string{"[alice user <nil>]", "[dora dba d@x.io]", "[root system <nil>]"})
 	h.fails(dba, dberr.ColumnNotFound, "SELECT password_hash FROM system.users")
 	for _, r := range h.rows(root, "SELECT * FROM system.users") {
@@ -77,9 +83,15 @@ func TestUserLifecycle(t *testing.T) {
 	if u.TokenEpoch != 3 {
 		t.Fatalf("dropped alice's token epoch = %d, want 3 (password, role, drop)", u.TokenEpoch)
 	}
-	equal(t, "active users", h.rows(dba, "SELECT user_id FROM system.users WHERE deleted_at IS NULL ORDER BY 1"), []string{"dora", "root"})
+	equal(t, "active users", h.rows(dba, "SELECT user_name FROM system.users WHERE deleted_at IS NULL ORDER BY 1"), []string{"dora", "root"})
 	h.must(dba, "CREATE USER alice WITH PASSWORD 'alice-pass-4'") // re-create
-	equal(t, "changes", changed, []string{"root", "dora", "alice", "alice", "alice", "alice", "alice"})
+	// Every change is reported by id; the re-created alice has a new one.
+	if len(changed) != 7 || changed[2] != alice.UserID || changed[5] != alice.UserID || changed[6] == alice.UserID {
+		t.Fatalf("changes %q (alice %s): want root, dora, alice ×4 and the new alice", changed, alice.UserID)
+	}
+	if again, _, _ := x.Users().Lookup(ctx, "alice"); again.ID != changed[6] || !again.Active() {
+		t.Fatalf("the re-created alice = %+v", again)
+	}
 
 	// Every user change is audited with the actor; nothing holds a password.
 	got := h.rows(root, "SELECT actor, subject, action, target FROM system.audit_log WHERE action LIKE '%USER' ORDER BY audit_id")
@@ -101,6 +113,15 @@ func TestExecuteAs(t *testing.T) {
 	h.must(root, "CREATE USER svc WITH PASSWORD 'svc-pass-12' ROLE service")
 	h.must(root, "CREATE USER alice WITH PASSWORD 'alice-pass-1'")
 	h.must(root, "CREATE USER bob WITH PASSWORD 'bob-pass-123'")
+	// The users' principals as a login gives them: their ids, not names.
+	as := func(name string) access.Principal {
+		u, ok, err := h.node.Executor.Users().Lookup(context.Background(), name)
+		if err != nil || !ok {
+			t.Fatalf("lookup %s: %v %v", name, ok, err)
+		}
+		return u.Principal()
+	}
+	alice, bob := as("alice"), as("bob")
 	h.must(alice, "CREATE USER TABLE notes (id BIGINT PRIMARY KEY, body TEXT)")
 
 	res := h.must(svc, "EXECUTE AS USER 'alice' (INSERT INTO notes VALUES (1, 'from svc'))")
@@ -131,4 +152,38 @@ func TestExecuteAs(t *testing.T) {
 	got := h.rows(root, "SELECT actor, actor_role, subject, target FROM system.audit_log WHERE action = 'EXECUTE AS' ORDER BY audit_id")
 	equal(t, "audit", got, []string{
 		"[svc service alice INSERT INTO notes]", "[svc service alice SELECT body FROM]", "[dora dba svc SELECT 1]"})
+}
+
+// TestLegacyUsersKeepTheirData: a user of a warehouse from before
+// immutable ids (its row keyed by its name, no user_name) keeps its name
+// as id, so its partitions keep their rows; its name stays taken; once
+// dropped, the name can be re-created — with a new id that sees none of
+// the legacy user's rows, which a dba still reaches by the old id.
+func TestLegacyUsersKeepTheirData(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	users := h.node.Executor.Users()
+	addUser(h, "ann", "user", false) // as an older build wrote it
+	legacy := access.Principal{UserID: "ann", Role: access.RoleUser}
+	h.must(legacy, "CREATE USER TABLE notes (id BIGINT PRIMARY KEY, body TEXT)")
+	h.must(legacy, "INSERT INTO notes VALUES (1, 'ann before the upgrade')")
+
+	u, ok, err := users.Lookup(ctx, "ann")
+	if err != nil || !ok || u.ID != "ann" || u.Name() != "ann" || !u.Active() {
+		t.Fatalf("legacy ann = %+v, %v, %v", u, ok, err)
+	}
+	equal(t, "legacy ann's rows", h.rows(u.Principal(), "SELECT body FROM notes"), []string{"ann before the upgrade"})
+	h.fails(root, dberr.AlreadyExists, "CREATE USER ann WITH PASSWORD 'ann-pass-123'")
+
+	h.must(root, "DROP USER ann; CREATE USER ann WITH PASSWORD 'ann-pass-123'")
+	again, ok, err := users.Lookup(ctx, "ann")
+	if err != nil || !ok || again.ID == "ann" || !strings.HasPrefix(again.ID, "~") || !again.Active() {
+		t.Fatalf("re-created ann = %+v, %v, %v", again, ok, err)
+	}
+	equal(t, "the new ann's rows", h.rows(again.Principal(), "SELECT body FROM notes"), nil)
+	equal(t, "dba recovery by id", h.rows(dba, "EXECUTE AS USER ID 'ann' (SELECT body FROM notes)"), []string{"ann before the upgrade"})
+	// A name is never an id: "~…" logs in as no one.
+	if _, ok, _ := users.Lookup(ctx, again.ID); ok {
+		t.Fatal("a user id resolved as a login name")
+	}
 }

@@ -95,7 +95,7 @@ func TestViewSeedScenario(t *testing.T) {
 	for _, c := range res.Columns {
 		names = append(names, c.Name)
 	}
-	if strings.Contains(strings.Join(names, ","), "password_hash") || len(names) != 8 {
+	if strings.Contains(strings.Join(names, ","), "password_hash") || len(names) != 10 {
 		t.Fatalf("view columns %v", names)
 	}
 	// Catalog: namespace, columns and types, dependencies, creator.

@@ -47,6 +47,9 @@ type DropUser struct {
 type ExecuteAs struct {
 	span
 	User string
+	// ByID: User is an immutable user id (EXECUTE AS USER ID '~…'), which
+	// may name a dropped user (recovery of its rows by a dba).
+	ByID bool
 	Stmt Statement
 }
 
@@ -241,6 +244,10 @@ func parseExecute(p *parser) (Statement, error) {
 		return nil, err
 	}
 	st := &ExecuteAs{}
+	if isKeyword(p.peek(), "ID") && !isOp(p.peekAt(1), "(") { // not a user named "id"
+		p.next()
+		st.ByID = true
+	}
 	var err error
 	if st.User, err = p.userName(); err != nil {
 		return nil, err

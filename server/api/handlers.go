@@ -116,7 +116,7 @@ func (h authHandler) Login(ctx context.Context, req *connect.Request[floev1.Logi
 	if m.GetUser() == "" || m.GetPassword() == "" {
 		return nil, h.s.toConnect(ctx, dberr.New(dberr.InvalidArgument, "user and password are required"), 0)
 	}
-	t, err := h.s.auth.Login(ctx, m.GetUser(), m.GetPassword())
+	t, err := h.s.auth.Login(ctx, m.GetUser(), m.GetPassword(), req.Peer().Addr)
 	if err != nil {
 		return nil, h.s.toConnect(ctx, err, 0)
 	}

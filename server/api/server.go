@@ -36,7 +36,7 @@ type Executor interface {
 
 // Authenticator logs users in and verifies tokens (auth.Service).
 type Authenticator interface {
-	Login(ctx context.Context, user, password string) (auth.Tokens, error)
+	Login(ctx context.Context, user, password, client string) (auth.Tokens, error)
 	Refresh(ctx context.Context, token string) (auth.Tokens, error)
 	Verify(ctx context.Context, token string) (auth.Identity, error)
 }
