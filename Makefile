@@ -72,7 +72,7 @@ fuzz: ## fuzz the manifest decoders, the SQL lexer/parser, the query guard and t
 s3-up: ## start versitygw on loopback and print the FLOE_TEST_S3_* exports
 	./scripts/s3-up.sh
 
-s3-down: ## stop the versitygw started by s3-up
+s3-down: ## stop the versitygw started by s3-up (from any shell: s3-up records it in .floe-s3/)
 	./scripts/s3-down.sh
 
 localstack-up: ## start LocalStack S3 (needs Docker)
