@@ -22,7 +22,7 @@ run: build ## start a Floe node with embedded defaults (data in ./floe-data)
 build: ## build bin/floe
 	$(GO) build -o bin/floe ./cmd/floe
 
-test: ## the whole test suite with -race, S3 tests against versitygw (or FLOE_TEST_S3_* if set)
+test: ## the whole test suite (-race on packages with concurrency, plain elsewhere; time per package at the end), S3 tests against versitygw (or FLOE_TEST_S3_* if set)
 	./scripts/test.sh
 
 test-unit: ## the test suite without an S3 server (S3 tests skip)
