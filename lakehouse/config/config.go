@@ -53,6 +53,37 @@ type Config struct {
 	Auth    AuthConfig    `toml:"auth"`
 	Jobs    JobsConfig    `toml:"jobs"`
 	Lease   LeaseConfig   `toml:"lease"`
+	Live    LiveConfig    `toml:"live"`
+}
+
+// LiveConfig bounds live queries (livequery) and configures the bus that
+// carries committed changes from writer processes to live nodes.
+type LiveConfig struct {
+	// MaxSubscriptionsPerUser bounds one user's live subscriptions on this
+	// node, over all connections. Default: 100.
+	MaxSubscriptionsPerUser int `toml:"max_subscriptions_per_user" help:"live subscriptions one user may hold on this node"`
+	// MaxSubscriptionsPerConnection bounds the subscriptions of one
+	// connection (one client session). Default: 20.
+	MaxSubscriptionsPerConnection int `toml:"max_subscriptions_per_connection" help:"live subscriptions one connection may hold"`
+	// QueueLength is how many events a subscriber may have undelivered;
+	// beyond it the subscriber gets a resync event and must resume from its
+	// last _seq. Default: 1024.
+	QueueLength int `toml:"queue_length" help:"undelivered events per subscriber before a resync"`
+	// MaxMessageBytes bounds one streamed message (a batch of rows); a
+	// single row larger than it ends the subscription with a clear error.
+	// Default: 4194304 (4 MiB).
+	MaxMessageBytes int `toml:"max_message_bytes" help:"largest live-query message in bytes"`
+	// Heartbeat is how often an idle subscription stream gets a heartbeat.
+	// Default: 15s.
+	Heartbeat Duration `toml:"heartbeat" help:"interval of heartbeats on idle live-query streams"`
+	// Nodes are the comma-separated base URLs of the live nodes a writer
+	// process publishes committed changes to (BusService.Publish); see
+	// LiveNodes. Default: none.
+	Nodes string `toml:"nodes" help:"comma-separated base URLs of live nodes that receive published changes"`
+	// PollInterval is how often a live node reads the manifests of the
+	// partitions it serves to fill changes whose publish it missed.
+	// Default: 2s.
+	PollInterval Duration `toml:"poll_interval" help:"how often a live node checks served partitions for missed changes"`
 }
 
 // LeaseConfig is the node's writer lease: one node at a time writes a
@@ -131,6 +162,10 @@ type AuthConfig struct {
 	MaxFailedLogins int `toml:"max_failed_logins" help:"failed logins in a row before a lockout"`
 	// Lockout is how long a locked-out user cannot log in. Default: 15m.
 	Lockout Duration `toml:"lockout" help:"how long a user is locked out"`
+	// UserCacheTTL is how long a process trusts what it read of a user
+	// (token epoch, role, dropped) when verifying tokens: the bound on how
+	// late another process refuses a revoked token. Default: 1s.
+	UserCacheTTL Duration `toml:"user_cache_ttl" help:"how long token checks trust a cached user row (revocation delay on other processes)"`
 	// RootUser is the system user created at the first start with the
 	// password in FLOE_ROOT_PASSWORD (or a generated one, printed once).
 	// Default: "root".
@@ -167,6 +202,11 @@ type QueryConfig struct {
 	// CacheBytes bounds the local segment cache (<data_dir>/cache).
 	// Default: 1073741824 (1 GiB).
 	CacheBytes int64 `toml:"cache_bytes" help:"bound of the local segment cache in bytes"`
+	// PointCacheBytes bounds the memory of the compact per-segment key
+	// indexes that answer primary-key reads of flushed rows without
+	// decoding a segment; 0 turns them off (every such read decodes the
+	// segments its key may be in). Default: 134217728 (128 MiB).
+	PointCacheBytes int64 `toml:"point_cache_bytes" help:"memory for primary-key indexes of flushed segments, in bytes (0: off)"`
 	// MaxValueBytes bounds the value one call of a size-driven function
 	// (range, repeat, lpad, printf, …) may build; a batch of rows may
 	// build four times as much. Default: 16777216 (16 MiB).
@@ -316,17 +356,19 @@ func Default() Config {
 		Catalog: CatalogConfig{RefreshInterval: Duration{2 * time.Second}},
 		Buffer:  BufferConfig{MaxBytes: 1 << 30},
 		Flush:   FlushConfig{Rows: 100_000, Interval: Duration{time.Minute}},
-		Query: QueryConfig{MemoryLimit: "1GB", Threads: 2, Timeout: Duration{time.Minute}, CacheBytes: 1 << 30,
+		Query: QueryConfig{MemoryLimit: "1GB", Threads: 2, Timeout: Duration{time.Minute}, CacheBytes: 1 << 30, PointCacheBytes: 128 << 20,
 			MaxValueBytes: 16 << 20, MaxResultBytes: 64 << 20, MaxConcurrent: 4, MaxConcurrentPerUser: 2,
 			QueueLength: 16, QueueWait: Duration{2 * time.Second}},
 		Server: ServerConfig{Listen: "127.0.0.1:7878", MaxRequestBytes: 16 << 20},
 		Auth: AuthConfig{AccessTTL: Duration{15 * time.Minute}, RefreshTTL: Duration{7 * 24 * time.Hour},
-			MaxFailedLogins: 5, Lockout: Duration{15 * time.Minute}, RootUser: "root"},
+			MaxFailedLogins: 5, Lockout: Duration{15 * time.Minute}, UserCacheTTL: Duration{time.Second}, RootUser: "root"},
 		Role: "node",
 		Jobs: JobsConfig{EvictInterval: Duration{30 * time.Second}, CompactInterval: Duration{10 * time.Minute},
 			CompactMinSegments: 4, CompactTargetBytes: 128 << 20, GCInterval: Duration{time.Hour},
 			GCRetention: Duration{24 * time.Hour}, GCGrace: Duration{time.Hour}},
 		Lease: LeaseConfig{Duration: Duration{10 * time.Second}, RequestGrace: Duration{5 * time.Second}},
+		Live: LiveConfig{MaxSubscriptionsPerUser: 100, MaxSubscriptionsPerConnection: 20, QueueLength: 1024,
+			MaxMessageBytes: 4 << 20, Heartbeat: Duration{15 * time.Second}, PollInterval: Duration{2 * time.Second}},
 	}
 }
 
@@ -336,6 +378,17 @@ const (
 	RoleFunction = "function"
 	RoleLive     = "live"
 )
+
+// LiveNodes returns the base URLs of Live.Nodes, without blanks.
+func (c *Config) LiveNodes() []string {
+	var out []string
+	for _, u := range strings.Split(c.Live.Nodes, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, strings.TrimRight(u, "/"))
+		}
+	}
+	return out
+}
 
 // CacheDir returns the segment cache directory: Query.CacheDir, or
 // <data_dir>/cache when that is empty.
@@ -429,6 +482,9 @@ func (c *Config) Validate() error {
 	if c.Query.Timeout.Duration <= 0 {
 		bad("query.timeout", "must be positive, got %s", c.Query.Timeout)
 	}
+	if c.Query.PointCacheBytes < 0 {
+		bad("query.point_cache_bytes", "must be 0 (off) or more, got %d", c.Query.PointCacheBytes)
+	}
 	if c.Query.CacheBytes < 1<<20 {
 		bad("query.cache_bytes", "must be at least 1048576 (1 MiB), got %d", c.Query.CacheBytes)
 	}
@@ -468,6 +524,29 @@ func (c *Config) Validate() error {
 	if c.Server.MaxRequestBytes < 1024 {
 		bad("server.max_request_bytes", "must be at least 1024, got %d", c.Server.MaxRequestBytes)
 	}
+	if c.Live.MaxSubscriptionsPerUser < 1 {
+		bad("live.max_subscriptions_per_user", "must be positive, got %d", c.Live.MaxSubscriptionsPerUser)
+	}
+	if c.Live.MaxSubscriptionsPerConnection < 1 || c.Live.MaxSubscriptionsPerConnection > c.Live.MaxSubscriptionsPerUser {
+		bad("live.max_subscriptions_per_connection", "must be between 1 and live.max_subscriptions_per_user (%d), got %d", c.Live.MaxSubscriptionsPerUser, c.Live.MaxSubscriptionsPerConnection)
+	}
+	if c.Live.QueueLength < 1 {
+		bad("live.queue_length", "must be positive, got %d", c.Live.QueueLength)
+	}
+	if c.Live.MaxMessageBytes < 1024 {
+		bad("live.max_message_bytes", "must be at least 1024, got %d", c.Live.MaxMessageBytes)
+	}
+	if c.Live.Heartbeat.Duration < 100*time.Millisecond {
+		bad("live.heartbeat", "must be at least 100ms, got %s", c.Live.Heartbeat)
+	}
+	if c.Live.PollInterval.Duration <= 0 {
+		bad("live.poll_interval", "must be positive, got %s", c.Live.PollInterval)
+	}
+	for i, u := range c.LiveNodes() {
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			bad(fmt.Sprintf("live.nodes[%d]", i), "%q must start with http:// or https://", u)
+		}
+	}
 	if c.Auth.JWTSecret != "" && len(c.Auth.JWTSecret) < 32 {
 		bad("auth.jwt_secret", "must be at least 32 bytes long (got %d); leave it empty to generate one", len(c.Auth.JWTSecret))
 	}
@@ -479,6 +558,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.MaxFailedLogins < 1 {
 		bad("auth.max_failed_logins", "must be at least 1, got %d", c.Auth.MaxFailedLogins)
+	}
+	if c.Auth.UserCacheTTL.Duration < 0 || c.Auth.UserCacheTTL.Duration > time.Minute {
+		bad("auth.user_cache_ttl", "must be between 0s and 1m (it bounds how late a revoked token is refused), got %s", c.Auth.UserCacheTTL)
 	}
 	if c.Auth.Lockout.Duration < 0 {
 		bad("auth.lockout", "must not be negative, got %s", c.Auth.Lockout)

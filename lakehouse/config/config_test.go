@@ -82,12 +82,15 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.Storage.S3.MaxAttempts = 0
 	c.Lease.Duration.Duration = 100 * time.Millisecond
 	c.Lease.RequestGrace.Duration = -time.Second
+	c.Live.MaxSubscriptionsPerConnection = 1000
+	c.Live.Heartbeat.Duration = time.Millisecond
+	c.Live.Nodes = "http://ok:1, live-2:7878"
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("Validate succeeded")
 	}
 	for _, key := range []string{"node_id", "log.level", "storage.s3.bucket", "storage.s3.endpoint", "storage.s3.access_key_id", "storage.s3.max_attempts",
-		"lease.duration", "lease.request_grace"} {
+		"lease.duration", "lease.request_grace", "live.max_subscriptions_per_connection", "live.heartbeat", "live.nodes[1]"} {
 		if !strings.Contains(err.Error(), "config: "+key+":") {
 			t.Errorf("error does not name %s:\n%v", key, err)
 		}

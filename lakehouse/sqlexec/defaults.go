@@ -4,6 +4,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/floedb/floe/lakehouse/access"
+
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/row"
 	"github.com/floedb/floe/manifest"
@@ -70,7 +72,7 @@ func checkFloeDefault(col manifest.Column) (bool, error) {
 }
 
 // goDefault evaluates a Floe default function for one row.
-func (x *Executor) goDefault(k defaultKind, col manifest.Column, p Principal, now time.Time) (row.Value, error) {
+func (x *Executor) goDefault(k defaultKind, col manifest.Column, p access.Principal, now time.Time) (row.Value, error) {
 	switch k {
 	case defaultNow:
 		if col.Type.Kind == manifest.KindDate {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/admission"
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/sqlparse"
@@ -32,7 +33,7 @@ func TestBoundedAnswersAtTheDeadline(t *testing.T) {
 	// stuck returns only once release is closed, below: that bounded
 	// returns at all proves it answered without waiting for the engine,
 	// whatever the machine's speed (no wall-clock bound here).
-	_, err = x.bounded(context.Background(), Principal{UserID: "alice"}, sel[0], stuck)
+	_, err = x.bounded(context.Background(), access.Principal{UserID: "alice"}, sel[0], stuck)
 	var de *dberr.Error
 	if !errors.As(err, &de) || de.Code != dberr.Timeout {
 		t.Fatalf("got %v, want TIMEOUT", err)
@@ -60,7 +61,7 @@ func TestBoundedAnswersAtTheDeadline(t *testing.T) {
 		close(done)
 		return Result{Message: "INSERT 1"}, nil
 	}
-	res, err := x.bounded(context.Background(), Principal{UserID: "alice"}, ins[0], slow)
+	res, err := x.bounded(context.Background(), access.Principal{UserID: "alice"}, ins[0], slow)
 	select {
 	case <-done:
 	default:

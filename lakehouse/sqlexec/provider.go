@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/floedb/floe/lakehouse/access"
+
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/floedb/floe/lakehouse/dberr"
@@ -38,7 +40,7 @@ func (x *Executor) providerFor(t *manifest.Table) provider {
 		if v, ok := x.virtual[t.Name]; ok {
 			return v
 		}
-		if t.Name == "users" {
+		if t.Name == access.UsersTable {
 			return usersProvider{}
 		}
 	}
@@ -120,12 +122,8 @@ func (pp partitionProvider) view(ctx context.Context, q *stmtCtx, tbl *schema.Ta
 type usersProvider struct{}
 
 func (usersProvider) view(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, hidden bool) (string, error) {
-	filter := ""
-	if !q.p.Role.AtLeast(RoleDBA) {
-		filter = "user_id = " + duckengine.Literal(q.p.UserID)
-	}
 	// Password hashes never leave the engine through SQL.
-	return q.partitionView(ctx, tbl, "", version, hidden, filter, []string{"password_hash"})
+	return q.partitionView(ctx, tbl, "", version, hidden, access.UsersRowFilter(q.p, duckengine.Literal), access.UsersHiddenColumns())
 }
 
 // partitionView creates the view of one partition: the segments (by field

@@ -47,6 +47,9 @@
 //	[EXPLAIN [ANALYZE]] query
 //	FLUSH TABLE name, FLUSH ALL [TABLES]
 //	COMPACT TABLE name
+//	SUBSCRIBE TO SELECT {* | col, …} FROM name [WHERE cond] [OPTIONS (key = n, …)]
+//	SUBSCRIBE TO name [WHERE cond] [OPTIONS (key = n, …)]
+//	KILL LIVE QUERY 'id'
 //
 // A name is table or namespace.table. A query is a statement starting with
 // SELECT, WITH, VALUES, FROM, TABLE or '('; the parser does not parse

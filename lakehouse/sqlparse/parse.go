@@ -125,6 +125,10 @@ func statementParser(first Token) parseFunc {
 		return parseFlush
 	case "COMPACT":
 		return parseCompact
+	case "SUBSCRIBE":
+		return parseSubscribe
+	case "KILL":
+		return parseKill
 
 	case "ATTACH", "DETACH", "COPY", "EXPORT", "IMPORT", "CHECKPOINT", "VACUUM":
 		return refuse(1, reasonStorage)

@@ -74,9 +74,11 @@ type Options struct {
 	// Cache, when set, holds segment files locally for reads; without it
 	// every read fetches the segments it needs into memory.
 	Cache *Cache
-	// PointCacheBytes bounds the memory of decoded segments kept for
-	// Lookup. Default: DefaultPointCacheBytes (64 MiB); negative disables
-	// the cache (every Lookup then reads the segments it needs).
+	// PointCacheBytes bounds the memory of the compact segment indexes
+	// kept for Lookup (see segmentLookup); a segment whose index takes more
+	// than half of it is not indexed. Default: DefaultPointCacheBytes
+	// (128 MiB); negative disables the indexes (every Lookup then reads
+	// the segments its key may be in).
 	PointCacheBytes int64
 	// Changes, when set, receives every acknowledged Write (see
 	// ChangeSink). Default: none.
@@ -103,6 +105,9 @@ type Gate interface {
 	Hold(ctx context.Context) (context.Context, context.CancelFunc, error)
 	// Lost reports a commit that found a newer writer epoch.
 	Lost(err error)
+	// Held reports whether the lease is provably valid now, without
+	// renewing it or making any request.
+	Held() bool
 }
 
 // Store is the storage engine of one process. It is safe for concurrent
@@ -196,6 +201,20 @@ func (s *Store) latest(ctx context.Context, t *manifest.Table, partition string)
 		return &manifest.Partition{TableID: t.ID, Partition: partition}, nil
 	}
 	return m, err
+}
+
+// readHead returns the partition's latest manifest for a read that
+// follows a buffer snapshot. While the writer lease is provably valid
+// (Gate.Held), this process is the partition's only committer,
+// so the head it confirmed by its own commits or a listing within the
+// log's HeadTTL is the latest: it is used without a request. Otherwise
+// (no lease: functions, live nodes, tests; or a lease this process can no
+// longer prove) the partition is listed as by latest.
+func (s *Store) readHead(ctx context.Context, t *manifest.Table, partition string) (*manifest.Partition, error) {
+	if g := s.opts.Gate; g != nil && g.Held() {
+		return s.base(ctx, t, partition)
+	}
+	return s.latest(ctx, t, partition)
 }
 
 // base returns the manifest a flush of the partition builds on: the one
@@ -293,11 +312,16 @@ func pkIndexes(t *manifest.Table) ([]int, error) {
 // keyOf encodes the primary key of values (a fresh slice).
 func keyOf(pk []int, values row.Row) []byte {
 	var buf [64]byte
-	out := buf[:0]
+	return bytes.Clone(appendKeyOf(buf[:0], pk, values))
+}
+
+// appendKeyOf appends the encoded primary key of values (the key columns
+// at pk) to dst.
+func appendKeyOf(dst []byte, pk []int, values row.Row) []byte {
 	for _, i := range pk {
-		out = row.AppendKey(out, values[i])
+		dst = row.AppendKey(dst, values[i])
 	}
-	return bytes.Clone(out)
+	return dst
 }
 
 // Write appends the changes to one partition of t as one atomic batch and
@@ -311,30 +335,46 @@ func keyOf(pk []int, values row.Row) []byte {
 // fate is the gate's (see lease.Lease.Confirm), and it is never handed to
 // Options.Changes.
 func (s *Store) Write(ctx context.Context, t *manifest.Table, partition string, changes []Change) (uint64, error) {
+	first, durable, err := s.Apply(ctx, t, partition, changes)
+	if err != nil {
+		return 0, err
+	}
+	return first, durable()
+}
+
+// Apply is the first half of Write (see wbuf.Buffer.Apply): it makes the
+// batch visible in the buffer and returns durable, which waits until the
+// batch is durable, asks the gate to confirm it, hands it to
+// Options.Changes and returns nil if it may be acknowledged. durable must
+// be called exactly once; a caller may release its partition lock
+// between the two so that concurrent writers of the partition share a
+// WAL sync. On an error nothing was written and durable is nil.
+func (s *Store) Apply(ctx context.Context, t *manifest.Table, partition string, changes []Change) (first uint64, durable func() error, err error) {
+	fail := func(err error) (uint64, func() error, error) { return 0, nil, err }
 	if s.buf == nil {
-		return 0, fmt.Errorf("tablestore: write %s/%q: %w", t.ID, partition, ErrNoBuffer)
+		return fail(fmt.Errorf("tablestore: write %s/%q: %w", t.ID, partition, ErrNoBuffer))
 	}
 	if s.fenced.Load() {
-		return 0, fmt.Errorf("tablestore: write %s/%q: %w: a newer node took over the warehouse; this node no longer accepts writes", t.ID, partition, manifest.ErrFenced)
+		return fail(fmt.Errorf("tablestore: write %s/%q: %w: a newer node took over the warehouse; this node no longer accepts writes", t.ID, partition, manifest.ErrFenced))
 	}
 	if g := s.opts.Gate; g != nil {
 		if err := g.Admit(ctx); err != nil {
-			return 0, fmt.Errorf("tablestore: write %s/%q: %w", t.ID, partition, err)
+			return fail(fmt.Errorf("tablestore: write %s/%q: %w", t.ID, partition, err))
 		}
 	}
 	pk, err := pkIndexes(t)
 	if err != nil {
-		return 0, err
+		return fail(err)
 	}
 	muts := make([]wbuf.Mutation, len(changes))
 	for i, c := range changes {
 		if err := checkRow(t, pk, c); err != nil {
-			return 0, fmt.Errorf("%w: change %d: %v", ErrInvalidRow, i, err)
+			return fail(fmt.Errorf("%w: change %d: %v", ErrInvalidRow, i, err))
 		}
 		muts[i] = wbuf.Mutation{Key: keyOf(pk, c.Values), Deleted: c.Deleted, SchemaVersion: t.SchemaVersion, Values: c.Values}
 	}
 	if err := s.seed(ctx, t, partition); err != nil {
-		return 0, err
+		return fail(err)
 	}
 	p := wbuf.PartitionKey{TableID: t.ID, Partition: partition}
 	var q *sequencer
@@ -342,22 +382,28 @@ func (s *Store) Write(ctx context.Context, t *manifest.Table, partition string, 
 	if sink != nil && len(changes) > 0 {
 		q = s.sequencer(p)
 	}
-	first, err := s.buf.Write(ctx, p, muts)
-	if err == nil && s.opts.Gate != nil {
-		if gerr := s.opts.Gate.Confirm(ctx); gerr != nil {
-			err = fmt.Errorf("tablestore: write %s/%q: %w", t.ID, partition, gerr)
-		}
+	first, synced, err := s.buf.Apply(ctx, p, muts)
+	if err != nil {
+		return fail(err)
 	}
-	if q != nil {
-		switch {
-		case err == nil:
-			q.deliver(sink, batchOf(t, partition, first, changes))
-		case first != 0:
-			// Taken but not acknowledged: never published.
-			q.skip(sink, first, first+uint64(len(changes))-1)
+	return first, func() error {
+		err := synced()
+		if err == nil && s.opts.Gate != nil {
+			if gerr := s.opts.Gate.Confirm(ctx); gerr != nil {
+				err = fmt.Errorf("tablestore: write %s/%q: %w", t.ID, partition, gerr)
+			}
 		}
-	}
-	return first, err
+		if q != nil {
+			switch {
+			case err == nil:
+				q.deliver(sink, batchOf(t, partition, first, changes))
+			case first != 0:
+				// Taken but not acknowledged: never published.
+				q.skip(sink, first, first+uint64(len(changes))-1)
+			}
+		}
+		return err
+	}, nil
 }
 
 // commit commits a change to a partition manifest with this node's writer
