@@ -22,7 +22,7 @@ run: build ## start a Floe node with embedded defaults (data in ./floe-data)
 build: ## build bin/floe
 	$(GO) build -o bin/floe ./cmd/floe
 
-test: ## the whole test suite with -race, S3 tests against versitygw (or FLOE_TEST_S3_* if set)
+test: ## the whole test suite (-race on packages with concurrency, plain elsewhere; time per package at the end), S3 tests against versitygw (or FLOE_TEST_S3_* if set)
 	./scripts/test.sh
 
 test-unit: ## the test suite without an S3 server (S3 tests skip)
@@ -81,7 +81,7 @@ reliability: ## the randomized reliability suite (kill -9, SIGSTOP take-over, ob
 s3-up: ## start versitygw on loopback and print the FLOE_TEST_S3_* exports
 	./scripts/s3-up.sh
 
-s3-down: ## stop the versitygw started by s3-up
+s3-down: ## stop the versitygw started by s3-up (from any shell: s3-up records it in .floe-s3/)
 	./scripts/s3-down.sh
 
 localstack-up: ## start LocalStack S3 (needs Docker)

@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/tls"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/floedb/floe/lakehouse/objstore/objstoretest"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
 	"github.com/floedb/floe/proto/floe/v1/floev1connect"
 )
@@ -19,9 +22,30 @@ const rootPassword = "e2e-root-password"
 // TestTourOverHTTP follows the README's tour with JSON over HTTP/1.1 as
 // curl sends it, checks every answer, then restarts the node and checks
 // that everything is still there.
-func TestTourOverHTTP(t *testing.T) {
+func TestTourOverHTTP(t *testing.T) { tour(t, nil) }
+
+// TestTourOnS3 is the README's S3 step: `floe storage check
+// --create-bucket` on the warehouse's bucket and prefix, then the same
+// tour with a node on S3 and a data dir of its own, stopped and restarted.
+func TestTourOnS3(t *testing.T) {
+	if _, ok := objstoretest.S3ConfigFromEnv(); !ok {
+		t.Skip("FLOE_TEST_S3_BUCKET is not set")
+	}
+	env := s3Env(objstoretest.NewS3ConfigForTest(t))
+	cmd := exec.Command(floeBin, "storage", "check", "--create-bucket")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "conditional writes work; Floe can use it") {
+		t.Fatalf("floe storage check: %v\n%s", err, out)
+	}
+	tour(t, env)
+}
+
+// tour follows the README's tour on a node started with env (the object
+// store: a local directory when env is empty).
+func tour(t *testing.T, env []string) {
 	dir := t.TempDir()
-	n := startNode(t, dir, "FLOE_ROOT_PASSWORD="+rootPassword)
+	n := startNode(t, dir, append(env, "FLOE_ROOT_PASSWORD="+rootPassword)...)
 	root := n.login("root", rootPassword)
 	n.sql(root, `CREATE NAMESPACE app;
 		CREATE USER alice WITH PASSWORD 'alice-password';
@@ -63,7 +87,7 @@ func TestTourOverHTTP(t *testing.T) {
 	if strings.Contains(out, "alice-password") || strings.Contains(out, rootPassword) {
 		t.Fatalf("the log holds a password:\n%s", out)
 	}
-	n2 := startNode(t, dir)
+	n2 := startNode(t, dir, env...)
 	alice = n2.login("alice", "alice-password")
 	equalRows(t, "alice after restart", n2.sql(alice, "SELECT id, body FROM app.notes ORDER BY id"), `["1","buy milk"]`, `["2","call mom"]`)
 	if strings.Contains(n2.out.String(), "Created the system user") {

@@ -156,6 +156,13 @@ type Column struct {
 	Nullable bool   `json:"nullable"`
 	// Default is the SQL text of the default expression, empty for none.
 	Default string `json:"default,omitempty"`
+	// InitialDefault is the value rows written before the column existed
+	// read in it (Iceberg's initial-default): set once by ALTER TABLE … ADD
+	// COLUMN … DEFAULT, never changed, empty for NULL. It is the value's
+	// statistic text (segment.FormatStatValue): the type's canonical,
+	// exact spelling. Segments that lack the column read it there; segments
+	// written after the column was added have the column and never use it.
+	InitialDefault string `json:"initial_default,omitempty"`
 }
 
 // TableOptions are the WITH (…) options of a table. Zero values mean the

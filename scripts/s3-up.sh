@@ -4,7 +4,12 @@
 #
 #   eval "$(scripts/s3-up.sh)"
 #   go test ./...
-#   kill "$(cat "$FLOE_S3_PID_FILE")"
+#   scripts/s3-down.sh     # also from a new shell: see below
+#
+# Every gateway it starts is recorded in FLOE_S3_REGISTRY (default
+# .floe-s3/ in the checkout, git-ignored) as <port>.env, holding the
+# exports below; scripts/s3-down.sh stops the one of FLOE_S3_PID_FILE, or
+# without it (a new shell) every gateway recorded there.
 #
 # stdout carries only `export NAME=value` lines; progress goes to stderr.
 # Knobs (environment):
@@ -21,6 +26,7 @@ readonly versitygw_version=v1.8.0
 readonly access_key=floe-test-access
 readonly secret_key=floe-test-secret-key
 readonly bucket=${FLOE_S3_BUCKET:-floe-test}
+registry=${FLOE_S3_REGISTRY:-$(cd "$(dirname "$0")/.." && pwd)/.floe-s3}
 
 log() { echo "s3-up: $*" >&2; }
 
@@ -125,7 +131,8 @@ if [[ -z $started ]]; then
 fi
 log "versitygw serving $state/data on 127.0.0.1:$port (pid $(cat "$pidfile"), log $logfile)"
 
-cat <<ENV
+env_lines() {
+	cat <<ENV
 export FLOE_TEST_S3_BUCKET=$bucket
 export FLOE_TEST_S3_ENDPOINT=http://127.0.0.1:$port
 export FLOE_TEST_S3_REGION=us-east-1
@@ -135,3 +142,7 @@ export FLOE_TEST_S3_PATH_STYLE=true
 export FLOE_S3_DIR=$state
 export FLOE_S3_PID_FILE=$pidfile
 ENV
+}
+mkdir -p "$registry"
+env_lines >"$registry/$port.env"
+env_lines

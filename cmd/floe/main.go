@@ -25,6 +25,12 @@ import (
 )
 
 func main() {
+	// A closed stdout or stderr (`floe serve | grep …` then Ctrl-C) must not
+	// kill the process before it flushes: with SIGPIPE notified, the Go
+	// runtime no longer dies of a write to a broken pipe on fd 1 or 2, and
+	// the write returns EPIPE instead (os/signal, "SIGPIPE"). Nothing reads
+	// the channel; the signals are dropped.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
 	stop()

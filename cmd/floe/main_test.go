@@ -154,3 +154,31 @@ func TestConfigCheckReportsBadInput(t *testing.T) {
 		t.Fatalf("config check output leaks a secret or lost the env override:\n%s", out)
 	}
 }
+
+// Each command's help lists only the flags it takes: the client commands
+// none of the node's settings, and the node's settings by their kind
+// (string, duration, bool, int), never by an internal type name.
+func TestHelpListsOwnFlags(t *testing.T) {
+	ctx := context.Background()
+	_, sqlHelp, _ := runCLI(t, ctx, nil, "sql", "--help")
+	for _, bad := range []string{"--data_dir", "--storage.s3.bucket", "--config", "override"} {
+		if strings.Contains(sqlHelp, bad) {
+			t.Errorf("floe sql --help lists %q:\n%s", bad, sqlHelp)
+		}
+	}
+	if !strings.Contains(sqlHelp, "--server string") {
+		t.Errorf("floe sql --help lacks its own --server flag:\n%s", sqlHelp)
+	}
+	_, serveHelp, _ := runCLI(t, ctx, nil, "serve", "--help")
+	for _, want := range []string{"--data_dir string", "--flush.interval duration", "--flush.rows int", "--lease.take_over ", "--config string"} {
+		if !strings.Contains(serveHelp, want) {
+			t.Errorf("floe serve --help lacks %q", want)
+		}
+	}
+	if strings.Contains(serveHelp, "override") {
+		t.Errorf("floe serve --help names the internal type override:\n%s", serveHelp)
+	}
+	if code, out, errOut := runCLI(t, ctx, nil, "config", "check", "--lease.take_over"); code != 0 || !strings.Contains(out, "take_over") {
+		t.Errorf("a bare boolean flag: exit %d\n%s%s", code, out, errOut)
+	}
+}

@@ -36,16 +36,22 @@ func newRootCmd(environ []string, stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.PersistentFlags().StringVar(&c.configPath, "config", "", "TOML configuration file (env FLOE_CONFIG; default: built-in defaults)")
 	gofs := flag.NewFlagSet("floe", flag.ContinueOnError)
 	c.flags = config.RegisterFlags(gofs)
-	root.PersistentFlags().AddGoFlagSet(gofs)
+	// Only the commands that read the node's configuration take --config
+	// and the per-setting flags; the client commands (sql, login, …) list
+	// only their own.
+	withConfig := func(cmd *cobra.Command) *cobra.Command {
+		cmd.PersistentFlags().StringVar(&c.configPath, "config", "", "TOML configuration file (env FLOE_CONFIG; default: built-in defaults)")
+		cmd.PersistentFlags().AddGoFlagSet(gofs)
+		return cmd
+	}
 
 	root.AddCommand(
-		newServeCmd(c),
-		newConfigCmd(c),
-		newCatalogCmd(c),
-		newStorageCmd(c),
+		withConfig(newServeCmd(c)),
+		withConfig(newConfigCmd(c)),
+		withConfig(newCatalogCmd(c)),
+		withConfig(newStorageCmd(c)),
 		newSQLCmd(c),
 		newLoginCmd(c),
 		newLogoutCmd(c),

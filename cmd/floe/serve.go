@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -40,11 +42,7 @@ writer lease and stop.`,
 			pw, _ := c.env("FLOE_ROOT_PASSWORD")
 			srv, err := server.New(context.WithoutCancel(ctx), app, server.Options{
 				RootPassword: pw,
-				ShowPassword: func(user, password string) {
-					// Shown once, on standard output, never in the log.
-					fmt.Fprintf(c.stdout, "\n  Created the system user %q with password: %s\n  It is shown only now. Log in with: floe login --user %s\n\n",
-						user, password, user)
-				},
+				ShowPassword: func(user, password string) { showPassword(c.stdout, user, password) },
 			})
 			if err != nil {
 				return err
@@ -87,4 +85,21 @@ func (c *cli) env(name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// showPassword shows a generated password once, on standard output, never
+// in the log. When standard output is not a terminal (`floe serve | grep
+// …`, a log file) the line may never reach a person, so it is also written
+// to the controlling terminal, if the process has one.
+func showPassword(stdout io.Writer, user, password string) {
+	msg := fmt.Sprintf("\n  Created the system user %q with password: %s\n  It is shown only now. Log in with: floe login --user %s\n"+
+		"  (Set FLOE_ROOT_PASSWORD before the first start to choose it instead.)\n\n", user, password, user)
+	_, _ = io.WriteString(stdout, msg)
+	if _, isTerm := terminalFd(stdout); isTerm {
+		return
+	}
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		_, _ = io.WriteString(tty, msg)
+		_ = tty.Close()
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,7 +39,10 @@ func newSQLCmd(c *cli) *cobra.Command {
 
 Statements run one at a time, in order, and stop at the first error, which
 is printed as "ERROR <CODE>: message (line L, column C)"; the exit code is
-then 1. Statements before the error have taken effect.
+then 1. Statements before the error have taken effect. A script (-f or
+standard input) prints consecutive row counts of one kind as one line
+("INSERT 50000 (50000 statements)") and, on a terminal, a progress line
+while a long script runs.
 
 Credentials, in order: --token (FLOE_TOKEN); --user and --password
 (FLOE_USER, FLOE_PASSWORD), logging in first; the tokens stored by
@@ -93,6 +97,9 @@ Credentials, in order: --token (FLOE_TOKEN); --user and --password
 			if interactive {
 				return runInteractive(ctx, c, r)
 			}
+			// A script (a file or standard input) summarises its row
+			// counts: 50,000 one-row INSERTs print one line, not 50,000.
+			r.summarize = len(commands) == 0 && outFmt == formatTable
 			completed := 0
 			for _, text := range texts {
 				n, err := r.runText(ctx, text)
@@ -139,7 +146,56 @@ type sqlRunner struct {
 	// timing prints the server and round-trip time after each statement.
 	timing   bool
 	progress progress
+	// summarize folds consecutive INSERT/UPDATE/DELETE row counts of the
+	// same verb into one line (see countRun); run is the pending one.
+	summarize bool
+	run       countRun
 }
+
+// countRun is a run of consecutive row-count results of one verb.
+type countRun struct {
+	verb  string
+	rows  int64
+	stmts int
+}
+
+// rowCountTag parses the command tag of an INSERT, UPDATE or DELETE
+// ("INSERT 3").
+func rowCountTag(msg string) (verb string, n int64, ok bool) {
+	verb, num, found := strings.Cut(msg, " ")
+	if !found || (verb != "INSERT" && verb != "UPDATE" && verb != "DELETE") {
+		return "", 0, false
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	return verb, n, err == nil
+}
+
+// flushRun prints the pending run of row counts: the tag itself for one
+// statement, "INSERT 50000 (50000 statements)" for several.
+func (r *sqlRunner) flushRun() error {
+	run := r.run
+	r.run = countRun{}
+	if run.stmts == 0 {
+		return nil
+	}
+	r.results.written++ // a table that follows is separated from it
+	switch {
+	case run.stmts == 1:
+		_, err := fmt.Fprintf(r.out, "%s %d\n", run.verb, run.rows)
+		return err
+	default:
+		_, err := fmt.Fprintf(r.out, "%s %d (%d statements)\n", run.verb, run.rows, run.stmts)
+		return err
+	}
+}
+
+// progressEvery is how many statements of a long script run between two
+// updates of the progress line, and longScript how many statements make a
+// script long enough to show one.
+const (
+	progressEvery = 250
+	longScript    = 1000
+)
 
 // runText runs the statements of text in order and stops at the first
 // error, which it prints to errOut. It returns how many statements
@@ -152,12 +208,29 @@ func (r *sqlRunner) runText(ctx context.Context, text string) (completed int, er
 		r.printError(err, text, 0)
 		return 0, err
 	}
-	for _, p := range pieces {
+	showProgress := r.progress.w != nil && len(pieces) >= longScript
+	defer func() {
+		if showProgress {
+			fmt.Fprint(r.progress.w, "\r\033[K")
+		}
+	}()
+	for i, p := range pieces {
 		if err := r.runStatement(ctx, p.Text); err != nil {
+			_ = r.flushRun()
+			if showProgress {
+				fmt.Fprint(r.progress.w, "\r\033[K")
+				showProgress = false
+			}
 			r.printError(err, text, p.Offset)
 			return completed, err
 		}
 		completed++
+		if showProgress && (i+1)%progressEvery == 0 {
+			fmt.Fprintf(r.progress.w, "\r\033[K%d/%d statements", i+1, len(pieces))
+		}
+	}
+	if err := r.flushRun(); err != nil {
+		return completed, err
 	}
 	return completed, nil
 }
@@ -176,6 +249,20 @@ func (r *sqlRunner) runStatement(ctx context.Context, stmt string) error {
 		r.namespace = ns
 	}
 	for _, res := range resp.GetResults() {
+		if r.summarize && len(res.GetColumns()) == 0 {
+			if verb, n, ok := rowCountTag(res.GetMessage()); ok {
+				if verb != r.run.verb {
+					if err := r.flushRun(); err != nil {
+						return err
+					}
+				}
+				r.run.verb, r.run.rows, r.run.stmts = verb, r.run.rows+n, r.run.stmts+1
+				continue
+			}
+		}
+		if err := r.flushRun(); err != nil {
+			return err
+		}
 		if err := r.results.write(res); err != nil {
 			return err
 		}

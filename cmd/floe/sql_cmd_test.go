@@ -50,6 +50,15 @@ func TestSQLCommandExitCodesAndErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	many := filepath.Join(t.TempDir(), "many.sql")
+	if err := os.WriteFile(many, []byte(strings.Repeat("INSERT INTO t VALUES (1);\n", 5)+"SELECT 1 AS one;\nINSERT INTO t VALUES (2);\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(t.TempDir(), "huge.sql")
+	if err := os.WriteFile(huge, []byte(strings.Repeat("INSERT INTO t VALUES (1);\n", 5000)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
 	cases := []struct {
 		name       string
 		stdin      string
@@ -110,6 +119,18 @@ func TestSQLCommandExitCodesAndErrors(t *testing.T) {
 			stdin:    "SELECT 1 AS one;",
 			args:     []string{"sql", "-f", "-", "--format", "json"},
 			wantOut:  `{"columns":[{"name":"one","type":"INTEGER"}],"rows":[[1]],"message":""}` + "\n",
+			wantCode: 0,
+		},
+		{
+			name:     "a script summarises consecutive row counts",
+			args:     []string{"sql", "-f", many},
+			wantOut:  "INSERT 15 (5 statements)\n\n+-----+\n| one |\n+-----+\n|   1 |\n+-----+\n(1 row)\nINSERT 3\n",
+			wantCode: 0,
+		},
+		{
+			name:     "5000 one-row statements print one line",
+			args:     []string{"sql", "-f", huge},
+			wantOut:  "INSERT 15000 (5000 statements)\n",
 			wantCode: 0,
 		},
 		{

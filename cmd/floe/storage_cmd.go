@@ -17,6 +17,21 @@ type bucketCreator interface {
 	EnsureBucket(ctx context.Context) error
 }
 
+// asBucketCreator finds the backend that can create its bucket under the
+// wrappers of b (metrics, prefix…), each of which offers Unwrap.
+func asBucketCreator(b objstore.Bucket) (bucketCreator, bool) {
+	for {
+		if bc, ok := b.(bucketCreator); ok {
+			return bc, true
+		}
+		u, ok := b.(interface{ Unwrap() objstore.Bucket })
+		if !ok {
+			return nil, false
+		}
+		b = u.Unwrap()
+	}
+}
+
 func newStorageCmd(c *cli) *cobra.Command {
 	cmd := &cobra.Command{Use: "storage", Short: "Check the object store"}
 	var create bool
@@ -37,7 +52,7 @@ latest write. Run it before pointing Floe at a new S3-compatible server.`,
 			defer app.Close()
 			b := app.Bucket()
 			if create {
-				bc, ok := b.(bucketCreator)
+				bc, ok := asBucketCreator(b)
 				if !ok {
 					return fmt.Errorf("--create-bucket: storage.backend %q has no bucket to create", cfg.Storage.Backend)
 				}

@@ -251,6 +251,26 @@ type override struct {
 
 func (o *override) String() string { return o.raw }
 
+// Type names the setting's kind in help text (pflag.Value): duration,
+// bool, int or string.
+func (o *override) Type() string {
+	if o.s.isDuration {
+		return "duration"
+	}
+	var c Config
+	switch reflect.ValueOf(&c).Elem().FieldByIndex(o.s.index).Kind() {
+	case reflect.Bool:
+		return "bool"
+	case reflect.Int, reflect.Int64:
+		return "int"
+	}
+	return "string"
+}
+
+// IsBoolFlag lets a boolean setting be given as a bare --flag (flag and
+// pflag both ask).
+func (o *override) IsBoolFlag() bool { return o.Type() == "bool" }
+
 func (o *override) Set(v string) error {
 	o.raw, o.set = v, true
 	return nil

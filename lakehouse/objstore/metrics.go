@@ -49,6 +49,10 @@ func Instrument(b Bucket, m *Metrics, clock func() time.Time) Bucket {
 	return &instrumented{b: b, m: m, clock: clock}
 }
 
+// Unwrap returns the bucket Instrument wrapped, for callers that need a
+// backend's own methods (S3.EnsureBucket).
+func (i *instrumented) Unwrap() Bucket { return i.b }
+
 type instrumented struct {
 	b     Bucket
 	m     *Metrics

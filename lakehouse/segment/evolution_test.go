@@ -96,6 +96,30 @@ func TestSchemaEvolution(t *testing.T) {
 	data3, _ := writeSegment(t, v3, v3vs, segment.WriterOptions{})
 	equalVersions(t, readAll(t, data3, v3), v3vs)
 
+	t.Run("initial default fills the rows the segment predates", func(t *testing.T) {
+		// v4: ADD COLUMN level INT DEFAULT 7 records initial default 7.
+		v4 := evolve(v3, func(t *manifest.Table) {
+			t.Columns = append(t.Columns, manifest.Column{ID: 6, Name: "level", Type: manifest.Int, Nullable: true, Default: "7", InitialDefault: "7"})
+		})
+		got := readAll(t, data, v4)
+		for i, v := range got {
+			want := row.Int(7)
+			if v.Deleted {
+				want = row.Null() // a tombstone has no non-key values
+			}
+			if lv := v.Values[4]; lv != want {
+				t.Errorf("row %d level = %v, want %v", i, lv, want)
+			}
+		}
+		// A segment written with the column keeps its own values.
+		v4vs := []row.Version{{Seq: 11, SchemaVersion: 4, Values: row.Row{row.Null(), row.BigInt(8), row.Double(0), row.Text("d"), row.Null()}}}
+		data4, _ := writeSegment(t, v4, v4vs, segment.WriterOptions{})
+		equalVersions(t, readAll(t, data4, v4), v4vs)
+		bad := evolve(v4, func(t *manifest.Table) { t.Columns[4].InitialDefault = "seven" })
+		if _, err := segment.Open(bytes.NewReader(data), int64(len(data)), "seg", bad); !errors.Is(err, segment.ErrIncompatibleSchema) {
+			t.Errorf("bad initial default: err = %v", err)
+		}
+	})
 	t.Run("type change is refused", func(t *testing.T) {
 		v4 := evolve(v3, func(t *manifest.Table) { t.Columns[2].Type = manifest.Float })
 		_, err := segment.Open(bytes.NewReader(data), int64(len(data)), "seg/old.parquet", v4)

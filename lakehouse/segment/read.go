@@ -46,6 +46,9 @@ type readColumn struct {
 	name string
 	leaf int // Parquet leaf index, -1 if the segment predates the column
 	typ  manifest.Type
+	// fill is the value of a column the segment predates: the column's
+	// initial default (manifest.Column.InitialDefault), NULL without one.
+	fill row.Value
 }
 
 // Open opens the segment r of size bytes for reading in table's current
@@ -125,6 +128,9 @@ func (rd *Reader) checkSchema() error {
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
+		if c.Type.Kind == manifest.KindTimestamp && parquet.EqualTypes(leaves[i].Type(), legacyTimestampLeaf) {
+			want = legacyTimestampLeaf
+		}
 		if err := checkLeaf(leaves[i], c.Name, int(c.ID), want, c.Nullable); err != nil {
 			return err
 		}
@@ -134,6 +140,11 @@ func (rd *Reader) checkSchema() error {
 	}
 	return checkLeaf(leaves[rd.seqLeaf+1], DeletedColumn, DeletedFieldID, parquet.BooleanType, false)
 }
+
+// legacyTimestampLeaf is how TIMESTAMP columns were annotated before
+// TIMESTAMPTZ was its own type (UTC-adjusted): such segments hold the same
+// microseconds and stay readable.
+var legacyTimestampLeaf = parquet.TimestampAdjusted(parquet.Microsecond, true).Type()
 
 func checkLeaf(c *parquet.Column, name string, id int, want parquet.Type, nullable bool) error {
 	switch {
@@ -233,6 +244,12 @@ func (rd *Reader) mapColumns() error {
 					ErrIncompatibleSchema, c.Name, c.ID, fc.Type, rd.meta.schemaVersion, c.Type, rd.table.SchemaVersion)
 			}
 			rc.leaf = j
+		} else if c.InitialDefault != "" {
+			v, err := ParseStatValue(c.Type, c.InitialDefault)
+			if err != nil {
+				return fmt.Errorf("%w: column %s (id %d): initial default: %v", ErrIncompatibleSchema, c.Name, c.ID, err)
+			}
+			rc.fill = v
 		}
 		if !slices.Contains(rd.meta.primaryKey, c.ID) {
 			rd.nullOnDelete = append(rd.nullOnDelete, i)
@@ -359,7 +376,14 @@ func (rd *Reader) readBatch(b *batch, readers []*columnReader, n int) (col strin
 	}
 	for i, c := range rd.cols {
 		if c.leaf < 0 {
-			continue // added after the segment was written: NULL
+			// Added after the segment was written: its initial default
+			// (NULL without one; tombstones are cleared below).
+			if !c.fill.IsNull() {
+				for k := range n {
+					b.values[k*stride+i] = c.fill
+				}
+			}
+			continue
 		}
 		conv := func(first int, vals []parquet.Value) error { return convert(b.values, stride, i, first, c.typ, vals) }
 		if err := readColumnValues(readers[i], b.buf[:n], conv); err != nil {

@@ -57,11 +57,13 @@
 // Open presents a segment written under any earlier schema version in the
 // table's current schema: columns are matched by ID, so renamed columns are
 // found and dropped columns skipped. Columns added after the segment was
-// written read as NULL — not as their DEFAULT: Column.Default is the default
-// for future inserts and may change, so filling old rows with it would make
-// their values depend on later DDL. Doing that correctly needs the value
-// recorded when the column was added (Postgres' attmissingval, Iceberg's
-// initial-default). A column added as NOT NULL therefore reads NULL in older
+// written read as their initial default (Column.InitialDefault: the value
+// recorded when the column was added, as Iceberg's initial-default and
+// Postgres' attmissingval), or NULL without one — never as Column.Default,
+// which is the default for future inserts and may change. A tombstone
+// reads NULL there as in any non-key column. A column added as NOT NULL
+// has an initial default (ALTER TABLE requires a DEFAULT), so it reads no
+// NULL in older
 // segments. Changing a column's type is not supported (Open fails with
 // ErrIncompatibleSchema).
 //

@@ -2,8 +2,11 @@ package sqlexec
 
 import (
 	"database/sql/driver"
+	"encoding/hex"
 	"fmt"
+	"math"
 	"math/big"
+	"strconv"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -12,6 +15,7 @@ import (
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/duckengine"
 	"github.com/floedb/floe/lakehouse/row"
+	"github.com/floedb/floe/lakehouse/segment"
 	"github.com/floedb/floe/manifest"
 )
 
@@ -245,4 +249,71 @@ func abs(i int) int {
 		return -i
 	}
 	return i
+}
+
+// sqlLiteral is a constant SQL expression of DuckDB type duckType(t) whose
+// value is exactly v (the inverse of fromDriver), for values Floe puts
+// into SQL it builds (a column's initial default).
+func sqlLiteral(v row.Value, t manifest.Type) string {
+	if v.IsNull() {
+		return "CAST(NULL AS " + duckType(t) + ")"
+	}
+	cast := func(text string) string { return "CAST(" + duckengine.Literal(text) + " AS " + duckType(t) + ")" }
+	switch t.Kind {
+	case manifest.KindBoolean:
+		if v.Bool() {
+			return "TRUE"
+		}
+		return "FALSE"
+	case manifest.KindInt, manifest.KindBigInt:
+		return cast(strconv.FormatInt(v.Int64(), 10))
+	case manifest.KindFloat:
+		return cast(floatText(v.Float64(), 32))
+	case manifest.KindDouble:
+		return cast(floatText(v.Float64(), 64))
+	case manifest.KindDecimal, manifest.KindUUID:
+		if t.Kind == manifest.KindUUID {
+			return cast(formatUUID([16]byte([]byte(v.Str()))))
+		}
+		text, _ := segment.FormatStatValue(t, v)
+		return cast(text)
+	case manifest.KindText:
+		return duckengine.Literal(v.Str())
+	case manifest.KindJSON:
+		return cast(v.Str())
+	case manifest.KindBytes:
+		return "from_hex(" + duckengine.Literal(hex.EncodeToString([]byte(v.Str()))) + ")"
+	case manifest.KindDate:
+		switch d := v.Int64(); d {
+		case dateInfinity:
+			return "DATE 'infinity'"
+		case -dateInfinity:
+			return "DATE '-infinity'"
+		default:
+			return "CAST(DATE '1970-01-01' + to_days(CAST(" + strconv.FormatInt(d, 10) + " AS INTEGER)) AS DATE)"
+		}
+	case manifest.KindTimestamp, manifest.KindTimestampTZ:
+		switch n := v.Int64(); n {
+		case timestampInfinity:
+			return cast("infinity")
+		case -timestampInfinity:
+			return cast("-infinity")
+		default:
+			return "CAST(make_timestamp(CAST(" + strconv.FormatInt(n, 10) + " AS BIGINT)) AS " + duckType(t) + ")"
+		}
+	}
+	return "NULL"
+}
+
+// floatText spells f so that DuckDB's CAST from VARCHAR gives f back.
+func floatText(f float64, bits int) string {
+	switch {
+	case math.IsNaN(f):
+		return "nan"
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	}
+	return strconv.FormatFloat(f, 'g', -1, bits)
 }

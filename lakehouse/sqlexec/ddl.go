@@ -12,7 +12,9 @@ import (
 	"github.com/floedb/floe/lakehouse/access"
 
 	"github.com/floedb/floe/lakehouse/dberr"
+	"github.com/floedb/floe/lakehouse/row"
 	"github.com/floedb/floe/lakehouse/schema"
+	"github.com/floedb/floe/lakehouse/segment"
 	"github.com/floedb/floe/lakehouse/sqlbind"
 	"github.com/floedb/floe/lakehouse/sqlparse"
 	"github.com/floedb/floe/manifest"
@@ -240,15 +242,26 @@ func (q *stmtCtx) tableName(n sqlparse.Name) sqlparse.Name {
 // column's type, or a constant expression DuckDB can evaluate and cast to
 // the column's type (no table references).
 func (x *Executor) checkDefault(ctx context.Context, q *stmtCtx, col manifest.Column) error {
+	_, err := x.evalDefault(ctx, q, col)
+	return err
+}
+
+// evalDefault checks col's DEFAULT (see checkDefault) and, when it is
+// constant SQL, returns its value once evaluated (NULL for no default or a
+// Floe function, which is evaluated per row).
+func (x *Executor) evalDefault(ctx context.Context, q *stmtCtx, col manifest.Column) (row.Value, error) {
 	if col.Default == "" {
-		return nil
+		return row.Null(), nil
 	}
 	if floe, err := checkFloeDefault(col); floe || err != nil {
-		return err
+		return row.Null(), err
+	}
+	if v, ok := literalValue(col.Default, col.Type, nil); ok {
+		return v, nil
 	}
 	sess, err := q.session(ctx)
 	if err != nil {
-		return err
+		return row.Null(), err
 	}
 	b, err := x.binder.Bind(ctx, sess.Conn(), "SELECT "+castTo(col.Default, col.Type), func(ref sqlbind.TableRef) (string, error) {
 		return "", dberr.New(dberr.InvalidOption, "column %s: a DEFAULT cannot read tables", col.Name)
@@ -256,18 +269,59 @@ func (x *Executor) checkDefault(ctx context.Context, q *stmtCtx, col manifest.Co
 	if err == nil && b.Params > 0 {
 		err = dberr.New(dberr.InvalidOption, "column %s: a DEFAULT cannot use parameters", col.Name)
 	}
+	var v row.Value
 	if err == nil {
-		var v any
-		err = sess.Conn().QueryRowContext(ctx, b.SQL).Scan(&v)
+		var x any
+		if err = sess.Conn().QueryRowContext(ctx, b.SQL).Scan(&x); err == nil {
+			v, err = fromDriver(x, col.Type, col.Name)
+		}
 	}
 	if err != nil {
 		var de *dberr.Error
 		if errors.As(err, &de) && de.Code == dberr.InvalidOption {
-			return err
+			return row.Null(), err
 		}
-		return dberr.Wrap(dberr.InvalidOption, err, "column %s: DEFAULT %s is not a constant of type %s: %v", col.Name, col.Default, col.Type, q.userError(ctx, err))
+		return row.Null(), dberr.Wrap(dberr.InvalidOption, err, "column %s: DEFAULT %s is not a constant of type %s: %v", col.Name, col.Default, col.Type, q.userError(ctx, err))
 	}
-	return nil
+	return v, nil
+}
+
+// initialDefault is the value the rows already in a table read in a
+// column ADD COLUMN adds with col's DEFAULT (manifest.Column.
+// InitialDefault): the DEFAULT evaluated once, now. NOW() and
+// CURRENT_TIMESTAMP give the time of the ALTER (as in Postgres); the Floe
+// functions that give each row its own value (SNOWFLAKE_ID(), UUID_V7(),
+// ULID(), CURRENT_USER) cannot be evaluated once for every row and are
+// refused.
+func (x *Executor) initialDefault(ctx context.Context, q *stmtCtx, col manifest.Column) (string, error) {
+	var v row.Value
+	switch k := classifyDefault(col.Default); k {
+	case defaultNone:
+		return "", nil
+	case defaultSQL:
+		var err error
+		if v, err = x.evalDefault(ctx, q, col); err != nil {
+			return "", err
+		}
+	case defaultNow:
+		if _, err := checkFloeDefault(col); err != nil {
+			return "", err
+		}
+		var err error
+		if v, err = x.goDefault(k, col, q.p, x.app.Clock()()); err != nil {
+			return "", err
+		}
+	default:
+		if _, err := checkFloeDefault(col); err != nil {
+			return "", err
+		}
+		return "", dberr.New(dberr.InvalidOption, "column %s: DEFAULT %s gives each row its own value and cannot fill the rows already in the table; "+
+			"add the column without a DEFAULT (older rows read NULL) or with a constant one", col.Name, strings.TrimSpace(col.Default))
+	}
+	if v.IsNull() {
+		return "", nil
+	}
+	return segment.FormatStatValue(col.Type, v)
 }
 
 func (x *Executor) createTable(ctx context.Context, q *stmtCtx, s *sqlparse.CreateTable) (Result, error) {
@@ -396,6 +450,7 @@ func (x *Executor) alterTable(ctx context.Context, q *stmtCtx, s *sqlparse.Alter
 		return Result{}, err
 	}
 	schemaChange := true
+	initial := "" // ADD COLUMN: the added column's InitialDefault
 	switch a := s.Action.(type) {
 	case *sqlparse.SetAccessLevel:
 		schemaChange = false
@@ -426,6 +481,9 @@ func (x *Executor) alterTable(ctx context.Context, q *stmtCtx, s *sqlparse.Alter
 		if err := x.checkDefault(ctx, q, col); err != nil {
 			return Result{}, err
 		}
+		if initial, err = x.initialDefault(ctx, q, col); err != nil {
+			return Result{}, err
+		}
 	}
 	if schemaChange {
 		// Buffered rows are stored in the schema version they were written
@@ -440,7 +498,7 @@ func (x *Executor) alterTable(ctx context.Context, q *stmtCtx, s *sqlparse.Alter
 		if !ok {
 			return dberr.New(dberr.TableNotFound, "table %s.%s was dropped", name.Namespace, name.Name)
 		}
-		if err := applyAlter(ct, s.Action, x.app.Clock()().UTC(), &changed); err != nil {
+		if err := applyAlter(ct, s.Action, initial, x.app.Clock()().UTC(), &changed); err != nil {
 			return err
 		}
 		if !changed {
@@ -460,8 +518,9 @@ func (x *Executor) alterTable(ctx context.Context, q *stmtCtx, s *sqlparse.Alter
 	return Result{Message: "ALTER TABLE"}, nil
 }
 
-// applyAlter changes t (a table of a catalog being committed).
-func applyAlter(t *manifest.Table, action sqlparse.AlterAction, now time.Time, changed *bool) error {
+// applyAlter changes t (a table of a catalog being committed). initial is
+// the InitialDefault of a column ADD COLUMN adds.
+func applyAlter(t *manifest.Table, action sqlparse.AlterAction, initial string, now time.Time, changed *bool) error {
 	t.UpdatedAt = now
 	bump := func() { t.SchemaVersion++ }
 	switch a := action.(type) {
@@ -476,7 +535,8 @@ func applyAlter(t *manifest.Table, action sqlparse.AlterAction, now time.Time, c
 		if err := manifest.ValidateName("column", a.Column.Name); err != nil {
 			return invalidOption(err)
 		}
-		t.Columns = append(t.Columns, manifest.Column{ID: t.NextColumnID, Name: a.Column.Name, Type: a.Column.Type, Nullable: true, Default: a.Column.Default})
+		t.Columns = append(t.Columns, manifest.Column{ID: t.NextColumnID, Name: a.Column.Name, Type: a.Column.Type, Nullable: true,
+			Default: a.Column.Default, InitialDefault: initial})
 		t.NextColumnID++
 		bump()
 	case *sqlparse.DropColumn:

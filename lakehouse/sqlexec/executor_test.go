@@ -101,7 +101,7 @@ func TestAlterTableKeepsOldSegmentsReadable(t *testing.T) {
 	h.must(svc, "ALTER TABLE items RENAME COLUMN name TO title")
 	h.must(svc, "ALTER TABLE items DROP COLUMN price")
 	h.must(svc, "INSERT INTO items (id, title) VALUES (4, 'cap')")
-	equal(t, "evolved", h.rows(svc, "SELECT * FROM items ORDER BY id"), []string{"[1 pen <nil>]", "[2 ink <nil>]", "[3 pad <nil>]", "[4 cap blue]"})
+	equal(t, "evolved", h.rows(svc, "SELECT * FROM items ORDER BY id"), []string{"[1 pen blue]", "[2 ink blue]", "[3 pad blue]", "[4 cap blue]"})
 	h.fails(svc, dberr.ColumnNotFound, "SELECT price FROM items")
 	h.fails(svc, dberr.InvalidOption, "ALTER TABLE items DROP COLUMN id")
 	h.fails(alice, dberr.PermissionDenied, "ALTER TABLE items ADD COLUMN x INT")

@@ -30,11 +30,10 @@ func TestBoundedAnswersAtTheDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
+	// stuck returns only once release is closed, below: that bounded
+	// returns at all proves it answered without waiting for the engine,
+	// whatever the machine's speed (no wall-clock bound here).
 	_, err = x.bounded(context.Background(), access.Principal{UserID: "alice"}, sel[0], stuck)
-	if took := time.Since(start); took > x.opts.QueryTimeout+time.Second {
-		t.Errorf("answered after %s", took)
-	}
 	var de *dberr.Error
 	if !errors.As(err, &de) || de.Code != dberr.Timeout {
 		t.Fatalf("got %v, want TIMEOUT", err)
@@ -44,7 +43,7 @@ func TestBoundedAnswersAtTheDeadline(t *testing.T) {
 	}
 	close(release)
 	for i := 0; ctrl.Running() != 0; i++ {
-		if i > 500 {
+		if i > 6000 { // a hang guard (60 s), not a speed bound
 			t.Fatal("the slot was not given back")
 		}
 		time.Sleep(10 * time.Millisecond)

@@ -53,6 +53,9 @@ type scanColumn struct {
 	name     string
 	duckType string
 	typ      manifest.Type
+	// missing is the SQL value segments that predate the column read in
+	// it: its initial default, or NULL.
+	missing string
 }
 
 // scanColumns returns the columns of tbl from its memoized Arrow schema
@@ -76,7 +79,18 @@ func scanColumns(tbl *schema.Table, hidden bool) ([]scanColumn, error) {
 		if def.IsHiddenColumn(c.Name) && !hidden {
 			continue
 		}
-		cols = append(cols, scanColumn{id: c.ID, name: c.Name, duckType: duckTypeOf(f, c.Type), typ: c.Type})
+		missing := "NULL"
+		if c.InitialDefault != "" {
+			v, err := segment.ParseStatValue(c.Type, c.InitialDefault)
+			if err != nil {
+				return nil, fmt.Errorf("sqlexec: %s column %s: initial default: %w", def.ID, c.Name, err)
+			}
+			// read_parquet wants one type for every default_value: the
+			// value travels as DuckDB's own text for it, which DuckDB
+			// casts back to the column type exactly.
+			missing = "CAST(" + sqlLiteral(v, c.Type) + " AS VARCHAR)"
+		}
+		cols = append(cols, scanColumn{id: c.ID, name: c.Name, duckType: duckTypeOf(f, c.Type), typ: c.Type, missing: missing})
 	}
 	return cols, nil
 }
@@ -156,7 +170,7 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 		}
 		var m strings.Builder
 		for _, c := range all {
-			fmt.Fprintf(&m, "%d: {name: %s, type: %s, default_value: NULL}, ", c.id, duckengine.Literal(c.name), duckengine.Literal(c.duckType))
+			fmt.Fprintf(&m, "%d: {name: %s, type: %s, default_value: %s}, ", c.id, duckengine.Literal(c.name), duckengine.Literal(c.duckType), c.missing)
 		}
 		fmt.Fprintf(&m, "%d: {name: '_seq', type: 'BIGINT', default_value: NULL}, %d: {name: '_deleted', type: 'BOOLEAN', default_value: NULL}",
 			segment.SeqFieldID, segment.DeletedFieldID)
