@@ -538,7 +538,7 @@ func (m *Manager) deliver(s *Subscription, b tablestore.ChangeBatch, r *tablesto
 	if s.Spec.Table.SchemaVersion != b.Table.SchemaVersion {
 		return append(stale, s)
 	}
-	if ev, ok := s.eventFor(b.Table, r); ok {
+	if ev, ok := s.EventFor(b.Table, r); ok {
 		if !s.push(ev) {
 			m.resyncs.Add(1)
 		}
@@ -567,8 +567,9 @@ func valueKey(v row.Value) string {
 	return string(b)
 }
 
-// eventFor returns the event a change row means for s, if any.
-func (s *Subscription) eventFor(t *manifest.Table, r *tablestore.ChangeRow) (Event, bool) {
+// EventFor returns the event a change row of table t means for s, if any
+// (also for rows replayed from storage).
+func (s *Subscription) EventFor(t *manifest.Table, r *tablestore.ChangeRow) (Event, bool) {
 	f := s.Spec.Filter
 	switch r.Op {
 	case tablestore.OpInsert:
