@@ -11,7 +11,7 @@ VERSITYGW_PKG   := github.com/versity/versitygw/cmd/versitygw@v1.8.0
 FUZZTIME ?= 30s
 
 .PHONY: help run build test test-unit bench lint fmt tools tools-gen generate generate-check \
-        example-ts fuzz s3-up s3-down localstack-up localstack-test localstack-down clean
+        example-ts fuzz reliability s3-up s3-down localstack-up localstack-test localstack-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -68,6 +68,15 @@ fuzz: ## fuzz the manifest decoders, the SQL lexer/parser, the query guard and t
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./lakehouse/sqlparse
 	$(GO) test -run '^$$' -fuzz '^FuzzBind$$' -fuzztime $(FUZZTIME) ./lakehouse/sqlbind
 	$(GO) test -run '^$$' -fuzz '^FuzzPointShape$$' -fuzztime $(FUZZTIME) ./lakehouse/sqlexec
+
+# Trials run for RELIABILITY_DURATION (split between the fs store and S3);
+# setup, the final check and the build add about a minute.
+RELIABILITY_DURATION ?= 7m
+
+reliability: ## the randomized reliability suite (kill -9, SIGSTOP take-over, object-store faults) on fs and S3 (RELIABILITY_DURATION, default 7m; docs/RELIABILITY.md)
+	set -o pipefail; FLOE_RELIABILITY_DURATION=$(RELIABILITY_DURATION) ./scripts/with-s3.sh \
+	  $(GO) test -count=1 -timeout 20m -run '^TestReliability$$' -v ./e2e/reliability | \
+	  grep --line-buffered -E '^(reliability:|--- |ok|FAIL|PASS)|violation|kept in|\[(fs|s3)\] (episode|seed)|: trials='
 
 s3-up: ## start versitygw on loopback and print the FLOE_TEST_S3_* exports
 	./scripts/s3-up.sh

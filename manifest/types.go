@@ -22,9 +22,15 @@ const (
 	KindText      // UTF-8 string
 	KindBytes     // arbitrary bytes
 	KindDate      // days since the Unix epoch
-	KindTimestamp // microseconds since the Unix epoch, UTC
+	KindTimestamp // microseconds since the Unix epoch of a wall-clock time without a zone (SQL TIMESTAMP)
 	KindJSON      // a JSON document stored as text
 	KindUUID      // 16 bytes
+	// KindTimestampTZ is an instant: microseconds since the Unix epoch,
+	// UTC (SQL TIMESTAMP WITH TIME ZONE). It is stored like KindTimestamp;
+	// the two differ in how SQL presents them (TIMESTAMPTZ vs TIMESTAMP)
+	// and in the Arrow and Parquet annotations (UTC-adjusted or not). It
+	// comes last so the numbering of the older kinds never changes.
+	KindTimestampTZ
 )
 
 var kindNames = [...]string{
@@ -41,6 +47,9 @@ var kindNames = [...]string{
 	KindTimestamp: "TIMESTAMP",
 	KindJSON:      "JSON",
 	KindUUID:      "UUID",
+	// Catalogs before TIMESTAMPTZ existed said TIMESTAMP for both; such
+	// columns read as TIMESTAMP (the same microseconds).
+	KindTimestampTZ: "TIMESTAMPTZ",
 }
 
 // String returns the canonical SQL name of the kind.
@@ -66,17 +75,18 @@ type Type struct {
 
 // Convenience values for the parameterless types.
 var (
-	Boolean   = Type{Kind: KindBoolean}
-	Int       = Type{Kind: KindInt}
-	BigInt    = Type{Kind: KindBigInt}
-	Float     = Type{Kind: KindFloat}
-	Double    = Type{Kind: KindDouble}
-	Text      = Type{Kind: KindText}
-	Bytes     = Type{Kind: KindBytes}
-	Date      = Type{Kind: KindDate}
-	Timestamp = Type{Kind: KindTimestamp}
-	JSON      = Type{Kind: KindJSON}
-	UUID      = Type{Kind: KindUUID}
+	Boolean     = Type{Kind: KindBoolean}
+	Int         = Type{Kind: KindInt}
+	BigInt      = Type{Kind: KindBigInt}
+	Float       = Type{Kind: KindFloat}
+	Double      = Type{Kind: KindDouble}
+	Text        = Type{Kind: KindText}
+	Bytes       = Type{Kind: KindBytes}
+	Date        = Type{Kind: KindDate}
+	Timestamp   = Type{Kind: KindTimestamp}
+	TimestampTZ = Type{Kind: KindTimestampTZ}
+	JSON        = Type{Kind: KindJSON}
+	UUID        = Type{Kind: KindUUID}
 )
 
 // Decimal returns DECIMAL(precision, scale). Use Validate to check bounds.
@@ -96,7 +106,7 @@ func (t Type) String() string {
 func (t Type) Validate() error {
 	switch t.Kind {
 	case KindBoolean, KindInt, KindBigInt, KindFloat, KindDouble, KindText,
-		KindBytes, KindDate, KindTimestamp, KindJSON, KindUUID:
+		KindBytes, KindDate, KindTimestamp, KindTimestampTZ, KindJSON, KindUUID:
 		if t.Precision != 0 || t.Scale != 0 {
 			return fmt.Errorf("type %s takes no precision or scale", t.Kind)
 		}
@@ -144,7 +154,7 @@ func ParseType(s string) (Type, error) {
 			return Type{Kind: Kind(k)}, nil
 		}
 	}
-	return Type{}, fmt.Errorf("unknown column type %q (want one of BOOLEAN, INT, BIGINT, FLOAT, DOUBLE, DECIMAL(p,s), TEXT, BYTES, DATE, TIMESTAMP, JSON, UUID)", s)
+	return Type{}, fmt.Errorf("unknown column type %q (want one of BOOLEAN, INT, BIGINT, FLOAT, DOUBLE, DECIMAL(p,s), TEXT, BYTES, DATE, TIMESTAMP, TIMESTAMPTZ, JSON, UUID)", s)
 }
 
 // MarshalText implements encoding.TextMarshaler.

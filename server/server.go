@@ -20,10 +20,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/appctx"
 	"github.com/floedb/floe/lakehouse/auth"
 	"github.com/floedb/floe/lakehouse/node"
-	"github.com/floedb/floe/lakehouse/sqlexec"
 	"github.com/floedb/floe/lakehouse/tablestore"
 	"github.com/floedb/floe/livequery"
 	"github.com/floedb/floe/server/api"
@@ -148,8 +148,8 @@ func openAuth(ctx context.Context, app *appctx.AppContext, n *node.Node, opts Op
 			return nil, err
 		}
 	}
-	svc, err := auth.New(n.Executor, auth.Options{Secret: secret, AccessTTL: cfg.Auth.AccessTTL.Duration, RefreshTTL: cfg.Auth.RefreshTTL.Duration,
-		MaxFailedLogins: cfg.Auth.MaxFailedLogins, Lockout: cfg.Auth.Lockout.Duration, Logger: log.With(slog.String("component", "auth"))})
+	svc, err := auth.New(n.Executor.Users(), auth.Options{Secret: secret, AccessTTL: cfg.Auth.AccessTTL.Duration, RefreshTTL: cfg.Auth.RefreshTTL.Duration,
+		MaxFailedLogins: cfg.Auth.MaxFailedLogins, Lockout: cfg.Auth.Lockout.Duration, UserCacheTTL: cfg.Auth.UserCacheTTL.Duration, Logger: log.With(slog.String("component", "auth"))})
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +160,7 @@ func openAuth(ctx context.Context, app *appctx.AppContext, n *node.Node, opts Op
 	if !given {
 		pw = auth.GeneratePassword()
 	}
-	created, err := n.Executor.EnsureUser(ctx, cfg.Auth.RootUser, sqlexec.RoleSystem, pw)
+	created, err := n.Executor.Users().Ensure(ctx, cfg.Auth.RootUser, access.RoleSystem, pw)
 	if err != nil {
 		return nil, fmt.Errorf("create the root user %q: %w", cfg.Auth.RootUser, err)
 	}

@@ -5,7 +5,7 @@
 //	server/, proto/                         process assembly and the API
 //	livequery/                              live queries
 //	lakehouse/node                          the engine, assembled by role
-//	lakehouse/{sqlexec, auth, access}       SQL and who may run it
+//	lakehouse/{sqlexec, auth, access}       SQL and who may run it (access: principals, rights, users)
 //	lakehouse/jobs                          background jobs
 //	lakehouse/{tablestore, wbuf, segment,   storage engine, catalog cache,
 //	  row, schema, appctx, sqlparse,        SQL parsing and binding, DuckDB

@@ -82,7 +82,10 @@ func New(ctx context.Context, cfg config.Config, deps Deps) (*AppContext, error)
 		if err != nil {
 			return nil, err
 		}
-		a.bucket = b
+		if a.bucket, err = injectFaults(ctx, b, a.logger); err != nil {
+			b.Close()
+			return nil, err
+		}
 	}
 	a.bucket = objstore.Instrument(a.bucket, objstore.NewMetrics(a.metrics), a.clock)
 	a.manifests = manifest.NewMetrics(a.metrics)

@@ -2,10 +2,14 @@
 //
 // Tokens are HS256 JWTs signed with one secret per warehouse. An access
 // token (short lived) authenticates every API call; a refresh token
-// (long lived) buys a new access token and is checked against the user's
-// current row in system.users, so a dropped user, a new password or a new
-// role ends a session at the next refresh. On the node where such a change
-// ran, access tokens issued before it are refused at once.
+// (long lived) buys a new access token. Both carry the user's immutable id
+// (sub), name, role and token epoch. Verification checks the epoch and
+// role against the user's row in system.users (kept for UserCacheTTL), so
+// a dropped user, a new password, a new role or ALTER USER … REVOKE
+// TOKENS — each of which moves the epoch and is durable before it is
+// acknowledged — voids older tokens on every process that verifies them,
+// after restarts too: at once on the process where the change ran, within
+// UserCacheTTL elsewhere.
 //
 // Invariants: passwords are only ever compared with their bcrypt hash
 // (lakehouse/password); nothing in this package logs or returns a
@@ -29,9 +33,9 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/password"
-	"github.com/floedb/floe/lakehouse/sqlexec"
 )
 
 // Options configure a Service.
@@ -47,14 +51,22 @@ type Options struct {
 	Clock func() time.Time
 	// Logger receives security events (never secrets).
 	Logger *slog.Logger
+	// UserCacheTTL is how long a user's epoch, role and state read from
+	// system.users are trusted when verifying tokens: the bound on how
+	// late another process sees a revocation. Default: DefaultUserCacheTTL.
+	UserCacheTTL time.Duration
 }
 
-// Users is what the Service needs of the user store (sqlexec.Executor).
+// DefaultUserCacheTTL is the default of Options.UserCacheTTL.
+const DefaultUserCacheTTL = time.Second
+
+// Users is what the Service needs of the user store (access.Store).
 type Users interface {
-	LookupUser(ctx context.Context, id string) (sqlexec.User, bool, error)
-	UpdateUser(ctx context.Context, id string, fn func(u *sqlexec.User) error) error
-	Audit(ctx context.Context, actor string, role sqlexec.Role, action, target string)
-	OnUserChange(fn func(userID string, at time.Time))
+	Lookup(ctx context.Context, name string) (access.User, bool, error)
+	LookupID(ctx context.Context, id string) (access.User, bool, error)
+	Update(ctx context.Context, name string, fn func(u *access.User) error) error
+	Audit(ctx context.Context, actor, subject access.Principal, action, target string)
+	OnChange(fn func(userID string, at time.Time))
 }
 
 // Service issues and verifies tokens. It is safe for concurrent use.
@@ -62,29 +74,42 @@ type Service struct {
 	users Users
 	opts  Options
 
-	mu      sync.Mutex
-	revoked map[string]time.Time // user → tokens issued before are void
-	tokens  map[string]*claims   // verified tokens (see verified)
+	mu       sync.Mutex
+	tokens   map[string]*claims    // verified tokens (see verified)
+	accounts map[string]cachedUser // by user id, for UserCacheTTL
+}
+
+// cachedUser is what verification needs of a user's row.
+type cachedUser struct {
+	found   bool
+	active  bool
+	role    access.Role
+	epoch   int64
+	fetched time.Time
 }
 
 // Identity is an authenticated caller.
 type Identity struct {
+	// User is the login name; UserID the immutable id (the partition of
+	// the user's rows).
 	User      string
-	Role      sqlexec.Role
+	UserID    string
+	Role      access.Role
 	ExpiresAt time.Time
 }
 
 // Principal is the identity as the executor's principal.
-func (id Identity) Principal() sqlexec.Principal {
-	return sqlexec.Principal{UserID: id.User, Role: id.Role}
+func (id Identity) Principal() access.Principal {
+	return access.Principal{UserID: id.UserID, Name: id.User, Role: id.Role}
 }
 
 // Tokens are the result of a login or refresh.
 type Tokens struct {
 	Access, Refresh string
 	ExpiresAt       time.Time // of the access token
-	User            string
-	Role            sqlexec.Role
+	User            string    // the login name
+	UserID          string    // the immutable id
+	Role            access.Role
 }
 
 // Token types (claim "typ").
@@ -104,6 +129,11 @@ type claims struct {
 	// PasswordTag identifies the password a refresh token was issued
 	// under (a hash of its bcrypt hash), so a password change ends it.
 	PasswordTag string `json:"pwt,omitempty"`
+	// Name is the user's login name; the subject is its immutable id.
+	Name string `json:"name,omitempty"`
+	// Epoch is the user's token epoch at issue (0 in tokens of builds
+	// before it).
+	Epoch int64 `json:"ep,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -124,18 +154,56 @@ func New(users Users, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{users: users, opts: opts, revoked: map[string]time.Time{}, tokens: map[string]*claims{}}
-	users.OnUserChange(s.Revoke)
+	if opts.UserCacheTTL <= 0 {
+		opts.UserCacheTTL = DefaultUserCacheTTL
+	}
+	s := &Service{users: users, opts: opts, tokens: map[string]*claims{}, accounts: map[string]cachedUser{}}
+	users.OnChange(s.forget)
 	return s, nil
 }
 
-// Revoke voids the tokens of user issued before at (on this process).
-func (s *Service) Revoke(user string, at time.Time) {
+// forget drops what is cached of user id, after a change on this process.
+func (s *Service) forget(id string, _ time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if at.After(s.revoked[user]) {
-		s.revoked[user] = at
+	delete(s.accounts, id)
+}
+
+// user returns the verification state of user id, from the cache if it
+// is younger than UserCacheTTL.
+func (s *Service) user(ctx context.Context, id string) (cachedUser, error) {
+	now := s.opts.Clock()
+	s.mu.Lock()
+	c, ok := s.accounts[id]
+	s.mu.Unlock()
+	if ok && now.Sub(c.fetched) < s.opts.UserCacheTTL && !now.Before(c.fetched) {
+		return c, nil
 	}
+	u, found, err := s.users.LookupID(ctx, id)
+	if err != nil {
+		return cachedUser{}, fmt.Errorf("auth: read user: %w", err)
+	}
+	c = cachedUser{found: found, active: u.Active(), role: u.Role, epoch: u.TokenEpoch, fetched: now}
+	s.mu.Lock()
+	if len(s.accounts) >= maxVerified {
+		clear(s.accounts)
+	}
+	s.accounts[id] = c
+	s.mu.Unlock()
+	return c, nil
+}
+
+// current checks c against the user's current row: the user exists, is
+// not dropped, has the token's role and the token's epoch.
+func (s *Service) current(ctx context.Context, c *claims) error {
+	u, err := s.user(ctx, c.Subject)
+	if err != nil {
+		return err
+	}
+	if !u.found || !u.active || string(u.role) != c.Role || u.epoch != c.Epoch {
+		return dberr.New(dberr.Unauthenticated, "the token was revoked (the user was dropped, or its role or password changed, or its tokens were revoked): log in again")
+	}
+	return nil
 }
 
 // Login checks a password and issues tokens. Every failure is the same
@@ -143,7 +211,7 @@ func (s *Service) Revoke(user string, at time.Time) {
 // reason.
 func (s *Service) Login(ctx context.Context, user, pw string) (Tokens, error) {
 	now := s.opts.Clock()
-	u, ok, err := s.users.LookupUser(ctx, user)
+	u, ok, err := s.users.Lookup(ctx, user)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -162,7 +230,7 @@ func (s *Service) Login(ctx context.Context, user, pw string) (Tokens, error) {
 			return Tokens{}, err
 		}
 		locked := false
-		err := s.users.UpdateUser(ctx, user, func(cur *sqlexec.User) error {
+		err := s.users.Update(ctx, user, func(cur *access.User) error {
 			cur.FailedLogins++
 			if cur.FailedLogins >= s.opts.MaxFailedLogins {
 				cur.LockedUntil, cur.FailedLogins, locked = now.Add(s.opts.Lockout), 0, true
@@ -180,7 +248,7 @@ func (s *Service) Login(ctx context.Context, user, pw string) (Tokens, error) {
 		return Tokens{}, loginFailed
 	}
 	if u.FailedLogins > 0 || !u.LockedUntil.IsZero() {
-		err := s.users.UpdateUser(ctx, user, func(cur *sqlexec.User) error {
+		err := s.users.Update(ctx, user, func(cur *access.User) error {
 			cur.FailedLogins, cur.LockedUntil = 0, time.Time{}
 			return nil
 		})
@@ -192,9 +260,10 @@ func (s *Service) Login(ctx context.Context, user, pw string) (Tokens, error) {
 }
 
 // fail records a failed login.
-func (s *Service) fail(ctx context.Context, user string, role sqlexec.Role, reason string) {
+func (s *Service) fail(ctx context.Context, user string, role access.Role, reason string) {
 	s.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "login failed", slog.String("user", user), slog.String("reason", reason))
-	s.users.Audit(ctx, user, role, "LOGIN FAILED", reason)
+	p := access.Principal{UserID: user, Role: role}
+	s.users.Audit(ctx, p, p, "LOGIN FAILED", reason)
 }
 
 // Refresh exchanges a refresh token for new tokens, if the user still
@@ -204,27 +273,36 @@ func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
 	if err != nil {
 		return Tokens{}, err
 	}
-	u, ok, err := s.users.LookupUser(ctx, c.Subject)
+	u, ok, err := s.users.LookupID(ctx, c.Subject)
 	if err != nil {
 		return Tokens{}, err
 	}
-	if !ok || !u.Active() || string(u.Role) != c.Role || passwordTag(u.PasswordHash) != c.PasswordTag {
+	if !ok || !u.Active() || string(u.Role) != c.Role || passwordTag(u.PasswordHash) != c.PasswordTag || u.TokenEpoch != c.Epoch {
 		return Tokens{}, dberr.New(dberr.Unauthenticated, "the session ended (the user was dropped or its role or password changed): log in again")
 	}
 	return s.issue(u, s.opts.Clock())
 }
 
-// Verify checks an access token and returns its identity.
-func (s *Service) Verify(token string) (Identity, error) {
+// Verify checks an access token and returns its identity: signature,
+// expiry, and that the user still exists with the token's role and epoch
+// (see Options.UserCacheTTL).
+func (s *Service) Verify(ctx context.Context, token string) (Identity, error) {
 	c, err := s.parse(token, typeAccess)
 	if err != nil {
 		return Identity{}, err
 	}
-	role, ok := sqlexec.ParseRole(c.Role)
+	role, ok := access.ParseRole(c.Role)
 	if !ok {
 		return Identity{}, dberr.New(dberr.Unauthenticated, "the token names no valid role")
 	}
-	return Identity{User: c.Subject, Role: role, ExpiresAt: c.ExpiresAt.Time}, nil
+	if err := s.current(ctx, c); err != nil {
+		return Identity{}, err
+	}
+	name := c.Name
+	if name == "" {
+		name = c.Subject // tokens of builds before names: the id was the name
+	}
+	return Identity{User: name, UserID: c.Subject, Role: role, ExpiresAt: c.ExpiresAt.Time}, nil
 }
 
 // parse verifies signature, issuer, type, expiry and revocation.
@@ -253,19 +331,13 @@ func (s *Service) parse(token, typ string) (*claims, error) {
 }
 
 // checkUse checks what a valid token must also satisfy for this use: its
-// type, a subject, and no revocation since it was issued.
+// type and a subject.
 func (s *Service) checkUse(c *claims, typ string) (*claims, error) {
 	switch {
 	case c.Type != typ:
 		return nil, dberr.New(dberr.Unauthenticated, "not an %s token", typ)
 	case c.Subject == "":
 		return nil, dberr.New(dberr.Unauthenticated, "the token names no user")
-	}
-	s.mu.Lock()
-	rev := s.revoked[c.Subject]
-	s.mu.Unlock()
-	if !rev.IsZero() && c.IssuedMicros < rev.UnixMicro() {
-		return nil, dberr.New(dberr.Unauthenticated, "the token was revoked (the user changed): log in again")
 	}
 	return c, nil
 }
@@ -278,10 +350,10 @@ func refreshHint(typ string) string {
 }
 
 // issue signs a new access and refresh token for u.
-func (s *Service) issue(u sqlexec.User, now time.Time) (Tokens, error) {
+func (s *Service) issue(u access.User, now time.Time) (Tokens, error) {
 	sign := func(typ string, ttl time.Duration, tag string) (string, time.Time, error) {
 		exp := now.Add(ttl)
-		c := claims{Role: string(u.Role), Type: typ, IssuedMicros: now.UnixMicro(), PasswordTag: tag,
+		c := claims{Role: string(u.Role), Type: typ, IssuedMicros: now.UnixMicro(), PasswordTag: tag, Name: u.Name(), Epoch: u.TokenEpoch,
 			RegisteredClaims: jwt.RegisteredClaims{Issuer: issuer, Subject: u.ID, IssuedAt: jwt.NewNumericDate(now),
 				ExpiresAt: jwt.NewNumericDate(exp), ID: randomID()}}
 		t, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(s.opts.Secret)
@@ -295,7 +367,7 @@ func (s *Service) issue(u sqlexec.User, now time.Time) (Tokens, error) {
 	if err != nil {
 		return Tokens{}, fmt.Errorf("auth: sign: %w", err)
 	}
-	return Tokens{Access: access, Refresh: refresh, ExpiresAt: exp, User: u.ID, Role: u.Role}, nil
+	return Tokens{Access: access, Refresh: refresh, ExpiresAt: exp, User: u.Name(), UserID: u.ID, Role: u.Role}, nil
 }
 
 // leeway is the clock skew tolerated on expiry and issue times.

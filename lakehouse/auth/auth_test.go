@@ -13,39 +13,39 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/password"
-	"github.com/floedb/floe/lakehouse/sqlexec"
 )
 
 // fakeUsers is an in-memory user store with real password hashes.
 type fakeUsers struct {
 	mu     sync.Mutex
-	users  map[string]sqlexec.User
+	users  map[string]access.User
 	audits []string
 	hook   func(string, time.Time)
 }
 
 func newFakeUsers(t *testing.T, users map[string]string) *fakeUsers {
-	f := &fakeUsers{users: map[string]sqlexec.User{}}
+	f := &fakeUsers{users: map[string]access.User{}}
 	for id, pw := range users {
 		h, err := password.Hash(pw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.users[id] = sqlexec.User{ID: id, Role: sqlexec.RoleUser, PasswordHash: h}
+		f.users[id] = access.User{ID: id, Role: access.RoleUser, PasswordHash: h}
 	}
 	return f
 }
 
-func (f *fakeUsers) LookupUser(_ context.Context, id string) (sqlexec.User, bool, error) {
+func (f *fakeUsers) Lookup(_ context.Context, id string) (access.User, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	u, ok := f.users[id]
 	return u, ok, nil
 }
 
-func (f *fakeUsers) UpdateUser(_ context.Context, id string, fn func(*sqlexec.User) error) error {
+func (f *fakeUsers) Update(_ context.Context, id string, fn func(*access.User) error) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	u, ok := f.users[id]
@@ -59,13 +59,17 @@ func (f *fakeUsers) UpdateUser(_ context.Context, id string, fn func(*sqlexec.Us
 	return nil
 }
 
-func (f *fakeUsers) Audit(_ context.Context, actor string, _ sqlexec.Role, action, target string) {
+func (f *fakeUsers) Audit(_ context.Context, actor, _ access.Principal, action, target string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.audits = append(f.audits, actor+" "+action+" "+target)
+	f.audits = append(f.audits, actor.Label()+" "+action+" "+target)
 }
 
-func (f *fakeUsers) OnUserChange(fn func(string, time.Time)) { f.hook = fn }
+func (f *fakeUsers) LookupID(ctx context.Context, id string) (access.User, bool, error) {
+	return f.Lookup(ctx, id)
+}
+
+func (f *fakeUsers) OnChange(fn func(string, time.Time)) { f.hook = fn }
 
 type clock struct{ t time.Time }
 
@@ -97,20 +101,20 @@ func TestLoginVerifyRefresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.User != "alice" || tok.Role != sqlexec.RoleUser || tok.ExpiresAt.Sub(c.t) != 15*time.Minute {
+	if tok.User != "alice" || tok.Role != access.RoleUser || tok.ExpiresAt.Sub(c.t) != 15*time.Minute {
 		t.Fatalf("tokens = %+v", tok)
 	}
-	id, err := s.Verify(tok.Access)
-	if err != nil || id.User != "alice" || id.Role != sqlexec.RoleUser {
+	id, err := s.Verify(ctx, tok.Access)
+	if err != nil || id.User != "alice" || id.Role != access.RoleUser {
 		t.Fatalf("Verify = %+v, %v", id, err)
 	}
-	_, err = s.Verify(tok.Refresh)
+	_, err = s.Verify(ctx, tok.Refresh)
 	wantUnauthenticated(t, "refresh token used as access token", err)
 	_, err = s.Refresh(ctx, tok.Access)
 	wantUnauthenticated(t, "access token used as refresh token", err)
 
 	c.t = c.t.Add(16 * time.Minute)
-	_, err = s.Verify(tok.Access)
+	_, err = s.Verify(ctx, tok.Access)
 	wantUnauthenticated(t, "expired access token", err)
 	if !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("expired token message: %v", err)
@@ -119,7 +123,7 @@ func TestLoginVerifyRefresh(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Refresh: %v", err)
 	}
-	if _, err := s.Verify(tok2.Access); err != nil {
+	if _, err := s.Verify(ctx, tok2.Access); err != nil {
 		t.Fatalf("refreshed token: %v", err)
 	}
 
@@ -128,19 +132,20 @@ func TestLoginVerifyRefresh(t *testing.T) {
 	users.mu.Lock()
 	u := users.users["alice"]
 	u.PasswordHash, _ = password.Hash("alice-pass-2")
+	u.TokenEpoch++ // as the user store does on a password change
 	users.users["alice"] = u
 	users.mu.Unlock()
 	c.t = c.t.Add(time.Millisecond)
 	users.hook("alice", c.t)
 	_, err = s.Refresh(ctx, tok2.Refresh)
 	wantUnauthenticated(t, "refresh after password change", err)
-	_, err = s.Verify(tok2.Access)
+	_, err = s.Verify(ctx, tok2.Access)
 	wantUnauthenticated(t, "access token after revocation", err)
 	tok3, err := s.Login(ctx, "alice", "alice-pass-2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Verify(tok3.Access); err != nil {
+	if _, err := s.Verify(ctx, tok3.Access); err != nil {
 		t.Fatalf("token issued after the revocation: %v", err)
 	}
 }
@@ -149,7 +154,8 @@ func TestForgedTokensAreRefused(t *testing.T) {
 	users := newFakeUsers(t, map[string]string{"alice": "alice-pass-1"})
 	c := &clock{t: time.Now()}
 	s := newService(t, users, c)
-	tok, err := s.Login(context.Background(), "alice", "alice-pass-1")
+	ctx := context.Background()
+	tok, err := s.Login(ctx, "alice", "alice-pass-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,11 +180,11 @@ func TestForgedTokensAreRefused(t *testing.T) {
 		"empty": "", "garbage": "not.a.jwt", "signed with another key": otherKey, "alg none": none,
 		"HS512": hs512, "tampered role": tampered, "truncated signature": tok.Access[:len(tok.Access)-3],
 	} {
-		_, err := s.Verify(bad)
+		_, err := s.Verify(ctx, bad)
 		wantUnauthenticated(t, name, err)
 	}
 	// The genuine token still works.
-	if id, err := s.Verify(tok.Access); err != nil || id.Role != sqlexec.RoleUser {
+	if id, err := s.Verify(ctx, tok.Access); err != nil || id.Role != access.RoleUser {
 		t.Fatalf("genuine token: %+v %v", id, err)
 	}
 }

@@ -162,6 +162,10 @@ type AuthConfig struct {
 	MaxFailedLogins int `toml:"max_failed_logins" help:"failed logins in a row before a lockout"`
 	// Lockout is how long a locked-out user cannot log in. Default: 15m.
 	Lockout Duration `toml:"lockout" help:"how long a user is locked out"`
+	// UserCacheTTL is how long a process trusts what it read of a user
+	// (token epoch, role, dropped) when verifying tokens: the bound on how
+	// late another process refuses a revoked token. Default: 1s.
+	UserCacheTTL Duration `toml:"user_cache_ttl" help:"how long token checks trust a cached user row (revocation delay on other processes)"`
 	// RootUser is the system user created at the first start with the
 	// password in FLOE_ROOT_PASSWORD (or a generated one, printed once).
 	// Default: "root".
@@ -198,6 +202,11 @@ type QueryConfig struct {
 	// CacheBytes bounds the local segment cache (<data_dir>/cache).
 	// Default: 1073741824 (1 GiB).
 	CacheBytes int64 `toml:"cache_bytes" help:"bound of the local segment cache in bytes"`
+	// PointCacheBytes bounds the memory of the compact per-segment key
+	// indexes that answer primary-key reads of flushed rows without
+	// decoding a segment; 0 turns them off (every such read decodes the
+	// segments its key may be in). Default: 134217728 (128 MiB).
+	PointCacheBytes int64 `toml:"point_cache_bytes" help:"memory for primary-key indexes of flushed segments, in bytes (0: off)"`
 	// MaxValueBytes bounds the value one call of a size-driven function
 	// (range, repeat, lpad, printf, …) may build; a batch of rows may
 	// build four times as much. Default: 16777216 (16 MiB).
@@ -347,12 +356,12 @@ func Default() Config {
 		Catalog: CatalogConfig{RefreshInterval: Duration{2 * time.Second}},
 		Buffer:  BufferConfig{MaxBytes: 1 << 30},
 		Flush:   FlushConfig{Rows: 100_000, Interval: Duration{time.Minute}},
-		Query: QueryConfig{MemoryLimit: "1GB", Threads: 2, Timeout: Duration{time.Minute}, CacheBytes: 1 << 30,
+		Query: QueryConfig{MemoryLimit: "1GB", Threads: 2, Timeout: Duration{time.Minute}, CacheBytes: 1 << 30, PointCacheBytes: 128 << 20,
 			MaxValueBytes: 16 << 20, MaxResultBytes: 64 << 20, MaxConcurrent: 4, MaxConcurrentPerUser: 2,
 			QueueLength: 16, QueueWait: Duration{2 * time.Second}},
 		Server: ServerConfig{Listen: "127.0.0.1:7878", MaxRequestBytes: 16 << 20},
 		Auth: AuthConfig{AccessTTL: Duration{15 * time.Minute}, RefreshTTL: Duration{7 * 24 * time.Hour},
-			MaxFailedLogins: 5, Lockout: Duration{15 * time.Minute}, RootUser: "root"},
+			MaxFailedLogins: 5, Lockout: Duration{15 * time.Minute}, UserCacheTTL: Duration{time.Second}, RootUser: "root"},
 		Role: "node",
 		Jobs: JobsConfig{EvictInterval: Duration{30 * time.Second}, CompactInterval: Duration{10 * time.Minute},
 			CompactMinSegments: 4, CompactTargetBytes: 128 << 20, GCInterval: Duration{time.Hour},
@@ -473,6 +482,9 @@ func (c *Config) Validate() error {
 	if c.Query.Timeout.Duration <= 0 {
 		bad("query.timeout", "must be positive, got %s", c.Query.Timeout)
 	}
+	if c.Query.PointCacheBytes < 0 {
+		bad("query.point_cache_bytes", "must be 0 (off) or more, got %d", c.Query.PointCacheBytes)
+	}
 	if c.Query.CacheBytes < 1<<20 {
 		bad("query.cache_bytes", "must be at least 1048576 (1 MiB), got %d", c.Query.CacheBytes)
 	}
@@ -546,6 +558,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.MaxFailedLogins < 1 {
 		bad("auth.max_failed_logins", "must be at least 1, got %d", c.Auth.MaxFailedLogins)
+	}
+	if c.Auth.UserCacheTTL.Duration < 0 || c.Auth.UserCacheTTL.Duration > time.Minute {
+		bad("auth.user_cache_ttl", "must be between 0s and 1m (it bounds how late a revoked token is refused), got %s", c.Auth.UserCacheTTL)
 	}
 	if c.Auth.Lockout.Duration < 0 {
 		bad("auth.lockout", "must not be negative, got %s", c.Auth.Lockout)

@@ -306,6 +306,14 @@ func (l *Lease) Admit(ctx context.Context) error {
 	return err
 }
 
+// Held reports whether the lease is provably valid now by this process's
+// monotonic clock, without renewing it: while it is, no other node can
+// commit to the warehouse's partitions.
+func (l *Lease) Held() bool {
+	_, err := l.check(0)
+	return err == nil
+}
+
 // Confirm is Admit for the moment a durable write is about to be
 // acknowledged. Its UNAVAILABLE error says that the write may still take
 // effect: it is in this node's buffer and is flushed if this node renews

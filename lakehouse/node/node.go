@@ -120,9 +120,14 @@ func Open(ctx context.Context, app *appctx.AppContext, deps Deps) (_ *Node, err 
 	if n.Cache, err = tablestore.NewCache(cacheDir, cfg.Query.CacheBytes, app.Bucket()); err != nil {
 		return nil, err
 	}
+	pointCache := cfg.Query.PointCacheBytes
+	if pointCache == 0 {
+		pointCache = -1 // off
+	}
 	storeOpts := tablestore.Options{
 		NodeID:          app.NodeID().String(),
 		Cache:           n.Cache,
+		PointCacheBytes: pointCache,
 		Changes:         deps.Changes,
 		Metrics:         storeMetrics,
 		ManifestMetrics: app.ManifestMetrics(),

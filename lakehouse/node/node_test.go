@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/appctx"
 	"github.com/floedb/floe/lakehouse/config"
 	"github.com/floedb/floe/lakehouse/dberr"
@@ -20,7 +21,7 @@ import (
 	"github.com/floedb/floe/manifest"
 )
 
-var root = sqlexec.Principal{UserID: "root", Role: sqlexec.RoleSystem}
+var root = access.Principal{UserID: "root", Role: access.RoleSystem}
 
 // process is one engine built from a configuration, as a Floe process
 // builds it.

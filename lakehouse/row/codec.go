@@ -131,7 +131,7 @@ func DecodeKey(b []byte, types []manifest.Type) (Row, []byte, error) {
 				break
 			}
 			out[i] = Value{kind: t.Kind, s: string(s)}
-		case manifest.KindInt, manifest.KindBigInt, manifest.KindDate, manifest.KindTimestamp:
+		case manifest.KindInt, manifest.KindBigInt, manifest.KindDate, manifest.KindTimestamp, manifest.KindTimestampTZ:
 			if err := need(8); err != nil {
 				return nil, nil, err
 			}
@@ -234,7 +234,7 @@ func DecodeVersion(b []byte) (Version, error) {
 			if k == manifest.KindUUID && len(x.s) != 16 && d.err == nil {
 				d.fail("UUID of %d bytes", len(x.s))
 			}
-		case manifest.KindInt, manifest.KindBigInt, manifest.KindDate, manifest.KindTimestamp:
+		case manifest.KindInt, manifest.KindBigInt, manifest.KindDate, manifest.KindTimestamp, manifest.KindTimestampTZ:
 			x.n = d.varint()
 			if (k == manifest.KindInt || k == manifest.KindDate) && (x.n < math.MinInt32 || x.n > math.MaxInt32) {
 				d.fail("%s value %d out of range", k, x.n)

@@ -35,6 +35,7 @@ func samples() []struct {
 		{manifest.UUID, []Value{UUID(u1), UUID(u2)}},
 		{manifest.Date, []Value{Date(math.MinInt32), Date(0), Date(20000)}},
 		{manifest.Timestamp, []Value{Timestamp(math.MinInt64), Timestamp(0), Timestamp(1_700_000_000_000_000)}},
+		{manifest.TimestampTZ, []Value{TimestampTZ(math.MinInt64), TimestampTZ(0), TimestampTZ(1_700_000_000_000_000)}},
 	}
 }
 

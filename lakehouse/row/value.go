@@ -116,6 +116,15 @@ func Date(days int32) Value { return Value{kind: manifest.KindDate, n: int64(day
 // Timestamp returns a TIMESTAMP value: microseconds since the Unix epoch, UTC.
 func Timestamp(micros int64) Value { return Value{kind: manifest.KindTimestamp, n: micros} }
 
+// TimestampTZ returns an instant value: microseconds since the Unix epoch,
+// UTC.
+func TimestampTZ(micros int64) Value { return Value{kind: manifest.KindTimestampTZ, n: micros} }
+
+// Temporal returns a value of kind k (KindDate, KindTimestamp or
+// KindTimestampTZ) from its stored integer: days for DATE, microseconds
+// otherwise. It is the one constructor for code that handles all three.
+func Temporal(k manifest.Kind, n int64) Value { return Value{kind: k, n: n} }
+
 // IsNull reports whether v is NULL.
 func (v Value) IsNull() bool { return v.kind == manifest.KindInvalid }
 

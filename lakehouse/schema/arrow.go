@@ -34,9 +34,10 @@ const (
 // Metadata are never modified after construction, so sharing one instance
 // across all schemas is safe and keeps a cached schema small.
 var (
-	uuidType = &arrow.FixedSizeBinaryType{ByteWidth: 16}
-	jsonMeta = arrow.NewMetadata([]string{MetaType}, []string{"JSON"})
-	uuidMeta = arrow.NewMetadata([]string{MetaType}, []string{"UUID"})
+	uuidType      = &arrow.FixedSizeBinaryType{ByteWidth: 16}
+	timestampType = &arrow.TimestampType{Unit: arrow.Microsecond}
+	jsonMeta      = arrow.NewMetadata([]string{MetaType}, []string{"JSON"})
+	uuidMeta      = arrow.NewMetadata([]string{MetaType}, []string{"UUID"})
 )
 
 // ArrowType maps a Floe column type to its Arrow type:
@@ -50,7 +51,8 @@ var (
 //	TEXT          utf8
 //	BYTES         binary
 //	DATE          date32 (days since the epoch)
-//	TIMESTAMP     timestamp[us, tz=UTC]
+//	TIMESTAMP     timestamp[us] (no zone: a wall-clock time)
+//	TIMESTAMPTZ   timestamp[us, tz=UTC]
 //	JSON          utf8, field metadata floe.type=JSON
 //	UUID          fixed_size_binary(16), field metadata floe.type=UUID
 //
@@ -79,6 +81,8 @@ func ArrowType(t manifest.Type) (arrow.DataType, error) {
 	case manifest.KindDate:
 		return arrow.FixedWidthTypes.Date32, nil
 	case manifest.KindTimestamp:
+		return timestampType, nil
+	case manifest.KindTimestampTZ:
 		return arrow.FixedWidthTypes.Timestamp_us, nil
 	case manifest.KindUUID:
 		return uuidType, nil

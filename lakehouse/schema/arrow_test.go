@@ -24,7 +24,8 @@ func TestArrowTypeMapping(t *testing.T) {
 		{manifest.Text, "utf8", ""},
 		{manifest.Bytes, "binary", ""},
 		{manifest.Date, "date32", ""},
-		{manifest.Timestamp, "timestamp[us, tz=UTC]", ""},
+		{manifest.Timestamp, "timestamp[us]", ""},
+		{manifest.TimestampTZ, "timestamp[us, tz=UTC]", ""},
 		{manifest.JSON, "utf8", "JSON"},
 		{manifest.UUID, "fixed_size_binary[16]", "UUID"},
 	}

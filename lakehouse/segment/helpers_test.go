@@ -46,6 +46,7 @@ func allTypesTable() *manifest.Table {
 		{ID: 25, Name: "nn_ts", Type: manifest.Timestamp},
 		{ID: 26, Name: "nn_u", Type: manifest.UUID},
 		{ID: 27, Name: "nn_j", Type: manifest.JSON},
+		{ID: 28, Name: "tstz", Type: manifest.TimestampTZ, Nullable: true},
 	}
 	return &manifest.Table{
 		ID: "tbl_all", Namespace: "app", Name: "all_types", Type: manifest.TableShared,
@@ -115,9 +116,9 @@ func extremes(t manifest.Type) []row.Value {
 			row.Bytes([]byte{0xff})}
 	case manifest.KindDate:
 		return []row.Value{row.Date(math.MinInt32), row.Date(math.MaxInt32), row.Date(0), row.Date(19000)}
-	case manifest.KindTimestamp:
-		return []row.Value{row.Timestamp(math.MinInt64), row.Timestamp(math.MaxInt64), row.Timestamp(0),
-			row.Timestamp(1_700_000_000_123_456)}
+	case manifest.KindTimestamp, manifest.KindTimestampTZ:
+		return []row.Value{row.Temporal(t.Kind, math.MinInt64), row.Temporal(t.Kind, math.MaxInt64), row.Temporal(t.Kind, 0),
+			row.Temporal(t.Kind, 1_700_000_000_123_456)}
 	case manifest.KindUUID:
 		var zero, ones, mixed [16]byte
 		for i := range ones {

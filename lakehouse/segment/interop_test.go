@@ -177,7 +177,7 @@ func arrowValue(arr arrow.Array, i int, t manifest.Type) row.Value {
 	case *array.Date32:
 		return row.Date(int32(a.Value(i)))
 	case *array.Timestamp:
-		return row.Timestamp(int64(a.Value(i)))
+		return row.Temporal(t.Kind, int64(a.Value(i)))
 	case *array.FixedSizeBinary:
 		return row.UUID([16]byte(a.Value(i)))
 	}

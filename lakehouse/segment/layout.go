@@ -213,6 +213,10 @@ func leafType(t manifest.Type) (parquet.Type, error) {
 	case manifest.KindDate:
 		return parquet.Date().Type(), nil
 	case manifest.KindTimestamp:
+		// A wall-clock time: not adjusted to UTC, so readers (DuckDB)
+		// present it as TIMESTAMP.
+		return parquet.TimestampAdjusted(parquet.Microsecond, false).Type(), nil
+	case manifest.KindTimestampTZ:
 		return parquet.TimestampAdjusted(parquet.Microsecond, true).Type(), nil
 	case manifest.KindUUID:
 		return parquet.UUID().Type(), nil

@@ -448,10 +448,10 @@ func convert(dst []row.Value, stride, col, first int, t manifest.Type, vals []pa
 				*at(k) = row.BigInt(v.Int64())
 			}
 		}
-	case manifest.KindTimestamp:
+	case manifest.KindTimestamp, manifest.KindTimestampTZ:
 		for k, v := range vals {
 			if !v.IsNull() {
-				*at(k) = row.Timestamp(v.Int64())
+				*at(k) = row.Temporal(t.Kind, v.Int64())
 			}
 		}
 	case manifest.KindFloat:

@@ -36,7 +36,7 @@ func FormatStatValue(t manifest.Type, v row.Value) (string, error) {
 	switch t.Kind {
 	case manifest.KindBoolean:
 		return strconv.FormatBool(v.Bool()), nil
-	case manifest.KindInt, manifest.KindBigInt, manifest.KindDate, manifest.KindTimestamp:
+	case manifest.KindInt, manifest.KindBigInt, manifest.KindDate, manifest.KindTimestamp, manifest.KindTimestampTZ:
 		return strconv.FormatInt(v.Int64(), 10), nil
 	case manifest.KindFloat:
 		return strconv.FormatFloat(v.Float64(), 'g', -1, 32), nil
@@ -76,7 +76,7 @@ func ParseStatValue(t manifest.Type, s string) (row.Value, error) {
 		} else {
 			v = row.Date(int32(n))
 		}
-	case manifest.KindBigInt, manifest.KindTimestamp:
+	case manifest.KindBigInt, manifest.KindTimestamp, manifest.KindTimestampTZ:
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			return bad(err)
@@ -84,7 +84,7 @@ func ParseStatValue(t manifest.Type, s string) (row.Value, error) {
 		if t.Kind == manifest.KindBigInt {
 			v = row.BigInt(n)
 		} else {
-			v = row.Timestamp(n)
+			v = row.Temporal(t.Kind, n)
 		}
 	case manifest.KindFloat:
 		f, err := strconv.ParseFloat(s, 32)

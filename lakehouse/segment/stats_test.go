@@ -60,8 +60,8 @@ func randomValue(rng *rand.Rand, t manifest.Type) row.Value {
 		return row.Bytes(b)
 	case manifest.KindDate:
 		return row.Date(int32(rng.Uint32()))
-	case manifest.KindTimestamp:
-		return row.Timestamp(int64(rng.Uint64()))
+	case manifest.KindTimestamp, manifest.KindTimestampTZ:
+		return row.Temporal(t.Kind, int64(rng.Uint64()))
 	case manifest.KindUUID:
 		var u [16]byte
 		for i := range u {
@@ -237,7 +237,7 @@ func TestStatsEdgeCases(t *testing.T) {
 func TestStatValueRoundTrip(t *testing.T) {
 	types := []manifest.Type{manifest.Boolean, manifest.Int, manifest.BigInt, manifest.Float, manifest.Double,
 		manifest.Decimal(9, 2), manifest.Decimal(18, 18), manifest.Decimal(38, 0), manifest.Decimal(38, 37), manifest.Decimal(1, 0),
-		manifest.Text, manifest.JSON, manifest.Bytes, manifest.Date, manifest.Timestamp, manifest.UUID}
+		manifest.Text, manifest.JSON, manifest.Bytes, manifest.Date, manifest.Timestamp, manifest.TimestampTZ, manifest.UUID}
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, typ := range types {
 		vals := append(extremes(typ), randomValue(rng, typ), randomValue(rng, typ))

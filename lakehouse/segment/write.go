@@ -310,7 +310,7 @@ func (sw *segmentWriter) encode(i int, x row.Value, size int64) (parquet.Value, 
 		pv = parquet.BooleanValue(!x.IsNull() && x.Bool())
 	case manifest.KindInt, manifest.KindDate:
 		pv = parquet.Int32Value(int32(x.Int64()))
-	case manifest.KindBigInt, manifest.KindTimestamp:
+	case manifest.KindBigInt, manifest.KindTimestamp, manifest.KindTimestampTZ:
 		pv = parquet.Int64Value(x.Int64())
 	case manifest.KindFloat:
 		pv = parquet.FloatValue(float32(x.Float64()))

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/config"
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/sqlexec"
@@ -204,7 +205,7 @@ func TestShowNamespacesCountsVisibleTables(t *testing.T) {
 	h.must(root, "CREATE SHARED TABLE sec.d (id INT PRIMARY KEY) WITH (ACCESS_LEVEL = 'DBA')")
 	h.must(root, "CREATE SHARED TABLE sec.p (id INT PRIMARY KEY) WITH (ACCESS_LEVEL = 'PRIVATE')")
 	h.must(root, "CREATE SHARED TABLE sec.pub (id INT PRIMARY KEY) WITH (ACCESS_LEVEL = 'PUBLIC')")
-	count := func(p sqlexec.Principal) string {
+	count := func(p access.Principal) string {
 		for _, r := range h.must(p, "SHOW NAMESPACES").Rows {
 			if r[0] == "sec" {
 				return fmt.Sprint(r[1])
@@ -212,10 +213,10 @@ func TestShowNamespacesCountsVisibleTables(t *testing.T) {
 		}
 		return "missing"
 	}
-	listed := func(p sqlexec.Principal) string {
+	listed := func(p access.Principal) string {
 		return fmt.Sprint(len(h.must(p, "SHOW TABLES IN sec").Rows))
 	}
-	for _, p := range []sqlexec.Principal{alice, svc, dba, root} {
+	for _, p := range []access.Principal{alice, svc, dba, root} {
 		if c, l := count(p), listed(p); c != l {
 			t.Errorf("%s: SHOW NAMESPACES counts %s tables in sec, SHOW TABLES lists %s", p.UserID, c, l)
 		}

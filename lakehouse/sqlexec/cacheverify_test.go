@@ -8,8 +8,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/floedb/floe/lakehouse/dberr"
+	"github.com/floedb/floe/manifest"
 )
 
 // A cached segment file changed on disk is verified again before it is
@@ -77,6 +79,14 @@ func TestDeletedHeadManifestIsDataLoss(t *testing.T) {
 	if err := os.Remove(heads[len(heads)-1]); err != nil {
 		t.Fatal(err)
 	}
+	// While this node holds the writer lease and confirmed the head within
+	// the log's head TTL, it reads its own head (issue 15): the answer is
+	// still the latest state, never the older version.
+	if got := h.rows(alice, "SELECT count(*) FROM t"); got[0] != "2" {
+		t.Fatalf("count from the held head %v, want 2", got)
+	}
+	// Once the head is listed again, the loss is reported.
+	h.advance(manifest.DefaultHeadTTL + time.Second)
 	_, err := h.exec(alice, "SELECT count(*) FROM t")
 	var de *dberr.Error
 	if !errors.As(err, &de) || de.Code != dberr.DataLoss {

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/floedb/floe/lakehouse/dberr"
+	"github.com/floedb/floe/lakehouse/duckengine"
 	"github.com/floedb/floe/lakehouse/row"
 	"github.com/floedb/floe/manifest"
 )
@@ -38,6 +39,8 @@ func duckType(t manifest.Type) string {
 	case manifest.KindDate:
 		return "DATE"
 	case manifest.KindTimestamp:
+		return "TIMESTAMP"
+	case manifest.KindTimestampTZ:
 		return "TIMESTAMPTZ"
 	case manifest.KindUUID:
 		return "UUID"
@@ -45,7 +48,45 @@ func duckType(t manifest.Type) string {
 	return "VARCHAR"
 }
 
-const microsPerDay = 86_400_000_000
+const (
+	secondsPerDay = 86_400
+	microsPerDay  = 86_400_000_000
+)
+
+// DuckDB's encodings of ±infinity: a TIMESTAMP[TZ] of ±(2^63-1)
+// microseconds and a DATE of ±(2^31-1) days. Floe stores them as those
+// integers, so they survive a flush and read back as ±infinity.
+const (
+	timestampInfinity = 1<<63 - 1
+	dateInfinity      = 1<<31 - 1
+)
+
+// appendColumn is how a column of type t travels through DuckDB's
+// appender (buffered rows, system tables): its column type there and the
+// SQL expression that turns the appended column name back into a value of
+// t. TIMESTAMP[TZ] travels as its microseconds (the Go driver refuses
+// times beyond year 294246, which ±infinity are) and JSON as its text (the
+// driver would encode a Go string as a JSON string). appendValue converts
+// the values to match.
+func appendColumn(name string, t manifest.Type) (typ, expr string) {
+	id := duckengine.Ident(name)
+	switch t.Kind {
+	case manifest.KindTimestamp, manifest.KindTimestampTZ:
+		return "BIGINT", fmt.Sprintf("CAST(CASE WHEN %[1]s = %[2]d THEN TIMESTAMP 'infinity' WHEN %[1]s = -%[2]d THEN TIMESTAMP '-infinity' ELSE make_timestamp(%[1]s) END AS %[3]s) AS %[1]s",
+			id, int64(timestampInfinity), duckType(t))
+	case manifest.KindJSON:
+		return "VARCHAR", fmt.Sprintf("CAST(%[1]s AS JSON) AS %[1]s", id)
+	}
+	return duckType(t), id
+}
+
+// appendValue is v as appendColumn's column takes it.
+func appendValue(v row.Value, t manifest.Type) driver.Value {
+	if (t.Kind == manifest.KindTimestamp || t.Kind == manifest.KindTimestampTZ) && !v.IsNull() {
+		return v.Int64()
+	}
+	return toDriver(v, t)
+}
 
 // toDriver converts a stored value to what DuckDB's appender takes.
 func toDriver(v row.Value, t manifest.Type) driver.Value {
@@ -70,8 +111,10 @@ func toDriver(v row.Value, t manifest.Type) driver.Value {
 	case manifest.KindBytes:
 		return []byte(v.Str())
 	case manifest.KindDate:
-		return time.UnixMicro(v.Int64() * microsPerDay).UTC()
-	case manifest.KindTimestamp:
+		// Seconds, not microseconds: DATE 'infinity' (2^31-1 days) would
+		// overflow an int64 of microseconds.
+		return time.Unix(v.Int64()*secondsPerDay, 0).UTC()
+	case manifest.KindTimestamp, manifest.KindTimestampTZ:
 		return time.UnixMicro(v.Int64()).UTC()
 	case manifest.KindUUID:
 		var u duckdb.UUID
@@ -158,16 +201,17 @@ func fromDriver(x any, t manifest.Type, col string) (row.Value, error) {
 		}
 	case manifest.KindDate:
 		if tm, ok := x.(time.Time); ok {
-			micros := tm.UnixMicro()
-			days := micros / microsPerDay
-			if micros%microsPerDay < 0 {
+			// Seconds, not microseconds, which overflow for ±infinity.
+			secs := tm.Unix()
+			days := secs / secondsPerDay
+			if secs%secondsPerDay < 0 {
 				days--
 			}
 			return row.Date(int32(days)), nil
 		}
-	case manifest.KindTimestamp:
+	case manifest.KindTimestamp, manifest.KindTimestampTZ:
 		if tm, ok := x.(time.Time); ok {
-			return row.Timestamp(tm.UnixMicro()), nil
+			return row.Temporal(t.Kind, tm.UnixMicro()), nil
 		}
 	case manifest.KindUUID:
 		switch u := x.(type) {

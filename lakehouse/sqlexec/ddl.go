@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/floedb/floe/lakehouse/access"
+
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/schema"
 	"github.com/floedb/floe/lakehouse/sqlbind"
@@ -44,7 +46,7 @@ func (x *Executor) commitCatalog(ctx context.Context, mutate func(c *manifest.Ca
 }
 
 func (x *Executor) createNamespace(ctx context.Context, q *stmtCtx, s *sqlparse.CreateNamespace) (Result, error) {
-	if !q.p.Role.AtLeast(RoleDBA) {
+	if !q.p.Role.AtLeast(access.RoleDBA) {
 		return Result{}, dberr.New(dberr.PermissionDenied, "role %s may not create namespaces (needs dba)", q.p.Role)
 	}
 	if slices.Contains(reservedNamespaces, s.Name) {
@@ -76,7 +78,7 @@ func (x *Executor) ddlDone(ctx context.Context, q *stmtCtx, err error, changed b
 		return Result{}, err
 	}
 	if changed {
-		x.audit(ctx, q, action, target, "")
+		x.audit(ctx, q, action, target)
 	}
 	return Result{Message: action}, nil
 }
@@ -91,7 +93,7 @@ func invalidOption(err error) error {
 var errNoChange = errors.New("sqlexec: no change")
 
 func (x *Executor) dropNamespace(ctx context.Context, q *stmtCtx, s *sqlparse.DropNamespace) (Result, error) {
-	if !q.p.Role.AtLeast(RoleDBA) {
+	if !q.p.Role.AtLeast(access.RoleDBA) {
 		return Result{}, dberr.New(dberr.PermissionDenied, "role %s may not drop namespaces (needs dba)", q.p.Role)
 	}
 	if slices.Contains(reservedNamespaces, s.Name) || s.Name == DefaultNamespace {
@@ -130,7 +132,7 @@ func (x *Executor) dropNamespace(ctx context.Context, q *stmtCtx, s *sqlparse.Dr
 		return Result{}, err
 	}
 	if dropped {
-		x.audit(ctx, q, "DROP NAMESPACE", s.Name, s.Text())
+		x.audit(ctx, q, "DROP NAMESPACE", s.Name)
 	}
 	return Result{Message: "DROP NAMESPACE"}, nil
 }
@@ -140,7 +142,7 @@ func (x *Executor) showNamespaces(_ context.Context, q *stmtCtx) (Result, error)
 	// Count only what SHOW TABLES would list to the caller.
 	counts := map[string]int64{}
 	for _, t := range q.snap.Catalog().Tables {
-		if q.p.canRead(&t) == nil {
+		if q.p.CanRead(&t) == nil {
 			counts[t.Namespace]++
 		}
 	}
@@ -281,7 +283,7 @@ func (x *Executor) createTable(ctx context.Context, q *stmtCtx, s *sqlparse.Crea
 	if err != nil {
 		return Result{}, err
 	}
-	if err := q.p.canCreate(typ, opts.AccessLevel); err != nil {
+	if err := q.p.CanCreate(typ, opts.AccessLevel); err != nil {
 		return Result{}, err
 	}
 	if err := manifest.ValidateName("table", name.Name); err != nil {
@@ -351,7 +353,7 @@ func (x *Executor) dropTable(ctx context.Context, q *stmtCtx, s *sqlparse.DropTa
 		}
 		return Result{}, err
 	}
-	if err := q.p.canManage(t.Def()); err != nil {
+	if err := q.p.CanManage(t.Def()); err != nil {
 		return Result{}, err
 	}
 	id := t.Def().ID
@@ -376,9 +378,9 @@ func (x *Executor) dropTable(ctx context.Context, q *stmtCtx, s *sqlparse.DropTa
 	if err != nil && !errors.Is(err, errNoChange) {
 		return Result{}, err
 	}
-	x.audit(ctx, q, "DROP TABLE", name.Namespace+"."+name.Name, s.Text())
+	x.audit(ctx, q, "DROP TABLE", name.Namespace+"."+name.Name)
 	for _, v := range views {
-		x.audit(ctx, q, "DROP VIEW", v, s.Text())
+		x.audit(ctx, q, "DROP VIEW", v)
 	}
 	return Result{Message: "DROP TABLE"}, nil
 }
@@ -390,7 +392,7 @@ func (x *Executor) alterTable(ctx context.Context, q *stmtCtx, s *sqlparse.Alter
 		return Result{}, err
 	}
 	def := t.Def()
-	if err := q.p.canManage(def); err != nil {
+	if err := q.p.CanManage(def); err != nil {
 		return Result{}, err
 	}
 	schemaChange := true
@@ -404,7 +406,7 @@ func (x *Executor) alterTable(ctx context.Context, q *stmtCtx, s *sqlparse.Alter
 		if err != nil {
 			return Result{}, err
 		}
-		if err := q.p.canCreate(def.Type, l); err != nil {
+		if err := q.p.CanCreate(def.Type, l); err != nil {
 			return Result{}, err
 		}
 	case *sqlparse.SetOptions:
@@ -413,7 +415,7 @@ func (x *Executor) alterTable(ctx context.Context, q *stmtCtx, s *sqlparse.Alter
 		if err != nil {
 			return Result{}, err
 		}
-		if err := q.p.canCreate(def.Type, o.AccessLevel); err != nil {
+		if err := q.p.CanCreate(def.Type, o.AccessLevel); err != nil {
 			return Result{}, err
 		}
 	case *sqlparse.AddColumn:
@@ -453,7 +455,7 @@ func (x *Executor) alterTable(ctx context.Context, q *stmtCtx, s *sqlparse.Alter
 		return Result{}, err
 	}
 	if changed {
-		x.audit(ctx, q, "ALTER TABLE", name.Namespace+"."+name.Name, s.Text())
+		x.audit(ctx, q, "ALTER TABLE", name.Namespace+"."+name.Name)
 	}
 	return Result{Message: "ALTER TABLE"}, nil
 }
@@ -547,7 +549,7 @@ func (x *Executor) showTables(_ context.Context, q *stmtCtx, s *sqlparse.ShowTab
 		}
 	}
 	for _, t := range q.snap.Catalog().Tables {
-		if (s.Namespace != "" && t.Namespace != s.Namespace) || q.p.canRead(&t) != nil {
+		if (s.Namespace != "" && t.Namespace != s.Namespace) || q.p.CanRead(&t) != nil {
 			continue
 		}
 		var level any
@@ -574,7 +576,7 @@ func (x *Executor) describe(_ context.Context, q *stmtCtx, s *sqlparse.Describe)
 		return Result{}, err
 	}
 	def := t.Def()
-	if err := q.p.canRead(def); err != nil {
+	if err := q.p.CanRead(def); err != nil {
 		return Result{}, err
 	}
 	res := Result{Columns: []Column{{Name: "column", Type: "VARCHAR"}, {Name: "type", Type: "VARCHAR"}, {Name: "nullable", Type: "BOOLEAN"},
@@ -594,7 +596,7 @@ func (x *Executor) describe(_ context.Context, q *stmtCtx, s *sqlparse.Describe)
 }
 
 func (x *Executor) flush(ctx context.Context, q *stmtCtx, s *sqlparse.Flush) (Result, error) {
-	if !q.p.Role.AtLeast(RoleService) {
+	if !q.p.Role.AtLeast(access.RoleService) {
 		return Result{}, dberr.New(dberr.PermissionDenied, "role %s may not run FLUSH (needs service)", q.p.Role)
 	}
 	if s.All {
@@ -608,10 +610,10 @@ func (x *Executor) flush(ctx context.Context, q *stmtCtx, s *sqlparse.Flush) (Re
 		return Result{}, err
 	}
 	if t.Def().Type != manifest.TableSystem {
-		if err := q.p.canManage(t.Def()); err != nil {
+		if err := q.p.CanManage(t.Def()); err != nil {
 			return Result{}, err
 		}
-	} else if !q.p.Role.AtLeast(RoleDBA) {
+	} else if !q.p.Role.AtLeast(access.RoleDBA) {
 		return Result{}, dberr.New(dberr.PermissionDenied, "role %s may not flush system tables (needs dba)", q.p.Role)
 	}
 	if err := x.opts.Writes.Flush(ctx, t.Def().ID); err != nil {
@@ -627,10 +629,10 @@ func (x *Executor) compact(ctx context.Context, q *stmtCtx, s *sqlparse.Compact)
 	}
 	def := t.Def()
 	if def.Type != manifest.TableSystem {
-		if err := q.p.canManage(def); err != nil {
+		if err := q.p.CanManage(def); err != nil {
 			return Result{}, err
 		}
-	} else if !q.p.Role.AtLeast(RoleDBA) {
+	} else if !q.p.Role.AtLeast(access.RoleDBA) {
 		return Result{}, dberr.New(dberr.PermissionDenied, "role %s may not compact system tables (needs dba)", q.p.Role)
 	}
 	parts, err := x.store.Partitions(ctx, def.ID)

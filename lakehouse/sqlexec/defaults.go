@@ -4,6 +4,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/floedb/floe/lakehouse/access"
+
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/row"
 	"github.com/floedb/floe/manifest"
@@ -31,8 +33,8 @@ var floeDefaults = map[string]struct {
 	kind  defaultKind
 	types []manifest.Kind
 }{
-	"NOW()":             {defaultNow, []manifest.Kind{manifest.KindTimestamp, manifest.KindDate}},
-	"CURRENT_TIMESTAMP": {defaultNow, []manifest.Kind{manifest.KindTimestamp, manifest.KindDate}},
+	"NOW()":             {defaultNow, []manifest.Kind{manifest.KindTimestamp, manifest.KindTimestampTZ, manifest.KindDate}},
+	"CURRENT_TIMESTAMP": {defaultNow, []manifest.Kind{manifest.KindTimestamp, manifest.KindTimestampTZ, manifest.KindDate}},
 	"SNOWFLAKE_ID()":    {defaultSnowflake, []manifest.Kind{manifest.KindBigInt}},
 	"UUID_V7()":         {defaultUUIDv7, []manifest.Kind{manifest.KindUUID, manifest.KindText}},
 	"ULID()":            {defaultULID, []manifest.Kind{manifest.KindText}},
@@ -70,11 +72,14 @@ func checkFloeDefault(col manifest.Column) (bool, error) {
 }
 
 // goDefault evaluates a Floe default function for one row.
-func (x *Executor) goDefault(k defaultKind, col manifest.Column, p Principal, now time.Time) (row.Value, error) {
+func (x *Executor) goDefault(k defaultKind, col manifest.Column, p access.Principal, now time.Time) (row.Value, error) {
 	switch k {
 	case defaultNow:
 		if col.Type.Kind == manifest.KindDate {
 			return row.Date(int32(now.UTC().Unix() / 86400)), nil
+		}
+		if col.Type.Kind == manifest.KindTimestampTZ {
+			return row.TimestampTZ(now.UnixMicro()), nil
 		}
 		return row.Timestamp(now.UnixMicro()), nil
 	case defaultSnowflake:

@@ -25,7 +25,7 @@ func (q *stmtCtx) writeTarget(n sqlparse.Name) (*schemaTable, string, error) {
 		return nil, "", err
 	}
 	def := t.Def()
-	if err := q.p.canWrite(def); err != nil {
+	if err := q.p.CanWrite(def); err != nil {
 		return nil, "", err
 	}
 	if def.Type == manifest.TableUser || def.Type == manifest.TableStream {
@@ -165,7 +165,7 @@ func (x *Executor) insert(ctx context.Context, q *stmtCtx, s *sqlparse.Insert) (
 			proj[i] = "CAST(NULL AS BIGINT)"
 		case c.Name == manifest.ColumnWrittenAt && isHidden(def, c.Name):
 			goDefaults[i] = defaultNow
-			proj[i] = "CAST(NULL AS TIMESTAMPTZ)"
+			proj[i] = castTo("NULL", c.Type)
 		default:
 			goDefaults[i] = classifyDefault(c.Default)
 			if goDefaults[i] == defaultSQL {
@@ -334,18 +334,42 @@ func (q *stmtCtx) keysTable(ctx context.Context, def *manifest.Table, rows []row
 	return name, err
 }
 
+// lookupKeysMax is the most rows for which existingKeys looks each key up
+// in the store instead of joining with DuckDB.
+const lookupKeysMax = 64
+
 // existingKeys returns the encoded keys among rows' that the partition
 // holds, each with its row's current values when the executor passes old
 // values down (Options.OldValues; nil otherwise). It reads only the
 // buffered versions of those keys and the segments whose key statistics
 // may hold them (tablestore.KeyScan), so its cost does not grow with the
 // partition; when no segment can hold them it does not run DuckDB at all.
+//
+// A statement of at most lookupKeysMax rows asks the store for each key
+// (tablestore.Store.LookupKeys: one buffer seek per key and the segments'
+// cached key indexes), which costs microseconds where a DuckDB semi join over the
+// segments costs milliseconds.
 func (q *stmtCtx) existingKeys(ctx context.Context, t *schemaTable, part string, rows []row.Row, pk []int) (map[string]row.Row, error) {
 	def := t.Def()
 	full := q.x.opts.OldValues
 	keys := make([]row.Row, len(rows))
 	for i, r := range rows {
 		keys[i] = pick(r, pk)
+	}
+	if len(keys) <= lookupKeysMax {
+		live, err := q.x.store.LookupKeys(ctx, def, part, keys)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]row.Row, len(live))
+		for _, v := range live {
+			var old row.Row
+			if full {
+				old = v.Values
+			}
+			out[string(row.AppendKey(nil, pick(v.Values, pk)...))] = old
+		}
+		return out, nil
 	}
 	fs, err := q.x.store.KeyScan(ctx, def, part, keys)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/appctx"
 	"github.com/floedb/floe/lakehouse/config"
 	"github.com/floedb/floe/lakehouse/node"
@@ -30,10 +31,10 @@ func Example() {
 	}
 	defer n.Close()
 
-	root := sqlexec.Principal{UserID: "root", Role: sqlexec.RoleSystem}
-	alice := sqlexec.Principal{UserID: "alice", Role: sqlexec.RoleUser}
-	bob := sqlexec.Principal{UserID: "bob", Role: sqlexec.RoleUser}
-	run := func(p sqlexec.Principal, sql string, params ...any) {
+	root := access.Principal{UserID: "root", Role: access.RoleSystem}
+	alice := access.Principal{UserID: "alice", Role: access.RoleUser}
+	bob := access.Principal{UserID: "bob", Role: access.RoleUser}
+	run := func(p access.Principal, sql string, params ...any) {
 		res, err := n.Executor.Execute(ctx, p, sqlexec.Request{SQL: sql, Params: params})
 		if err != nil {
 			fmt.Println(p.UserID+":", err)

@@ -1,6 +1,6 @@
 // Package sqlexec is Floe's SQL executor (the seed's SqlExecutor): it
 // parses a request's statements (lakehouse/sqlparse), authorizes them for
-// a Principal, and runs them — catalog statements against the catalog
+// an access.Principal, and runs them — catalog statements against the catalog
 // manifest, DML as SELECTs plus writes to the storage engine, queries on
 // DuckDB over views of exactly the rows the principal may see.
 //
@@ -24,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/floedb/floe/lakehouse/access"
 
 	"github.com/duckdb/duckdb-go/v2"
 
@@ -92,8 +94,8 @@ type Executor struct {
 	// binder checks queries; it caches DuckDB's parses.
 	binder *sqlbind.Binder
 
-	// userChanged is the OnUserChange hook.
-	userChanged userHook
+	// users is the user store (system.users, system.audit_log).
+	users *access.Store
 	// live is the live-query engine (SetLiveQueries), for KILL LIVE QUERY.
 	live LiveQueries
 
@@ -126,6 +128,7 @@ func New(app *appctx.AppContext, opts Options) (*Executor, error) {
 		ids:    newIDGenerator(app.NodeID().String(), app.Clock()),
 		binder: sqlbind.NewBinder(),
 	}
+	x.users = access.NewStore(access.StoreOptions{App: app, Rows: opts.Store, Writes: opts.Writes, NextID: x.ids.next})
 	x.virtual = x.virtualTables()
 	return x, nil
 }
@@ -174,8 +177,8 @@ type Result struct {
 // results of the statements before it with the error (a *dberr.Error for
 // anything the caller can act on). All statements are parsed before the
 // first runs, so a syntax error anywhere runs nothing.
-func (x *Executor) Execute(ctx context.Context, p Principal, req Request) ([]Result, error) {
-	if err := p.validate(); err != nil {
+func (x *Executor) Execute(ctx context.Context, p access.Principal, req Request) ([]Result, error) {
+	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	stmts, err := sqlparse.Parse(req.SQL)
@@ -220,8 +223,8 @@ type stmtCtx struct {
 	x *Executor
 	// p is whom the statement runs as; actor is who sent it. They differ
 	// inside EXECUTE AS USER.
-	p        Principal
-	actor    Principal
+	p        access.Principal
+	actor    access.Principal
 	ns       string
 	params   []any
 	snap     *schema.Snapshot
@@ -264,7 +267,7 @@ func (q *stmtCtx) session(ctx context.Context) (*duckengine.Session, error) {
 	return q.sess, nil
 }
 
-func (x *Executor) run(ctx context.Context, p Principal, st sqlparse.Statement, req Request, ns string) (Result, error) {
+func (x *Executor) run(ctx context.Context, p access.Principal, st sqlparse.Statement, req Request, ns string) (Result, error) {
 	return x.bounded(ctx, p, st, func(ctx context.Context, lim *limits) (Result, error) {
 		snap, err := x.app.Schemas().AtLeast(ctx, req.MinCatalogVersion)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/appctx"
 	"github.com/floedb/floe/lakehouse/config"
 	"github.com/floedb/floe/lakehouse/dberr"
@@ -19,11 +20,11 @@ import (
 
 // Principals used across tests.
 var (
-	root  = sqlexec.Principal{UserID: "root", Role: sqlexec.RoleSystem}
-	dba   = sqlexec.Principal{UserID: "dora", Role: sqlexec.RoleDBA}
-	svc   = sqlexec.Principal{UserID: "svc", Role: sqlexec.RoleService}
-	alice = sqlexec.Principal{UserID: "alice", Role: sqlexec.RoleUser}
-	bob   = sqlexec.Principal{UserID: "bob", Role: sqlexec.RoleUser}
+	root  = access.Principal{UserID: "root", Role: access.RoleSystem}
+	dba   = access.Principal{UserID: "dora", Role: access.RoleDBA}
+	svc   = access.Principal{UserID: "svc", Role: access.RoleService}
+	alice = access.Principal{UserID: "alice", Role: access.RoleUser}
+	bob   = access.Principal{UserID: "bob", Role: access.RoleUser}
 )
 
 // harness is a real node (fs object store, Pebble buffer, DuckDB) in a
@@ -118,12 +119,12 @@ func (h *harness) restart() {
 	h.open()
 }
 
-func (h *harness) exec(p sqlexec.Principal, sql string, params ...any) ([]sqlexec.Result, error) {
+func (h *harness) exec(p access.Principal, sql string, params ...any) ([]sqlexec.Result, error) {
 	return h.node.Executor.Execute(context.Background(), p, sqlexec.Request{SQL: sql, Params: params})
 }
 
 // must runs sql and fails the test on error; it returns the last result.
-func (h *harness) must(p sqlexec.Principal, sql string, params ...any) sqlexec.Result {
+func (h *harness) must(p access.Principal, sql string, params ...any) sqlexec.Result {
 	h.t.Helper()
 	res, err := h.exec(p, sql, params...)
 	if err != nil {
@@ -134,7 +135,7 @@ func (h *harness) must(p sqlexec.Principal, sql string, params ...any) sqlexec.R
 
 // rows runs a query and returns its rows rendered with fmt (%v), so
 // that tests compare simple strings.
-func (h *harness) rows(p sqlexec.Principal, sql string, params ...any) []string {
+func (h *harness) rows(p access.Principal, sql string, params ...any) []string {
 	h.t.Helper()
 	res := h.must(p, sql, params...)
 	out := make([]string, len(res.Rows))
@@ -148,7 +149,7 @@ func (h *harness) rows(p sqlexec.Principal, sql string, params ...any) []string 
 }
 
 // fails runs sql and checks that it fails with code.
-func (h *harness) fails(p sqlexec.Principal, code dberr.Code, sql string, params ...any) *dberr.Error {
+func (h *harness) fails(p access.Principal, code dberr.Code, sql string, params ...any) *dberr.Error {
 	h.t.Helper()
 	_, err := h.exec(p, sql, params...)
 	if err == nil {

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/floedb/floe/lakehouse/access"
+
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/floedb/floe/lakehouse/admission"
@@ -46,7 +48,7 @@ type limits struct {
 // the statement goes on in the background until DuckDB stops; its query
 // slot stays taken until then, so admission still counts that work.
 // Other statements write: they always return their real outcome.
-func (x *Executor) bounded(ctx context.Context, p Principal, st sqlparse.Statement, run func(context.Context, *limits) (Result, error)) (Result, error) {
+func (x *Executor) bounded(ctx context.Context, p access.Principal, st sqlparse.Statement, run func(context.Context, *limits) (Result, error)) (Result, error) {
 	lim := &limits{x: x, parent: ctx, usage: &duckengine.Usage{}}
 	if a := x.opts.Admission; a != nil {
 		t, err := a.Admit(ctx, p.UserID)

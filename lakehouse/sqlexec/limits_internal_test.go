@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/admission"
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/sqlparse"
@@ -30,7 +31,7 @@ func TestBoundedAnswersAtTheDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err = x.bounded(context.Background(), Principal{UserID: "alice"}, sel[0], stuck)
+	_, err = x.bounded(context.Background(), access.Principal{UserID: "alice"}, sel[0], stuck)
 	if took := time.Since(start); took > x.opts.QueryTimeout+time.Second {
 		t.Errorf("answered after %s", took)
 	}
@@ -61,7 +62,7 @@ func TestBoundedAnswersAtTheDeadline(t *testing.T) {
 		close(done)
 		return Result{Message: "INSERT 1"}, nil
 	}
-	res, err := x.bounded(context.Background(), Principal{UserID: "alice"}, ins[0], slow)
+	res, err := x.bounded(context.Background(), access.Principal{UserID: "alice"}, ins[0], slow)
 	select {
 	case <-done:
 	default:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 
+	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/sqlparse"
 	"github.com/floedb/floe/lakehouse/tablestore"
@@ -53,8 +54,8 @@ type LivePlan struct {
 // the table in namespace ns and checks p's right to read it with the same
 // check as SELECT (Principal.canRead). Views and SYSTEM tables are
 // refused (UNSUPPORTED): they have no change stream.
-func (x *Executor) PlanLive(ctx context.Context, p Principal, sql, ns string, params []any) (*LivePlan, error) {
-	if err := p.validate(); err != nil {
+func (x *Executor) PlanLive(ctx context.Context, p access.Principal, sql, ns string, params []any) (*LivePlan, error) {
+	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	stmts, err := sqlparse.Parse(sql)
@@ -81,7 +82,7 @@ func (x *Executor) PlanLive(ctx context.Context, p Principal, sql, ns string, pa
 		return nil, err
 	}
 	def := tbl.Def()
-	if err := p.canRead(def); err != nil {
+	if err := p.CanRead(def); err != nil {
 		return nil, err
 	}
 	if def.Type == manifest.TableSystem {
@@ -129,7 +130,7 @@ func (x *Executor) killLive(_ context.Context, q *stmtCtx, s *sqlparse.KillLiveQ
 		return Result{}, dberr.New(dberr.InvalidArgument, "live query %s does not exist: this node runs no live queries", s.ID)
 	}
 	p := q.actor
-	err := x.live.Kill(s.ID, p.UserID, func(user string) bool { return p.Role.AtLeast(RoleDBA) || user == p.UserID })
+	err := x.live.Kill(s.ID, p.Label(), func(user string) bool { return p.Role.AtLeast(access.RoleDBA) || user == p.UserID })
 	if err != nil {
 		return Result{}, err
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/sqlexec"
 )
@@ -17,7 +18,7 @@ import (
 // fails unless both give the same result (columns, Go values, message) or
 // the same error code. fast says whether the point-read path must have
 // answered it (true) or declined it (false).
-func (h *harness) same(fast bool, p sqlexec.Principal, sql string, params ...any) sqlexec.Result {
+func (h *harness) same(fast bool, p access.Principal, sql string, params ...any) sqlexec.Result {
 	h.t.Helper()
 	x := h.node.Executor
 	before := sqlexec.PointReads(x)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/floedb/floe/lakehouse/access"
+
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/floedb/floe/lakehouse/dberr"
@@ -38,7 +40,7 @@ func (x *Executor) providerFor(t *manifest.Table) provider {
 		if v, ok := x.virtual[t.Name]; ok {
 			return v
 		}
-		if t.Name == "users" {
+		if t.Name == access.UsersTable {
 			return usersProvider{}
 		}
 	}
@@ -106,12 +108,8 @@ func (pp partitionProvider) view(ctx context.Context, q *stmtCtx, tbl *schema.Ta
 type usersProvider struct{}
 
 func (usersProvider) view(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, hidden bool) (string, error) {
-	filter := ""
-	if !q.p.Role.AtLeast(RoleDBA) {
-		filter = "user_id = " + duckengine.Literal(q.p.UserID)
-	}
 	// Password hashes never leave the engine through SQL.
-	return q.partitionView(ctx, tbl, "", version, hidden, filter, []string{"password_hash"})
+	return q.partitionView(ctx, tbl, "", version, hidden, access.UsersRowFilter(q.p, duckengine.Literal), access.UsersHiddenColumns())
 }
 
 // partitionView creates the view of one partition: the segments (by field
@@ -165,12 +163,11 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 	if len(fs.Buffered) > 0 {
 		name := q.sess.TempName()
 		tcols := make([]duckengine.Column, 0, len(all)+2)
+		sel := make([]string, 0, len(all)+2)
 		for _, c := range all {
-			typ := c.duckType
-			if c.typ.Kind == manifest.KindJSON {
-				typ = "VARCHAR"
-			}
+			typ, expr := appendColumn(c.name, c.typ)
 			tcols = append(tcols, duckengine.Column{Name: c.name, Type: typ})
+			sel = append(sel, expr)
 		}
 		tcols = append(tcols, duckengine.Column{Name: "_seq", Type: "BIGINT"}, duckengine.Column{Name: "_deleted", Type: "BOOLEAN"})
 		idx := make([]int, len(all))
@@ -181,7 +178,7 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 			vals := make([]driver.Value, len(tcols))
 			for _, v := range fs.Buffered {
 				for i, c := range all {
-					vals[i] = toDriver(v.Values[idx[i]], c.typ)
+					vals[i] = appendValue(v.Values[idx[i]], c.typ)
 				}
 				vals[len(all)] = int64(v.Seq)
 				vals[len(all)+1] = v.Deleted
@@ -193,16 +190,6 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 		})
 		if err != nil {
 			return "", err
-		}
-		// JSON travels through the appender as text (the driver would
-		// encode a Go string as a JSON string): cast it back here.
-		sel := make([]string, 0, len(all)+2)
-		for _, c := range all {
-			if c.typ.Kind == manifest.KindJSON {
-				sel = append(sel, fmt.Sprintf("CAST(%s AS JSON) AS %s", duckengine.Ident(c.name), duckengine.Ident(c.name)))
-			} else {
-				sel = append(sel, duckengine.Ident(c.name))
-			}
 		}
 		sources = append(sources, "SELECT "+strings.Join(sel, ", ")+", _seq, _deleted FROM "+name)
 	}

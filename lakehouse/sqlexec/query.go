@@ -121,7 +121,7 @@ func (q *stmtCtx) resolveRef(ref sqlbind.TableRef, ns string) (*schemaTable, err
 	if err != nil {
 		return nil, err
 	}
-	if err := q.p.canRead(t.Def()); err != nil {
+	if err := q.p.CanRead(t.Def()); err != nil {
 		return nil, err
 	}
 	return t, nil

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/dberr"
-	"github.com/floedb/floe/lakehouse/sqlexec"
 )
 
 // TestIsolationMatrix plays an attacker: for every table type and role, a
@@ -25,7 +25,7 @@ func TestIsolationMatrix(t *testing.T) {
 	h.must(root, "CREATE SHARED TABLE sec.p (id INT PRIMARY KEY, secret TEXT) WITH (ACCESS_LEVEL = 'PRIVATE')")
 	h.must(root, "CREATE SHARED TABLE sec.pub (id INT PRIMARY KEY, secret TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
 	// The victim's rows, in the buffer and in segments.
-	victim := sqlexec.Principal{UserID: "victim", Role: sqlexec.RoleUser}
+	victim := access.Principal{UserID: "victim", Role: access.RoleUser}
 	for _, tb := range []string{"sec.u", "sec.s"} {
 		h.must(victim, fmt.Sprintf("INSERT INTO %s VALUES (1, 'VICTIM-SECRET-1')", tb))
 	}
@@ -33,7 +33,7 @@ func TestIsolationMatrix(t *testing.T) {
 	h.must(root, "INSERT INTO sec.p VALUES (1, 'VICTIM-SECRET-P')")
 	// The attackers' own partitions have versions too (AS OF VERSION 1).
 	h.must(alice, "INSERT INTO sec.u VALUES (1, 'mine')")
-	h.must(sqlexec.Principal{UserID: "mallory-svc", Role: sqlexec.RoleService}, "INSERT INTO sec.u VALUES (1, 'mine')")
+	h.must(access.Principal{UserID: "mallory-svc", Role: access.RoleService}, "INSERT INTO sec.u VALUES (1, 'mine')")
 	h.must(root, "FLUSH ALL")
 	for _, tb := range []string{"sec.u", "sec.s"} {
 		h.must(victim, fmt.Sprintf("INSERT INTO %s VALUES (2, 'VICTIM-SECRET-2')", tb))
@@ -109,12 +109,12 @@ func TestIsolationMatrix(t *testing.T) {
 		dberr.NamespaceNotFound: true, dberr.Unsupported: true, dberr.InvalidArgument: true}
 	// Every role attacks; the shared and system tables a role may
 	// legitimately read or write are left out of its attacks.
-	for _, p := range []sqlexec.Principal{alice, {UserID: "mallory-svc", Role: sqlexec.RoleService}, dba, root} {
+	for _, p := range []access.Principal{alice, {UserID: "mallory-svc", Role: access.RoleService}, dba, root} {
 		for _, sql := range attacks {
 			switch {
-			case p.Role == sqlexec.RoleService && strings.Contains(sql, "sec.p"):
+			case p.Role == access.RoleService && strings.Contains(sql, "sec.p"):
 				continue // PRIVATE shared tables are the service role's to read and write
-			case p.Role.AtLeast(sqlexec.RoleDBA) && (strings.Contains(sql, "sec.p") || strings.Contains(sql, "sec.d") || strings.Contains(sql, "system.")):
+			case p.Role.AtLeast(access.RoleDBA) && (strings.Contains(sql, "sec.p") || strings.Contains(sql, "sec.d") || strings.Contains(sql, "system.")):
 				continue
 			}
 			res, err := h.exec(p, sql, "VICTIM-SECRET-1")

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/floedb/floe/lakehouse/access"
+
 	"github.com/floedb/floe/lakehouse/duckengine"
 	"github.com/floedb/floe/lakehouse/jobs"
 	"github.com/floedb/floe/manifest"
@@ -89,7 +91,7 @@ func (x *Executor) evictPartition(ctx context.Context, t *schemaTable, partition
 	if err != nil {
 		return 0, err
 	}
-	sys := Principal{UserID: partition, Role: RoleSystem}
+	sys := access.Principal{UserID: partition, Role: access.RoleSystem}
 	q := &stmtCtx{x: x, p: sys, actor: sys, snap: snap, names: map[string]string{}}
 	defer q.close()
 	if _, err := q.session(ctx); err != nil {

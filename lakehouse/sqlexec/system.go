@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/floedb/floe/lakehouse/access"
+
 	"github.com/floedb/floe/lakehouse/jobs"
-	"github.com/floedb/floe/lakehouse/row"
-	"github.com/floedb/floe/lakehouse/tablestore"
 	"github.com/floedb/floe/manifest"
 )
 
@@ -19,7 +19,7 @@ import (
 // creates. Bump it with every change of systemTables and add the step to
 // migrateSystem's notes: tables missing from the catalog are created, and
 // columns missing from an existing system table are added (nullable).
-const SystemSchemaVersion = 1
+const SystemSchemaVersion = 2
 
 // SystemNamespace holds Floe's own tables.
 const SystemNamespace = "system"
@@ -38,16 +38,12 @@ func col(name string, t manifest.Type, nullable bool) manifest.Column {
 
 // systemTables are Floe's system tables, in creation order.
 var systemTables = []systemTable{
-	{name: "users", stored: true, pk: []string{"user_id"}, cols: []manifest.Column{
-		col("user_id", manifest.Text, false), col("role", manifest.Text, false), col("email", manifest.Text, true),
-		col("password_hash", manifest.Text, true), col("failed_logins", manifest.Int, true), col("locked_until", manifest.Timestamp, true),
-		col("created_at", manifest.Timestamp, true), col("updated_at", manifest.Timestamp, true), col("deleted_at", manifest.Timestamp, true)}},
+	// system.users and system.audit_log: their row formats belong to
+	// lakehouse/access.
+	{name: access.UsersTable, stored: true, pk: access.UsersKey(), cols: access.UsersColumns()},
 	// system.jobs: its row format belongs to lakehouse/jobs.
 	{name: jobs.TableName, stored: true, pk: []string{"job_id"}, cols: jobs.Columns()},
-	{name: "audit_log", stored: true, pk: []string{"audit_id"}, cols: []manifest.Column{
-		col("audit_id", manifest.BigInt, false), col("at", manifest.Timestamp, false), col("actor", manifest.Text, false),
-		col("actor_role", manifest.Text, false), col("subject", manifest.Text, true), col("action", manifest.Text, false),
-		col("target", manifest.Text, true), col("node_id", manifest.Text, false)}},
+	{name: access.AuditTable, stored: true, pk: access.AuditKey(), cols: access.AuditColumns()},
 	{name: "namespaces", cols: []manifest.Column{
 		col("namespace", manifest.Text, false), col("created_at", manifest.Timestamp, true), col("tables", manifest.BigInt, false)}},
 	{name: "tables", cols: []manifest.Column{
@@ -138,7 +134,9 @@ func (x *Executor) Bootstrap(ctx context.Context) error {
 // version of that table; old segments read NULL for them).
 //
 // Versions: 1 — users, jobs, audit_log, namespaces, tables, columns,
-// storages, stats, live_queries.
+// storages, stats, live_queries. 2 — users.token_epoch (revocation that
+// holds across processes and restarts; rows of version 1 read NULL, that
+// is epoch 0).
 func migrateSystem(c *manifest.Catalog, now time.Time) {
 	for _, ns := range []string{DefaultNamespace, SystemNamespace} {
 		if _, ok := c.Namespace(ns); !ok {
@@ -167,56 +165,6 @@ func migrateSystem(c *manifest.Catalog, now time.Time) {
 		}
 	}
 	c.SystemSchemaVersion = SystemSchemaVersion
-}
-
-// systemWrite upserts one row of a stored system table; vals are by
-// column name, missing columns NULL.
-func (x *Executor) systemWrite(ctx context.Context, name string, vals map[string]row.Value) error {
-	snap, err := x.app.Schemas().Current(ctx)
-	if err != nil {
-		return err
-	}
-	t, err := snap.TableByID(systemTableID(name))
-	if err != nil {
-		return err
-	}
-	def := t.Def()
-	r := make(row.Row, len(def.Columns))
-	for i, c := range def.Columns {
-		if v, ok := vals[c.Name]; ok {
-			r[i] = v
-		}
-	}
-	return x.opts.Writes.Write(ctx, def, "", []tablestore.Change{{Values: r}})
-}
-
-func textOrNull(s string) row.Value {
-	if s == "" {
-		return row.Null()
-	}
-	return row.Text(s)
-}
-
-func timeOrNull(t time.Time) row.Value {
-	if t.IsZero() {
-		return row.Null()
-	}
-	return row.Timestamp(t.UnixMicro())
-}
-
-// audit records a statement in system.audit_log. The statement text is
-// not stored (it may hold secrets such as passwords); the action and its
-// target are. A failure is logged, not returned: the statement already
-// took effect.
-func (x *Executor) audit(ctx context.Context, q *stmtCtx, action, target, _ string) {
-	err := x.systemWrite(ctx, "audit_log", map[string]row.Value{
-		"audit_id": row.BigInt(x.ids.next()), "at": row.Timestamp(x.app.Clock()().UnixMicro()),
-		"actor": row.Text(q.actor.UserID), "actor_role": row.Text(string(q.actor.Role)), "subject": row.Text(q.p.UserID),
-		"action": row.Text(action), "target": textOrNull(target), "node_id": row.Text(x.app.NodeID().String()),
-	})
-	if err != nil {
-		x.log.LogAttrs(ctx, slog.LevelError, "audit record failed", slog.String("action", action), slog.Any("error", err))
-	}
 }
 
 // virtualTables are the providers of the computed system tables.

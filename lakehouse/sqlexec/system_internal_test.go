@@ -13,7 +13,7 @@ import (
 func TestMigrateSystemUpgradesOldCatalog(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0).UTC()
 	users := systemTables[0].definition(now)
-	users.Columns = users.Columns[:len(users.Columns)-1] // no deleted_at yet
+	users.Columns = users.Columns[:len(users.Columns)-1] // version 1: no token_epoch yet
 	users.NextColumnID = uint32(len(users.Columns) + 1)
 	c := &manifest.Catalog{
 		Header:     manifest.Header{FormatVersion: manifest.FormatVersion, Version: 4, CommitID: "c"},
@@ -34,7 +34,7 @@ func TestMigrateSystemUpgradesOldCatalog(t *testing.T) {
 		t.Fatalf("%d tables, want %d", len(c.Tables), len(systemTables))
 	}
 	u, _ := c.TableByID(systemTableID("users"))
-	col, ok := u.Column("deleted_at")
+	col, ok := u.Column("token_epoch")
 	if !ok || col.ID != uint32(len(users.Columns)+1) || !col.Nullable || u.SchemaVersion != 2 {
 		t.Fatalf("users after migration: %+v (schema v%d)", col, u.SchemaVersion)
 	}

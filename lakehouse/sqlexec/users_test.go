@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/password"
-	"github.com/floedb/floe/lakehouse/sqlexec"
 )
 
 func TestUserLifecycle(t *testing.T) {
@@ -16,7 +16,7 @@ func TestUserLifecycle(t *testing.T) {
 	ctx := context.Background()
 	x := h.node.Executor
 	var changed []string
-	x.OnUserChange(func(id string, _ time.Time) { changed = append(changed, id) })
+	x.Users().OnChange(func(id string, _ time.Time) { changed = append(changed, id) })
 
 	h.must(root, "CREATE USER root WITH PASSWORD 'root-pass-1' ROLE system")
 	h.must(root, "CREATE USER 'dora' WITH PASSWORD 'dora-pass-1' ROLE dba EMAIL 'd@x.io'")
@@ -24,11 +24,11 @@ func TestUserLifecycle(t *testing.T) {
 	h.fails(dba, dberr.AlreadyExists, "CREATE USER alice WITH PASSWORD 'alice-pass-2'")
 	h.must(dba, "CREATE USER IF NOT EXISTS alice WITH PASSWORD 'alice-pass-2'")
 
-	u, ok, err := x.LookupUser(ctx, "alice")
+	u, ok, err := x.Users().Lookup(ctx, "alice")
 	if err != nil || !ok {
 		t.Fatalf("LookupUser(alice) = %v, %v", ok, err)
 	}
-	if u.Role != sqlexec.RoleUser || !u.Active() {
+	if u.Role != access.RoleUser || !u.Active() {
 		t.Fatalf("alice = %+v", u)
 	}
 	if err := password.Check(u.PasswordHash, "alice-pass-1"); err != nil {
@@ -49,7 +49,7 @@ func TestUserLifecycle(t *testing.T) {
 	h.must(alice, "ALTER USER alice SET PASSWORD 'alice-pass-3'")
 	h.fails(alice, dberr.PermissionDenied, "ALTER USER alice SET ROLE dba")
 	h.fails(alice, dberr.PermissionDenied, "ALTER USER dora SET PASSWORD 'hijacked-1'")
-	u, _, _ = x.LookupUser(ctx, "alice")
+	u, _, _ = x.Users().Lookup(ctx, "alice")
 	if password.Check(u.PasswordHash, "alice-pass-3") != nil {
 		t.Fatal("ALTER USER SET PASSWORD did not change the hash")
 	}
@@ -69,13 +69,17 @@ func TestUserLifecycle(t *testing.T) {
 	h.must(dba, "DROP USER alice")
 	h.fails(dba, dberr.InvalidArgument, "DROP USER alice")
 	h.must(dba, "DROP USER IF EXISTS alice")
-	u, ok, _ = x.LookupUser(ctx, "alice")
+	u, ok, _ = x.Users().Lookup(ctx, "alice")
 	if !ok || u.Active() || u.PasswordHash != "" {
 		t.Fatalf("dropped alice = %+v (ok %v)", u, ok)
 	}
+	// A new password, a new role and DROP each void older tokens.
+	if u.TokenEpoch != 3 {
+		t.Fatalf("dropped alice's token epoch = %d, want 3 (password, role, drop)", u.TokenEpoch)
+	}
 	equal(t, "active users", h.rows(dba, "SELECT user_id FROM system.users WHERE deleted_at IS NULL ORDER BY 1"), []string{"dora", "root"})
 	h.must(dba, "CREATE USER alice WITH PASSWORD 'alice-pass-4'") // re-create
-	equal(t, "changes", changed, []string{"alice", "alice", "alice", "alice"})
+	equal(t, "changes", changed, []string{"root", "dora", "alice", "alice", "alice", "alice", "alice"})
 
 	// Every user change is audited with the actor; nothing holds a password.
 	got := h.rows(root, "SELECT actor, subject, action, target FROM system.audit_log WHERE action LIKE '%USER' ORDER BY audit_id")
@@ -85,7 +89,7 @@ func TestUserLifecycle(t *testing.T) {
 
 	// Survives a restart.
 	h.restart()
-	if u, ok, _ := h.node.Executor.LookupUser(ctx, "dora"); !ok || u.Role != sqlexec.RoleDBA || u.Email != "d@x.io" {
+	if u, ok, _ := h.node.Executor.Users().Lookup(ctx, "dora"); !ok || u.Role != access.RoleDBA || u.Email != "d@x.io" {
 		t.Fatalf("after restart dora = %+v", u)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/floedb/floe/lakehouse/access"
+
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/floedb/floe/lakehouse/dberr"
@@ -368,8 +370,8 @@ func (q *stmtCtx) checkViewSchema(ctx context.Context, def *manifest.View, name 
 
 // canDropView reports whether p may drop or replace view v: its creator
 // may, and so may every role from service up.
-func (p Principal) canDropView(v *manifest.View) error {
-	if v.CreatedBy == p.UserID || p.Role.AtLeast(RoleService) {
+func canDropView(p access.Principal, v *manifest.View) error {
+	if v.CreatedBy == p.UserID || p.Role.AtLeast(access.RoleService) {
 		return nil
 	}
 	return dberr.New(dberr.PermissionDenied, "role %s may not drop or replace view %s: only its creator (%s) and roles from service up may", p.Role, v.QualifiedName(), v.CreatedBy)
@@ -407,7 +409,7 @@ func (x *Executor) newView(ctx context.Context, q *stmtCtx, s *sqlparse.CreateVi
 	}
 	seen := map[string]bool{}
 	for _, c := range cols {
-		k := lower(c.Name)
+		k := strings.ToLower(c.Name)
 		if seen[k] {
 			return nil, nil, dberr.New(dberr.InvalidArgument, "view %s would have two columns named %s; name them apart with AS or a column list", name, c.Name)
 		}
@@ -435,7 +437,7 @@ func (x *Executor) createView(ctx context.Context, q *stmtCtx, s *sqlparse.Creat
 		case !s.OrReplace:
 			return Result{}, dberr.New(dberr.AlreadyExists, "view %s already exists; use CREATE OR REPLACE VIEW to change it", name)
 		}
-		if err := q.p.canDropView(old); err != nil {
+		if err := canDropView(q.p, old); err != nil {
 			return Result{}, err
 		}
 		id = old.ID
@@ -473,7 +475,7 @@ func (x *Executor) createView(ctx context.Context, q *stmtCtx, s *sqlparse.Creat
 			if !s.OrReplace {
 				return dberr.New(dberr.AlreadyExists, "view %s already exists; use CREATE OR REPLACE VIEW to change it", name)
 			}
-			if err := q.p.canDropView(old); err != nil {
+			if err := canDropView(q.p, old); err != nil {
 				return err
 			}
 			v.ID, v.CreatedAt, v.CreatedBy, v.SchemaVersion = old.ID, old.CreatedAt, old.CreatedBy, old.SchemaVersion+1
@@ -504,7 +506,7 @@ func (x *Executor) dropView(ctx context.Context, q *stmtCtx, s *sqlparse.DropVie
 		}
 		return Result{}, dberr.New(dberr.TableNotFound, "view %s does not exist", name)
 	}
-	if err := q.p.canDropView(v); err != nil {
+	if err := canDropView(q.p, v); err != nil {
 		return Result{}, err
 	}
 	id := v.ID
@@ -530,7 +532,7 @@ func (x *Executor) dropView(ctx context.Context, q *stmtCtx, s *sqlparse.DropVie
 		return Result{}, err
 	}
 	for _, n := range dropped {
-		x.audit(ctx, q, "DROP VIEW", n, s.Text())
+		x.audit(ctx, q, "DROP VIEW", n)
 	}
 	return Result{Message: "DROP VIEW"}, nil
 }
@@ -602,7 +604,7 @@ func (q *stmtCtx) canReadView(v *manifest.View, depth int) bool {
 	}
 	for _, d := range v.DependsOn {
 		if t, ok := q.snap.Catalog().Table(d.Namespace, d.Name); ok {
-			if q.p.canRead(t) != nil {
+			if q.p.CanRead(t) != nil {
 				return false
 			}
 			continue
@@ -666,7 +668,7 @@ func viewTypeName(duck string) string {
 	case "BLOB":
 		return "BYTES"
 	case "TIMESTAMP WITH TIME ZONE":
-		return "TIMESTAMP"
+		return "TIMESTAMPTZ"
 	}
 	return duck
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/appctx"
 	"github.com/floedb/floe/lakehouse/config"
 	"github.com/floedb/floe/lakehouse/dberr"
@@ -82,7 +83,7 @@ func TestViewSeedScenario(t *testing.T) {
 	addUser(h, "eve", "user", false)
 
 	h.must(dba, "CREATE VIEW v_active_users AS SELECT * FROM system.users WHERE deleted_at IS NULL")
-	for _, p := range []sqlexec.Principal{dba, root} {
+	for _, p := range []access.Principal{dba, root} {
 		got := h.rows(p, "SELECT user_id, role, email FROM v_active_users ORDER BY user_id")
 		want := h.rows(p, "SELECT user_id, role, email FROM system.users WHERE deleted_at IS NULL ORDER BY user_id")
 		equal(t, "view rows", got, want)
@@ -108,12 +109,12 @@ func TestViewSeedScenario(t *testing.T) {
 	}
 	if v.SQL != "SELECT * FROM system.users WHERE deleted_at IS NULL" || v.CreatedBy != "dora" || v.CreatedAt.IsZero() ||
 		len(v.DependsOn) != 1 || v.DependsOn[0] != (manifest.ViewDependency{Kind: manifest.DependsOnTable, Namespace: "system", Name: "users", ID: "system.users"}) ||
-		v.Columns[0] != (manifest.ViewColumn{Name: "user_id", Type: "VARCHAR"}) || v.Columns[7] != (manifest.ViewColumn{Name: "deleted_at", Type: "TIMESTAMP WITH TIME ZONE"}) {
+		v.Columns[0] != (manifest.ViewColumn{Name: "user_id", Type: "VARCHAR"}) || v.Columns[7] != (manifest.ViewColumn{Name: "deleted_at", Type: "TIMESTAMP"}) {
 		t.Fatalf("catalog view %+v", v)
 	}
 	// A user reading the view sees what system.users shows it: its own row.
-	equal(t, "user through view", h.rows(sqlexec.Principal{UserID: "ann", Role: sqlexec.RoleUser}, "SELECT user_id FROM v_active_users"), []string{"ann"})
-	equal(t, "deleted user through view", h.rows(sqlexec.Principal{UserID: "dee", Role: sqlexec.RoleUser}, "SELECT user_id FROM v_active_users"), nil)
+	equal(t, "user through view", h.rows(access.Principal{UserID: "ann", Role: access.RoleUser}, "SELECT user_id FROM v_active_users"), []string{"ann"})
+	equal(t, "deleted user through view", h.rows(access.Principal{UserID: "dee", Role: access.RoleUser}, "SELECT user_id FROM v_active_users"), nil)
 	// Time travel and writes do not apply to views.
 	h.fails(dba, dberr.Unsupported, "SELECT * FROM v_active_users AS OF VERSION 1")
 	h.fails(dba, dberr.InvalidArgument, "INSERT INTO v_active_users (user_id, role) VALUES ('x', 'user')")
@@ -227,7 +228,7 @@ func TestViewIsolation(t *testing.T) {
 	h.must(dba, "INSERT INTO secrets VALUES (1, 'TOP-SECRET')")
 	h.must(dba, "CREATE VIEW leak AS SELECT * FROM secrets")
 	equal(t, "dba reads", h.rows(dba, "SELECT secret FROM leak"), []string{"TOP-SECRET"})
-	for _, p := range []sqlexec.Principal{alice, svc} {
+	for _, p := range []access.Principal{alice, svc} {
 		for _, q := range []string{"SELECT * FROM leak", "SELECT count(*) FROM leak", "WITH x AS (SELECT * FROM leak) SELECT * FROM x",
 			"SELECT * FROM notes WHERE id IN (SELECT id FROM leak)"} {
 			e := h.fails(p, dberr.PermissionDenied, q)

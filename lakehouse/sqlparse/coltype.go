@@ -57,10 +57,16 @@ func (p *parser) columnType(col string) (manifest.Type, string, error) {
 	case "DATE":
 		typ = manifest.Date
 	case "TIMESTAMP":
-		_ = p.accept("WITH", "TIME", "ZONE") || p.accept("WITHOUT", "TIME", "ZONE")
 		typ = manifest.Timestamp
-	case "TIMESTAMPTZ", "DATETIME":
+		if p.accept("WITH", "TIME", "ZONE") {
+			typ = manifest.TimestampTZ
+		} else {
+			_ = p.accept("WITHOUT", "TIME", "ZONE")
+		}
+	case "DATETIME":
 		typ = manifest.Timestamp
+	case "TIMESTAMPTZ":
+		typ = manifest.TimestampTZ
 	case "JSON", "JSONB":
 		typ = manifest.JSON
 	case "UUID":

@@ -265,8 +265,8 @@ func TestColumnTypes(t *testing.T) {
 		{"character varying(20)", manifest.Text}, {"STRING", manifest.Text}, {"BPCHAR", manifest.Text}, {"BPCHAR(2)", manifest.Text},
 		{"BYTES", manifest.Bytes}, {"BYTEA", manifest.Bytes}, {"BLOB", manifest.Bytes}, {"VARBINARY", manifest.Bytes}, {"BINARY", manifest.Bytes},
 		{"DATE", manifest.Date},
-		{"TIMESTAMP", manifest.Timestamp}, {"TIMESTAMPTZ", manifest.Timestamp}, {"DATETIME", manifest.Timestamp},
-		{"TIMESTAMP WITH TIME ZONE", manifest.Timestamp}, {"timestamp without time zone", manifest.Timestamp},
+		{"TIMESTAMP", manifest.Timestamp}, {"TIMESTAMPTZ", manifest.TimestampTZ}, {"DATETIME", manifest.Timestamp},
+		{"TIMESTAMP WITH TIME ZONE", manifest.TimestampTZ}, {"timestamp without time zone", manifest.Timestamp},
 		{"JSON", manifest.JSON}, {"JSONB", manifest.JSON},
 		{"UUID", manifest.UUID},
 	} {

@@ -21,10 +21,13 @@ type CreateUser struct {
 }
 
 // AlterUser is ALTER USER 'name' SET PASSWORD 'secret' | SET ROLE r |
-// SET EMAIL 'address' (one or more SET clauses, comma-separated).
+// SET EMAIL 'address' (one or more SET clauses, comma-separated), or
+// ALTER USER 'name' REVOKE TOKENS.
 type AlterUser struct {
 	span
 	User string
+	// RevokeTokens voids every token issued to the user so far.
+	RevokeTokens bool
 	// Set are the changes; nil fields are unchanged.
 	Password *string
 	Role     *string
@@ -160,6 +163,13 @@ func parseAlterUser(p *parser) (Statement, error) {
 	var err error
 	if st.User, err = p.userName(); err != nil {
 		return nil, err
+	}
+	if p.accept("REVOKE") {
+		if err := p.expect("TOKENS"); err != nil {
+			return nil, err
+		}
+		st.RevokeTokens = true
+		return st, p.expectEnd()
 	}
 	if err := p.expect("SET"); err != nil {
 		return nil, err

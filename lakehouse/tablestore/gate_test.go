@@ -3,11 +3,13 @@ package tablestore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/floedb/floe/lakehouse/objstore"
+	"github.com/floedb/floe/lakehouse/row"
 	"github.com/floedb/floe/lakehouse/wbuf"
 	"github.com/floedb/floe/manifest"
 )
@@ -47,6 +49,12 @@ func (g *testGate) Hold(ctx context.Context) (context.Context, context.CancelFun
 		cancel()
 	}
 	return c, cancel, nil
+}
+
+func (g *testGate) Held() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.admit == nil
 }
 
 func (g *testGate) Lost(error) {
@@ -200,5 +208,68 @@ func TestOldWriterCannotFlushAfterTakeOver(t *testing.T) {
 	}
 	if len(rows) != 2 || !rows[1] || !rows[3] {
 		t.Fatalf("rows after the take-over: %v, want 1 (flushed by A) and 3 (B's)", rows)
+	}
+}
+
+// While the lease is held, a point read uses the partition head this
+// store confirmed by its own commits (flush, compaction) and makes no
+// request; the answers stay those of the latest manifest. Without the
+// lease, every read lists the partition, so it sees another process's
+// commit.
+func TestReadsUseTheHeldHead(t *testing.T) {
+	ctx := context.Background()
+	bucket := objstore.NewCounting(objstore.NewMem())
+	s, g, _ := gatedStore(t, bucket, "a", 1)
+	tb := testTable()
+	lookup := func(s *Store, id int64) (string, bool) {
+		t.Helper()
+		v, found, err := s.Lookup(ctx, tb, "u1", row.Row{row.BigInt(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !found {
+			return "", false
+		}
+		return v.Values[1].Str(), true
+	}
+	for round := range 3 {
+		if _, err := s.Write(ctx, tb, "u1", []Change{upsert(int64(round), fmt.Sprint("v", round), 1)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Flush(ctx, tb, "u1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Compact(ctx, tb, "u1", CompactOptions{MinSegments: 2}); err != nil {
+		t.Fatal(err)
+	}
+	lookup(s, 0) // builds the segment index
+	bucket.Reset()
+	for round := range 3 {
+		if got, ok := lookup(s, int64(round)); !ok || got != fmt.Sprint("v", round) {
+			t.Fatalf("key %d: %q, %v", round, got, ok)
+		}
+	}
+	if c := bucket.Counts(); c.Total() != 0 {
+		t.Fatalf("point reads under a held lease made requests: %v", c)
+	}
+
+	// Without the lease the head is listed on every read.
+	g.set(func(g *testGate) { g.admit = errNoLease })
+	bucket.Reset()
+	lookup(s, 1)
+	if c := bucket.Counts(); c.List == 0 {
+		t.Fatalf("a point read without the lease did not list the partition: %v", c)
+	}
+	// ... and so it sees what another process committed.
+	other, _, _ := gatedStore(t, bucket, "b", 2)
+	if _, err := other.Write(ctx, tb, "u1", []Change{upsert(7, "from b", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Flush(ctx, tb, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := lookup(s, 7); !ok || got != "from b" {
+		t.Fatalf("read without the lease missed another process's commit: %q, %v", got, ok)
 	}
 }

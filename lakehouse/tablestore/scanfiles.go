@@ -84,7 +84,7 @@ func (s *Store) ScanFiles(ctx context.Context, t *manifest.Table, partition stri
 		// copy is skipped as _seq <= LastSeq), never in neither.
 		snap = s.buf.Snapshot()
 		defer snap.Close()
-		m, err = s.latest(ctx, t, partition)
+		m, err = s.readHead(ctx, t, partition)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("tablestore: scan %s/%q: %w", t.ID, partition, err)
@@ -291,7 +291,7 @@ func (s *Store) KeyScan(ctx context.Context, t *manifest.Table, partition string
 	}
 	snap := s.buf.Snapshot()
 	defer snap.Close()
-	m, err := s.latest(ctx, t, partition)
+	m, err := s.readHead(ctx, t, partition)
 	if err != nil {
 		return nil, fmt.Errorf("tablestore: key scan %s/%q: %w", t.ID, partition, err)
 	}

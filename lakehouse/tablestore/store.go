@@ -74,9 +74,11 @@ type Options struct {
 	// Cache, when set, holds segment files locally for reads; without it
 	// every read fetches the segments it needs into memory.
 	Cache *Cache
-	// PointCacheBytes bounds the memory of decoded segments kept for
-	// Lookup. Default: DefaultPointCacheBytes (64 MiB); negative disables
-	// the cache (every Lookup then reads the segments it needs).
+	// PointCacheBytes bounds the memory of the compact segment indexes
+	// kept for Lookup (see segmentLookup); a segment whose index takes more
+	// than half of it is not indexed. Default: DefaultPointCacheBytes
+	// (128 MiB); negative disables the indexes (every Lookup then reads
+	// the segments its key may be in).
 	PointCacheBytes int64
 	// Changes, when set, receives every acknowledged Write (see
 	// ChangeSink). Default: none.
@@ -103,6 +105,9 @@ type Gate interface {
 	Hold(ctx context.Context) (context.Context, context.CancelFunc, error)
 	// Lost reports a commit that found a newer writer epoch.
 	Lost(err error)
+	// Held reports whether the lease is provably valid now, without
+	// renewing it or making any request.
+	Held() bool
 }
 
 // Store is the storage engine of one process. It is safe for concurrent
@@ -196,6 +201,20 @@ func (s *Store) latest(ctx context.Context, t *manifest.Table, partition string)
 		return &manifest.Partition{TableID: t.ID, Partition: partition}, nil
 	}
 	return m, err
+}
+
+// readHead returns the partition's latest manifest for a read that
+// follows a buffer snapshot. While the writer lease is provably valid
+// (Gate.Held), this process is the partition's only committer,
+// so the head it confirmed by its own commits or a listing within the
+// log's HeadTTL is the latest: it is used without a request. Otherwise
+// (no lease: functions, live nodes, tests; or a lease this process can no
+// longer prove) the partition is listed as by latest.
+func (s *Store) readHead(ctx context.Context, t *manifest.Table, partition string) (*manifest.Partition, error) {
+	if g := s.opts.Gate; g != nil && g.Held() {
+		return s.base(ctx, t, partition)
+	}
+	return s.latest(ctx, t, partition)
 }
 
 // base returns the manifest a flush of the partition builds on: the one
@@ -293,11 +312,16 @@ func pkIndexes(t *manifest.Table) ([]int, error) {
 // keyOf encodes the primary key of values (a fresh slice).
 func keyOf(pk []int, values row.Row) []byte {
 	var buf [64]byte
-	out := buf[:0]
+	return bytes.Clone(appendKeyOf(buf[:0], pk, values))
+}
+
+// appendKeyOf appends the encoded primary key of values (the key columns
+// at pk) to dst.
+func appendKeyOf(dst []byte, pk []int, values row.Row) []byte {
 	for _, i := range pk {
-		out = row.AppendKey(out, values[i])
+		dst = row.AppendKey(dst, values[i])
 	}
-	return bytes.Clone(out)
+	return dst
 }
 
 // Write appends the changes to one partition of t as one atomic batch and

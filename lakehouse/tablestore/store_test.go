@@ -38,7 +38,7 @@ type harness struct {
 	store  *Store
 }
 
-func newHarness(t *testing.T, bucket objstore.Bucket) *harness {
+func newHarness(t testing.TB, bucket objstore.Bucket) *harness {
 	h := &harness{t: t, bucket: bucket, dir: t.TempDir()}
 	h.open()
 	t.Cleanup(func() {

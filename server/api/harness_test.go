@@ -16,11 +16,11 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/floedb/floe/internal/syncbuf"
+	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/appctx"
 	"github.com/floedb/floe/lakehouse/auth"
 	"github.com/floedb/floe/lakehouse/config"
 	"github.com/floedb/floe/lakehouse/node"
-	"github.com/floedb/floe/lakehouse/sqlexec"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
 	"github.com/floedb/floe/proto/floe/v1/floev1connect"
 	"github.com/floedb/floe/server/api"
@@ -65,13 +65,13 @@ func startServer(t testing.TB, mutate func(*config.Config), apiOpts ...func(*api
 		app.Close()
 		t.Fatal(err)
 	}
-	a, err := auth.New(n.Executor, auth.Options{Secret: []byte(secret), AccessTTL: cfg.Auth.AccessTTL.Duration,
+	a, err := auth.New(n.Executor.Users(), auth.Options{Secret: []byte(secret), AccessTTL: cfg.Auth.AccessTTL.Duration,
 		RefreshTTL: cfg.Auth.RefreshTTL.Duration, MaxFailedLogins: cfg.Auth.MaxFailedLogins, Lockout: cfg.Auth.Lockout.Duration,
 		Logger: app.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.Executor.EnsureUser(ctx, "root", sqlexec.RoleSystem, rootPassword); err != nil {
+	if _, err := n.Executor.Users().Ensure(ctx, "root", access.RoleSystem, rootPassword); err != nil {
 		t.Fatal(err)
 	}
 	opts := api.Options{Executor: n.Executor, Auth: a, MaxRequestBytes: cfg.Server.MaxRequestBytes, Logger: app.Logger()}

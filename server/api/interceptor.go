@@ -36,7 +36,7 @@ func (a *authInterceptor) authenticate(ctx context.Context, procedure, header st
 	if err != nil {
 		return nil, a.s.toConnect(ctx, err, 0)
 	}
-	id, err := a.s.auth.Verify(tok)
+	id, err := a.s.auth.Verify(ctx, tok)
 	if err != nil {
 		return nil, a.s.toConnect(ctx, err, 0)
 	}

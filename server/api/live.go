@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/row"
 	"github.com/floedb/floe/lakehouse/sqlexec"
@@ -28,7 +29,7 @@ import (
 
 // LivePlanner binds subscriptions and replays changes (sqlexec.Executor).
 type LivePlanner interface {
-	PlanLive(ctx context.Context, p sqlexec.Principal, sql, ns string, params []any) (*sqlexec.LivePlan, error)
+	PlanLive(ctx context.Context, p access.Principal, sql, ns string, params []any) (*sqlexec.LivePlan, error)
 	ReadChanges(ctx context.Context, t *manifest.Table, partition string, fromSeq, toSeq uint64) iter.Seq2[tablestore.ChangeRow, error]
 }
 
@@ -232,7 +233,7 @@ func (h liveHandler) sendRows(stream *connect.ServerStream[floev1.SubscribeRespo
 // pump streams the subscription's events until it ends, the client goes
 // away, or a re-check finds the table dropped or the right revoked.
 func (h liveHandler) pump(ctx context.Context, stream *connect.ServerStream[floev1.SubscribeResponse], sub *livequery.Subscription,
-	plan *sqlexec.LivePlan, p sqlexec.Principal, ns string, params []any, types []manifest.Type) error {
+	plan *sqlexec.LivePlan, p access.Principal, ns string, params []any, types []manifest.Type) error {
 	s := h.s
 	hb := h.opt.Heartbeat
 	if hb <= 0 {

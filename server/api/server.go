@@ -23,6 +23,7 @@ import (
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
 
+	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/auth"
 	"github.com/floedb/floe/lakehouse/sqlexec"
 	"github.com/floedb/floe/proto/floe/v1/floev1connect"
@@ -30,14 +31,14 @@ import (
 
 // Executor runs SQL (sqlexec.Executor).
 type Executor interface {
-	Execute(ctx context.Context, p sqlexec.Principal, req sqlexec.Request) ([]sqlexec.Result, error)
+	Execute(ctx context.Context, p access.Principal, req sqlexec.Request) ([]sqlexec.Result, error)
 }
 
 // Authenticator logs users in and verifies tokens (auth.Service).
 type Authenticator interface {
 	Login(ctx context.Context, user, password string) (auth.Tokens, error)
 	Refresh(ctx context.Context, token string) (auth.Tokens, error)
-	Verify(token string) (auth.Identity, error)
+	Verify(ctx context.Context, token string) (auth.Identity, error)
 }
 
 // compressMinBytes: smaller responses are sent uncompressed.

@@ -59,7 +59,7 @@ func paramValues(in []*structpb.Value) ([]any, error) {
 //     would lose digits beyond 2^53);
 //   - VARCHAR, UUID, ENUM → string; BLOB → base64 string;
 //   - DATE → "2006-01-02"; TIME → "15:04:05.999999"; TIMESTAMP[TZ] →
-//     RFC 3339 in UTC; INTERVAL → {"months", "days", "micros"};
+//     RFC 3339 in UTC; ±infinity of either → "infinity", "-infinity"; INTERVAL → {"months", "days", "micros"};
 //   - LIST/ARRAY → list; STRUCT → object; MAP → object when its keys are
 //     strings, else a list of {"key", "value"}; JSON → its JSON value.
 func resultValue(v any, typ string) (*structpb.Value, error) {
@@ -179,12 +179,26 @@ func floatValue(f float64) *structpb.Value {
 }
 
 // formatTime renders a DATE, TIME or TIMESTAMP value.
+// DuckDB's ±infinity (a DATE of ±(2^31-1) days, a TIMESTAMP of ±(2^63-1)
+// microseconds) render as "infinity" and "-infinity", as DuckDB prints them.
 func formatTime(t time.Time, typ string) string {
 	switch typ {
 	case "DATE":
+		switch t.Unix() {
+		case (1<<31 - 1) * 86400:
+			return "infinity"
+		case -(1<<31 - 1) * 86400:
+			return "-infinity"
+		}
 		return t.Format(time.DateOnly)
 	case "TIME":
 		return t.Format("15:04:05.999999")
+	}
+	switch t.UnixMicro() {
+	case 1<<63 - 1:
+		return "infinity"
+	case -(1<<63 - 1):
+		return "-infinity"
 	}
 	return t.UTC().Format(time.RFC3339Nano)
 }

@@ -86,6 +86,7 @@ func typesTable() *manifest.Table {
 			{ID: 13, Name: "ts", Type: manifest.Timestamp, Nullable: true},
 			{ID: 14, Name: "u", Type: manifest.UUID, Nullable: true},
 			{ID: 15, Name: "nn", Type: manifest.Text},
+			{ID: 16, Name: "tstz", Type: manifest.TimestampTZ, Nullable: true},
 		}}
 }
 
@@ -99,17 +100,17 @@ func typesVersions() []row.Version {
 		{row.BigInt(math.MinInt64), row.Bool(true), row.Int(math.MinInt32), row.Float(float32(math.Inf(-1))), row.Double(math.Copysign(0, -1)),
 			row.DecimalFromInt64(-999_999_999), row.DecimalFromInt64(-999_999_999_999_999_999), decimal(min38),
 			row.Text(""), row.JSON(`{"a":[1,null]}`), row.Bytes([]byte{0, 0xff}), row.Date(-719_162), row.Timestamp(-62_135_596_800_000_000),
-			row.UUID([16]byte{}), row.Text("a\x00b")},
+			row.UUID([16]byte{}), row.Text("a\x00b"), row.TimestampTZ(-62_135_596_800_000_000)},
 		{row.BigInt(0), row.Bool(false), row.Int(math.MaxInt32), row.Float(math.MaxFloat32), row.Double(math.Inf(1)),
 			row.DecimalFromInt64(999_999_999), row.DecimalFromInt64(999_999_999_999_999_999), decimal(max38),
 			row.Text("日本語"), row.JSON(`"x"`), row.Bytes(nil), row.Date(0), row.Timestamp(0),
-			row.UUID(ones), row.Text("")},
+			row.UUID(ones), row.Text(""), row.TimestampTZ(0)},
 		{row.BigInt(1), row.Null(), row.Null(), row.Null(), row.Null(), row.Null(), row.Null(), row.Null(),
-			row.Null(), row.Null(), row.Null(), row.Null(), row.Null(), row.Null(), row.Text("z")},
+			row.Null(), row.Null(), row.Null(), row.Null(), row.Null(), row.Null(), row.Text("z"), row.Null()},
 		{row.BigInt(math.MaxInt64), row.Bool(true), row.Int(-1), row.Float(1.5), row.Double(math.NaN()),
 			row.DecimalFromInt64(-1), row.DecimalFromInt64(5), decimal("-1"),
 			row.Text(strings.Repeat("long ", 100)), row.JSON("[]"), row.Bytes([]byte("\x00")), row.Date(2_932_896), row.Timestamp(253_402_300_799_999_999),
-			row.UUID([16]byte{0x12, 0x34}), row.Text("zz")},
+			row.UUID([16]byte{0x12, 0x34}), row.Text("zz"), row.TimestampTZ(253_402_300_799_999_999)},
 	}
 	vs := make([]row.Version, len(rows))
 	for i, r := range rows {
@@ -136,7 +137,7 @@ func TestDuckDBReadsSegments(t *testing.T) {
 
 	// Types.
 	wantTypes := []string{"BIGINT", "BOOLEAN", "INTEGER", "FLOAT", "DOUBLE", "DECIMAL(9,2)", "DECIMAL(18,4)", "DECIMAL(38,10)",
-		"VARCHAR", "VARCHAR", "BLOB", "DATE", "TIMESTAMP WITH TIME ZONE", "UUID", "VARCHAR", "BIGINT", "BOOLEAN"}
+		"VARCHAR", "VARCHAR", "BLOB", "DATE", "TIMESTAMP", "UUID", "VARCHAR", "TIMESTAMP WITH TIME ZONE", "BIGINT", "BOOLEAN"}
 	rows, err := db.Query("DESCRIBE SELECT * FROM " + src)
 	if err != nil {
 		t.Fatal(err)
@@ -231,7 +232,7 @@ func fromDuck(t *testing.T, typ manifest.Type, x any) row.Value {
 		if typ.Kind == manifest.KindDate {
 			return row.Date(int32(v.Unix() / 86400))
 		}
-		return row.Timestamp(v.UnixMicro())
+		return row.Temporal(typ.Kind, v.UnixMicro())
 	}
 	t.Fatalf("unexpected DuckDB value %T", x)
 	return row.Null()
