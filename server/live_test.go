@@ -19,7 +19,7 @@ import (
 	"github.com/floedb/floe/proto/floe/v1/floev1connect"
 )
 
-func login(t *testing.T, r *running, user, pass string) string {
+func login(t testing.TB, r *running, user, pass string) string {
 	t.Helper()
 	a := floev1connect.NewAuthServiceClient(http.DefaultClient, r.url)
 	res, err := a.Login(context.Background(), connect.NewRequest(&floev1.LoginRequest{User: user, Password: pass}))
