@@ -434,6 +434,8 @@ type Info struct {
 	Created, LastChange                                              time.Time
 	Delivered                                                        int64
 	QueueDepth                                                       int
+	// LastSeq is the last _seq delivered (or the snapshot's).
+	LastSeq uint64
 }
 
 // List returns the subscriptions visible to a caller: those whose user
@@ -454,7 +456,7 @@ func (m *Manager) List(visible func(user string) bool) []Info {
 		if s.started {
 			status = "live"
 		}
-		depth := len(s.queue)
+		depth, sent := len(s.queue), s.sent
 		s.mu.Unlock()
 		var last time.Time
 		if n := s.lastChange.Load(); n != 0 {
@@ -463,7 +465,7 @@ func (m *Manager) List(visible func(user string) bool) []Info {
 		out = append(out, Info{ID: s.ID, ConnID: s.ConnID, User: s.Spec.User, TableID: s.Spec.Table.ID,
 			Table: s.Spec.Table.Namespace + "." + s.Spec.Table.Name, Query: s.Spec.Query, Options: s.Spec.Options,
 			Status: status, NodeID: m.nodeID, Created: s.Created.UTC(), LastChange: last,
-			Delivered: s.delivered.Load(), QueueDepth: depth})
+			Delivered: s.delivered.Load(), QueueDepth: depth, LastSeq: sent})
 	}
 	return out
 }

@@ -171,7 +171,16 @@ func TestLiveSubscribe(t *testing.T) {
 	}
 	defer ls.cancel()
 	ls.initial(t)
-	if _, err := floev1connect.NewQueryServiceClient(http.DefaultClient, r.url).ExecuteSQL(context.Background(), authed(bob, "KILL LIVE QUERY '"+ls.ack.SubscriptionId+"'")); err == nil {
+	q := floev1connect.NewQueryServiceClient(http.DefaultClient, r.url)
+	res, err := q.ExecuteSQL(context.Background(), authed(root, "SELECT live_id, user_id, namespace, table_name, node_id, last_seq > 0 FROM system.live_queries"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := res.Msg.Results[0].Rows; len(rows) != 1 || listText(rows[0].Values)[:len(ls.ack.SubscriptionId)] != ls.ack.SubscriptionId ||
+		!strings.Contains(listText(rows[0].Values), ",app,notes,"+ls.ack.NodeId+",true") {
+		t.Fatalf("system.live_queries: %v", rows)
+	}
+	if _, err := q.ExecuteSQL(context.Background(), authed(bob, "KILL LIVE QUERY '"+ls.ack.SubscriptionId+"'")); err == nil {
 		t.Fatal("bob killed alice's live query")
 	}
 	r.sql(t, alice, "KILL LIVE QUERY '"+ls.ack.SubscriptionId+"'")

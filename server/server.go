@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -24,6 +25,7 @@ import (
 	"github.com/floedb/floe/lakehouse/appctx"
 	"github.com/floedb/floe/lakehouse/auth"
 	"github.com/floedb/floe/lakehouse/node"
+	"github.com/floedb/floe/lakehouse/sqlexec"
 	"github.com/floedb/floe/lakehouse/tablestore"
 	"github.com/floedb/floe/livequery"
 	"github.com/floedb/floe/server/api"
@@ -105,7 +107,7 @@ func New(ctx context.Context, app *appctx.AppContext, opts Options) (s *Server, 
 	if s.Node, err = node.Open(ctx, app, node.Deps{Changes: sink}); err != nil {
 		return nil, err
 	}
-	s.Node.Executor.SetLiveQueries(s.Live)
+	s.Node.Executor.SetLiveQueries(liveAdapter{s.Live})
 	if s.Auth, err = openAuth(ctx, app, s.Node, opts); err != nil {
 		return nil, err
 	}
@@ -126,6 +128,20 @@ func New(ctx context.Context, app *appctx.AppContext, opts Options) (s *Server, 
 		s.Handler = apiSrv
 	}
 	return s, nil
+}
+
+// liveAdapter shows the live-query manager to the executor (KILL LIVE
+// QUERY, system.live_queries).
+type liveAdapter struct{ *livequery.Manager }
+
+func (a liveAdapter) LiveList(visible func(user string) bool) []sqlexec.LiveQueryInfo {
+	var out []sqlexec.LiveQueryInfo
+	for _, i := range a.List(visible) {
+		ns, name, _ := strings.Cut(i.Table, ".")
+		out = append(out, sqlexec.LiveQueryInfo{ID: i.ID, UserID: i.User, Namespace: ns, Table: name, Query: i.Query,
+			NodeID: i.NodeID, Created: i.Created, LastSeq: i.LastSeq})
+	}
+	return out
 }
 
 // teeSink publishes to two sinks.

@@ -2,8 +2,10 @@ package sqlexec
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"iter"
+	"time"
 
 	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/dberr"
@@ -19,6 +21,16 @@ type LiveQueries interface {
 	// Kill ends subscription id, naming by as who ended it; allowed
 	// decides whether the caller may end a subscription of that user.
 	Kill(id, by string, allowed func(user string) bool) error
+	// LiveList returns the subscriptions of the users visible accepts,
+	// for system.live_queries.
+	LiveList(visible func(user string) bool) []LiveQueryInfo
+}
+
+// LiveQueryInfo is one row of system.live_queries.
+type LiveQueryInfo struct {
+	ID, UserID, Namespace, Table, Query, NodeID string
+	Created                                     time.Time
+	LastSeq                                     uint64
 }
 
 // SetLiveQueries plugs the live-query engine in; call it before serving.
@@ -135,4 +147,18 @@ func (x *Executor) killLive(_ context.Context, q *stmtCtx, s *sqlparse.KillLiveQ
 		return Result{}, err
 	}
 	return Result{Message: "KILL LIVE QUERY"}, nil
+}
+
+// liveQueryRows are the rows of system.live_queries: every subscription on
+// this node for a dba, the caller's own otherwise.
+func (x *Executor) liveQueryRows(q *stmtCtx) [][]driver.Value {
+	if x.live == nil {
+		return nil
+	}
+	p := q.p
+	var out [][]driver.Value
+	for _, l := range x.live.LiveList(func(user string) bool { return p.Role.AtLeast(access.RoleDBA) || user == p.UserID }) {
+		out = append(out, []driver.Value{l.ID, l.UserID, l.Namespace, l.Table, l.Query, l.NodeID, l.Created.UTC(), int64(l.LastSeq)})
+	}
+	return out
 }
