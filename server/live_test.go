@@ -17,6 +17,7 @@ import (
 	"github.com/floedb/floe/lakehouse/config"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
 	"github.com/floedb/floe/proto/floe/v1/floev1connect"
+	"github.com/floedb/floe/server"
 )
 
 func login(t testing.TB, r *running, user, pass string) string {
@@ -182,6 +183,9 @@ func TestLiveSubscribe(t *testing.T) {
 	}
 	if _, err := q.ExecuteSQL(context.Background(), authed(bob, "KILL LIVE QUERY '"+ls.ack.SubscriptionId+"'")); err == nil {
 		t.Fatal("bob killed alice's live query")
+	}
+	if _, text := get(t, r.metricsURL+server.MetricsPath); metric(text, "floe_live_subscriptions") != 1 || metric(text, "floe_live_events_total") < 10 {
+		t.Fatalf("live metrics: subscriptions %v events %v", metric(text, "floe_live_subscriptions"), metric(text, "floe_live_events_total"))
 	}
 	r.sql(t, alice, "KILL LIVE QUERY '"+ls.ack.SubscriptionId+"'")
 	for ls.s.Receive() {

@@ -100,6 +100,9 @@ func New(ctx context.Context, app *appctx.AppContext, opts Options) (s *Server, 
 	s = srv
 	s.Live = livequery.New(app.NodeID().String(), livequery.Limits{MaxPerUser: cfg.Live.MaxSubscriptionsPerUser,
 		MaxPerConnection: cfg.Live.MaxSubscriptionsPerConnection, QueueLength: cfg.Live.QueueLength}, log)
+	if err := livequery.RegisterMetrics(app.Metrics(), s.Live); err != nil {
+		return nil, fmt.Errorf("server: live-query metrics: %w", err)
+	}
 	var sink tablestore.ChangeSink = s.Live
 	if opts.Changes != nil {
 		sink = teeSink{s.Live, opts.Changes}
