@@ -24,6 +24,7 @@ import (
 	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/appctx"
 	"github.com/floedb/floe/lakehouse/auth"
+	"github.com/floedb/floe/lakehouse/config"
 	"github.com/floedb/floe/lakehouse/node"
 	"github.com/floedb/floe/lakehouse/sqlexec"
 	"github.com/floedb/floe/lakehouse/tablestore"
@@ -198,6 +199,11 @@ func openAuth(ctx context.Context, app *appctx.AppContext, n *node.Node, opts Op
 // stops the API first (in-flight calls get ShutdownGrace), so that the
 // final flush sees every acknowledged write, and flushes (ShutdownFlush).
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	if s.App.Config().Role == config.RoleLive {
+		// A live node writes nothing: the changes it streams are the ones
+		// other processes committed to the object store.
+		go s.Live.Poll(ctx, s.Node.Executor, s.App.Config().Live.PollInterval.Duration)
+	}
 	log := s.App.Logger()
 	cfg := s.App.Config()
 	var metricsErr chan error
