@@ -76,7 +76,7 @@ RELIABILITY_DURATION ?= 7m
 reliability: ## the randomized reliability suite (kill -9, SIGSTOP take-over, object-store faults) on fs and S3 (RELIABILITY_DURATION, default 7m; docs/RELIABILITY.md)
 	set -o pipefail; FLOE_RELIABILITY_DURATION=$(RELIABILITY_DURATION) ./scripts/with-s3.sh \
 	  $(GO) test -count=1 -timeout 20m -run '^TestReliability$$' -v ./e2e/reliability | \
-	  grep --line-buffered -E '^(reliability:|--- |ok|FAIL|PASS)|violation|kept in|\[(fs|s3)\] (episode|seed)|: trials='
+	  grep --line-buffered -E '^(reliability:| *--- |ok|FAIL|PASS)|violation|kept in|\[(fs|s3)\] (episode|seed)|: trials='
 
 s3-up: ## start versitygw on loopback and print the FLOE_TEST_S3_* exports
 	./scripts/s3-up.sh

@@ -59,6 +59,10 @@ type key struct {
 // every other bug counter — must be zero.
 type Counts struct {
 	Trials       int
+	Kills        int // kill -9 and restart on the same data dir
+	TakeOvers    int // SIGSTOP past the lease, take-over by another node, SIGCONT
+	HandOffs     int // graceful stop, another node takes the lease
+	FaultCycles  int // restarts toggling object-store faults
 	Acked        int // writes acknowledged
 	Ambiguous    int // writes that failed or went unanswered (outcome unknown)
 	Refused      int // writes refused while the node was down (never sent)
@@ -81,8 +85,8 @@ func (c Counts) Bugs() int {
 }
 
 func (c Counts) String() string {
-	return fmt.Sprintf("trials=%d acknowledged=%d lost=%d resurrected=%d duplicated=%d | phantom=%d foreign=%d fenced_acks=%d | ambiguous=%d refused=%d may_give_up=%d given_up_keys=%d applied_on_error=%d reads=%d flush_compact=%d",
-		c.Trials, c.Acked, c.Lost, c.Resurrected, c.Duplicated, c.Phantom, c.Foreign, c.FencedAcks,
+	return fmt.Sprintf("trials=%d (kill9=%d takeover=%d handoff=%d faults=%d) acknowledged=%d lost=%d resurrected=%d duplicated=%d | phantom=%d foreign=%d fenced_acks=%d | ambiguous=%d refused=%d may_give_up=%d given_up_keys=%d applied_on_error=%d reads=%d flush_compact=%d",
+		c.Trials, c.Kills, c.TakeOvers, c.HandOffs, c.FaultCycles, c.Acked, c.Lost, c.Resurrected, c.Duplicated, c.Phantom, c.Foreign, c.FencedAcks,
 		c.Ambiguous, c.Refused, c.GivenUp, c.Discarded, c.AppliedOnErr, c.Reads, c.Flushes)
 }
 
@@ -215,10 +219,11 @@ func (m *Model) CountFlush() {
 	m.mu.Unlock()
 }
 
-// CountTrial counts a finished trial.
-func (m *Model) CountTrial() {
+// CountTrial counts a finished trial and its episode.
+func (m *Model) CountTrial(episode func(*Counts) *int) {
 	m.mu.Lock()
 	m.counts.Trials++
+	*episode(&m.counts)++
 	m.mu.Unlock()
 }
 

@@ -144,9 +144,9 @@ func (c *Controller) Admit(ctx context.Context, user string) (*Ticket, error) {
 		c.mu.Unlock()
 		return nil, fmt.Errorf("%w: all %d query slots are taken and %d statements wait; retry with backoff", ErrBusy, c.cfg.Slots, c.cfg.Queue)
 	}
-	if c.mu.waitPer[user] >= c.cfg.PerUser {
+	if n := c.mu.waitPer[user]; n >= c.cfg.PerUser {
 		c.mu.Unlock()
-		return nil, fmt.Errorf("%w: %d of your statements already wait for a query slot (query.max_concurrent_per_user is %d); wait for your running statements to finish", ErrBusy, c.mu.waitPer[user], c.cfg.PerUser)
+		return nil, fmt.Errorf("%w: %d of your statements already wait for a query slot (query.max_concurrent_per_user is %d); wait for your running statements to finish", ErrBusy, n, c.cfg.PerUser)
 	}
 	w := &waiter{user: user, ready: make(chan *Ticket, 1)}
 	c.mu.waiting = append(c.mu.waiting, w)

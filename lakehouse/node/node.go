@@ -520,6 +520,11 @@ func (w bufferedWrites) Write(ctx context.Context, t *manifest.Table, partition 
 	return err
 }
 
+func (w bufferedWrites) Apply(ctx context.Context, t *manifest.Table, partition string, changes []tablestore.Change) (func() error, error) {
+	_, durable, err := w.store.Apply(ctx, t, partition, changes)
+	return durable, err
+}
+
 func (w bufferedWrites) Flush(ctx context.Context, tableID string) error {
 	if tableID == "" {
 		return w.flusher.FlushAll(ctx)
@@ -538,6 +543,14 @@ func (d directWrites) Write(ctx context.Context, t *manifest.Table, partition st
 	return err
 }
 
+// Apply commits at once: a direct write is visible when it is durable.
+func (d directWrites) Apply(ctx context.Context, t *manifest.Table, partition string, changes []tablestore.Change) (func() error, error) {
+	if err := d.Write(ctx, t, partition, changes); err != nil {
+		return nil, err
+	}
+	return func() error { return nil }, nil
+}
+
 // Flush has nothing to do: the direct path buffers nothing.
 func (directWrites) Flush(context.Context, string) error { return nil }
 
@@ -548,6 +561,10 @@ type readOnly struct{ why string }
 
 func (r readOnly) Write(context.Context, *manifest.Table, string, []tablestore.Change) error {
 	return r.Writable()
+}
+
+func (r readOnly) Apply(context.Context, *manifest.Table, string, []tablestore.Change) (func() error, error) {
+	return nil, r.Writable()
 }
 
 // Flush has nothing to do: nothing is buffered.

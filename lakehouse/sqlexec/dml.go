@@ -35,12 +35,14 @@ func (q *stmtCtx) writeTarget(n sqlparse.Name) (*schemaTable, string, error) {
 }
 
 // lockPartition serializes read-check-write statements on one partition
-// of this node. The returned function unlocks.
+// of this node. The returned function unlocks; calls after the first do
+// nothing (write unlocks early, the caller's deferred call is then a
+// no-op).
 func (x *Executor) lockPartition(tableID, partition string) func() {
 	m, _ := x.partLocks.LoadOrStore(tableID+"\x00"+partition, &sync.Mutex{})
 	mu := m.(*sync.Mutex)
 	mu.Lock()
-	return mu.Unlock
+	return sync.OnceFunc(mu.Unlock)
 }
 
 // qualified is the SQL name of a table, for statements Floe builds.
@@ -210,7 +212,7 @@ func (x *Executor) insert(ctx context.Context, q *stmtCtx, s *sqlparse.Insert) (
 	if err != nil {
 		return Result{}, err
 	}
-	if err := x.write(ctx, def, part, changes); err != nil {
+	if err := x.write(ctx, def, part, changes, unlock); err != nil {
 		return Result{}, err
 	}
 	return Result{RowsAffected: int64(len(changes)), Message: fmt.Sprintf("INSERT %d", len(changes))}, nil
@@ -535,7 +537,7 @@ func (x *Executor) update(ctx context.Context, q *stmtCtx, s *sqlparse.Update) (
 		}
 		changes[n] = c
 	}
-	if err := x.write(ctx, def, part, changes); err != nil {
+	if err := x.write(ctx, def, part, changes, unlock); err != nil {
 		return Result{}, err
 	}
 	return Result{RowsAffected: int64(len(rows)), Message: fmt.Sprintf("UPDATE %d", len(rows))}, nil
@@ -569,7 +571,7 @@ func (x *Executor) delete(ctx context.Context, q *stmtCtx, s *sqlparse.Delete) (
 	if err != nil {
 		return Result{}, err
 	}
-	if err := x.write(ctx, def, part, k.deletes(def, rows, x.opts.OldValues)); err != nil {
+	if err := x.write(ctx, def, part, k.deletes(def, rows, x.opts.OldValues), unlock); err != nil {
 		return Result{}, err
 	}
 	return Result{RowsAffected: int64(len(rows)), Message: fmt.Sprintf("DELETE %d", len(rows))}, nil
@@ -590,12 +592,24 @@ func (q *stmtCtx) selectTarget(ctx context.Context, def *manifest.Table, proj []
 	return q.readValues(ctx, b.SQL, b.Params, cols)
 }
 
-// write hands changes of one partition to the storage engine.
-func (x *Executor) write(ctx context.Context, def *manifest.Table, part string, changes []tablestore.Change) error {
+// write hands changes of one partition to the storage engine. It calls
+// unlock (the statement's partition lock) once the changes are visible
+// and before waiting for them to be durable, so that the next statement
+// on the partition runs its key check and applies its changes meanwhile
+// and the two share a WAL sync (group commit). The next statement may see
+// these changes before they are acknowledged, as any reader may; a
+// statement that builds on them is acknowledged only after them (the WAL
+// is written in order), and if the process dies first neither is.
+func (x *Executor) write(ctx context.Context, def *manifest.Table, part string, changes []tablestore.Change, unlock func()) error {
 	if len(changes) == 0 {
 		return nil
 	}
-	if err := x.opts.Writes.Write(ctx, def, part, changes); err != nil {
+	durable, err := x.opts.Writes.Apply(ctx, def, part, changes)
+	unlock()
+	if err == nil {
+		err = durable()
+	}
+	if err != nil {
 		return fmt.Errorf("sqlexec: write %s.%s: %w", def.Namespace, def.Name, err)
 	}
 	return nil

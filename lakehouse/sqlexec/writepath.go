@@ -16,6 +16,14 @@ type WritePath interface {
 	// Write makes changes of one partition of t durable, as one atomic
 	// batch.
 	Write(ctx context.Context, t *manifest.Table, partition string, changes []tablestore.Change) error
+	// Apply is Write in two halves: it makes the batch visible and
+	// returns durable, which returns nil once the write may be
+	// acknowledged; durable must be called exactly once. The executor
+	// holds its partition lock across its key check and Apply only, so
+	// concurrent writers of one partition share a WAL sync (group
+	// commit). A path whose writes are durable when visible returns a
+	// durable that only reports the outcome.
+	Apply(ctx context.Context, t *manifest.Table, partition string, changes []tablestore.Change) (durable func() error, err error)
 	// Flush moves buffered rows of one table ("" for every table) to
 	// segments (FLUSH, and before an ALTER changes a schema). A path
 	// without a buffer has nothing to do.

@@ -335,30 +335,46 @@ func appendKeyOf(dst []byte, pk []int, values row.Row) []byte {
 // fate is the gate's (see lease.Lease.Confirm), and it is never handed to
 // Options.Changes.
 func (s *Store) Write(ctx context.Context, t *manifest.Table, partition string, changes []Change) (uint64, error) {
+	first, durable, err := s.Apply(ctx, t, partition, changes)
+	if err != nil {
+		return 0, err
+	}
+	return first, durable()
+}
+
+// Apply is the first half of Write (see wbuf.Buffer.Apply): it makes the
+// batch visible in the buffer and returns durable, which waits until the
+// batch is durable, asks the gate to confirm it, hands it to
+// Options.Changes and returns nil if it may be acknowledged. durable must
+// be called exactly once; a caller may release its partition lock
+// between the two so that concurrent writers of the partition share a
+// WAL sync. On an error nothing was written and durable is nil.
+func (s *Store) Apply(ctx context.Context, t *manifest.Table, partition string, changes []Change) (first uint64, durable func() error, err error) {
+	fail := func(err error) (uint64, func() error, error) { return 0, nil, err }
 	if s.buf == nil {
-		return 0, fmt.Errorf("tablestore: write %s/%q: %w", t.ID, partition, ErrNoBuffer)
+		return fail(fmt.Errorf("tablestore: write %s/%q: %w", t.ID, partition, ErrNoBuffer))
 	}
 	if s.fenced.Load() {
-		return 0, fmt.Errorf("tablestore: write %s/%q: %w: a newer node took over the warehouse; this node no longer accepts writes", t.ID, partition, manifest.ErrFenced)
+		return fail(fmt.Errorf("tablestore: write %s/%q: %w: a newer node took over the warehouse; this node no longer accepts writes", t.ID, partition, manifest.ErrFenced))
 	}
 	if g := s.opts.Gate; g != nil {
 		if err := g.Admit(ctx); err != nil {
-			return 0, fmt.Errorf("tablestore: write %s/%q: %w", t.ID, partition, err)
+			return fail(fmt.Errorf("tablestore: write %s/%q: %w", t.ID, partition, err))
 		}
 	}
 	pk, err := pkIndexes(t)
 	if err != nil {
-		return 0, err
+		return fail(err)
 	}
 	muts := make([]wbuf.Mutation, len(changes))
 	for i, c := range changes {
 		if err := checkRow(t, pk, c); err != nil {
-			return 0, fmt.Errorf("%w: change %d: %v", ErrInvalidRow, i, err)
+			return fail(fmt.Errorf("%w: change %d: %v", ErrInvalidRow, i, err))
 		}
 		muts[i] = wbuf.Mutation{Key: keyOf(pk, c.Values), Deleted: c.Deleted, SchemaVersion: t.SchemaVersion, Values: c.Values}
 	}
 	if err := s.seed(ctx, t, partition); err != nil {
-		return 0, err
+		return fail(err)
 	}
 	p := wbuf.PartitionKey{TableID: t.ID, Partition: partition}
 	var q *sequencer
@@ -366,22 +382,28 @@ func (s *Store) Write(ctx context.Context, t *manifest.Table, partition string, 
 	if sink != nil && len(changes) > 0 {
 		q = s.sequencer(p)
 	}
-	first, err := s.buf.Write(ctx, p, muts)
-	if err == nil && s.opts.Gate != nil {
-		if gerr := s.opts.Gate.Confirm(ctx); gerr != nil {
-			err = fmt.Errorf("tablestore: write %s/%q: %w", t.ID, partition, gerr)
-		}
+	first, synced, err := s.buf.Apply(ctx, p, muts)
+	if err != nil {
+		return fail(err)
 	}
-	if q != nil {
-		switch {
-		case err == nil:
-			q.deliver(sink, batchOf(t, partition, first, changes))
-		case first != 0:
-			// Taken but not acknowledged: never published.
-			q.skip(sink, first, first+uint64(len(changes))-1)
+	return first, func() error {
+		err := synced()
+		if err == nil && s.opts.Gate != nil {
+			if gerr := s.opts.Gate.Confirm(ctx); gerr != nil {
+				err = fmt.Errorf("tablestore: write %s/%q: %w", t.ID, partition, gerr)
+			}
 		}
-	}
-	return first, err
+		if q != nil {
+			switch {
+			case err == nil:
+				q.deliver(sink, batchOf(t, partition, first, changes))
+			case first != 0:
+				// Taken but not acknowledged: never published.
+				q.skip(sink, first, first+uint64(len(changes))-1)
+			}
+		}
+		return err
+	}, nil
 }
 
 // commit commits a change to a partition manifest with this node's writer

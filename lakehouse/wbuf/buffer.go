@@ -341,11 +341,30 @@ type Mutation struct {
 // ends the process on a failed WAL write or sync, so that is not expected
 // to be seen.
 func (b *Buffer) Write(ctx context.Context, p PartitionKey, muts []Mutation) (first uint64, err error) {
-	fail := func(err error) (uint64, error) {
-		return 0, fmt.Errorf("wbuf: write %s/%q: %w", p.TableID, p.Partition, err)
+	first, durable, err := b.Apply(ctx, p, muts)
+	if err != nil {
+		return first, err
+	}
+	if err := durable(); err != nil {
+		return first, err
+	}
+	return first, nil
+}
+
+// Apply is the first half of Write: it applies the batch (visible to
+// snapshots from then on, in the partition's _seq order) and returns
+// durable, which waits for the WAL sync that covers it and must be called
+// exactly once before the write is acknowledged. A caller that serializes
+// its writes of a partition (a key check, then a write) can release its
+// lock between the two, so that the next writers apply meanwhile and share
+// the fsync. Close waits until durable was called. On an error nothing
+// was applied and durable is nil.
+func (b *Buffer) Apply(ctx context.Context, p PartitionKey, muts []Mutation) (first uint64, durable func() error, err error) {
+	fail := func(err error) (uint64, func() error, error) {
+		return 0, nil, fmt.Errorf("wbuf: write %s/%q: %w", p.TableID, p.Partition, err)
 	}
 	if len(muts) == 0 {
-		return 0, nil
+		return 0, func() error { return nil }, nil
 	}
 	if err := p.validate(); err != nil {
 		return fail(err)
@@ -357,7 +376,14 @@ func (b *Buffer) Write(ctx context.Context, p PartitionKey, muts []Mutation) (fi
 	if err != nil {
 		return fail(err)
 	}
-	defer b.end()
+	// The operation stays registered until durable returns, so that Close
+	// waits for the sync; every early return ends it here.
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			b.end()
+		}
+	}()
 
 	// Encode outside the lock: buf holds, per mutation, the version key
 	// without its seq, then the value; ends[2i] and ends[2i+1] are where
@@ -452,13 +478,22 @@ func (b *Buffer) Write(ctx context.Context, p PartitionKey, muts []Mutation) (fi
 	}
 	part.mu.Unlock()
 
-	if err := b.syncWAL(); err != nil {
-		// The seqs are taken: say which, so that the caller can account
-		// for them (tablestore's change delivery skips them).
-		_, err = fail(fmt.Errorf("the batch (_seq %d..%d) is applied but its WAL sync failed, so it may not be durable: %w", first, next.lastSeq, err))
-		return first, err
-	}
-	return first, nil
+	last := next.lastSeq
+	handedOff = true
+	var once sync.Once
+	return first, func() (err error) {
+		once.Do(func() {
+			defer b.end()
+			err = b.syncWAL()
+		})
+		if err != nil {
+			// The seqs are taken: the caller says which (tablestore's
+			// change delivery skips them).
+			return fmt.Errorf("wbuf: write %s/%q: the batch (_seq %d..%d) is applied but its WAL sync failed, so it may not be durable: %w",
+				p.TableID, p.Partition, first, last, err)
+		}
+		return nil
+	}, nil
 }
 
 // SetSeqFloor raises p's counter to floor if it is lower, so that the next
