@@ -434,6 +434,8 @@ type Info struct {
 	Created, LastChange                                              time.Time
 	Delivered                                                        int64
 	QueueDepth                                                       int
+	// LastSeq is the last _seq delivered (or the snapshot's).
+	LastSeq uint64
 }
 
 // List returns the subscriptions visible to a caller: those whose user
@@ -454,7 +456,7 @@ func (m *Manager) List(visible func(user string) bool) []Info {
 		if s.started {
 			status = "live"
 		}
-		depth := len(s.queue)
+		depth, sent := len(s.queue), s.sent
 		s.mu.Unlock()
 		var last time.Time
 		if n := s.lastChange.Load(); n != 0 {
@@ -463,7 +465,7 @@ func (m *Manager) List(visible func(user string) bool) []Info {
 		out = append(out, Info{ID: s.ID, ConnID: s.ConnID, User: s.Spec.User, TableID: s.Spec.Table.ID,
 			Table: s.Spec.Table.Namespace + "." + s.Spec.Table.Name, Query: s.Spec.Query, Options: s.Spec.Options,
 			Status: status, NodeID: m.nodeID, Created: s.Created.UTC(), LastChange: last,
-			Delivered: s.delivered.Load(), QueueDepth: depth})
+			Delivered: s.delivered.Load(), QueueDepth: depth, LastSeq: sent})
 	}
 	return out
 }
@@ -538,7 +540,7 @@ func (m *Manager) deliver(s *Subscription, b tablestore.ChangeBatch, r *tablesto
 	if s.Spec.Table.SchemaVersion != b.Table.SchemaVersion {
 		return append(stale, s)
 	}
-	if ev, ok := s.eventFor(b.Table, r); ok {
+	if ev, ok := s.EventFor(b.Table, r); ok {
 		if !s.push(ev) {
 			m.resyncs.Add(1)
 		}
@@ -567,8 +569,9 @@ func valueKey(v row.Value) string {
 	return string(b)
 }
 
-// eventFor returns the event a change row means for s, if any.
-func (s *Subscription) eventFor(t *manifest.Table, r *tablestore.ChangeRow) (Event, bool) {
+// EventFor returns the event a change row of table t means for s, if any
+// (also for rows replayed from storage).
+func (s *Subscription) EventFor(t *manifest.Table, r *tablestore.ChangeRow) (Event, bool) {
 	f := s.Spec.Filter
 	switch r.Op {
 	case tablestore.OpInsert:

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -23,8 +24,11 @@ import (
 	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/appctx"
 	"github.com/floedb/floe/lakehouse/auth"
+	"github.com/floedb/floe/lakehouse/config"
 	"github.com/floedb/floe/lakehouse/node"
+	"github.com/floedb/floe/lakehouse/sqlexec"
 	"github.com/floedb/floe/lakehouse/tablestore"
+	"github.com/floedb/floe/livequery"
 	"github.com/floedb/floe/server/api"
 )
 
@@ -39,8 +43,8 @@ const (
 
 // Options configure a Server. The zero value is valid.
 type Options struct {
-	// Changes receives every acknowledged write (node.Deps.Changes): the
-	// live-query manager plugs in here. Default: none.
+	// Changes receives every acknowledged write (node.Deps.Changes), next
+	// to the server's live-query manager. Default: none.
 	Changes tablestore.ChangeSink
 	// RootPassword is the password of the system user created at the
 	// first start (config auth.root_user). Empty: a random one is
@@ -64,6 +68,9 @@ type Server struct {
 	App  *appctx.AppContext
 	Node *node.Node
 	Auth *auth.Service
+	// Live is the live-query manager: it receives every write this
+	// process acknowledges and serves LiveService.
+	Live *livequery.Manager
 	// Handler serves the API, and /metrics unless config
 	// server.metrics_listen gives it an address of its own.
 	Handler http.Handler
@@ -92,14 +99,26 @@ func New(ctx context.Context, app *appctx.AppContext, opts Options) (s *Server, 
 		}
 	}()
 	s = srv
-	if s.Node, err = node.Open(ctx, app, node.Deps{Changes: opts.Changes}); err != nil {
+	s.Live = livequery.New(app.NodeID().String(), livequery.Limits{MaxPerUser: cfg.Live.MaxSubscriptionsPerUser,
+		MaxPerConnection: cfg.Live.MaxSubscriptionsPerConnection, QueueLength: cfg.Live.QueueLength}, log)
+	if err := livequery.RegisterMetrics(app.Metrics(), s.Live); err != nil {
+		return nil, fmt.Errorf("server: live-query metrics: %w", err)
+	}
+	var sink tablestore.ChangeSink = s.Live
+	if opts.Changes != nil {
+		sink = teeSink{s.Live, opts.Changes}
+	}
+	if s.Node, err = node.Open(ctx, app, node.Deps{Changes: sink}); err != nil {
 		return nil, err
 	}
+	s.Node.Executor.SetLiveQueries(liveAdapter{s.Live})
 	if s.Auth, err = openAuth(ctx, app, s.Node, opts); err != nil {
 		return nil, err
 	}
 	apiSrv, err := api.New(api.Options{Executor: s.Node.Executor, Auth: s.Auth, MaxRequestBytes: cfg.Server.MaxRequestBytes,
-		Serving: s.Node.Serving, Logger: log, Metrics: api.NewMetrics(app.Metrics()), Clock: app.Clock()})
+		Serving: s.Node.Serving, Logger: log, Metrics: api.NewMetrics(app.Metrics()), Clock: app.Clock(),
+		Live: &api.LiveOptions{Manager: s.Live, Planner: s.Node.Executor, Heartbeat: cfg.Live.Heartbeat.Duration,
+			MaxMessageBytes: cfg.Live.MaxMessageBytes}})
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +132,28 @@ func New(ctx context.Context, app *appctx.AppContext, opts Options) (s *Server, 
 		s.Handler = apiSrv
 	}
 	return s, nil
+}
+
+// liveAdapter shows the live-query manager to the executor (KILL LIVE
+// QUERY, system.live_queries).
+type liveAdapter struct{ *livequery.Manager }
+
+func (a liveAdapter) LiveList(visible func(user string) bool) []sqlexec.LiveQueryInfo {
+	var out []sqlexec.LiveQueryInfo
+	for _, i := range a.List(visible) {
+		ns, name, _ := strings.Cut(i.Table, ".")
+		out = append(out, sqlexec.LiveQueryInfo{ID: i.ID, UserID: i.User, Namespace: ns, Table: name, Query: i.Query,
+			NodeID: i.NodeID, Created: i.Created, LastSeq: i.LastSeq})
+	}
+	return out
+}
+
+// teeSink publishes to two sinks.
+type teeSink [2]tablestore.ChangeSink
+
+func (t teeSink) Publish(b tablestore.ChangeBatch) {
+	t[0].Publish(b)
+	t[1].Publish(b)
 }
 
 // openAuth builds the token service and creates the root user at the
@@ -158,6 +199,11 @@ func openAuth(ctx context.Context, app *appctx.AppContext, n *node.Node, opts Op
 // stops the API first (in-flight calls get ShutdownGrace), so that the
 // final flush sees every acknowledged write, and flushes (ShutdownFlush).
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	if s.App.Config().Role == config.RoleLive {
+		// A live node writes nothing: the changes it streams are the ones
+		// other processes committed to the object store.
+		go s.Live.Poll(ctx, s.Node.Executor, s.App.Config().Live.PollInterval.Duration)
+	}
 	log := s.App.Logger()
 	cfg := s.App.Config()
 	var metricsErr chan error

@@ -31,7 +31,7 @@ type running struct {
 }
 
 // start assembles and runs a server as floe serve does.
-func start(t *testing.T, mutate func(*config.Config)) *running {
+func start(t testing.TB, mutate func(*config.Config)) *running {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
@@ -75,7 +75,7 @@ func start(t *testing.T, mutate func(*config.Config)) *running {
 	return r
 }
 
-func (r *running) sql(t *testing.T, token, sql string) {
+func (r *running) sql(t testing.TB, token, sql string) {
 	t.Helper()
 	q := floev1connect.NewQueryServiceClient(http.DefaultClient, r.url)
 	req := connect.NewRequest(&floev1.ExecuteSQLRequest{Sql: sql})

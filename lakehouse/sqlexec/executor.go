@@ -96,6 +96,8 @@ type Executor struct {
 
 	// users is the user store (system.users, system.audit_log).
 	users *access.Store
+	// live is the live-query engine (SetLiveQueries), for KILL LIVE QUERY.
+	live LiveQueries
 
 	// partLocks serialize read-check-write statements (INSERT's key check,
 	// UPDATE, DELETE) per partition, so two statements cannot both see a
@@ -337,6 +339,10 @@ func (x *Executor) dispatch(ctx context.Context, q *stmtCtx, st sqlparse.Stateme
 		return x.dropView(ctx, q, s)
 	case *sqlparse.ShowViews:
 		return x.showViews(ctx, q, s)
+	case *sqlparse.KillLiveQuery:
+		return x.killLive(ctx, q, s)
+	case *sqlparse.Subscribe:
+		return Result{}, dberr.New(dberr.Unsupported, "SUBSCRIBE streams changes: run it with LiveService.Subscribe (or `floe subscribe`), not ExecuteSQL")
 	}
 	return Result{}, dberr.New(dberr.Unsupported, "statement %q is not supported", firstWords(st.Text()))
 }

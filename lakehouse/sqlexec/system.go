@@ -242,10 +242,8 @@ func (x *Executor) virtualTables() map[string]virtualProvider {
 				{"catalog_reloads", int64(st.Reloads), node},
 			}, nil
 		}},
-		"live_queries": {rows: func(context.Context, *stmtCtx) ([][]driver.Value, error) {
-			// Filled by the live-query manager (livequery/), which does not
-			// exist yet: no subscriptions, no rows.
-			return nil, nil
+		"live_queries": {rows: func(_ context.Context, q *stmtCtx) ([][]driver.Value, error) {
+			return x.liveQueryRows(q), nil
 		}},
 	}
 }

@@ -24,9 +24,9 @@ type Subscribe struct {
 	// BatchSize, LastRows and FromSeq are the options; 0 when not given
 	// (HasFromSeq tells FROM_SEQ = 0 from none).
 	BatchSize, LastRows int64
-	FromSeq            uint64
-	HasFromSeq         bool
-	Options            []Option
+	FromSeq             uint64
+	HasFromSeq          bool
+	Options             []Option
 }
 
 // KillLiveQuery is KILL LIVE QUERY 'id' (or an unquoted id).

@@ -231,6 +231,17 @@ func TestStoreWithoutBuffer(t *testing.T) {
 	if ps := ro.BufferedPartitions(tb.ID); len(ps) != 0 {
 		t.Fatalf("buffered partitions without a buffer: %v", ps)
 	}
+	// A live process replays committed changes from segments only.
+	var seqs []uint64
+	for c, err := range ro.ReadChanges(ctx, tb, "p", 0, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, c.Seq)
+	}
+	if fmt.Sprint(seqs) != "[1]" {
+		t.Fatalf("ReadChanges without a buffer: %v, want the committed [1]", seqs)
+	}
 }
 
 // The direct path publishes each committed group in _seq order with the

@@ -66,6 +66,8 @@ type Options struct {
 	Metrics *Metrics
 	// Clock stamps rate limits and durations. Default: time.Now.
 	Clock func() time.Time
+	// Live, when set, serves LiveService (live queries). Default: none.
+	Live *LiveOptions
 }
 
 // Server is the API's http.Handler.
@@ -115,6 +117,12 @@ func New(opts Options) (*Server, error) {
 	}
 	s.mux.Handle(floev1connect.NewQueryServiceHandler(queryHandler{s}, handlerOpts...))
 	s.mux.Handle(floev1connect.NewAuthServiceHandler(authHandler{s}, handlerOpts...))
+	if opts.Live != nil {
+		if opts.Live.Manager == nil || opts.Live.Planner == nil {
+			return nil, errors.New("api: Live needs a Manager and a Planner")
+		}
+		s.mux.Handle(floev1connect.NewLiveServiceHandler(liveHandler{s: s, opt: *opts.Live}, handlerOpts...))
+	}
 	var checker grpchealth.Checker = grpchealth.NewStaticChecker(Services...)
 	if opts.Serving != nil {
 		checker = health{static: checker.(*grpchealth.StaticChecker), serving: opts.Serving}

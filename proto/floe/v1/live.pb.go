@@ -9,7 +9,9 @@ package floev1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -20,20 +22,811 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type SubscribeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// SUBSCRIBE TO SELECT cols FROM ns.t [WHERE …] [OPTIONS (…)], or
+	// SUBSCRIBE TO ns.t ….
+	Sql string `protobuf:"bytes,1,opt,name=sql,proto3" json:"sql,omitempty"`
+	// Values of $1, $2, … in the WHERE clause (as in ExecuteSQLRequest).
+	Params []*structpb.Value `protobuf:"bytes,2,rep,name=params,proto3" json:"params,omitempty"`
+	// Namespace for an unqualified table name. Default: "public".
+	Namespace     string `protobuf:"bytes,3,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribeRequest) Reset() {
+	*x = SubscribeRequest{}
+	mi := &file_floe_v1_live_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeRequest) ProtoMessage() {}
+
+func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_v1_live_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
+func (*SubscribeRequest) Descriptor() ([]byte, []int) {
+	return file_floe_v1_live_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *SubscribeRequest) GetSql() string {
+	if x != nil {
+		return x.Sql
+	}
+	return ""
+}
+
+func (x *SubscribeRequest) GetParams() []*structpb.Value {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+func (x *SubscribeRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+// SubscribeResponse is one message of the stream: exactly one field set.
+type SubscribeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Event:
+	//
+	//	*SubscribeResponse_Ack
+	//	*SubscribeResponse_Rows
+	//	*SubscribeResponse_Change
+	//	*SubscribeResponse_Heartbeat
+	//	*SubscribeResponse_Resync
+	Event         isSubscribeResponse_Event `protobuf_oneof:"event"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribeResponse) Reset() {
+	*x = SubscribeResponse{}
+	mi := &file_floe_v1_live_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeResponse) ProtoMessage() {}
+
+func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_v1_live_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
+func (*SubscribeResponse) Descriptor() ([]byte, []int) {
+	return file_floe_v1_live_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SubscribeResponse) GetEvent() isSubscribeResponse_Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *SubscribeResponse) GetAck() *LiveAck {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeResponse_Ack); ok {
+			return x.Ack
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeResponse) GetRows() *LiveRows {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeResponse_Rows); ok {
+			return x.Rows
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeResponse) GetChange() *LiveChange {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeResponse_Change); ok {
+			return x.Change
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeResponse) GetHeartbeat() *LiveHeartbeat {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeResponse_Heartbeat); ok {
+			return x.Heartbeat
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeResponse) GetResync() *LiveResync {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeResponse_Resync); ok {
+			return x.Resync
+		}
+	}
+	return nil
+}
+
+type isSubscribeResponse_Event interface {
+	isSubscribeResponse_Event()
+}
+
+type SubscribeResponse_Ack struct {
+	Ack *LiveAck `protobuf:"bytes,1,opt,name=ack,proto3,oneof"`
+}
+
+type SubscribeResponse_Rows struct {
+	Rows *LiveRows `protobuf:"bytes,2,opt,name=rows,proto3,oneof"`
+}
+
+type SubscribeResponse_Change struct {
+	Change *LiveChange `protobuf:"bytes,3,opt,name=change,proto3,oneof"`
+}
+
+type SubscribeResponse_Heartbeat struct {
+	Heartbeat *LiveHeartbeat `protobuf:"bytes,4,opt,name=heartbeat,proto3,oneof"`
+}
+
+type SubscribeResponse_Resync struct {
+	Resync *LiveResync `protobuf:"bytes,5,opt,name=resync,proto3,oneof"`
+}
+
+func (*SubscribeResponse_Ack) isSubscribeResponse_Event() {}
+
+func (*SubscribeResponse_Rows) isSubscribeResponse_Event() {}
+
+func (*SubscribeResponse_Change) isSubscribeResponse_Event() {}
+
+func (*SubscribeResponse_Heartbeat) isSubscribeResponse_Event() {}
+
+func (*SubscribeResponse_Resync) isSubscribeResponse_Event() {}
+
+// LiveAck is the stream's first message.
+type LiveAck struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Subscription id, for system.live_queries and KILL LIVE QUERY.
+	SubscriptionId string `protobuf:"bytes,1,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
+	// The projected columns, in row order.
+	Columns []*Column `protobuf:"bytes,2,rep,name=columns,proto3" json:"columns,omitempty"`
+	// The _seq the initial rows reflect (every change up to it is in them);
+	// changes follow from the next _seq. When resuming: the FROM_SEQ given.
+	SnapshotSeq uint64 `protobuf:"varint,3,opt,name=snapshot_seq,json=snapshotSeq,proto3" json:"snapshot_seq,omitempty"`
+	// The node serving the subscription.
+	NodeId        string `protobuf:"bytes,4,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LiveAck) Reset() {
+	*x = LiveAck{}
+	mi := &file_floe_v1_live_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiveAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiveAck) ProtoMessage() {}
+
+func (x *LiveAck) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_v1_live_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiveAck.ProtoReflect.Descriptor instead.
+func (*LiveAck) Descriptor() ([]byte, []int) {
+	return file_floe_v1_live_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *LiveAck) GetSubscriptionId() string {
+	if x != nil {
+		return x.SubscriptionId
+	}
+	return ""
+}
+
+func (x *LiveAck) GetColumns() []*Column {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *LiveAck) GetSnapshotSeq() uint64 {
+	if x != nil {
+		return x.SnapshotSeq
+	}
+	return 0
+}
+
+func (x *LiveAck) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+// LiveRows is one batch of initial rows (at most BATCH_SIZE rows, and at
+// most live.max_message_bytes).
+type LiveRows struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Rows  []*structpb.ListValue  `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
+	// Set on the last batch of the initial load (also when it is empty).
+	Last          bool `protobuf:"varint,2,opt,name=last,proto3" json:"last,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LiveRows) Reset() {
+	*x = LiveRows{}
+	mi := &file_floe_v1_live_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiveRows) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiveRows) ProtoMessage() {}
+
+func (x *LiveRows) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_v1_live_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiveRows.ProtoReflect.Descriptor instead.
+func (*LiveRows) Descriptor() ([]byte, []int) {
+	return file_floe_v1_live_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *LiveRows) GetRows() []*structpb.ListValue {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *LiveRows) GetLast() bool {
+	if x != nil {
+		return x.Last
+	}
+	return false
+}
+
+// LiveChange is one change of a row that matches, or matched, the filter.
+type LiveChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "insert": the row starts matching (row); "update": it changed and
+	// still matches (row and old); "delete": it stopped matching or was
+	// deleted (old, at least its key); "upsert": replayed from storage on a
+	// resume, the row matches now (row; the previous state is unknown).
+	Op            string              `protobuf:"bytes,1,opt,name=op,proto3" json:"op,omitempty"`
+	Seq           uint64              `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Row           *structpb.ListValue `protobuf:"bytes,3,opt,name=row,proto3" json:"row,omitempty"`
+	Old           *structpb.ListValue `protobuf:"bytes,4,opt,name=old,proto3" json:"old,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LiveChange) Reset() {
+	*x = LiveChange{}
+	mi := &file_floe_v1_live_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiveChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiveChange) ProtoMessage() {}
+
+func (x *LiveChange) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_v1_live_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiveChange.ProtoReflect.Descriptor instead.
+func (*LiveChange) Descriptor() ([]byte, []int) {
+	return file_floe_v1_live_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *LiveChange) GetOp() string {
+	if x != nil {
+		return x.Op
+	}
+	return ""
+}
+
+func (x *LiveChange) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *LiveChange) GetRow() *structpb.ListValue {
+	if x != nil {
+		return x.Row
+	}
+	return nil
+}
+
+func (x *LiveChange) GetOld() *structpb.ListValue {
+	if x != nil {
+		return x.Old
+	}
+	return nil
+}
+
+// LiveHeartbeat is sent on an idle stream every live.heartbeat.
+type LiveHeartbeat struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The last _seq sent on the stream.
+	Seq uint64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// Server time in Unix microseconds.
+	TimeMicros    int64 `protobuf:"varint,2,opt,name=time_micros,json=timeMicros,proto3" json:"time_micros,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LiveHeartbeat) Reset() {
+	*x = LiveHeartbeat{}
+	mi := &file_floe_v1_live_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiveHeartbeat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiveHeartbeat) ProtoMessage() {}
+
+func (x *LiveHeartbeat) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_v1_live_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiveHeartbeat.ProtoReflect.Descriptor instead.
+func (*LiveHeartbeat) Descriptor() ([]byte, []int) {
+	return file_floe_v1_live_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *LiveHeartbeat) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *LiveHeartbeat) GetTimeMicros() int64 {
+	if x != nil {
+		return x.TimeMicros
+	}
+	return 0
+}
+
+// LiveResync ends a subscription that cannot continue without loss: its
+// queue overflowed, or the changes since FROM_SEQ are no longer all
+// readable. The client subscribes again with FROM_SEQ = from_seq (or
+// without it, to reload).
+type LiveResync struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FromSeq       uint64                 `protobuf:"varint,1,opt,name=from_seq,json=fromSeq,proto3" json:"from_seq,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LiveResync) Reset() {
+	*x = LiveResync{}
+	mi := &file_floe_v1_live_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiveResync) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiveResync) ProtoMessage() {}
+
+func (x *LiveResync) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_v1_live_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiveResync.ProtoReflect.Descriptor instead.
+func (*LiveResync) Descriptor() ([]byte, []int) {
+	return file_floe_v1_live_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *LiveResync) GetFromSeq() uint64 {
+	if x != nil {
+		return x.FromSeq
+	}
+	return 0
+}
+
+func (x *LiveResync) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type PublishRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	TableId   string                 `protobuf:"bytes,1,opt,name=table_id,json=tableId,proto3" json:"table_id,omitempty"`
+	Partition string                 `protobuf:"bytes,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	FirstSeq  uint64                 `protobuf:"varint,3,opt,name=first_seq,json=firstSeq,proto3" json:"first_seq,omitempty"`
+	LastSeq   uint64                 `protobuf:"varint,4,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	// The table's schema version the rows are laid out in.
+	SchemaVersion uint32          `protobuf:"varint,5,opt,name=schema_version,json=schemaVersion,proto3" json:"schema_version,omitempty"`
+	Rows          []*PublishedRow `protobuf:"bytes,6,rep,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishRequest) Reset() {
+	*x = PublishRequest{}
+	mi := &file_floe_v1_live_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishRequest) ProtoMessage() {}
+
+func (x *PublishRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_v1_live_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishRequest.ProtoReflect.Descriptor instead.
+func (*PublishRequest) Descriptor() ([]byte, []int) {
+	return file_floe_v1_live_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PublishRequest) GetTableId() string {
+	if x != nil {
+		return x.TableId
+	}
+	return ""
+}
+
+func (x *PublishRequest) GetPartition() string {
+	if x != nil {
+		return x.Partition
+	}
+	return ""
+}
+
+func (x *PublishRequest) GetFirstSeq() uint64 {
+	if x != nil {
+		return x.FirstSeq
+	}
+	return 0
+}
+
+func (x *PublishRequest) GetLastSeq() uint64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
+}
+
+func (x *PublishRequest) GetSchemaVersion() uint32 {
+	if x != nil {
+		return x.SchemaVersion
+	}
+	return 0
+}
+
+func (x *PublishRequest) GetRows() []*PublishedRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+type PublishedRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Seq   uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// "insert", "update", "delete" or "upsert".
+	Op string `protobuf:"bytes,2,opt,name=op,proto3" json:"op,omitempty"`
+	// Values in the encoding of lakehouse/row (AppendVersion), exact types.
+	Values        []byte `protobuf:"bytes,3,opt,name=values,proto3" json:"values,omitempty"`
+	Old           []byte `protobuf:"bytes,4,opt,name=old,proto3" json:"old,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishedRow) Reset() {
+	*x = PublishedRow{}
+	mi := &file_floe_v1_live_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishedRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishedRow) ProtoMessage() {}
+
+func (x *PublishedRow) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_v1_live_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishedRow.ProtoReflect.Descriptor instead.
+func (*PublishedRow) Descriptor() ([]byte, []int) {
+	return file_floe_v1_live_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *PublishedRow) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *PublishedRow) GetOp() string {
+	if x != nil {
+		return x.Op
+	}
+	return ""
+}
+
+func (x *PublishedRow) GetValues() []byte {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *PublishedRow) GetOld() []byte {
+	if x != nil {
+		return x.Old
+	}
+	return nil
+}
+
+type PublishResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishResponse) Reset() {
+	*x = PublishResponse{}
+	mi := &file_floe_v1_live_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishResponse) ProtoMessage() {}
+
+func (x *PublishResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_v1_live_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishResponse.ProtoReflect.Descriptor instead.
+func (*PublishResponse) Descriptor() ([]byte, []int) {
+	return file_floe_v1_live_proto_rawDescGZIP(), []int{9}
+}
+
 var File_floe_v1_live_proto protoreflect.FileDescriptor
 
 const file_floe_v1_live_proto_rawDesc = "" +
 	"\n" +
-	"\x12floe/v1/live.proto\x12\afloe.v12\r\n" +
-	"\vLiveServiceB-Z+github.com/floedb/floe/proto/floe/v1;floev1b\x06proto3"
+	"\x12floe/v1/live.proto\x12\afloe.v1\x1a\x13floe/v1/query.proto\x1a\x1cgoogle/protobuf/struct.proto\"r\n" +
+	"\x10SubscribeRequest\x12\x10\n" +
+	"\x03sql\x18\x01 \x01(\tR\x03sql\x12.\n" +
+	"\x06params\x18\x02 \x03(\v2\x16.google.protobuf.ValueR\x06params\x12\x1c\n" +
+	"\tnamespace\x18\x03 \x01(\tR\tnamespace\"\x81\x02\n" +
+	"\x11SubscribeResponse\x12$\n" +
+	"\x03ack\x18\x01 \x01(\v2\x10.floe.v1.LiveAckH\x00R\x03ack\x12'\n" +
+	"\x04rows\x18\x02 \x01(\v2\x11.floe.v1.LiveRowsH\x00R\x04rows\x12-\n" +
+	"\x06change\x18\x03 \x01(\v2\x13.floe.v1.LiveChangeH\x00R\x06change\x126\n" +
+	"\theartbeat\x18\x04 \x01(\v2\x16.floe.v1.LiveHeartbeatH\x00R\theartbeat\x12-\n" +
+	"\x06resync\x18\x05 \x01(\v2\x13.floe.v1.LiveResyncH\x00R\x06resyncB\a\n" +
+	"\x05event\"\x99\x01\n" +
+	"\aLiveAck\x12'\n" +
+	"\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12)\n" +
+	"\acolumns\x18\x02 \x03(\v2\x0f.floe.v1.ColumnR\acolumns\x12!\n" +
+	"\fsnapshot_seq\x18\x03 \x01(\x04R\vsnapshotSeq\x12\x17\n" +
+	"\anode_id\x18\x04 \x01(\tR\x06nodeId\"N\n" +
+	"\bLiveRows\x12.\n" +
+	"\x04rows\x18\x01 \x03(\v2\x1a.google.protobuf.ListValueR\x04rows\x12\x12\n" +
+	"\x04last\x18\x02 \x01(\bR\x04last\"\x8a\x01\n" +
+	"\n" +
+	"LiveChange\x12\x0e\n" +
+	"\x02op\x18\x01 \x01(\tR\x02op\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12,\n" +
+	"\x03row\x18\x03 \x01(\v2\x1a.google.protobuf.ListValueR\x03row\x12,\n" +
+	"\x03old\x18\x04 \x01(\v2\x1a.google.protobuf.ListValueR\x03old\"B\n" +
+	"\rLiveHeartbeat\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x1f\n" +
+	"\vtime_micros\x18\x02 \x01(\x03R\n" +
+	"timeMicros\"?\n" +
+	"\n" +
+	"LiveResync\x12\x19\n" +
+	"\bfrom_seq\x18\x01 \x01(\x04R\afromSeq\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xd3\x01\n" +
+	"\x0ePublishRequest\x12\x19\n" +
+	"\btable_id\x18\x01 \x01(\tR\atableId\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\tR\tpartition\x12\x1b\n" +
+	"\tfirst_seq\x18\x03 \x01(\x04R\bfirstSeq\x12\x19\n" +
+	"\blast_seq\x18\x04 \x01(\x04R\alastSeq\x12%\n" +
+	"\x0eschema_version\x18\x05 \x01(\rR\rschemaVersion\x12)\n" +
+	"\x04rows\x18\x06 \x03(\v2\x15.floe.v1.PublishedRowR\x04rows\"Z\n" +
+	"\fPublishedRow\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x0e\n" +
+	"\x02op\x18\x02 \x01(\tR\x02op\x12\x16\n" +
+	"\x06values\x18\x03 \x01(\fR\x06values\x12\x10\n" +
+	"\x03old\x18\x04 \x01(\fR\x03old\"\x11\n" +
+	"\x0fPublishResponse2S\n" +
+	"\vLiveService\x12D\n" +
+	"\tSubscribe\x12\x19.floe.v1.SubscribeRequest\x1a\x1a.floe.v1.SubscribeResponse0\x012J\n" +
+	"\n" +
+	"BusService\x12<\n" +
+	"\aPublish\x12\x17.floe.v1.PublishRequest\x1a\x18.floe.v1.PublishResponseB-Z+github.com/floedb/floe/proto/floe/v1;floev1b\x06proto3"
 
-var file_floe_v1_live_proto_goTypes = []any{}
+var (
+	file_floe_v1_live_proto_rawDescOnce sync.Once
+	file_floe_v1_live_proto_rawDescData []byte
+)
+
+func file_floe_v1_live_proto_rawDescGZIP() []byte {
+	file_floe_v1_live_proto_rawDescOnce.Do(func() {
+		file_floe_v1_live_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_floe_v1_live_proto_rawDesc), len(file_floe_v1_live_proto_rawDesc)))
+	})
+	return file_floe_v1_live_proto_rawDescData
+}
+
+var file_floe_v1_live_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_floe_v1_live_proto_goTypes = []any{
+	(*SubscribeRequest)(nil),   // 0: floe.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),  // 1: floe.v1.SubscribeResponse
+	(*LiveAck)(nil),            // 2: floe.v1.LiveAck
+	(*LiveRows)(nil),           // 3: floe.v1.LiveRows
+	(*LiveChange)(nil),         // 4: floe.v1.LiveChange
+	(*LiveHeartbeat)(nil),      // 5: floe.v1.LiveHeartbeat
+	(*LiveResync)(nil),         // 6: floe.v1.LiveResync
+	(*PublishRequest)(nil),     // 7: floe.v1.PublishRequest
+	(*PublishedRow)(nil),       // 8: floe.v1.PublishedRow
+	(*PublishResponse)(nil),    // 9: floe.v1.PublishResponse
+	(*structpb.Value)(nil),     // 10: google.protobuf.Value
+	(*Column)(nil),             // 11: floe.v1.Column
+	(*structpb.ListValue)(nil), // 12: google.protobuf.ListValue
+}
 var file_floe_v1_live_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	10, // 0: floe.v1.SubscribeRequest.params:type_name -> google.protobuf.Value
+	2,  // 1: floe.v1.SubscribeResponse.ack:type_name -> floe.v1.LiveAck
+	3,  // 2: floe.v1.SubscribeResponse.rows:type_name -> floe.v1.LiveRows
+	4,  // 3: floe.v1.SubscribeResponse.change:type_name -> floe.v1.LiveChange
+	5,  // 4: floe.v1.SubscribeResponse.heartbeat:type_name -> floe.v1.LiveHeartbeat
+	6,  // 5: floe.v1.SubscribeResponse.resync:type_name -> floe.v1.LiveResync
+	11, // 6: floe.v1.LiveAck.columns:type_name -> floe.v1.Column
+	12, // 7: floe.v1.LiveRows.rows:type_name -> google.protobuf.ListValue
+	12, // 8: floe.v1.LiveChange.row:type_name -> google.protobuf.ListValue
+	12, // 9: floe.v1.LiveChange.old:type_name -> google.protobuf.ListValue
+	8,  // 10: floe.v1.PublishRequest.rows:type_name -> floe.v1.PublishedRow
+	0,  // 11: floe.v1.LiveService.Subscribe:input_type -> floe.v1.SubscribeRequest
+	7,  // 12: floe.v1.BusService.Publish:input_type -> floe.v1.PublishRequest
+	1,  // 13: floe.v1.LiveService.Subscribe:output_type -> floe.v1.SubscribeResponse
+	9,  // 14: floe.v1.BusService.Publish:output_type -> floe.v1.PublishResponse
+	13, // [13:15] is the sub-list for method output_type
+	11, // [11:13] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_floe_v1_live_proto_init() }
@@ -41,18 +834,27 @@ func file_floe_v1_live_proto_init() {
 	if File_floe_v1_live_proto != nil {
 		return
 	}
+	file_floe_v1_query_proto_init()
+	file_floe_v1_live_proto_msgTypes[1].OneofWrappers = []any{
+		(*SubscribeResponse_Ack)(nil),
+		(*SubscribeResponse_Rows)(nil),
+		(*SubscribeResponse_Change)(nil),
+		(*SubscribeResponse_Heartbeat)(nil),
+		(*SubscribeResponse_Resync)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_floe_v1_live_proto_rawDesc), len(file_floe_v1_live_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   0,
+			NumMessages:   10,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_floe_v1_live_proto_goTypes,
 		DependencyIndexes: file_floe_v1_live_proto_depIdxs,
+		MessageInfos:      file_floe_v1_live_proto_msgTypes,
 	}.Build()
 	File_floe_v1_live_proto = out.File
 	file_floe_v1_live_proto_goTypes = nil
