@@ -29,4 +29,8 @@ go run ./internal/tools/benchdoc -in bench.out -doc docs/BENCHMARKS.md \
 	-ratio "system.jobs / shared table of equal size (goal: at most 1.05)=SystemVsShared/system_jobs:SystemVsShared/jobs_like" \
 	-ratio "GROUP BY 1M rows: through a view / written out (goal: at most 1.01, required 1.05)=View/groupby/view:View/groupby/direct" \
 	-ratio "point lookup: through a view / written out (fixed cost of one view)=View/point/view:View/point/direct" \
-	-ratio "point SELECT by primary key: DuckDB path / point-read fast path=PointSelect/duckdb:PointSelect/fast"
+	-ratio "point SELECT by primary key: DuckDB path / point-read fast path=PointSelect/duckdb:PointSelect/fast" \
+	-ratio "lookup in a flushed 100k-row segment: decoded / indexed=LookupFlushed/unindexed:LookupFlushed/indexed" \
+	-ratio "INSERT of 1 row inside a flushed key range / outside (goal: at most 1.2)=InsertIntoFlushedRange/rows=1:InsertOneRow/params" \
+	-ratio "GROUP BY 1M rows: after one UPDATE / before (goal: at most 1.1)=GroupBy1M/floe-after-update:GroupBy1M/floe" \
+	-ratio "INSERT with a timestamp literal / without (goal: at most 1.5)=InsertTimestampLiteral/timestamp:InsertTimestampLiteral/none"

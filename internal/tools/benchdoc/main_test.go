@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -43,5 +45,29 @@ func TestParseAndRender(t *testing.T) {
 	}
 	if _, err := render(res, "x", []string{"bad=Nope:ArrowSchema/cached"}); err == nil {
 		t.Fatal("ratio over a missing benchmark accepted")
+	}
+}
+
+// measured matches a number with the unit of a measurement: a time, a
+// ratio, a percentage, a rate or a size.
+var measured = regexp.MustCompile(`\d[\d.,]*\s*(ns|µs|us|ms|s|×|x|%|[kKMG]?i?B|rows/s|calls/s|MB/s|k/s)\b|\d[\d.,]*\s*×`)
+
+// The notes of docs/BENCHMARKS.md quote no measured numbers: every number
+// on the page comes from the run that wrote the generated table, so the
+// prose cannot contradict it (issue 16, item 6).
+func TestNotesQuoteNoNumbers(t *testing.T) {
+	data, err := os.ReadFile("../../../docs/BENCHMARKS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, notes, ok := strings.Cut(string(data), "<!-- bench:end -->")
+	if !ok {
+		t.Fatal("docs/BENCHMARKS.md has no generated section")
+	}
+	for i, line := range strings.Split(notes, "\n") {
+		if m := measured.FindString(line); m != "" {
+			t.Errorf("docs/BENCHMARKS.md notes, line %d after the table, quote a measurement (%q): %s\n"+
+				"put it in the generated table (a benchmark metric or a -ratio in scripts/bench.sh) instead", i+1, m, line)
+		}
 	}
 }
