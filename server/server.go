@@ -169,7 +169,7 @@ func openAuth(ctx context.Context, app *appctx.AppContext, n *node.Node, opts Op
 		}
 	}
 	svc, err := auth.New(n.Executor.Users(), auth.Options{Secret: secret, AccessTTL: cfg.Auth.AccessTTL.Duration, RefreshTTL: cfg.Auth.RefreshTTL.Duration,
-		MaxFailedLogins: cfg.Auth.MaxFailedLogins, Lockout: cfg.Auth.Lockout.Duration, UserCacheTTL: cfg.Auth.UserCacheTTL.Duration, Logger: log.With(slog.String("component", "auth"))})
+		MaxFailedLogins: cfg.Auth.MaxFailedLogins, LoginBackoff: cfg.Auth.LoginBackoff.Duration, Lockout: cfg.Auth.Lockout.Duration, UserCacheTTL: cfg.Auth.UserCacheTTL.Duration, Logger: log.With(slog.String("component", "auth"))})
 	if err != nil {
 		return nil, err
 	}

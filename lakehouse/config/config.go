@@ -158,10 +158,12 @@ type AuthConfig struct {
 	// RefreshTTL is the lifetime of a refresh token. Default: 168h.
 	RefreshTTL Duration `toml:"refresh_ttl" help:"lifetime of refresh tokens"`
 	// MaxFailedLogins is the number of failed logins in a row of one user
-	// from one client address after which that address must wait (1s,
-	// doubling with each further failure) before it may try that user
-	// again. Other addresses are not slowed. Default: 5.
+	// from one client address after which that address must wait
+	// (LoginBackoff, doubling with each further failure) before it may try
+	// that user again. Other addresses are not slowed. Default: 5.
 	MaxFailedLogins int `toml:"max_failed_logins" help:"failed logins of a user from one address before that address backs off"`
+	// LoginBackoff is the first such wait. Default: 1s.
+	LoginBackoff Duration `toml:"login_backoff" help:"first wait of an address after max_failed_logins failed logins (doubles up to lockout)"`
 	// Lockout is the longest such wait. Default: 15m.
 	Lockout Duration `toml:"lockout" help:"longest backoff of an address after failed logins"`
 	// UserCacheTTL is how long a process trusts what it read of a user
@@ -363,7 +365,7 @@ func Default() Config {
 			QueueLength: 16, QueueWait: Duration{2 * time.Second}},
 		Server: ServerConfig{Listen: "127.0.0.1:7878", MaxRequestBytes: 16 << 20},
 		Auth: AuthConfig{AccessTTL: Duration{15 * time.Minute}, RefreshTTL: Duration{7 * 24 * time.Hour},
-			MaxFailedLogins: 5, Lockout: Duration{15 * time.Minute}, UserCacheTTL: Duration{time.Second}, RootUser: "root"},
+			MaxFailedLogins: 5, LoginBackoff: Duration{time.Second}, Lockout: Duration{15 * time.Minute}, UserCacheTTL: Duration{time.Second}, RootUser: "root"},
 		Role: "node",
 		Jobs: JobsConfig{EvictInterval: Duration{30 * time.Second}, CompactInterval: Duration{10 * time.Minute},
 			CompactMinSegments: 4, CompactTargetBytes: 128 << 20, GCInterval: Duration{time.Hour},
@@ -566,6 +568,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.Lockout.Duration < 0 {
 		bad("auth.lockout", "must not be negative, got %s", c.Auth.Lockout)
+	}
+	if c.Auth.LoginBackoff.Duration <= 0 || c.Auth.LoginBackoff.Duration > c.Auth.Lockout.Duration {
+		bad("auth.login_backoff", "must be more than 0s and at most auth.lockout (%s), got %s", c.Auth.Lockout, c.Auth.LoginBackoff)
 	}
 	if c.Auth.RootUser == "" {
 		bad("auth.root_user", "must not be empty")

@@ -66,7 +66,7 @@ func startServer(t testing.TB, mutate func(*config.Config), apiOpts ...func(*api
 		t.Fatal(err)
 	}
 	a, err := auth.New(n.Executor.Users(), auth.Options{Secret: []byte(secret), AccessTTL: cfg.Auth.AccessTTL.Duration,
-		RefreshTTL: cfg.Auth.RefreshTTL.Duration, MaxFailedLogins: cfg.Auth.MaxFailedLogins, Lockout: cfg.Auth.Lockout.Duration,
+		RefreshTTL: cfg.Auth.RefreshTTL.Duration, MaxFailedLogins: cfg.Auth.MaxFailedLogins, LoginBackoff: cfg.Auth.LoginBackoff.Duration, Lockout: cfg.Auth.Lockout.Duration,
 		Logger: app.Logger()})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -88,8 +89,12 @@ func (s *server) clientsFrom(local string) *clients {
 // root (auth.max_failed_logins of them) slow down only the stranger's
 // address — RESOURCE_EXHAUSTED/RATE_LIMITED saying when to retry, even
 // with the right password — while root logs in from its own address.
+//
+// The first wait is raised to a minute so that the stranger is still
+// waiting after its failed logins, however slowly a loaded machine runs
+// their bcrypt checks.
 func TestFailedLoginsDoNotLockTheOwnerOut(t *testing.T) {
-	s := startServer(t, nil)
+	s := startServer(t, func(c *config.Config) { c.Auth.LoginBackoff = config.Duration{Duration: time.Minute} })
 	ctx := t.Context()
 	stranger, owner := s.clientsFrom("127.0.0.2"), s.clientsFrom("127.0.0.1")
 	login := func(c *clients, pw string) error {
