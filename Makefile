@@ -10,7 +10,7 @@ VERSITYGW_PKG   := github.com/versity/versitygw/cmd/versitygw@v1.8.0
 
 FUZZTIME ?= 30s
 
-.PHONY: help run build test test-unit bench lint fmt tools tools-gen generate generate-check \
+.PHONY: help run build test test-unit bench bench-peers lint fmt tools tools-gen generate generate-check \
         example-ts fuzz reliability s3-up s3-down localstack-up localstack-test localstack-down clean
 
 help: ## list the targets
@@ -30,6 +30,9 @@ test-unit: ## the test suite without an S3 server (S3 tests skip)
 
 bench: ## run the benchmarks and rewrite the table in docs/BENCHMARKS.md
 	./scripts/bench.sh
+
+bench-peers: ## Floe vs PostgreSQL (installed from Debian if missing) and DuckDB, same workloads; rewrites the peers table in docs/BENCHMARKS.md
+	./scripts/bench-peers.sh
 
 lint: ## gofmt, go vet, staticcheck, go mod tidy check
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
