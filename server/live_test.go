@@ -3,12 +3,16 @@ package server_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,11 +47,17 @@ type liveStream struct {
 // initial rows. JSON over HTTP/1.1 when json is set, else binary.
 func subscribe(t *testing.T, r *running, token, sql string, json bool) (*liveStream, error) {
 	t.Helper()
+	return subscribeWith(t, http.DefaultClient, r, token, sql, json)
+}
+
+// subscribeWith is subscribe over the HTTP client hc.
+func subscribeWith(t *testing.T, hc *http.Client, r *running, token, sql string, json bool) (*liveStream, error) {
+	t.Helper()
 	var opts []connect.ClientOption
 	if json {
 		opts = append(opts, connect.WithProtoJSON())
 	}
-	c := floev1connect.NewLiveServiceClient(http.DefaultClient, r.url, opts...)
+	c := floev1connect.NewLiveServiceClient(hc, r.url, opts...)
 	ctx, cancel := context.WithCancel(context.Background())
 	req := connect.NewRequest(&floev1.SubscribeRequest{Sql: sql})
 	req.Header().Set("Authorization", "Bearer "+token)
@@ -511,7 +521,7 @@ func TestLiveNodeStreamsOtherProcessWrites(t *testing.T) {
 // and a subscriber that reads is unaffected: it receives every change,
 // with no resync.
 func TestLiveOverflowResync(t *testing.T) {
-	const queue = 256
+	const queue = 64
 	r := start(t, func(c *config.Config) { c.Live.QueueLength = queue })
 	root := login(t, r, "root", rootPassword)
 	r.sql(t, root, "CREATE SHARED TABLE public.big (id BIGINT PRIMARY KEY, body TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
@@ -521,7 +531,14 @@ func TestLiveOverflowResync(t *testing.T) {
 	}
 	defer fast.cancel()
 	fast.initial(t)
-	slow, err := subscribe(t, r, root, "SUBSCRIBE TO public.big", false)
+	// The stalled client's socket has a small receive buffer, so that the
+	// server's writes block after little data, as a slow network's would.
+	small := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return errors.Join(err, serr)
+	}}).DialContext}}
+	slow, err := subscribeWith(t, small, r, root, "SUBSCRIBE TO public.big", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -550,17 +567,17 @@ func TestLiveOverflowResync(t *testing.T) {
 	// Random text: Connect compresses messages, and a repeated letter
 	// would shrink to nothing in the socket buffers.
 	rnd := rand.New(rand.NewPCG(1, 2))
-	raw := make([]byte, 24<<10)
-	const perStmt = 8
+	raw := make([]byte, 12<<10)
+	const perStmt = 4
 	next, maxDepth, after := 0, 0, 0
-	for after < 20 {
+	for after < 10 {
 		if next > 2000*perStmt {
 			t.Fatalf("no resync after %d rows; stats %+v", next, r.srv.Live.Stats())
 		}
 		var vals []string
 		for range perStmt {
-			for i := range raw {
-				raw[i] = byte(rnd.Uint32())
+			for i := 0; i < len(raw); i += 8 {
+				binary.LittleEndian.PutUint64(raw[i:], rnd.Uint64())
 			}
 			vals = append(vals, fmt.Sprintf("(%d, '%s')", next, base64.StdEncoding.EncodeToString(raw)))
 			next++
@@ -631,5 +648,5 @@ func TestLiveOverflowResync(t *testing.T) {
 	if st := r.srv.Live.Stats(); st.Resyncs != 1 {
 		t.Fatalf("stats %+v: want exactly one resync", st)
 	}
-	t.Logf("%d rows of 32 KiB of text; the stalled subscriber got %d before its resync, the rest on resuming; max queue depth %d", total, before, maxDepth)
+	t.Logf("%d rows of 16 KiB of text; the stalled subscriber got %d before its resync, the rest on resuming; max queue depth %d", total, before, maxDepth)
 }
