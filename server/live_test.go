@@ -650,3 +650,117 @@ func TestLiveOverflowResync(t *testing.T) {
 	}
 	t.Logf("%d rows of 16 KiB of text; the stalled subscriber got %d before its resync, the rest on resuming; max queue depth %d", total, before, maxDepth)
 }
+
+// endsWith reads ls to its end and checks the error's code and text.
+func endsWith(t *testing.T, ls *liveStream, code connect.Code, text string) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		for ls.s.Receive() {
+		}
+		done <- ls.s.Err()
+	}()
+	select {
+	case err := <-done:
+		if connect.CodeOf(err) != code || !strings.Contains(err.Error(), text) {
+			t.Fatalf("stream ended with %v, want %v containing %q", err, code, text)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("stream still open, want it ended with %q", text)
+	}
+}
+
+// TestLiveViews: a view that reduces to one table with a supported filter
+// is subscribable, also through another view: the subscriber gets the
+// rows and changes the view shows (its filter and the statement's both
+// apply; a row leaving the view is a delete), and the statement's WHERE
+// may not name a column the view hides. A view that does not reduce
+// (GROUP BY) is refused naming why. Rights are those of SELECT on the
+// view: when the table's access level is raised above the subscriber's
+// role, its stream ends with PERMISSION_DENIED; replacing the view ends
+// a subscription to it.
+func TestLiveViews(t *testing.T) {
+	r := start(t, func(c *config.Config) { c.Live.Heartbeat.Duration = 100 * time.Millisecond })
+	root := login(t, r, "root", rootPassword)
+	r.sql(t, root, "CREATE NAMESPACE app; CREATE USER alice WITH PASSWORD 'alice-pass-1'")
+	r.sql(t, root, "CREATE SHARED TABLE app.msgs (id BIGINT PRIMARY KEY, room TEXT, body TEXT, secret TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
+	r.sql(t, root, "INSERT INTO app.msgs VALUES (1, 'a', 'hi', 's1'), (2, 'b', 'yo', 's2'), (3, 'a', 'x', 's3')")
+	r.sql(t, root, "CREATE VIEW app.room_a AS SELECT id, body FROM msgs WHERE room = 'a'")
+	r.sql(t, root, "CREATE VIEW app.room_a_low AS SELECT id FROM app.room_a WHERE id < 100")
+	r.sql(t, root, "CREATE VIEW app.counts AS SELECT room, count(*) AS n FROM app.msgs GROUP BY room")
+	alice := login(t, r, "alice", "alice-pass-1")
+
+	ls, err := subscribe(t, r, alice, "SUBSCRIBE TO app.room_a WHERE body <> 'x'", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls.cancel()
+	ls.initial(t)
+	if fmt.Sprint(ls.rows) != "[1,hi]" || len(ls.ack.Columns) != 2 || ls.ack.Columns[1].Name != "body" {
+		t.Fatalf("ack %v rows %v", ls.ack, ls.rows)
+	}
+	low, err := subscribe(t, r, alice, "SUBSCRIBE TO SELECT id FROM app.room_a_low", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer low.cancel()
+	low.initial(t)
+	if fmt.Sprint(low.rows) != "[1 3]" {
+		t.Fatalf("nested view rows %v", low.rows)
+	}
+	r.sql(t, root, "INSERT INTO app.msgs VALUES (4, 'b', 'no', 's'), (5, 'a', 'yes', 's'), (200, 'a', 'big', 's')")
+	r.sql(t, root, "UPDATE app.msgs SET room = 'b' WHERE id = 1")
+	want := []string{"insert 5,yes/", "insert 200,big/", "delete /1,hi"}
+	for _, w := range want {
+		if c, rs := ls.next(t); rs != nil || changeText(c) != w {
+			t.Fatalf("view: got %v %v, want %s", c, rs, w)
+		}
+	}
+	for _, w := range []string{"insert 5/", "delete /1"} {
+		if c, rs := low.next(t); rs != nil || changeText(c) != w {
+			t.Fatalf("nested view: got %v %v, want %s", c, rs, w)
+		}
+	}
+
+	for _, tc := range []struct{ sql, code, text string }{
+		{"SUBSCRIBE TO app.room_a WHERE secret = 's1'", "COLUMN_NOT_FOUND", "secret"},
+		{"SUBSCRIBE TO SELECT room FROM app.room_a", "COLUMN_NOT_FOUND", "view app.room_a"},
+		{"SUBSCRIBE TO app.counts", "UNSUPPORTED", "view app.counts cannot be subscribed to"},
+	} {
+		_, err := subscribe(t, r, alice, tc.sql, false)
+		if err == nil || !strings.Contains(err.Error(), tc.text) || floeCode(err) != tc.code {
+			t.Fatalf("%s: %v (%s), want %s mentioning %q", tc.sql, err, floeCode(err), tc.code, tc.text)
+		}
+	}
+
+	// Raising the table's access level above alice's role ends her
+	// subscriptions; replacing the view ends root's.
+	r.sql(t, root, "ALTER TABLE app.msgs SET ACCESS_LEVEL = 'DBA'")
+	endsWith(t, ls, connect.CodePermissionDenied, "")
+	endsWith(t, low, connect.CodePermissionDenied, "")
+	rs, err := subscribe(t, r, root, "SUBSCRIBE TO app.room_a", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.cancel()
+	rs.initial(t)
+	r.sql(t, root, "CREATE OR REPLACE VIEW app.room_a AS SELECT id, body FROM msgs WHERE room = 'b'")
+	endsWith(t, rs, connect.CodeCanceled, "view app.room_a (or a view it reads) was replaced")
+	waitFor(t, func() bool { st := r.srv.Live.Stats(); return st.Subscriptions == 0 })
+}
+
+// floeCode returns the Floe code of a Connect error's ErrorDetail.
+func floeCode(err error) string {
+	var ce *connect.Error
+	if !errors.As(err, &ce) {
+		return ""
+	}
+	for _, d := range ce.Details() {
+		if v, err := d.Value(); err == nil {
+			if ed, ok := v.(*floev1.ErrorDetail); ok {
+				return ed.GetCode()
+			}
+		}
+	}
+	return ""
+}
