@@ -18,9 +18,9 @@ import (
 // holds it: what a gap fill or a poll reads (as upserts, the way
 // tablestore.Store.ReadChanges replays segments).
 type committed struct {
-	mu   sync.Mutex
-	rows map[string][]tablestore.ChangeRow // partition → rows by _seq
-	fail error                             // the next read fails with it
+	mu    sync.Mutex
+	rows  map[string][]tablestore.ChangeRow // partition → rows by _seq
+	fail  error                             // the next read fails with it
 	reads int
 }
 

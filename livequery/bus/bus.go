@@ -51,6 +51,10 @@ type Sink interface {
 	Deliver(ctx context.Context, b tablestore.ChangeBatch)
 }
 
+// DefaultMaxBatchesPerSend is PublisherOptions.MaxBatchesPerSend's
+// default.
+const DefaultMaxBatchesPerSend = 256
+
 // PublisherOptions configure a Publisher. Zero values mean the defaults.
 type PublisherOptions struct {
 	// NodeID names the publishing process in the batches it sends.
@@ -111,7 +115,7 @@ func NewPublisher(opts PublisherOptions, transports ...Transport) *Publisher {
 		opts.QueueLength = 4096
 	}
 	if opts.MaxBatchesPerSend < 1 {
-		opts.MaxBatchesPerSend = 256
+		opts.MaxBatchesPerSend = DefaultMaxBatchesPerSend
 	}
 	if opts.SendTimeout <= 0 {
 		opts.SendTimeout = 2 * time.Second
