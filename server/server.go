@@ -118,6 +118,9 @@ func New(ctx context.Context, app *appctx.AppContext, opts Options) (s *Server, 
 		return nil, err
 	} else if s.pub != nil {
 		sink = teeSink{sink, s.pub}
+		if err := bus.RegisterMetrics(app.Metrics(), s.pub); err != nil {
+			return nil, fmt.Errorf("server: live-bus metrics: %w", err)
+		}
 	}
 	if s.Node, err = node.Open(ctx, app, node.Deps{Changes: sink}); err != nil {
 		return nil, err
@@ -142,6 +145,9 @@ func New(ctx context.Context, app *appctx.AppContext, opts Options) (s *Server, 
 	s.Handler = mux
 	if cfg.Role == config.RoleLive {
 		s.gate = livequery.NewGate(s.Live, s.Node.Executor)
+		if err := livequery.RegisterGateMetrics(app.Metrics(), s.gate); err != nil {
+			return nil, fmt.Errorf("server: live-bus metrics: %w", err)
+		}
 		if s.recv, err = bus.NewReceiver(&cfg, app.NodeID().String(), s.gate, int(cfg.Server.MaxRequestBytes), log); err != nil {
 			return nil, err
 		}

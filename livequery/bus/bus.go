@@ -29,6 +29,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/floedb/floe/lakehouse/tablestore"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
 )
@@ -258,4 +260,25 @@ func (p *Publisher) Close() error {
 		}
 	}
 	return first
+}
+
+// RegisterMetrics registers p's totals with reg as
+// floe_live_bus_published_total{result="sent"|"dropped"|"failed"}.
+func RegisterMetrics(reg prometheus.Registerer, p *Publisher) error {
+	for _, r := range []struct {
+		result string
+		v      func(PublisherStats) int64
+	}{
+		{"sent", func(s PublisherStats) int64 { return s.Sent }},
+		{"dropped", func(s PublisherStats) int64 { return s.Dropped }},
+		{"failed", func(s PublisherStats) int64 { return s.Failed }},
+	} {
+		c := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "floe_live_bus_published_total",
+			Help: "Change batches published to live nodes, by result (dropped: a full queue; failed: the send failed).", ConstLabels: prometheus.Labels{"result": r.result}},
+			func() float64 { return float64(r.v(p.Stats())) })
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
