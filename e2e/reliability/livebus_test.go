@@ -291,4 +291,3 @@ func BenchmarkLiveBusAcrossProcesses(b *testing.B) {
 		})
 	}
 }
-
