@@ -145,6 +145,16 @@ type emulator struct {
 	cmd     *exec.Cmd
 	started time.Time // when the emulator process was started
 	ready   time.Time // when it accepted connections
+	stopped sync.Once
+}
+
+// stop kills the emulator and the bootstrap process it started (one
+// process group).
+func (e *emulator) stop() {
+	e.stopped.Do(func() {
+		_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
+		_ = e.cmd.Wait()
+	})
 }
 
 func freePort(t *testing.T) string {
@@ -174,8 +184,7 @@ func startRIE(t *testing.T, fn string, env []string) *emulator {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
-		_ = e.cmd.Wait()
+		e.stop()
 		if t.Failed() {
 			t.Logf("%s emulator output:\n%s", fn, e.out.String())
 		}
@@ -467,6 +476,21 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	if line := initReport(b.out.String()); line != "" {
 		t.Logf("emulator report of the first invocation: %s", line)
 	}
+
+	// More cold starts, for a spread: a fresh process each time, stopped
+	// after its first SELECT.
+	colds := []time.Duration{answered.Sub(b.started)}
+	for range 4 {
+		c := startRIE(t, "query", fnEnv(t, s3, "floe-query"))
+		if status, _, out := c.connect("/floe.v1.QueryService/ExecuteSQL", "application/json", alice, sel); status != 200 {
+			t.Fatalf("cold SELECT: %d %s", status, out)
+		}
+		colds = append(colds, time.Since(c.started))
+		c.stop()
+	}
+	slices.Sort(colds)
+	t.Logf("cold start (emulator process start -> first SELECT answered), %d fresh processes: min %v, median %v, max %v",
+		len(colds), colds[0].Round(time.Millisecond), colds[len(colds)/2].Round(time.Millisecond), colds[len(colds)-1].Round(time.Millisecond))
 }
 
 // initReport returns the emulator's REPORT line that has an Init
