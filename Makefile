@@ -7,6 +7,7 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 # only registry needed).
 STATICCHECK_PKG := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSITYGW_PKG   := github.com/versity/versitygw/cmd/versitygw@v1.8.0
+RIE_PKG         := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
 
 FUZZTIME ?= 30s
 
@@ -21,6 +22,26 @@ run: build ## start a Floe node with embedded defaults (data in ./floe-data)
 
 build: ## build bin/floe
 	$(GO) build -o bin/floe ./cmd/floe
+
+# The Lambda functions (functions/README.md "Packaging"): one fully static
+# binary each (glibc, libstdc++ and DuckDB linked in, so it runs on
+# provided.al2023 whatever its glibc), for the host's architecture. The
+# linker warns that DuckDB's dlopen (extensions), getpwuid and getaddrinfo
+# (its HTTP client) need glibc's shared libraries at run time: Floe never
+# calls those paths (extensions and external access are off).
+LAMBDA_FUNCTIONS := query maintenance
+LAMBDA_TAGS      := lambda.norpc netgo osusergo
+LAMBDA_LDFLAGS   := -s -w -linkmode external -extldflags '-static'
+
+.PHONY: build-lambda
+build-lambda: ## build build/lambda/<function>/bootstrap (static, provided.al2023) and build/lambda/<function>.zip for query and maintenance
+	@set -e; for fn in $(LAMBDA_FUNCTIONS); do \
+	  mkdir -p build/lambda/$$fn; \
+	  echo "build-lambda: $$fn"; \
+	  CGO_ENABLED=1 $(GO) build -trimpath -tags '$(LAMBDA_TAGS)' -ldflags "$(LAMBDA_LDFLAGS)" \
+	    -o build/lambda/$$fn/bootstrap ./functions/$$fn; \
+	  rm -f build/lambda/$$fn.zip; (cd build/lambda/$$fn && zip -q -9 ../$$fn.zip bootstrap); \
+	done; ls -l build/lambda/*/bootstrap build/lambda/*.zip
 
 test: ## the whole test suite (-race on packages with concurrency, plain elsewhere; time per package at the end), S3 tests against versitygw (or FLOE_TEST_S3_* if set)
 	./scripts/test.sh
@@ -45,9 +66,10 @@ lint: ## gofmt, go vet, staticcheck, go mod tidy check
 fmt: ## gofmt the tree
 	gofmt -w $$(git ls-files '*.go')
 
-tools: ## install the pinned tools (staticcheck, versitygw)
+tools: ## install the pinned tools (staticcheck, versitygw, aws-lambda-rie)
 	$(GO) install $(STATICCHECK_PKG)
 	$(GO) install $(VERSITYGW_PKG)
+	$(GO) install $(RIE_PKG)
 
 tools-gen: ## install buf, protoc-gen-go and protoc-gen-connect-go at the versions pinned in tools/go.mod
 	cd tools && $(GO) install github.com/bufbuild/buf/cmd/buf google.golang.org/protobuf/cmd/protoc-gen-go \
@@ -99,4 +121,4 @@ localstack-down: ## stop LocalStack
 	docker compose -f localstack/docker-compose.yml down
 
 clean: ## remove build output and the local data directory
-	rm -rf bin floe-data
+	rm -rf bin build floe-data
