@@ -522,6 +522,11 @@ func (w *DirectWriter) takeGroup(p *directPartition) []*directBatch {
 	return group
 }
 
+// turnAfterLosses is how many races a group commit loses before its writer
+// queues for a turn: one loss is ordinary (a stale cached head), several in
+// a row is contention.
+const turnAfterLosses = 2
+
 // errBaseMoved is returned by a group's mutation when the partition's
 // LastSeq is no longer the one its segment was numbered for.
 var errBaseMoved = errors.New("tablestore: partition LastSeq moved")
@@ -604,11 +609,12 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 	}
 	turns := turnsKey(p.id.tableID, p.id.partition)
 	queued := false // this writer is in the turn queue
+	var lastQueue turnQueue
 	if !w.opts.NoTurns {
 		defer func() {
 			if queued {
 				lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opts.TurnTTL)
-				w.leaveTurns(lctx, turns)
+				w.leaveTurns(lctx, turns, lastQueue)
 				cancel()
 			}
 		}()
@@ -620,7 +626,9 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 	awaitTurn := func(q turnQueue) (bool, error) {
 		queued = true
 		p.contendedUntil = w.opts.Clock().Add(w.opts.TurnTTL)
-		if err := w.awaitTurn(ctx, p, turns, q); err != nil {
+		var err error
+		if lastQueue, err = w.awaitTurn(ctx, p, turns, q); err != nil {
+			lastQueue = turnQueue{}
 			if ctx.Err() != nil {
 				return false, err
 			}
@@ -661,7 +669,7 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 						continue
 					}
 				}
-			} else {
+			} else if st.Attempts == 1 {
 				turnRead = w.readTurnsAsync(ctx, turns)
 			}
 		}
@@ -716,8 +724,8 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 			if st.Attempts >= w.opts.MaxAttempts {
 				return 0, nil, fmt.Errorf("%s: %w: other writers committed first %d times", what, manifest.ErrConflict, st.Attempts)
 			}
-			if !w.opts.NoTurns && !queued {
-				// Lost a race: queue up rather than race again, so the
+			if !w.opts.NoTurns && !queued && st.Attempts >= turnAfterLosses {
+				// Lost again: queue up rather than race again, so the
 				// writer that keeps winning lets the others go first.
 				q, rerr := w.readTurns(ctx, turns)
 				if rerr == nil {

@@ -136,10 +136,14 @@ func (w *DirectWriter) enqueue(ctx context.Context, key string, q turnQueue) (tu
 	})
 }
 
-// leaveTurns removes this writer from the queue. Best effort: an entry left
-// behind lapses after TurnTTL.
-func (w *DirectWriter) leaveTurns(ctx context.Context, key string) {
-	q, err := w.readTurns(ctx, key)
+// leaveTurns removes this writer from the queue, starting from q as last
+// read (a refused update re-reads it). Best effort: an entry left behind
+// lapses after TurnTTL.
+func (w *DirectWriter) leaveTurns(ctx context.Context, key string, q turnQueue) {
+	var err error
+	if q.etag == "" {
+		q, err = w.readTurns(ctx, key)
+	}
 	if err == nil {
 		_, err = w.updateTurns(ctx, key, q, func(live []turnEntry) ([]turnEntry, bool) {
 			i := slices.IndexFunc(live, func(e turnEntry) bool { return e.ID == w.turnID })
@@ -171,11 +175,11 @@ func (w *DirectWriter) mustWait(q turnQueue) bool {
 // its entry when half of TurnTTL has passed. It returns an error if ctx
 // ends or the queue cannot be read or updated; the caller then commits
 // without its turn (the queue only orders commits, it never decides
-// whether one is safe).
-func (w *DirectWriter) awaitTurn(ctx context.Context, p *directPartition, key string, q turnQueue) error {
+// whether one is safe). It returns the queue as last read.
+func (w *DirectWriter) awaitTurn(ctx context.Context, p *directPartition, key string, q turnQueue) (turnQueue, error) {
 	q, err := w.enqueue(ctx, key, q)
 	if err != nil {
-		return err
+		return q, err
 	}
 	if p.turnEstimate == 0 {
 		p.turnEstimate = 4 * w.opts.TurnPoll
@@ -195,11 +199,11 @@ func (w *DirectWriter) awaitTurn(ctx context.Context, p *directPartition, key st
 		}
 		switch {
 		case pos == 0:
-			return nil
+			return q, nil
 		case pos < 0 || now.Sub(renewed) >= w.opts.TurnTTL/2:
 			// Lapsed (a long wait) or about to: renew.
 			if q, err = w.enqueue(ctx, key, q); err != nil {
-				return err
+				return q, err
 			}
 			renewed = now
 			continue
@@ -212,10 +216,10 @@ func (w *DirectWriter) awaitTurn(ctx context.Context, p *directPartition, key st
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return q, ctx.Err()
 		}
 		if q, err = w.readTurns(ctx, key); err != nil {
-			return err
+			return q, err
 		}
 	}
 }
