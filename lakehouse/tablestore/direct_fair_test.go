@@ -24,11 +24,11 @@ type fairRun struct {
 	// latency[w] are writer w's commit latencies in completion order.
 	latency [][]time.Duration
 	// done[w] is when writer w acknowledged its last write, since start.
-	done     []time.Duration
+	done        []time.Duration
 	attempts    int64
 	maxAttempts int
 	requests    int64
-	acks     []ack
+	acks        []ack
 }
 
 // runFairWriters runs writers DirectWriters on b, each making commits
