@@ -197,9 +197,10 @@ type GroupStats struct {
 	Attempts int
 	// Requests counts the object store calls the group made: segment PUTs,
 	// manifest LISTs, GETs and PUTs, the hint PUT (one commit in
-	// manifest.DefaultHintEvery), and DELETEs of segments orphaned by
-	// rebases. In the steady state it is 2: the segment PUT and the
-	// manifest PUT (see Cost in DirectWriter).
+	// manifest.DefaultHintEvery), DELETEs of segments orphaned by rebases,
+	// and the GETs and PUTs of the turn queue. In the steady state it is
+	// 3: the turn queue GET, the segment PUT and the manifest PUT (2 with
+	// NoTurns; see Cost in DirectWriter).
 	Requests objstore.OpCounts
 	// FirstSeq and ManifestVersion are those of the commit; zero if Err.
 	FirstSeq, ManifestVersion uint64
@@ -239,9 +240,37 @@ type GroupStats struct {
 // next manifest version, and an attempt that did not land is never
 // referenced.
 //
+// # Fairness
+//
+// Optimistic rebasing alone starves writers of a hot partition: the writer
+// that just committed holds the latest manifest and commits its next group
+// at once, while the ones that lost must find out, rebuild and re-upload
+// first, and lose again (16 writers on one partition: group commits losing
+// 70 races in a row, 5-second commits beside 10-millisecond ones). So each
+// partition has a turn queue, the object "turns" in its folder: a FIFO of
+// writer IDs with expiry times, updated with conditional puts. A writer
+// reads it beside its segment upload; if others are queued, it queues
+// behind them instead of committing. A writer that loses turnAfterLosses
+// races in one group commit queues too. A queued writer waits (re-reading
+// the queue, paced by how fast it advances) until it heads the queue, then
+// learns the latest LastSeq, commits, and leaves the queue. Under
+// contention, commits thus go round-robin; when the queue is empty,
+// commits are optimistic as before.
+//
+// The queue only orders commits; the conditional manifest put alone
+// decides them, so a writer that ignores the queue, a queue that cannot be
+// read, or a lapsed entry costs fairness, never rows. An entry lapses
+// TurnTTL after its last renewal (waiting writers renew theirs), so a
+// writer that dies while queued holds the others up at most that long.
+// Throughput of one partition is one commit per turn hand-over (about 7
+// sequential requests: leave, the next writer's poll, LIST and GET of the
+// latest manifest, segment PUT, manifest PUT); more partitions commit in
+// parallel (see docs/ARCHITECTURE.md).
+//
 // # Cost
 //
-// A group commit is one segment PUT and one manifest PUT when the writer's
+// A group commit is one GET of the turn queue (beside the upload, so it
+// adds no latency), one segment PUT and one manifest PUT when the writer's
 // last commit to the partition (or its last look at it) is recent: the
 // partition's manifest.Log builds the next version on the manifest it
 // holds, without listing, and the conditional put itself checks that no
@@ -251,7 +280,10 @@ type GroupStats struct {
 // meanwhile, the put fails and the group pays for finding out — a GET of
 // the version that took its place, a LIST, the GET of a newer version if
 // any — then rebases as above. A writer's first commit to a partition
-// reads the hint, lists and loads the latest manifest first.
+// reads the hint, lists and loads the latest manifest first. A commit that
+// waits for its turn adds a conditional PUT to join the queue and one to
+// leave it (each with a GET when another writer updated the queue first),
+// the GETs of its polls, and a LIST and GET of the latest manifest.
 //
 // # Ambiguous commits
 //
@@ -295,7 +327,8 @@ type GroupStats struct {
 // goes on (bounded by CommitTimeout) and may commit the batch. The group
 // commit itself is not cancelled by its leader's ctx.
 //
-// A DirectWriter is safe for concurrent use. It starts no goroutines and
+// A DirectWriter is safe for concurrent use. It starts no goroutines but
+// one per group commit for the turn queue read, which ends with it, and
 // has no Close; the caller owns the bucket. It keeps a small state per
 // partition written, including the partition log's cached latest manifest.
 type DirectWriter struct {
