@@ -28,6 +28,7 @@ type fairRun struct {
 	attempts    int64
 	maxAttempts int
 	requests    int64
+	ops         objstore.OpCounts
 	acks        []ack
 }
 
@@ -51,6 +52,7 @@ func runFairWriters(t testing.TB, b objstore.Bucket, writers, commits, rows int,
 			r.attempts += int64(st.Attempts)
 			r.maxAttempts = max(r.maxAttempts, st.Attempts)
 			r.requests += st.Requests.Total()
+			addCounts(&r.ops, st.Requests)
 		}
 		w, err := NewDirectWriter(b, o)
 		if err != nil {
@@ -172,6 +174,9 @@ func TestDirectFairWriters(t *testing.T) {
 			checkDirectPartition(t, b, idTable(), multiProcPartition, r.acks, uint64(writers*commits))
 			s := r.summary()
 			t.Logf("%d writers x %d commits: %s", writers, commits, s)
+			n := int64(writers * commits)
+			t.Logf("requests per commit: %.2f GET, %.2f PUT, %.2f LIST, %.2f DELETE",
+				float64(r.ops.Get)/float64(n), float64(r.ops.Put)/float64(n), float64(r.ops.List)/float64(n), float64(r.ops.Delete)/float64(n))
 			if s.maxAttempts > maxFairAttempts {
 				t.Errorf("a group commit took %d attempts (lost %d races): a writer is starved", s.maxAttempts, s.maxAttempts-1)
 			}
@@ -214,6 +219,9 @@ func BenchmarkDirectFairWriters(b *testing.B) {
 				b.ReportMetric(float64(s.maxP99.Microseconds())/1000, "worst-writer-p99-ms")
 				b.ReportMetric(float64(s.maxAttempts), "max-attempts")
 				b.ReportMetric(s.requestsPerCommit, "requests/commit")
+				n := float64(writers * b.N)
+				b.ReportMetric(float64(r.ops.Put)/n, "puts/commit")
+				b.ReportMetric(float64(r.ops.List)/n, "lists/commit")
 				b.ReportMetric(0, "ns/op")
 			})
 		}
