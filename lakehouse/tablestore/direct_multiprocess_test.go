@@ -26,16 +26,16 @@ import (
 
 // Environment of a child process.
 const (
-	envDirectChild     = "FLOE_TEST_DIRECT_CHILD" // the child's number
-	envDirectCommits   = "FLOE_TEST_DIRECT_COMMITS"
-	envDirectRows      = "FLOE_TEST_DIRECT_ROWS" // rows per commit
-	envDirectDir       = "FLOE_TEST_DIRECT_DIR"  // FS bucket directory, or
-	envDirectS3Prefix  = "FLOE_TEST_DIRECT_S3_PREFIX"
+	envDirectChild    = "FLOE_TEST_DIRECT_CHILD" // the child's number
+	envDirectCommits  = "FLOE_TEST_DIRECT_COMMITS"
+	envDirectRows     = "FLOE_TEST_DIRECT_ROWS" // rows per commit
+	envDirectDir      = "FLOE_TEST_DIRECT_DIR"  // FS bucket directory, or
+	envDirectS3Prefix = "FLOE_TEST_DIRECT_S3_PREFIX"
 	// Knobs of TestDirectMultiProcess for measurements, e.g. 16 processes
 	// with and without turns: FLOE_TEST_DIRECT_PROCS=16
 	// FLOE_TEST_DIRECT_COMMITS=20 FLOE_TEST_DIRECT_NO_TURNS=true.
-	envDirectProcs   = "FLOE_TEST_DIRECT_PROCS"
-	envDirectNoTurns = "FLOE_TEST_DIRECT_NO_TURNS"
+	envDirectProcs     = "FLOE_TEST_DIRECT_PROCS"
+	envDirectNoTurns   = "FLOE_TEST_DIRECT_NO_TURNS"
 	multiProcPartition = "shared-user"
 )
 
