@@ -251,15 +251,28 @@ func TestTemplateFunctionsMatchTheBuild(t *testing.T) {
 		t.Errorf("Architecture allows %s, want [x86_64 arm64]", got)
 	}
 
-	// make build-lambda, once the Makefile has it, must build into the
-	// same directories.
-	out, err := exec.Command("make", "-C", repoRoot, "-n", "build-lambda").CombinedOutput()
+	// make build-lambda, once the Makefile has it, must build every
+	// function of the template (LAMBDA_FUNCTIONS) into build/lambda/.
+	mk, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
 	if err != nil {
-		t.Logf("make -n build-lambda: %v (target not there yet?)\n%s", err, out)
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^LAMBDA_FUNCTIONS\s*:?=\s*(.*)$`).FindSubmatch(mk)
+	if m == nil {
+		t.Logf("the Makefile has no LAMBDA_FUNCTIONS (make build-lambda not there yet?)")
 		return
 	}
-	if !strings.Contains(string(out), "build/lambda") {
-		t.Errorf("make -n build-lambda does not mention build/lambda/:\n%s", out)
+	built := strings.Fields(string(m[1]))
+	sort.Strings(built)
+	if !slices.Equal(built, inTemplate) {
+		t.Errorf("make build-lambda builds %v, the template deploys %v", built, inTemplate)
+	}
+	out, err := exec.Command("make", "-C", repoRoot, "-n", "build-lambda").CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n build-lambda: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "build/lambda/") || !strings.Contains(string(out), "/"+LambdaHandler) {
+		t.Errorf("make -n build-lambda does not build build/lambda/<function>/%s:\n%s", LambdaHandler, out)
 	}
 }
 
