@@ -290,6 +290,29 @@ func TestTemplateEnvironmentIsReadByTheCode(t *testing.T) {
 				t.Errorf("%s does not set %s", where, name)
 			}
 		}
+		// The values parse and validate as the code's configuration:
+		// literals as they are, parameters at their defaults, other
+		// references (the bucket, secrets) as valid stand-ins.
+		var environ []string
+		for name, v := range env {
+			switch {
+			case !strings.Contains(v, "${"):
+			case v == "${"+bucketResource+"}":
+				v = "floe-warehouse"
+			case strings.HasPrefix(v, "${") && strings.HasSuffix(v, "}") && tmpl.Parameters[v[2:len(v)-1]].Default != nil:
+				v = fmt.Sprint(tmpl.Parameters[v[2:len(v)-1]].Default)
+			default:
+				continue
+			}
+			environ = append(environ, name+"="+v)
+		}
+		cfg, err := config.Load("", append(environ, "FLOE_AUTH_JWT_SECRET=0123456789abcdef0123456789abcdef"))
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err != nil {
+			t.Errorf("%s: the environment does not make a valid configuration: %v", where, err)
+		}
 		if env["FLOE_STORAGE_BACKEND"] != "s3" {
 			t.Errorf("%s: FLOE_STORAGE_BACKEND=%q, want s3", where, env["FLOE_STORAGE_BACKEND"])
 		}
