@@ -576,3 +576,25 @@ func TestConcurrentFunctionsUnderRIE(t *testing.T) {
 		}
 	}
 }
+
+// The binaries under test are built as `make build-lambda` builds them:
+// the tags and linker flags here are the Makefile's.
+func TestBuildFlagsMatchMakefile(t *testing.T) {
+	mk, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{}
+	for line := range strings.Lines(string(mk)) {
+		if name, val, ok := strings.Cut(line, ":="); ok && strings.HasPrefix(name, "LAMBDA_") {
+			vars[strings.TrimSpace(name)] = strings.TrimSpace(val)
+		}
+	}
+	if vars["LAMBDA_TAGS"] != lambdaTags || vars["LAMBDA_LDFLAGS"] != lambdaLDFlags {
+		t.Fatalf("Makefile LAMBDA_TAGS %q, LAMBDA_LDFLAGS %q; this test builds with %q, %q",
+			vars["LAMBDA_TAGS"], vars["LAMBDA_LDFLAGS"], lambdaTags, lambdaLDFlags)
+	}
+	if fns := strings.Fields(vars["LAMBDA_FUNCTIONS"]); !slices.Equal(fns, []string{"query", "maintenance"}) {
+		t.Fatalf("Makefile LAMBDA_FUNCTIONS %q", fns)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -172,7 +173,7 @@ func (sel Selection) runs(kind string) bool {
 // Every job is idempotent and safe beside writers and other RunSelected
 // calls, in this process or another: compaction commits only if the
 // segments it merged are still listed (else ErrCompactionConflict, which
-// is not an error here: someone else compacted), GC deletes only what no
+// is neither an error nor a job here: someone else compacted), GC deletes only what no
 // kept version lists, eviction deletes only expired rows. A second run
 // right after a first finds nothing to do.
 //
@@ -295,7 +296,12 @@ func (s *Scheduler) compact(ctx context.Context, env *Env, trigger string, table
 		r := env.start(KindCompact, trigger, t, p)
 		res, err := s.opts.Store.Compact(ctx, t, p, s.opts.Schedule.Compaction)
 		if errors.Is(err, tablestore.ErrCompactionConflict) {
-			err = nil // someone else compacted: nothing lost, retried next time
+			// Someone else compacted these segments first: nothing was
+			// committed (its outputs were deleted), so there is no job
+			// to record; what is left is looked at next time.
+			env.Logger.LogAttrs(ctx, slog.LevelDebug, "compaction lost to a concurrent one", slog.String("table", t.ID),
+				slog.String("partition", p), slog.Any("err", err))
+			return nil
 		}
 		if err == nil && res.SegmentsIn == 0 {
 			return nil
