@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/row"
@@ -280,4 +281,43 @@ func TestNATSBus(t *testing.T) {
 			t.Fatalf("after a forged message: %d batches, last from _seq %d", len(got), got[len(got)-1].FirstSeq)
 		}
 	}
+}
+
+// A large batch travels as several messages of consecutive _seq ranges,
+// each below MaxMessageBytes, that together are the batch.
+func TestLargeBatchIsSplit(t *testing.T) {
+	b := tablestore.ChangeBatch{Table: tbl, Partition: "p", FirstSeq: 100}
+	long := strings.Repeat("x", 1000)
+	for i := range 2000 {
+		b.Rows = append(b.Rows, tablestore.ChangeRow{Seq: 100 + uint64(i), Op: tablestore.OpInsert,
+			Values: row.Row{row.BigInt(int64(i)), row.Text(long), row.Null(), row.Null()}})
+	}
+	b.LastSeq = 100 + 2000 - 1
+	m, err := bus.Encode(b, "fn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := bus.Split(m, bus.MaxMessageBytes)
+	if len(parts) < 2 {
+		t.Fatalf("%d parts", len(parts))
+	}
+	next := b.FirstSeq
+	var rows []tablestore.ChangeRow
+	for _, p := range parts {
+		// Rows of at most MaxMessageBytes, plus the header and framing:
+		// well below NATS's default max_payload of 1 MiB.
+		if proto.Size(p) > bus.MaxMessageBytes+len(p.Table)+4*len(p.Rows)+64 {
+			t.Fatalf("part of %d bytes", proto.Size(p))
+		}
+		d, err := bus.Decode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.FirstSeq != next {
+			t.Fatalf("part starts at %d, want %d", d.FirstSeq, next)
+		}
+		next = d.LastSeq + 1
+		rows = append(rows, d.Rows...)
+	}
+	sameBatch(t, tablestore.ChangeBatch{Table: tbl, Partition: "p", FirstSeq: b.FirstSeq, LastSeq: b.LastSeq, Rows: rows}, b)
 }
