@@ -11,7 +11,7 @@ import (
 )
 
 // Gate is a live node's entry for changes committed by other processes:
-// batches received over the bus (livequery/bus) and the changes its
+// batches received over the bus (server/livebus) and the changes its
 // manifest poll finds. It hands them to the Manager so that every
 // subscriber sees each partition's changes exactly once, in _seq order,
 // whatever the bus does (drops, duplicates, reordering):

@@ -11,7 +11,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/floedb/floe/lakehouse/config"
-	"github.com/floedb/floe/livequery/bus/bustest"
+	"github.com/floedb/floe/server/livebus/bustest"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
 	"github.com/floedb/floe/proto/floe/v1/floev1connect"
 )

@@ -16,8 +16,8 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/floedb/floe/lakehouse/config"
-	"github.com/floedb/floe/livequery/bus"
-	"github.com/floedb/floe/livequery/bus/bustest"
+	"github.com/floedb/floe/server/livebus"
+	"github.com/floedb/floe/server/livebus/bustest"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
 	"github.com/floedb/floe/proto/floe/v1/floev1connect"
 )
@@ -80,7 +80,7 @@ func startBusProcs(t testing.TB, kind string, drop float64) *busProcs {
 	if kind == config.BusConnect {
 		fnArgs = append(fnArgs, "--live.nodes", b.live.url)
 	}
-	b.fn1 = start("fn-1", config.RoleFunction, fnArgs, fmt.Sprintf("%s=drop=%g,seed=7", bus.FaultEnv, drop))
+	b.fn1 = start("fn-1", config.RoleFunction, fnArgs, fmt.Sprintf("%s=drop=%g,seed=7", livebus.FaultEnv, drop))
 	return b
 }
 

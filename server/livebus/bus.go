@@ -1,4 +1,4 @@
-// Package bus carries committed change batches (tablestore.ChangeBatch)
+// Package livebus carries committed change batches (tablestore.ChangeBatch)
 // from writer processes to live nodes: the seam between a process that
 // commits a write and the processes that stream it to live subscribers.
 //
@@ -19,7 +19,7 @@
 // batches; it never alters one (a batch's rows are exactly the committed
 // rows FirstSeq..LastSeq), and it never delivers a batch whose credential
 // does not verify.
-package bus
+package livebus
 
 import (
 	"context"
