@@ -29,8 +29,8 @@ import (
 	"github.com/floedb/floe/lakehouse/sqlexec"
 	"github.com/floedb/floe/lakehouse/tablestore"
 	"github.com/floedb/floe/livequery"
-	"github.com/floedb/floe/server/livebus"
 	"github.com/floedb/floe/server/api"
+	"github.com/floedb/floe/server/livebus"
 )
 
 // MetricsPath is where the Prometheus metrics are served.

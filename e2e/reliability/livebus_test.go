@@ -16,10 +16,10 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/floedb/floe/lakehouse/config"
-	"github.com/floedb/floe/server/livebus"
-	"github.com/floedb/floe/server/livebus/bustest"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
 	"github.com/floedb/floe/proto/floe/v1/floev1connect"
+	"github.com/floedb/floe/server/livebus"
+	"github.com/floedb/floe/server/livebus/bustest"
 )
 
 // busSecret is the warehouse's shared auth.jwt_secret: it signs user

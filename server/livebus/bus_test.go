@@ -16,11 +16,11 @@ import (
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/row"
 	"github.com/floedb/floe/lakehouse/tablestore"
-	"github.com/floedb/floe/server/livebus"
-	"github.com/floedb/floe/server/livebus/bustest"
 	"github.com/floedb/floe/manifest"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
 	"github.com/floedb/floe/proto/floe/v1/floev1connect"
+	"github.com/floedb/floe/server/livebus"
+	"github.com/floedb/floe/server/livebus/bustest"
 )
 
 var tbl = &manifest.Table{ID: "t1", Namespace: "app", Name: "msgs", Type: manifest.TableUser, SchemaVersion: 3,
