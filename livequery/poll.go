@@ -72,8 +72,8 @@ func (m *Manager) partitionFloor(tableID, partition string, wantFloor bool) (ind
 		visit(s)
 	}
 	for _, byVal := range pi.eq {
-		for _, set := range byVal {
-			for s := range set {
+		for _, subs := range byVal {
+			for _, s := range subs {
 				visit(s)
 			}
 		}
