@@ -263,7 +263,7 @@ func TestGateCatchesUpWhenASubscriptionStarts(t *testing.T) {
 	}
 	log.commit("alice", ins(1))
 	g.Deliver(ctx, log.commit("alice", ins(2))) // dropped: loading
-	s.Start(1, nil)                              // the snapshot held 1
+	s.Start(1, nil)                             // the snapshot held 1
 	g.Wait()
 	if got := fmt.Sprint(seqs(t, s)); got != "[2]" {
 		t.Fatalf("after the start: %s, want [2]", got)
