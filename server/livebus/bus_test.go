@@ -321,3 +321,34 @@ func TestLargeBatchIsSplit(t *testing.T) {
 	}
 	sameBatch(t, tablestore.ChangeBatch{Table: tbl, Partition: "p", FirstSeq: b.FirstSeq, LastSeq: b.LastSeq, Rows: rows}, b)
 }
+
+// counting is a transport that counts what it is sent.
+type counting struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *counting) Name() string { return "counting" }
+func (c *counting) Send(_ context.Context, bs []*floev1.BusChangeBatch) error {
+	c.mu.Lock()
+	c.n += len(bs)
+	c.mu.Unlock()
+	return nil
+}
+func (c *counting) Close() error { return nil }
+
+// Close sends what is still queued before it returns (a process that
+// stops right after a write still publishes it).
+func TestCloseSendsTheQueue(t *testing.T) {
+	c := &counting{}
+	p := livebus.NewPublisher(livebus.PublisherOptions{}, c)
+	for i := range 500 {
+		p.Publish(sample(uint64(1 + 4*i)))
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if c.n != 500 || p.Stats().Sent != 500 {
+		t.Fatalf("sent %d (stats %+v), want 500", c.n, p.Stats())
+	}
+}
