@@ -166,6 +166,12 @@ func (g *Gate) Deliver(ctx context.Context, b tablestore.ChangeBatch) {
 		return
 	}
 	k := [2]string{b.Table.ID, b.Partition}
+	if indexed, _, _ := g.m.partitionFloor(k[0], k[1], false); !indexed {
+		// Nobody subscribes: no state is created (a live node receives
+		// every partition's changes).
+		g.unserved.Add(1)
+		return
+	}
 	p := g.lock(k)
 	defer p.mu.Unlock()
 	if !g.startLocked(p, k) {
