@@ -1,4 +1,4 @@
-// Package bus carries committed change batches (tablestore.ChangeBatch)
+// Package livebus carries committed change batches (tablestore.ChangeBatch)
 // from writer processes to live nodes: the seam between a process that
 // commits a write and the processes that stream it to live subscribers.
 //
@@ -19,7 +19,7 @@
 // batches; it never alters one (a batch's rows are exactly the committed
 // rows FirstSeq..LastSeq), and it never delivers a batch whose credential
 // does not verify.
-package bus
+package livebus
 
 import (
 	"context"
@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/floedb/floe/lakehouse/tablestore"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
@@ -52,6 +53,15 @@ type Transport interface {
 type Sink interface {
 	Deliver(ctx context.Context, b tablestore.ChangeBatch)
 }
+
+// MaxMessageBytes bounds the encoded rows of one message: a larger batch
+// is split into messages of consecutive _seq ranges (NATS refuses
+// messages above its max_payload, 1 MiB by default).
+const MaxMessageBytes = 256 << 10
+
+// MaxSendBytes bounds (roughly) one Send: a request to a live node stays
+// well below its server.max_request_bytes.
+const MaxSendBytes = 4 << 20
 
 // DefaultMaxBatchesPerSend is PublisherOptions.MaxBatchesPerSend's
 // default.
@@ -98,17 +108,23 @@ type target struct {
 	lastW atomic.Int64 // unix nanos of the last failure warning
 }
 
-// item is one batch, encoded once for every transport.
+// item is one batch, encoded once for every transport (as one message, or
+// several of consecutive _seq ranges when it is large).
 type item struct {
 	b    tablestore.ChangeBatch
 	once sync.Once
-	msg  *floev1.BusChangeBatch
+	msgs []*floev1.BusChangeBatch
 	err  error
 }
 
-func (it *item) encoded(nodeID string) (*floev1.BusChangeBatch, error) {
-	it.once.Do(func() { it.msg, it.err = Encode(it.b, nodeID) })
-	return it.msg, it.err
+func (it *item) encoded(nodeID string) ([]*floev1.BusChangeBatch, error) {
+	it.once.Do(func() {
+		var m *floev1.BusChangeBatch
+		if m, it.err = Encode(it.b, nodeID); it.err == nil {
+			it.msgs = Split(m, MaxMessageBytes)
+		}
+	})
+	return it.msgs, it.err
 }
 
 // NewPublisher starts a worker per transport. Close stops them.
@@ -201,16 +217,21 @@ func (p *Publisher) send(tg *target, items []*item) {
 			p.dropped.Add(1)
 			continue
 		}
-		m, err := it.encoded(p.nodeID)
+		ms, err := it.encoded(p.nodeID)
 		if err != nil {
 			p.failed.Add(1)
 			p.warn(ctx, tg, "live bus: a change batch cannot be encoded; live nodes fill it from the object store", err)
 			continue
 		}
-		msgs = append(msgs, m)
+		msgs = append(msgs, ms...)
 	}
 	for len(msgs) > 0 {
-		n := min(len(msgs), tg.opts.MaxBatchesPerSend)
+		// At most MaxBatchesPerSend messages and about MaxSendBytes.
+		n, size := 0, 0
+		for n < len(msgs) && n < tg.opts.MaxBatchesPerSend && (n == 0 || size+proto.Size(msgs[n]) <= MaxSendBytes) {
+			size += proto.Size(msgs[n])
+			n++
+		}
 		sctx, cancel := context.WithTimeout(ctx, tg.opts.SendTimeout)
 		err := tg.t.Send(sctx, msgs[:n])
 		cancel()
