@@ -216,6 +216,18 @@ func openAuth(ctx context.Context, app *appctx.AppContext, n *node.Node, opts Op
 	return svc, nil
 }
 
+// FlushPublishes returns once the changes this process committed before
+// the call were sent to the live nodes (or given up), or when ctx ends
+// (bus.Publisher.Flush); nil at once when it publishes nothing. A Lambda
+// function calls it before answering an invocation: its environment is
+// frozen between invocations, which would hold a queued publish back.
+func (s *Server) FlushPublishes(ctx context.Context) error {
+	if s.pub == nil {
+		return nil
+	}
+	return s.pub.Flush(ctx)
+}
+
 // Run serves the API on ln (and /metrics on config server.metrics_listen,
 // if set) and runs the engine's background jobs until ctx is done; then it
 // stops the API first (in-flight calls get ShutdownGrace), so that the

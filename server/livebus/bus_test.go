@@ -283,6 +283,99 @@ func TestNATSBus(t *testing.T) {
 	}
 }
 
+// gated is a transport whose Send waits for a release and then records
+// the batches; flushes counts Flush calls (a buffering transport).
+type gated struct {
+	release chan struct{}
+	mu      sync.Mutex
+	sent    []uint64 // FirstSeq of each batch sent
+	flushes int
+}
+
+func (g *gated) Name() string { return "gated" }
+func (g *gated) Send(ctx context.Context, bs []*floev1.BusChangeBatch) error {
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, b := range bs {
+		d, err := livebus.Decode(b)
+		if err != nil {
+			return err
+		}
+		g.sent = append(g.sent, d.FirstSeq)
+	}
+	return nil
+}
+func (g *gated) Flush(context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.flushes++
+	return nil
+}
+func (g *gated) Close() error { return nil }
+
+// Flush returns only once every batch published before it was sent and
+// the transport's buffer flushed (a Lambda function calls it before
+// answering, as its environment is frozen between invocations); a send
+// that does not finish makes Flush end with its context.
+func TestFlushWaitsForQueuedBatches(t *testing.T) {
+	g := &gated{release: make(chan struct{})}
+	p := livebus.NewPublisher(livebus.PublisherOptions{SendTimeout: time.Hour}, g)
+	defer p.Close()
+	p.Publish(sample(1))
+	p.Publish(sample(5))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	err := p.Flush(ctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Flush with a send in flight: %v, want the context's deadline", err)
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- p.Flush(context.Background()) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Flush returned (%v) before the batches were sent", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(g.release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Flush did not return after the sends")
+	}
+	g.mu.Lock()
+	sent, flushes := append([]uint64(nil), g.sent...), g.flushes
+	g.mu.Unlock()
+	if len(sent) != 2 || sent[0] != 1 || sent[1] != 5 {
+		t.Fatalf("sent %v before Flush returned, want [1 5]", sent)
+	}
+	if flushes < 1 {
+		t.Fatal("the transport's buffer was not flushed")
+	}
+	if st := p.Stats(); st.Sent != 2 || st.Queued != 2 {
+		t.Fatalf("stats %+v: flush markers are not batches", st)
+	}
+	// Nothing sent since: Flush returns without flushing the transport
+	// (no round trip to a NATS server per invocation that wrote nothing).
+	if err := p.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.flushes != flushes {
+		t.Fatalf("flushed the transport %d times after nothing was sent", g.flushes-flushes)
+	}
+}
+
 // A large batch travels as several messages of consecutive _seq ranges,
 // each below MaxMessageBytes, that together are the batch.
 func TestLargeBatchIsSplit(t *testing.T) {

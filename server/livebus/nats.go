@@ -67,6 +67,15 @@ func (t *NATSTransport) Send(ctx context.Context, batches []*floev1.BusChangeBat
 	return nil
 }
 
+// Flush writes out the client's buffer and waits for the server's
+// answer (Publisher.Flush).
+func (t *NATSTransport) Flush(ctx context.Context) error {
+	if err := t.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("live bus: flush NATS: %w", err)
+	}
+	return nil
+}
+
 // Close closes the connection if the transport owns it.
 func (t *NATSTransport) Close() error {
 	if t.own {
