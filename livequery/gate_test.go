@@ -96,6 +96,7 @@ func TestGateFillsGapsAndDropsDuplicates(t *testing.T) {
 	log := &committed{}
 	g := livequery.NewGate(m, log)
 	s := started(t, m, "alice", 0)
+	g.Wait() // the start's catch-up read finds nothing yet
 	ctx := context.Background()
 
 	b1 := log.commit("alice", ins(1))
@@ -128,6 +129,7 @@ func TestGateRetriesAFailedGapFill(t *testing.T) {
 	log := &committed{}
 	g := livequery.NewGate(m, log)
 	s := started(t, m, "alice", 0)
+	g.Wait() // the start's catch-up read finds nothing yet
 	ctx := context.Background()
 	log.commit("alice", ins(1)) // lost
 	b2 := log.commit("alice", ins(2))
