@@ -497,10 +497,17 @@ func (n *Node) drain(ctx context.Context) (int64, error) {
 	return left, errors.Join(errs...)
 }
 
-// Serving reports whether the node holds a valid writer lease (for the
-// health check): false once another node took over, while the lease could
-// not be renewed, and after it was released.
-func (n *Node) Serving() bool { return n.Lease.Serving() }
+// Serving reports whether the process can serve (for the health check):
+// in the node role, whether it holds a valid writer lease (false once
+// another node took over, while the lease could not be renewed, and after
+// it was released); in the function and live roles, which hold no lease,
+// always.
+func (n *Node) Serving() bool {
+	if n.Lease == nil {
+		return true
+	}
+	return n.Lease.Serving()
+}
 
 // Close releases DuckDB and the buffer, stops the lease renewals and
 // unlocks the data dir. It does not flush or release the lease: use Run's
