@@ -386,10 +386,10 @@ func TestLiveManySubscribers(t *testing.T) {
 	})
 }
 
-// TestLiveResume: a subscriber is cut off again and again under
-// continuous inserts and resumes with FROM_SEQ; FLUSH and COMPACT run in
+// TestLiveResume: three subscribers are cut off again and again under
+// continuous inserts and resume with FROM_SEQ; FLUSH and COMPACT run in
 // between, so resumes replay from the buffer and from segments. Over 10k
-// inserted rows it sees every row exactly once, in _seq order.
+// inserted rows each sees every row exactly once, in _seq order.
 func TestLiveResume(t *testing.T) {
 	r := start(t, nil)
 	root := login(t, r, "root", rootPassword)
@@ -412,57 +412,89 @@ func TestLiveResume(t *testing.T) {
 			}
 		}
 	}()
-	seen := make([]int, total)
-	var last uint64
-	n, resumes := 0, 0
-	first := true
-	for n < total {
-		sql := "SUBSCRIBE TO public.log"
-		if !first {
-			sql += fmt.Sprintf(" OPTIONS (FROM_SEQ = %d)", last)
-		}
-		ls, err := subscribe(t, r, root, sql, resumes%2 == 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if first {
-			ls.initial(t)
-			for _, row := range ls.rows {
-				id, _ := strconv.Atoi(strings.Split(row, ",")[0])
-				seen[id]++
-				n++
+	// Three subscribers, cut after different numbers of changes, so
+	// that their resumes fall at different points of the writes; a fourth
+	// (chunk 0) reads 500, then stays away until every row is written,
+	// flushed and compacted, so its resume replays from the compacted
+	// segments alone.
+	compacted := make(chan struct{})
+	var wg sync.WaitGroup
+	for sub, chunk := range []int{700, 1100, 1900, 0} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			seen := make([]int, total)
+			var last uint64
+			n, resumes := 0, 0
+			first := true
+			for n < total {
+				sql := "SUBSCRIBE TO public.log"
+				if !first {
+					sql += fmt.Sprintf(" OPTIONS (FROM_SEQ = %d)", last)
+				}
+				ls, err := subscribe(t, r, root, sql, resumes%2 == 1)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if first {
+					ls.initial(t)
+					for _, row := range ls.rows {
+						id, _ := strconv.Atoi(strings.Split(row, ",")[0])
+						seen[id]++
+						n++
+					}
+					last = ls.ack.SnapshotSeq
+					first = false
+				} else if ls.ack.SnapshotSeq != last {
+					t.Errorf("subscriber %d: resume ack at %d, want %d", sub, ls.ack.SnapshotSeq, last)
+					return
+				}
+				limit := chunk
+				if chunk == 0 {
+					limit = 500
+					if resumes > 0 {
+						limit = total
+					}
+				}
+				for k := 0; k < limit && n < total; k++ {
+					c, rs := ls.next(t)
+					if rs != nil {
+						t.Errorf("subscriber %d: resync %v", sub, rs)
+						return
+					}
+					if c.Seq <= last {
+						t.Errorf("subscriber %d: _seq %d after %d", sub, c.Seq, last)
+						return
+					}
+					if c.Op != "insert" && c.Op != "upsert" {
+						t.Errorf("subscriber %d: unexpected %s", sub, changeText(c))
+						return
+					}
+					last = c.Seq
+					id, _ := strconv.Atoi(strings.Split(listText(c.Row.Values), ",")[0])
+					seen[id]++
+					n++
+				}
+				ls.cancel()
+				resumes++
+				if chunk == 0 {
+					<-compacted
+				}
 			}
-			last = ls.ack.SnapshotSeq
-			first = false
-		} else if ls.ack.SnapshotSeq != last {
-			t.Fatalf("resume ack at %d, want %d", ls.ack.SnapshotSeq, last)
-		}
-		for k := 0; k < 700 && n < total; k++ {
-			c, rs := ls.next(t)
-			if rs != nil {
-				t.Fatalf("resync %v", rs)
+			for id, c := range seen {
+				if c != 1 {
+					t.Errorf("subscriber %d: row %d seen %d times (%d resumes)", sub, id, c, resumes)
+					return
+				}
 			}
-			if c.Seq <= last {
-				t.Fatalf("_seq %d after %d", c.Seq, last)
-			}
-			if c.Op != "insert" && c.Op != "upsert" {
-				t.Fatalf("unexpected %s", changeText(c))
-			}
-			last = c.Seq
-			id, _ := strconv.Atoi(strings.Split(listText(c.Row.Values), ",")[0])
-			seen[id]++
-			n++
-		}
-		ls.cancel()
-		resumes++
+			t.Logf("subscriber %d: %d rows over %d resumes", sub, total, resumes)
+		}()
 	}
 	<-done
-	for id, c := range seen {
-		if c != 1 {
-			t.Fatalf("row %d seen %d times (%d resumes)", id, c, resumes)
-		}
-	}
-	t.Logf("%d rows over %d resumes", total, resumes)
+	r.sql(t, root, "FLUSH TABLE public.log; COMPACT TABLE public.log")
+	close(compacted)
+	wg.Wait()
 }
 
 // TestLiveNodeStreamsOtherProcessWrites: a live-role server (its own data
