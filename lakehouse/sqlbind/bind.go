@@ -32,6 +32,10 @@ type TableRef struct {
 	AtVersion *AtVersion
 	// Location is the byte offset of the reference in the query.
 	Location int
+	// Bare is set when the name follows the keyword TABLE (the statement
+	// TABLE t) or ONLY (FROM ONLY t): only a name can replace it, not an
+	// inlined query.
+	Bare bool
 }
 
 // AtVersion is an AT (VERSION => …) clause: a constant version, or a
@@ -50,6 +54,24 @@ type AtVersion struct {
 // the resolver once per reference, in the order of the query text.
 type Resolver func(ref TableRef) (replacement string, err error)
 
+// Replacement is what an InlineResolver puts at a table reference: a
+// name, as a Resolver returns, or a query Bind returned before, inlined.
+type Replacement struct {
+	// Name is an SQL name, already quoted, of one to three parts.
+	Name string
+	// Inline, when set (Name is then ""), is put at the reference as a
+	// parenthesized subquery with the reference's alias (or its name as
+	// the alias). Bind checks the inlined query again as part of the whole:
+	// its own replacements must be found in the rewritten query at their
+	// new positions, with their aliases, like the outer ones. A Bare
+	// reference cannot be inlined. An inlined query must use no parameters.
+	Inline *Bound
+}
+
+// InlineResolver is a Resolver that may also inline queries (a view's
+// bound query at a reference to the view).
+type InlineResolver func(ref TableRef) (Replacement, error)
+
 // Bound is a checked and rewritten query.
 type Bound struct {
 	// SQL is the rewritten query, to run with the first Params arguments.
@@ -60,6 +82,30 @@ type Bound struct {
 	// Params is the highest positional parameter number used ($n, or the
 	// count of ?), 0 if none.
 	Params int
+	// repls are the replacements in SQL, with their positions, for
+	// checking SQL again where it is inlined into another query.
+	repls []replAt
+}
+
+// replAt is a replacement name at byte pos of a Bound's SQL, where DuckDB
+// must report a table reference with alias alias.
+type replAt struct {
+	pos   int
+	name  string
+	alias string
+}
+
+// Wrap returns b with prefix and suffix around its SQL, for inlining a
+// query under a projection (prefix "SELECT … FROM (", suffix ") AS x").
+// Nothing is checked here: the text is checked where the result is
+// inlined, as part of the whole query.
+func (b *Bound) Wrap(prefix, suffix string) *Bound {
+	w := &Bound{SQL: prefix + b.SQL + suffix, Tables: b.Tables, Params: b.Params, repls: make([]replAt, len(b.repls))}
+	for i, r := range b.repls {
+		r.pos += len(prefix)
+		w.repls[i] = r
+	}
+	return w
 }
 
 // serializeSQL asks DuckDB for the parse tree of $1 as JSON text.
@@ -73,10 +119,18 @@ const serializeSQL = `SELECT CAST(json_serialize_sql(CAST($1 AS VARCHAR)) AS VAR
 // resolve returns. Failures to reach DuckDB are plain wrapped errors.
 // Bind asks DuckDB for every parse; a Binder caches them.
 func Bind(ctx context.Context, q Querier, query string, resolve Resolver) (*Bound, error) {
-	return bind(ctx, nil, q, query, resolve)
+	return bind(ctx, nil, q, query, byName(resolve))
 }
 
-func bind(ctx context.Context, parses *parseCache, q Querier, query string, resolve Resolver) (*Bound, error) {
+// byName adapts a Resolver to an InlineResolver.
+func byName(resolve Resolver) InlineResolver {
+	return func(ref TableRef) (Replacement, error) {
+		name, err := resolve(ref)
+		return Replacement{Name: name}, err
+	}
+}
+
+func bind(ctx context.Context, parses *parseCache, q Querier, query string, resolve InlineResolver) (*Bound, error) {
 	if err := ctx.Err(); err != nil {
 		// Parses may come from the cache; a cancelled request still stops.
 		return nil, fmt.Errorf("sqlbind: %w", err)
@@ -104,14 +158,17 @@ func bind(ctx context.Context, parses *parseCache, q Querier, query string, reso
 	b := &Bound{Params: w.maxParam}
 	edits := make([]edit, 0, 2*len(refs))
 	for _, r := range refs {
+		r.Bare = afterTableKeyword(query, r.Location) || afterKeyword(query, r.Location, "ONLY")
 		repl, err := resolve(r.TableRef)
 		if err != nil {
 			return nil, err
 		}
-		if err := checkReplacement(repl); err != nil {
-			return nil, err
+		var e []edit
+		if repl.Inline != nil {
+			e, err = inlineRef(query, r, repl.Inline)
+		} else if err = checkReplacement(repl.Name); err == nil {
+			e, err = rewriteRef(query, r, repl.Name)
 		}
-		e, err := rewriteRef(query, r, repl)
 		if err != nil {
 			return nil, err
 		}
@@ -122,10 +179,27 @@ func bind(ctx context.Context, parses *parseCache, q Querier, query string, reso
 	if err != nil {
 		return nil, err
 	}
-	if err := verify(ctx, parses, q, b.SQL, edits, w); err != nil {
+	b.repls = expected(edits)
+	if err := verify(ctx, parses, q, b.SQL, b.repls, w); err != nil {
 		return nil, err
 	}
 	return b, nil
+}
+
+// expected lists the replacements the applied edits put into the
+// rewritten query, with the positions they have there.
+func expected(edits []edit) []replAt {
+	var out []replAt
+	for _, e := range edits {
+		if e.repl != "" {
+			out = append(out, replAt{pos: e.newRepl, name: e.repl, alias: e.alias})
+		}
+		for _, in := range e.inner {
+			in.pos += e.newRepl
+			out = append(out, in)
+		}
+	}
+	return out
 }
 
 // dedupe sorts refs by location and merges references DuckDB's parser
@@ -296,7 +370,7 @@ func unsafeRewrite(format string, args ...any) error {
 // table references are CTE references and the replacements, at the
 // positions the edits put them, with the aliases they were given, and that
 // it uses the same parameters as the original.
-func verify(ctx context.Context, parses *parseCache, q Querier, rewritten string, edits []edit, orig *walker) error {
+func verify(ctx context.Context, parses *parseCache, q Querier, rewritten string, repls []replAt, orig *walker) error {
 	stmt, err := parse(ctx, parses, q, rewritten)
 	var de *dberr.Error
 	if errors.As(err, &de) {
@@ -309,25 +383,23 @@ func verify(ctx context.Context, parses *parseCache, q Querier, rewritten string
 	if err := w.statement(stmt); err != nil {
 		return unsafeRewrite("the rewritten query is refused: %v", err)
 	}
-	want := map[int]*edit{}
-	for i := range edits {
-		if e := &edits[i]; e.repl != "" {
-			want[e.newRepl] = e
-		}
+	want := make(map[int]replAt, len(repls))
+	for _, e := range repls {
+		want[e.pos] = e
 	}
 	seen := map[int]bool{}
 	for _, r := range w.refs {
 		e, ok := want[r.Location]
 		if r.cte {
 			if ok {
-				return dberr.New(dberr.PermissionDenied, "the name %s is reserved for Floe: rename the CTE %q", e.repl, r.Name)
+				return dberr.New(dberr.PermissionDenied, "the name %s is reserved for Floe: rename the CTE %q", e.name, r.Name)
 			}
 			continue
 		}
 		if !ok {
 			return unsafeRewrite("unexpected table %q at byte %d of the rewritten query", r.Name, r.Location)
 		}
-		if !strings.HasPrefix(rewritten[r.Location:], e.repl) || r.AtVersion != nil || !asciiEqualFold(r.Alias, e.alias) {
+		if !strings.HasPrefix(rewritten[r.Location:], e.name) || r.AtVersion != nil || !asciiEqualFold(r.Alias, e.alias) {
 			return unsafeRewrite("table %q at byte %d is not the replacement", r.Name, r.Location)
 		}
 		seen[r.Location] = true

@@ -25,6 +25,13 @@
 //   - no type POINTER or AGGREGATE_STATE is named;
 //   - parameters are positional ($n or ?), and b.Params is the highest.
 //
+// With BindInline, a resolver may instead put a query Bind returned
+// earlier (a view's) at a reference, as a parenthesized subquery. Its table
+// references count as replacements of the outer query at their new
+// positions, so the invariant above holds for the whole text: a CTE of
+// the outer query cannot capture them, and an inlined query is checked by
+// the same rules as the user's.
+//
 // Bind does not take its own rewrite on trust: before returning, it has
 // DuckDB parse b.SQL again and checks the tree against these rules and
 // against the positions where it put the replacements. Anything Bind does

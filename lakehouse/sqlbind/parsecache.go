@@ -18,6 +18,12 @@ func NewBinder() *Binder {
 
 // Bind is the package's Bind with the Binder's parse cache.
 func (b *Binder) Bind(ctx context.Context, q Querier, query string, resolve Resolver) (*Bound, error) {
+	return bind(ctx, b.parses, q, query, byName(resolve))
+}
+
+// BindInline is Bind with a resolver that may inline queries (see
+// Replacement).
+func (b *Binder) BindInline(ctx context.Context, q Querier, query string, resolve InlineResolver) (*Bound, error) {
 	return bind(ctx, b.parses, q, query, resolve)
 }
 

@@ -18,6 +18,9 @@ type edit struct {
 	replOff int
 	newRepl int
 	alias   string
+	// inner are the replacements of an inlined query, their positions
+	// relative to newRepl (the start of the edit's text).
+	inner []replAt
 }
 
 // wrapPrefix starts the subquery that replaces a table read at a
@@ -67,14 +70,42 @@ func rewriteRef(query string, r foundRef, repl string) ([]edit, error) {
 	return edits, nil
 }
 
+// inlineRef returns the edit that replaces the reference r by the query
+// sub in parentheses, aliased as the reference was (or by its name). The
+// query is put on lines of its own, so that a trailing comment in it
+// cannot swallow the closing parenthesis.
+func inlineRef(query string, r foundRef, sub *Bound) ([]edit, error) {
+	parts, end, ok := scanName(query, r.Location, false)
+	if !ok || !namesMatch(parts, r.TableRef) {
+		return nil, unsafeRewrite("the text at byte %d is not the table name %s", r.Location, r.qualified())
+	}
+	if r.Bare || r.AtVersion != nil || sub.Params > 0 {
+		return nil, unsafeRewrite("the query for %s at byte %d cannot be inlined there", r.qualified(), r.Location)
+	}
+	const open = "(\n"
+	text := open + sub.SQL + "\n)"
+	if r.Alias == "" {
+		text += " AS " + quoteIdent(r.Name)
+	}
+	inner := make([]replAt, len(sub.repls))
+	for i, in := range sub.repls {
+		in.pos += len(open)
+		inner[i] = in
+	}
+	return []edit{{start: r.Location, end: end, text: text, inner: inner}}, nil
+}
+
 // afterTableKeyword reports whether the name at s[i] follows the keyword
 // TABLE (the statement TABLE t, which takes no alias and cannot name
 // columns).
-func afterTableKeyword(s string, i int) bool {
+func afterTableKeyword(s string, i int) bool { return afterKeyword(s, i, "TABLE") }
+
+// afterKeyword reports whether the name at s[i] follows the keyword kw
+// (blanks between them).
+func afterKeyword(s string, i int, kw string) bool {
 	for i > 0 && isBlank(s[i-1]) {
 		i--
 	}
-	const kw = "TABLE"
 	if i < len(kw) || !asciiEqualFold(s[i-len(kw):i], kw) {
 		return false
 	}

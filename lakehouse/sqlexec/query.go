@@ -37,39 +37,55 @@ func (q *stmtCtx) bind(ctx context.Context, text string, hidden bool, within *vi
 	if err != nil {
 		return nil, err
 	}
-	return q.x.binder.Bind(ctx, sess.Conn(), text, func(ref sqlbind.TableRef) (string, error) {
-		if within == nil && ref.Schema == "" && ref.Catalog == "" && ref.AtVersion == nil {
-			if name, ok := q.extra[strings.ToLower(ref.Name)]; ok {
-				return name, nil
+	return q.x.binder.BindInline(ctx, sess.Conn(), text, func(ref sqlbind.TableRef) (sqlbind.Replacement, error) {
+		if within == nil {
+			if name, ok := q.extraRelation(ref); ok {
+				return sqlbind.Replacement{Name: name}, nil
 			}
 		}
 		if v, ok := q.viewOf(ref, within); ok {
 			return q.expandView(ctx, v, ref, within)
 		}
-		t, err := q.resolveRef(ref, within.namespace(q.ns))
-		if err != nil {
-			return "", err
-		}
-		within.record(manifest.DependsOnTable, t.Def().Namespace, t.Def().Name, t.Def().ID)
-		version, err := q.refVersion(ref)
-		if err != nil {
-			return "", err
-		}
-		key := viewKey{t.Def().ID, version, hidden}
-		if name, ok := q.rels.tables[key]; ok {
-			return name, nil
-		}
-		name, err := q.x.providerFor(t.Def()).view(ctx, q, t, version, hidden)
-		if err != nil {
-			return "", err
-		}
-		if q.rels.tables == nil {
-			q.rels.tables = map[viewKey]string{}
-		}
-		q.rels.tables[key] = name
-		q.names[strings.Trim(name, `"`)] = t.Def().Namespace + "." + t.Def().Name
-		return name, nil
+		name, err := q.resolveTable(ctx, ref, hidden, within)
+		return sqlbind.Replacement{Name: name}, err
 	})
+}
+
+// extraRelation returns the statement's own relation ref names, if any.
+func (q *stmtCtx) extraRelation(ref sqlbind.TableRef) (string, bool) {
+	if ref.Schema != "" || ref.Catalog != "" || ref.AtVersion != nil {
+		return "", false
+	}
+	name, ok := q.extra[strings.ToLower(ref.Name)]
+	return name, ok
+}
+
+// resolveTable returns the temporary view of the table ref names, as the
+// principal may see it, creating it on first use in the statement.
+func (q *stmtCtx) resolveTable(ctx context.Context, ref sqlbind.TableRef, hidden bool, within *viewChain) (string, error) {
+	t, err := q.resolveRef(ref, within.namespace(q.ns))
+	if err != nil {
+		return "", err
+	}
+	within.record(manifest.DependsOnTable, t.Def().Namespace, t.Def().Name, t.Def().ID)
+	version, err := q.refVersion(ref)
+	if err != nil {
+		return "", err
+	}
+	key := viewKey{t.Def().ID, version, hidden}
+	if name, ok := q.rels.tables[key]; ok {
+		return name, nil
+	}
+	name, err := q.x.providerFor(t.Def()).view(ctx, q, t, version, hidden)
+	if err != nil {
+		return "", err
+	}
+	if q.rels.tables == nil {
+		q.rels.tables = map[viewKey]string{}
+	}
+	q.rels.tables[key] = name
+	q.names[strings.Trim(name, `"`)] = t.Def().Namespace + "." + t.Def().Name
+	return name, nil
 }
 
 // refVersion returns the manifest version of an AT (VERSION => n) clause.

@@ -27,14 +27,18 @@ import (
 // its SQL text, result columns and the tables and views it reads. It has
 // no storage and no rights of its own. A query naming a view binds the
 // view's stored SQL again through sqlbind, with the caller's principal, and
-// creates the result as one more temporary view of the statement's DuckDB
-// session; the caller's reference is rewritten to it like any table's.
-// So the view's rows are exactly what the caller could read by writing
-// the query out (a view over a USER table shows each caller its own rows;
-// a view over a table the caller may not read fails with
+// puts the bound query, projected to the view's columns, in place of the
+// reference as a subquery (sqlbind.Replacement.Inline): the gate checks it
+// again as part of the caller's whole query, its table references at their
+// new positions. So the view's rows are exactly what the caller could read
+// by writing the query out (a view over a USER table shows each caller its
+// own rows; a view over a table the caller may not read fails with
 // PERMISSION_DENIED), user SQL still reaches DuckDB only through the gate,
-// and DuckDB plans the temporary view inline, as if the query were
-// written out.
+// and DuckDB plans the query as if it were written out. Where a subquery
+// cannot stand (TABLE v, FROM ONLY v), and for the first query of a view
+// at each version (which checks the view's column types, below), the bound
+// query becomes a temporary view of the statement's DuckDB session
+// instead, and the reference is rewritten to its name.
 //
 // Unqualified names in a view's SQL name tables and views of the view's
 // own namespace (not the namespace of the session that created it).
@@ -62,6 +66,9 @@ type relations struct {
 	tables map[viewKey]string
 	// views maps a view's ID to its temporary view.
 	views map[string]string
+	// inlined maps a view's ID to its query, bound for the caller and
+	// projected to the view's columns, for inlining.
+	inlined map[string]*sqlbind.Bound
 }
 
 // viewChain is the views being expanded (or created), innermost first.
@@ -160,41 +167,57 @@ func (q *stmtCtx) viewOf(ref sqlbind.TableRef, within *viewChain) (*schema.View,
 	return v, err == nil
 }
 
-// expandView returns the temporary view holding what view v yields for
-// the caller, creating it on first use in the statement.
-func (q *stmtCtx) expandView(ctx context.Context, v *schema.View, ref sqlbind.TableRef, within *viewChain) (string, error) {
+// expandView returns what replaces a reference to view v: the view's
+// query bound for the caller, inlined as a subquery, or — where a
+// subquery cannot stand (TABLE v) or the view's column types have not been
+// checked at this version — a temporary view holding it. Either is built
+// once per statement.
+func (q *stmtCtx) expandView(ctx context.Context, v *schema.View, ref sqlbind.TableRef, within *viewChain) (sqlbind.Replacement, error) {
 	def := v.Def()
 	within.record(manifest.DependsOnView, def.Namespace, def.Name, def.ID)
 	if ref.AtVersion != nil {
-		return "", dberr.New(dberr.Unsupported, "%s is a view and has no versions: AS OF VERSION applies to tables", def.QualifiedName())
+		return sqlbind.Replacement{}, dberr.New(dberr.Unsupported, "%s is a view and has no versions: AS OF VERSION applies to tables", def.QualifiedName())
 	}
-	if name, ok := q.rels.views[def.ID]; ok {
-		return name, nil
+	inline := !ref.Bare && v.Schema() != nil
+	if b, ok := q.rels.inlined[def.ID]; ok && inline {
+		return sqlbind.Replacement{Inline: b}, nil
+	}
+	if name, ok := q.rels.views[def.ID]; ok && !inline {
+		return sqlbind.Replacement{Name: name}, nil
 	}
 	if within.contains(def.Namespace, def.Name) {
 		if within.creating() {
-			return "", dberr.New(dberr.InvalidArgument, "view %s would read itself: %s -> %s", within.outermost().QualifiedName(), within.path(), def.QualifiedName())
+			return sqlbind.Replacement{}, dberr.New(dberr.InvalidArgument, "view %s would read itself: %s -> %s", within.outermost().QualifiedName(), within.path(), def.QualifiedName())
 		}
-		return "", dberr.New(dberr.ViewBroken, "view %s reads itself (%s -> %s); replace one of these views", def.QualifiedName(), within.path(), def.QualifiedName())
+		return sqlbind.Replacement{}, dberr.New(dberr.ViewBroken, "view %s reads itself (%s -> %s); replace one of these views", def.QualifiedName(), within.path(), def.QualifiedName())
 	}
 	if within.depth() >= maxViewDepth {
-		return "", dberr.New(dberr.ViewBroken, "views are nested more than %d deep (%s -> %s)", maxViewDepth, within.path(), def.QualifiedName())
+		return sqlbind.Replacement{}, dberr.New(dberr.ViewBroken, "views are nested more than %d deep (%s -> %s)", maxViewDepth, within.path(), def.QualifiedName())
 	}
 	if err := q.checkViewDeps(def); err != nil {
-		return "", err
+		return sqlbind.Replacement{}, err
 	}
 	chain := &viewChain{view: def, parent: within}
 	b, err := q.bindView(ctx, def.SQL, chain)
 	if err != nil {
-		return "", viewBindError(def, err)
+		return sqlbind.Replacement{}, viewBindError(def, err)
+	}
+	prefix, suffix := viewProjection(def.Columns)
+	if inline {
+		w := b.Wrap(prefix, suffix)
+		if q.rels.inlined == nil {
+			q.rels.inlined = map[string]*sqlbind.Bound{}
+		}
+		q.rels.inlined[def.ID] = w
+		return sqlbind.Replacement{Inline: w}, nil
 	}
 	name := q.sess.TempName()
-	if err := q.sess.CreateView(ctx, name, projectView(def.Columns, b.SQL)); err != nil {
-		return "", q.viewEngineError(ctx, def, err)
+	if err := q.sess.CreateView(ctx, name, prefix+b.SQL+suffix); err != nil {
+		return sqlbind.Replacement{}, q.viewEngineError(ctx, def, err)
 	}
 	if v.Schema() == nil {
 		if err := q.checkViewSchema(ctx, def, name); err != nil {
-			return "", err
+			return sqlbind.Replacement{}, err
 		}
 		v.SetSchema(&schema.ViewSchema{Columns: def.Columns})
 	}
@@ -203,7 +226,7 @@ func (q *stmtCtx) expandView(ctx context.Context, v *schema.View, ref sqlbind.Ta
 	}
 	q.rels.views[def.ID] = name
 	q.names[strings.Trim(name, `"`)] = def.QualifiedName()
-	return name, nil
+	return sqlbind.Replacement{Name: name}, nil
 }
 
 // bindView parses a view's stored SQL with Floe's parser (time travel)
@@ -304,10 +327,12 @@ func firstLine(s string) string {
 	return line
 }
 
-// projectView is the body of a view's temporary view: the stored columns,
-// by name, of the bound query. Columns a dependency gained since the view
-// was created (SELECT *) are left out, as if * had been expanded then.
-func projectView(cols []manifest.ViewColumn, bound string) string {
+// viewProjection returns the text around a view's bound query that
+// projects it to the view's stored columns, by name. Columns a dependency
+// gained since the view was created (SELECT *) are left out, as if * had
+// been expanded then. The query stands on lines of its own, so that a
+// trailing comment in it ends there.
+func viewProjection(cols []manifest.ViewColumn) (prefix, suffix string) {
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	for i, c := range cols {
@@ -323,10 +348,8 @@ func projectView(cols []manifest.ViewColumn, bound string) string {
 		b.WriteString(" AS ")
 		b.WriteString(duckengine.Ident(c.Name))
 	}
-	b.WriteString(" FROM (")
-	b.WriteString(bound)
-	b.WriteString(`) AS "__floe_v"`)
-	return b.String()
+	b.WriteString(" FROM (\n")
+	return b.String(), "\n) AS \"__floe_v\""
 }
 
 // describeRelation returns the columns DuckDB gives a temporary relation.

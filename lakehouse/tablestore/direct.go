@@ -46,6 +46,18 @@ type DirectOptions struct {
 	// one up to MaxBackoff, and is drawn uniformly from [d/2, d] (jitter).
 	// Defaults: 1ms and 100ms.
 	MinBackoff, MaxBackoff time.Duration
+	// NoTurns turns off the turn queue (see DirectWriter, "Fairness"):
+	// commits are then purely optimistic, one request cheaper, and unfair
+	// under contention. Default: false (turns on).
+	NoTurns bool
+	// TurnTTL is how long a writer's entry in a partition's turn queue
+	// lasts unless renewed; a writer renews it while it waits, so TurnTTL
+	// bounds how long a writer that died while queued holds up the others.
+	// Default: 2s.
+	TurnTTL time.Duration
+	// TurnPoll is how often a queued writer re-reads the queue, per
+	// writer ahead of it (jittered, at most MaxBackoff). Default: 2ms.
+	TurnPoll time.Duration
 	// CommitTimeout bounds one group commit, rebases included. A group
 	// commit does not end with the context of the Write that leads it,
 	// since it carries the batches of other callers too. Default: 1 minute.
@@ -84,6 +96,8 @@ const (
 	DefaultDirectMinBackoff    = time.Millisecond
 	DefaultDirectMaxBackoff    = 100 * time.Millisecond
 	DefaultDirectCommitTimeout = time.Minute
+	DefaultDirectTurnTTL       = 2 * time.Second
+	DefaultDirectTurnPoll      = 2 * time.Millisecond
 )
 
 // EnsureDefaults replaces zero fields by their defaults.
@@ -106,6 +120,12 @@ func (o *DirectOptions) EnsureDefaults() {
 	}
 	if o.CommitTimeout == 0 {
 		o.CommitTimeout = DefaultDirectCommitTimeout
+	}
+	if o.TurnTTL == 0 {
+		o.TurnTTL = DefaultDirectTurnTTL
+	}
+	if o.TurnPoll == 0 {
+		o.TurnPoll = DefaultDirectTurnPoll
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -138,6 +158,9 @@ func (o *DirectOptions) Validate() error {
 	}
 	if o.MaxBackoff < o.MinBackoff {
 		errs = append(errs, fmt.Errorf("tablestore: DirectOptions.MaxBackoff %s is below MinBackoff %s", o.MaxBackoff, o.MinBackoff))
+	}
+	if o.TurnTTL < 0 || o.TurnPoll < 0 {
+		errs = append(errs, fmt.Errorf("tablestore: DirectOptions.TurnTTL %s and TurnPoll %s must not be negative", o.TurnTTL, o.TurnPoll))
 	}
 	if o.CommitTimeout < 0 {
 		errs = append(errs, fmt.Errorf("tablestore: DirectOptions.CommitTimeout must not be negative, got %s", o.CommitTimeout))
@@ -174,9 +197,10 @@ type GroupStats struct {
 	Attempts int
 	// Requests counts the object store calls the group made: segment PUTs,
 	// manifest LISTs, GETs and PUTs, the hint PUT (one commit in
-	// manifest.DefaultHintEvery), and DELETEs of segments orphaned by
-	// rebases. In the steady state it is 2: the segment PUT and the
-	// manifest PUT (see Cost in DirectWriter).
+	// manifest.DefaultHintEvery), DELETEs of segments orphaned by rebases,
+	// and the GETs and PUTs of the turn queue. In the steady state it is
+	// 3: the turn queue GET, the segment PUT and the manifest PUT (2 with
+	// NoTurns; see Cost in DirectWriter).
 	Requests objstore.OpCounts
 	// FirstSeq and ManifestVersion are those of the commit; zero if Err.
 	FirstSeq, ManifestVersion uint64
@@ -216,9 +240,37 @@ type GroupStats struct {
 // next manifest version, and an attempt that did not land is never
 // referenced.
 //
+// # Fairness
+//
+// Optimistic rebasing alone starves writers of a hot partition: the writer
+// that just committed holds the latest manifest and commits its next group
+// at once, while the ones that lost must find out, rebuild and re-upload
+// first, and lose again (16 writers on one partition: group commits losing
+// 70 races in a row, 5-second commits beside 10-millisecond ones). So each
+// partition has a turn queue, the object "turns" in its folder: a FIFO of
+// writer IDs with expiry times, updated with conditional puts. A writer
+// reads it beside its segment upload; if others are queued, it queues
+// behind them instead of committing. A writer that loses turnAfterLosses
+// races in one group commit queues too. A queued writer waits (re-reading
+// the queue, paced by how fast it advances) until it heads the queue, then
+// learns the latest LastSeq, commits, and leaves the queue. Under
+// contention, commits thus go round-robin; when the queue is empty,
+// commits are optimistic as before.
+//
+// The queue only orders commits; the conditional manifest put alone
+// decides them, so a writer that ignores the queue, a queue that cannot be
+// read, or a lapsed entry costs fairness, never rows. An entry lapses
+// TurnTTL after its last renewal (waiting writers renew theirs), so a
+// writer that dies while queued holds the others up at most that long.
+// Throughput of one partition is one commit per turn hand-over (about 7
+// sequential requests: leave, the next writer's poll, LIST and GET of the
+// latest manifest, segment PUT, manifest PUT); more partitions commit in
+// parallel (see docs/ARCHITECTURE.md).
+//
 // # Cost
 //
-// A group commit is one segment PUT and one manifest PUT when the writer's
+// A group commit is one GET of the turn queue (beside the upload, so it
+// adds no latency), one segment PUT and one manifest PUT when the writer's
 // last commit to the partition (or its last look at it) is recent: the
 // partition's manifest.Log builds the next version on the manifest it
 // holds, without listing, and the conditional put itself checks that no
@@ -228,7 +280,10 @@ type GroupStats struct {
 // meanwhile, the put fails and the group pays for finding out — a GET of
 // the version that took its place, a LIST, the GET of a newer version if
 // any — then rebases as above. A writer's first commit to a partition
-// reads the hint, lists and loads the latest manifest first.
+// reads the hint, lists and loads the latest manifest first. A commit that
+// waits for its turn adds a conditional PUT to join the queue and one to
+// leave it (each with a GET when another writer updated the queue first),
+// the GETs of its polls, and a LIST and GET of the latest manifest.
 //
 // # Ambiguous commits
 //
@@ -272,12 +327,14 @@ type GroupStats struct {
 // goes on (bounded by CommitTimeout) and may commit the batch. The group
 // commit itself is not cancelled by its leader's ctx.
 //
-// A DirectWriter is safe for concurrent use. It starts no goroutines and
+// A DirectWriter is safe for concurrent use. It starts no goroutines but
+// one per group commit for the turn queue read, which ends with it, and
 // has no Close; the caller owns the bucket. It keeps a small state per
 // partition written, including the partition log's cached latest manifest.
 type DirectWriter struct {
 	bucket objstore.Bucket // counts requests per group (see countingByCtx)
 	opts   DirectOptions
+	turnID string // this writer in turn queues
 
 	mu struct {
 		sync.Mutex
@@ -306,6 +363,12 @@ type directPartition struct {
 	// lastSeq is the partition's LastSeq as last seen, if known.
 	lastSeq uint64
 	known   bool
+	// contendedUntil: until then the writer reads the turn queue before
+	// building a segment (it was queued recently), not beside the upload.
+	contendedUntil time.Time
+	// turnEstimate is how long one queued writer's turn takes, as this
+	// writer saw the queue advance (EWMA); it paces the polls of a wait.
+	turnEstimate time.Duration
 }
 
 // directBatch is one Write's batch.
@@ -338,7 +401,7 @@ func NewDirectWriter(bucket objstore.Bucket, opts DirectOptions) (*DirectWriter,
 	if bucket == nil {
 		return nil, errors.New("tablestore: NewDirectWriter: nil bucket")
 	}
-	w := &DirectWriter{bucket: countingByCtx{bucket}, opts: opts}
+	w := &DirectWriter{bucket: countingByCtx{bucket}, opts: opts, turnID: newTurnID(opts.NodeID)}
 	w.mu.partitions = map[partitionID]*directPartition{}
 	return w, nil
 }
@@ -492,6 +555,11 @@ func (w *DirectWriter) takeGroup(p *directPartition) []*directBatch {
 	return group
 }
 
+// turnAfterLosses is how many races a group commit loses before its writer
+// queues for a turn: one loss is ordinary (a stale cached head), several in
+// a row is contention.
+const turnAfterLosses = 2
+
 // errBaseMoved is returned by a group's mutation when the partition's
 // LastSeq is no longer the one its segment was numbered for.
 var errBaseMoved = errors.New("tablestore: partition LastSeq moved")
@@ -562,13 +630,49 @@ func dedupLatest(vs []groupVersion) []groupVersion {
 
 // commitAttempts builds, uploads and commits the group's segment, rebasing
 // it until it commits, and returns the base LastSeq it committed on and the
-// committed manifest.
+// committed manifest. With turns on it reads the partition's turn queue
+// beside the first upload, and waits for its turn when other writers are
+// queued or when it loses a race (see DirectWriter, "Fairness").
 func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t *manifest.Table, versions []groupVersion, n uint64, st *GroupStats) (uint64, *manifest.Partition, error) {
 	what := fmt.Sprintf("tablestore: direct commit %s/%q", p.id.tableID, p.id.partition)
 	if !p.known {
 		if err := p.refresh(ctx); err != nil {
 			return 0, nil, fmt.Errorf("%s: %w", what, err)
 		}
+	}
+	turns := turnsKey(p.id.tableID, p.id.partition)
+	queued := false // this writer is in the turn queue
+	var lastQueue turnQueue
+	if !w.opts.NoTurns {
+		defer func() {
+			if queued {
+				lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opts.TurnTTL)
+				w.leaveTurns(lctx, turns, lastQueue)
+				cancel()
+			}
+		}()
+	}
+	// awaitTurn queues the writer and waits for its turn, then learns the
+	// partition's LastSeq afresh (the writers before it committed). It
+	// reports whether the base moved. A queue that cannot be used is
+	// ignored: the commit goes on optimistically.
+	awaitTurn := func(q turnQueue) (bool, error) {
+		queued = true
+		p.contendedUntil = w.opts.Clock().Add(w.opts.TurnTTL)
+		var err error
+		if lastQueue, err = w.awaitTurn(ctx, p, turns, q); err != nil {
+			lastQueue = turnQueue{}
+			if ctx.Err() != nil {
+				return false, err
+			}
+			w.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "direct writer commits without its turn",
+				slog.String("turns", turns), slog.Any("err", err))
+		}
+		before := p.lastSeq
+		if err := p.refresh(ctx); err != nil {
+			return false, err
+		}
+		return p.lastSeq != before, nil
 	}
 	base := p.lastSeq
 	var file bytes.Buffer
@@ -581,13 +685,52 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 		}
 		st.SegmentRows, st.SegmentBytes = info.Rows, int64(file.Len())
 		key := segmentKey(t.ID, p.id.partition, info.SeqMin, info.SeqMax)
-		if _, err := w.bucket.Put(ctx, key, file.Bytes(), objstore.PutOptions{IfNoneMatch: true}); err != nil {
+		var turnRead <-chan turnRead
+		if !w.opts.NoTurns && !queued {
+			if w.opts.Clock().Before(p.contendedUntil) {
+				// Contended lately: most likely others are queued, so
+				// find out before uploading a segment that would be
+				// rebuilt after the wait.
+				if q, rerr := w.readTurns(ctx, turns); rerr == nil && w.mustWait(q) {
+					moved, werr := awaitTurn(q)
+					if werr != nil {
+						return 0, nil, fmt.Errorf("%s: %w", what, werr)
+					}
+					if moved {
+						st.Attempts--
+						base = p.lastSeq
+						continue
+					}
+				}
+			} else if st.Attempts == 1 {
+				turnRead = w.readTurnsAsync(ctx, turns)
+			}
+		}
+		_, err = w.bucket.Put(ctx, key, file.Bytes(), objstore.PutOptions{IfNoneMatch: true})
+		if turnRead != nil {
+			r := <-turnRead
+			addCounts(requestsOf(ctx), r.reqs)
+			if err == nil && r.err == nil && w.mustWait(r.q) {
+				// Others are queued: take a place behind them.
+				moved, werr := awaitTurn(r.q)
+				if werr != nil {
+					w.deleteOrphan(ctx, key)
+					return 0, nil, fmt.Errorf("%s: %w", what, werr)
+				}
+				if moved {
+					w.deleteOrphan(ctx, key)
+					base = p.lastSeq
+					continue
+				}
+			}
+		}
+		if err != nil {
 			w.deleteOrphan(ctx, key)
 			return 0, nil, fmt.Errorf("%s: upload segment: %w", what, err)
 		}
 		seg := manifest.Segment{
 			Key: key, Rows: info.Rows, Bytes: int64(file.Len()), SeqMin: info.SeqMin, SeqMax: info.SeqMax,
-			SchemaVersion: info.SchemaVersion, Columns: info.Columns,
+			SchemaVersion: info.SchemaVersion, Columns: info.Columns, Deleted: &info.Deleted,
 		}
 		var moved uint64
 		committed, err := p.log.Commit(ctx, func(m *manifest.Partition) (*manifest.Partition, error) {
@@ -614,6 +757,20 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 			if st.Attempts >= w.opts.MaxAttempts {
 				return 0, nil, fmt.Errorf("%s: %w: other writers committed first %d times", what, manifest.ErrConflict, st.Attempts)
 			}
+			if !w.opts.NoTurns && !queued && st.Attempts >= turnAfterLosses {
+				// Lost again: queue up rather than race again, so the
+				// writer that keeps winning lets the others go first.
+				q, rerr := w.readTurns(ctx, turns)
+				if rerr == nil {
+					if _, werr := awaitTurn(q); werr != nil {
+						return 0, nil, fmt.Errorf("%s: %w", what, werr)
+					}
+					base = p.lastSeq
+					continue
+				}
+			}
+			// Queued writers lose only to writers that have not seen the
+			// queue yet; others back off.
 			if err := w.sleep(ctx, st.Attempts); err != nil {
 				return 0, nil, fmt.Errorf("%s: %w", what, err)
 			}
@@ -695,6 +852,14 @@ type requestsKey struct{}
 // if any. One group commit runs in one goroutine, so the counts need no
 // synchronization.
 type countingByCtx struct{ objstore.Bucket }
+
+// requestsOf returns the counts of ctx's group commit, or a throwaway.
+func requestsOf(ctx context.Context) *objstore.OpCounts {
+	if c, ok := ctx.Value(requestsKey{}).(*objstore.OpCounts); ok {
+		return c
+	}
+	return &objstore.OpCounts{}
+}
 
 func count(ctx context.Context, f func(*objstore.OpCounts)) {
 	if c, ok := ctx.Value(requestsKey{}).(*objstore.OpCounts); ok {

@@ -26,11 +26,16 @@ import (
 
 // Environment of a child process.
 const (
-	envDirectChild     = "FLOE_TEST_DIRECT_CHILD" // the child's number
-	envDirectCommits   = "FLOE_TEST_DIRECT_COMMITS"
-	envDirectRows      = "FLOE_TEST_DIRECT_ROWS" // rows per commit
-	envDirectDir       = "FLOE_TEST_DIRECT_DIR"  // FS bucket directory, or
-	envDirectS3Prefix  = "FLOE_TEST_DIRECT_S3_PREFIX"
+	envDirectChild    = "FLOE_TEST_DIRECT_CHILD" // the child's number
+	envDirectCommits  = "FLOE_TEST_DIRECT_COMMITS"
+	envDirectRows     = "FLOE_TEST_DIRECT_ROWS" // rows per commit
+	envDirectDir      = "FLOE_TEST_DIRECT_DIR"  // FS bucket directory, or
+	envDirectS3Prefix = "FLOE_TEST_DIRECT_S3_PREFIX"
+	// Knobs of TestDirectMultiProcess for measurements, e.g. 16 processes
+	// with and without turns: FLOE_TEST_DIRECT_PROCS=16
+	// FLOE_TEST_DIRECT_COMMITS=20 FLOE_TEST_DIRECT_NO_TURNS=true.
+	envDirectProcs     = "FLOE_TEST_DIRECT_PROCS"
+	envDirectNoTurns   = "FLOE_TEST_DIRECT_NO_TURNS"
 	multiProcPartition = "shared-user"
 )
 
@@ -56,6 +61,7 @@ func TestDirectChild(t *testing.T) {
 	var maxDuration time.Duration
 	w, err := NewDirectWriter(b, DirectOptions{
 		NodeID: "proc-" + id, MaxAttempts: 100000, CommitTimeout: 10 * time.Minute,
+		NoTurns: os.Getenv(envDirectNoTurns) == "true",
 		OnGroup: func(st GroupStats) {
 			commits++
 			attempts += int64(st.Attempts)
@@ -104,6 +110,12 @@ func TestDirectMultiProcess(t *testing.T) {
 	procs, commits := 8, 200
 	if testing.Short() {
 		procs, commits = 4, 25
+	}
+	if n, err := strconv.Atoi(os.Getenv(envDirectProcs)); err == nil && n > 0 {
+		procs = n
+	}
+	if n, err := strconv.Atoi(os.Getenv(envDirectCommits)); err == nil && n > 0 {
+		commits = n
 	}
 	t.Run("fs", func(t *testing.T) {
 		dir := t.TempDir()

@@ -327,14 +327,15 @@ func TestDirectRoundTrip(t *testing.T) {
 		if len(gs) != len(batches) {
 			t.Fatalf("%d groups for %d sequential writes", len(gs), len(batches))
 		}
-		// Cold: hint GET, LIST, segment PUT, manifest PUT (no hint PUT for v1).
-		if r := gs[0].Requests; r.Put != 2 || r.List != 1 || r.Get != 1 || r.Total() != 4 || gs[0].Attempts != 1 {
-			t.Fatalf("cold commit: %d attempts, requests %v; want 1 attempt, 1 get, 1 list and 2 puts", gs[0].Attempts, r)
+		// Cold: hint GET, LIST, turn queue GET, segment PUT, manifest PUT
+		// (no hint PUT for v1).
+		if r := gs[0].Requests; r.Put != 2 || r.List != 1 || r.Get != 2 || r.Total() != 5 || gs[0].Attempts != 1 {
+			t.Fatalf("cold commit: %d attempts, requests %v; want 1 attempt, 2 gets, 1 list and 2 puts", gs[0].Attempts, r)
 		}
-		// Warm: segment PUT and manifest PUT on the manifest of the
-		// writer's last commit.
-		if r := gs[1].Requests; r.Put != 2 || r.Total() != 2 || gs[1].Attempts != 1 {
-			t.Fatalf("warm commit: %d attempts, requests %v; want 1 attempt and 2 puts", gs[1].Attempts, r)
+		// Warm: turn queue GET, segment PUT and manifest PUT on the
+		// manifest of the writer's last commit.
+		if r := gs[1].Requests; r.Put != 2 || r.Get != 1 || r.Total() != 3 || gs[1].Attempts != 1 {
+			t.Fatalf("warm commit: %d attempts, requests %v; want 1 attempt, 1 get and 2 puts", gs[1].Attempts, r)
 		}
 		if g := gs[2]; g.Rows != 3 || g.SegmentRows != 2 {
 			t.Fatalf("third group: %d changes, %d segment rows; want 3 and 2", g.Rows, g.SegmentRows)
@@ -559,7 +560,8 @@ func TestDirectConflictRebase(t *testing.T) {
 // Two writers take turns on one partition: each commit finds the writer's
 // cached manifest stale (the other committed since). The manifest put on it
 // fails, the writer rebases on the latest version and commits; steady
-// state between conflicts is one segment PUT and one manifest PUT.
+// state between conflicts is one segment PUT, one manifest PUT and the GET
+// of the turn queue.
 func TestDirectStaleHead(t *testing.T) {
 	objstoretest.ForEach(t, func(t *testing.T, b objstore.Bucket) {
 		ctx := context.Background()
@@ -586,18 +588,19 @@ func TestDirectStaleHead(t *testing.T) {
 		write(bw, 50, 6) // so is b's v3
 
 		for i, st := range []GroupStats{ga.all()[2], gb.all()[1]} {
-			// Segment PUT, manifest PUT (taken), read-back GET, LIST,
-			// orphan DELETE, segment PUT, manifest PUT; b, two versions
-			// behind, also loads the latest.
-			want := objstore.OpCounts{Put: 4, Get: 1 + int64(i), List: 1, Delete: 1}
+			// Turn queue GET, segment PUT, manifest PUT (taken),
+			// read-back GET, LIST, orphan DELETE, segment PUT, manifest
+			// PUT; b, two versions behind, also loads the latest. One
+			// lost race does not queue the writer.
+			want := objstore.OpCounts{Put: 4, Get: 2 + int64(i), List: 1, Delete: 1}
 			if st.Attempts != 2 || st.Requests != want {
 				t.Fatalf("commit v%d on a stale manifest: %d attempts, requests %v; want 2 attempts and %v",
 					st.ManifestVersion, st.Attempts, st.Requests, want)
 			}
 		}
 		for _, st := range []GroupStats{ga.all()[1], ga.all()[3]} {
-			if st.Attempts != 1 || st.Requests != (objstore.OpCounts{Put: 2}) {
-				t.Fatalf("commit v%d on a fresh manifest: %d attempts, requests %v; want 1 attempt and 2 puts",
+			if st.Attempts != 1 || st.Requests != (objstore.OpCounts{Put: 2, Get: 1}) {
+				t.Fatalf("commit v%d on a fresh manifest: %d attempts, requests %v; want 1 attempt, 1 get and 2 puts",
 					st.ManifestVersion, st.Attempts, st.Requests)
 			}
 		}
