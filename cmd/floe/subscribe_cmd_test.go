@@ -325,7 +325,19 @@ func TestSubscribeTableFormatAndEnd(t *testing.T) {
 		t.Fatalf("exit %d; stderr:\n%s", code, errb.String())
 	}
 
-	code, _, stderr := runCLI(t, context.Background(), nil, "subscribe", "--server", n.url, "--token", n.token,
+	// A server that is not there fails at once (no retries before a
+	// first subscription).
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobody := "http://" + ln.Addr().String()
+	ln.Close()
+	code, _, stderr := runCLI(t, context.Background(), nil, "subscribe", "--server", nobody, "--token", n.token, "public.notes")
+	if code != 1 || !strings.Contains(stderr, "ERROR UNAVAILABLE") || strings.Contains(stderr, "resuming") {
+		t.Fatalf("no server: exit %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = runCLI(t, context.Background(), nil, "subscribe", "--server", n.url, "--token", n.token,
 		"SELECT id FROM public.nothere")
 	if code != 1 || !strings.Contains(stderr, "ERROR TABLE_NOT_FOUND") || strings.Contains(stderr, "resuming") {
 		t.Fatalf("missing table: exit %d, stderr %q", code, stderr)
