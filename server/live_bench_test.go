@@ -166,6 +166,7 @@ func BenchmarkLiveIdleStreams(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		mem := float64(after.HeapInuse+after.StackInuse) - float64(before.HeapInuse+before.StackInuse)
 		b.ReportMetric(mem/n, "B/stream")
+		b.ReportMetric((float64(after.StackInuse)-float64(before.StackInuse))/n, "stack-B/stream")
 		b.ReportMetric(float64(runtime.NumGoroutine()-g0)/n, "goroutines/stream")
 		b.ReportMetric(n/ramp.Seconds(), "subscribes/s")
 		cancel()
