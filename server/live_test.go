@@ -709,10 +709,11 @@ func endsWith(t *testing.T, ls *liveStream, code connect.Code, text string) {
 // may not name a column the view hides. A view that does not reduce
 // (GROUP BY) is refused naming why. Rights are those of SELECT on the
 // view: when the table's access level is raised above the subscriber's
-// role, its stream ends with PERMISSION_DENIED; replacing the view ends
-// a subscription to it.
+// role, its stream ends with PERMISSION_DENIED — also while changes keep
+// coming; replacing the view ends a subscription to it. The heartbeat is
+// an hour: these ends come from the catalog change, at once.
 func TestLiveViews(t *testing.T) {
-	r := start(t, func(c *config.Config) { c.Live.Heartbeat.Duration = 100 * time.Millisecond })
+	r := start(t, func(c *config.Config) { c.Live.Heartbeat.Duration = time.Hour })
 	root := login(t, r, "root", rootPassword)
 	r.sql(t, root, "CREATE NAMESPACE app; CREATE USER alice WITH PASSWORD 'alice-pass-1'")
 	r.sql(t, root, "CREATE SHARED TABLE app.msgs (id BIGINT PRIMARY KEY, room TEXT, body TEXT, secret TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
@@ -766,7 +767,24 @@ func TestLiveViews(t *testing.T) {
 	}
 
 	// Raising the table's access level above alice's role ends her
-	// subscriptions; replacing the view ends root's.
+	// subscriptions, the busy one too; replacing the view ends root's.
+	stop := make(chan struct{})
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		for i := 1000; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			r.sql(t, root, fmt.Sprintf("INSERT INTO app.msgs VALUES (%d, 'a', 'busy', 's')", i))
+		}
+	}()
+	defer func() { close(stop); <-wrote }()
+	if c, _ := ls.next(t); c == nil || !strings.Contains(changeText(c), "busy") {
+		t.Fatalf("busy stream: %v", c)
+	}
 	r.sql(t, root, "ALTER TABLE app.msgs SET ACCESS_LEVEL = 'DBA'")
 	endsWith(t, ls, connect.CodePermissionDenied, "")
 	endsWith(t, low, connect.CodePermissionDenied, "")

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -31,6 +32,9 @@ import (
 // LivePlanner binds subscriptions and replays changes (sqlexec.Executor).
 type LivePlanner interface {
 	PlanLive(ctx context.Context, p access.Principal, sql, ns string, params []any) (*sqlexec.LivePlan, error)
+	// CatalogVersion is the version of the catalog PlanLive binds with
+	// now (cheap: streams re-check when it changes).
+	CatalogVersion() uint64
 	ReadChanges(ctx context.Context, t *manifest.Table, partition string, fromSeq, toSeq uint64) iter.Seq2[tablestore.ChangeRow, error]
 }
 
@@ -50,8 +54,9 @@ type LiveOptions struct {
 const defaultBatchSize = 500
 
 type liveHandler struct {
-	s   *Server
-	opt LiveOptions
+	s     *Server
+	opt   LiveOptions
+	watch *catalogWatch // nil: re-checks at heartbeats only
 }
 
 // Subscribe implements floev1connect.LiveServiceHandler.
@@ -283,7 +288,12 @@ func (h liveHandler) sendRows(stream *connect.ServerStream[floev1.SubscribeRespo
 }
 
 // pump streams the subscription's events until it ends, the client goes
-// away, or a re-check finds the table dropped or the right revoked.
+// away, or a re-check finds the table dropped or the right revoked. The
+// re-check (the same binding and rights check as when subscribing) runs
+// when the catalog changes — so a DROP, a raised access level or a
+// replaced view ends the stream within catalogPoll, before any further
+// change is sent — and at every heartbeat interval, also on a busy
+// stream.
 func (h liveHandler) pump(ctx context.Context, stream *connect.ServerStream[floev1.SubscribeResponse], sub *livequery.Subscription,
 	plan *sqlexec.LivePlan, p access.Principal, ns string, params []any, types []manifest.Type) error {
 	s := h.s
@@ -293,8 +303,41 @@ func (h liveHandler) pump(ctx context.Context, stream *connect.ServerStream[floe
 	}
 	tick := time.NewTicker(hb)
 	defer tick.Stop()
+	var changed <-chan struct{}
+	if h.watch != nil {
+		h.watch.acquire()
+		defer h.watch.release()
+		changed = h.watch.changed()
+	}
+	recheck := func() error {
+		if h.watch != nil {
+			changed = h.watch.changed()
+		}
+		again, err := h.opt.Planner.PlanLive(ctx, p, plan.Query, ns, params)
+		switch {
+		case err != nil:
+			return s.toConnect(ctx, dberr.Wrap(dberr.CodeOf(err), err, "live query %s ended: %v", sub.ID, err), 0)
+		case again.Table.ID != plan.Table.ID:
+			return s.toConnect(ctx, dberr.New(dberr.TableNotFound, "live query %s ended: table %s.%s was dropped (and created again)", sub.ID, plan.Table.Namespace, plan.Table.Name), 0)
+		case again.View != "" && (!slices.Equal(again.ViewWhere, plan.ViewWhere) || !slices.Equal(again.Columns, plan.Columns)):
+			return s.toConnect(ctx, dberr.New(dberr.Canceled, "live query %s ended: view %s (or a view it reads) was replaced; subscribe again", sub.ID, plan.View), 0)
+		}
+		return nil
+	}
 	var lastSeq uint64
 	for {
+		// A busy stream re-checks too, before its next change.
+		select {
+		case <-changed:
+			if err := recheck(); err != nil {
+				return err
+			}
+		case <-tick.C:
+			if err := recheck(); err != nil {
+				return err
+			}
+		default:
+		}
 		ev, ok, err := sub.TryNext()
 		if err != nil {
 			return s.toConnect(ctx, endReason(err), 0)
@@ -321,21 +364,81 @@ func (h liveHandler) pump(ctx context.Context, stream *connect.ServerStream[floe
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-sub.Notify():
+		case <-changed:
+			if err := recheck(); err != nil {
+				return err
+			}
 		case <-tick.C:
-			// The same binding and rights check as when subscribing.
-			again, err := h.opt.Planner.PlanLive(ctx, p, plan.Query, ns, params)
-			switch {
-			case err != nil:
-				return s.toConnect(ctx, dberr.Wrap(dberr.CodeOf(err), err, "live query %s ended: %v", sub.ID, err), 0)
-			case again.Table.ID != plan.Table.ID:
-				return s.toConnect(ctx, dberr.New(dberr.TableNotFound, "live query %s ended: table %s.%s was dropped (and created again)", sub.ID, plan.Table.Namespace, plan.Table.Name), 0)
-			case again.View != "" && (!slices.Equal(again.ViewWhere, plan.ViewWhere) || !slices.Equal(again.Columns, plan.Columns)):
-				return s.toConnect(ctx, dberr.New(dberr.Canceled, "live query %s ended: view %s (or a view it reads) was replaced; subscribe again", sub.ID, plan.View), 0)
+			if err := recheck(); err != nil {
+				return err
 			}
 			if err := stream.Send(&floev1.SubscribeResponse{Event: &floev1.SubscribeResponse_Heartbeat{Heartbeat: &floev1.LiveHeartbeat{
 				Seq: lastSeq, TimeMicros: time.Now().UnixMicro()}}}); err != nil {
 				return err
 			}
+		}
+	}
+}
+
+// catalogPoll is how often a catalogWatch reads the catalog version.
+const catalogPoll = 100 * time.Millisecond
+
+// catalogWatch tells the streams of a server that the catalog changed:
+// while any stream uses it, one goroutine reads the version every
+// catalogPoll (an atomic load) and closes the channel changed returned,
+// replacing it. A stream's cost is one channel in its select, not a
+// ticker of its own.
+type catalogWatch struct {
+	version func() uint64
+	mu      sync.Mutex
+	users   int
+	ch      chan struct{}
+	stop    chan struct{}
+}
+
+func newCatalogWatch(version func() uint64) *catalogWatch {
+	return &catalogWatch{version: version, ch: make(chan struct{})}
+}
+
+func (w *catalogWatch) acquire() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.users++; w.users == 1 {
+		w.stop = make(chan struct{})
+		go w.run(w.stop, w.version())
+	}
+}
+
+func (w *catalogWatch) release() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.users--; w.users == 0 {
+		close(w.stop)
+	}
+}
+
+// changed returns a channel closed at the next catalog change.
+func (w *catalogWatch) changed() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ch
+}
+
+func (w *catalogWatch) run(stop <-chan struct{}, v uint64) {
+	t := time.NewTicker(catalogPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		if nv := w.version(); nv != v {
+			v = nv
+			w.mu.Lock()
+			close(w.ch)
+			w.ch = make(chan struct{})
+			w.mu.Unlock()
 		}
 	}
 }
