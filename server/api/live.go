@@ -43,8 +43,9 @@ type LiveOptions struct {
 	Manager *livequery.Manager
 	Planner LivePlanner
 	// Heartbeat is the interval of heartbeats on an idle stream; each
-	// also re-checks the subscription's table and rights (a dropped table
-	// or a revoked right ends the stream). Default: 15s.
+	// interval also re-checks the subscription's table and rights, busy
+	// or not (as does every catalog change; a dropped table or a revoked
+	// right ends the stream). Default: 15s.
 	Heartbeat time.Duration
 	// MaxMessageBytes bounds one message of initial rows. Default: 4 MiB.
 	MaxMessageBytes int
