@@ -473,3 +473,26 @@ func waitUntil(t *testing.T, ok func() bool, errb *lockedBuffer) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestSubscribeProtocols: the stream works over gRPC (h2c) and gRPC-Web
+// as over Connect.
+func TestSubscribeProtocols(t *testing.T) {
+	n := startLiveNode(t)
+	n.sql(t, "CREATE SHARED TABLE public.pr (id BIGINT PRIMARY KEY, v TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
+	n.sql(t, "INSERT INTO public.pr VALUES (1, 'one')")
+	for i, proto := range []string{"grpc", "grpcweb"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var out, errb lockedBuffer
+		done := make(chan int, 1)
+		go func() {
+			done <- run(ctx, []string{"subscribe", "--protocol", proto, "--server", n.url, "--token", n.token, "public.pr"}, nil, &out, &errb)
+		}()
+		waitUntil(t, func() bool { return strings.Contains(out.String(), "id=1 v=one") }, &errb)
+		n.sql(t, fmt.Sprintf("INSERT INTO public.pr VALUES (%d, '%s')", i+2, proto))
+		waitUntil(t, func() bool { return strings.Contains(out.String(), "v="+proto) }, &errb)
+		cancel()
+		if code := <-done; code != 0 {
+			t.Fatalf("%s: exit %d; stderr:\n%s", proto, code, errb.String())
+		}
+	}
+}
