@@ -87,7 +87,9 @@ func BenchmarkLiveInsertToNotification(b *testing.B) {
 }
 
 // BenchmarkLiveSubscribeInitialLoad measures Subscribe with a 1000-row
-// initial load: from the call to the last initial row.
+// initial load: from the call to the last initial row. gzip: the client
+// accepts compressed messages (connect-go's default, and browsers');
+// identity: it does not, which shows what compression costs on loopback.
 func BenchmarkLiveSubscribeInitialLoad(b *testing.B) {
 	r := start(b, nil)
 	root := login(b, r, "root", rootPassword)
@@ -97,29 +99,36 @@ func BenchmarkLiveSubscribeInitialLoad(b *testing.B) {
 		vals = append(vals, fmt.Sprintf("(%d, 'row %d')", i, i))
 	}
 	r.sql(b, root, "INSERT INTO public.init VALUES "+strings.Join(vals, ","))
-	c := floev1connect.NewLiveServiceClient(http.DefaultClient, r.url)
-	b.ResetTimer()
-	for range b.N {
-		ctx, cancel := context.WithCancel(context.Background())
-		req := connect.NewRequest(&floev1.SubscribeRequest{Sql: "SUBSCRIBE TO public.init OPTIONS (batch_size = 1000)"})
-		req.Header().Set("Authorization", "Bearer "+root)
-		s, err := c.Subscribe(ctx, req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n := 0
-		for s.Receive() {
-			if rows := s.Msg().GetRows(); rows != nil {
-				n += len(rows.Rows)
-				if rows.Last {
-					break
-				}
+	for _, mode := range []string{"gzip", "identity"} {
+		b.Run(mode, func(b *testing.B) {
+			var opts []connect.ClientOption
+			if mode == "identity" {
+				opts = append(opts, connect.WithAcceptCompression("gzip", nil, nil))
 			}
-		}
-		if n != 1000 {
-			b.Fatalf("%d rows", n)
-		}
-		cancel()
+			c := floev1connect.NewLiveServiceClient(http.DefaultClient, r.url, opts...)
+			for range b.N {
+				ctx, cancel := context.WithCancel(context.Background())
+				req := connect.NewRequest(&floev1.SubscribeRequest{Sql: "SUBSCRIBE TO public.init OPTIONS (batch_size = 1000)"})
+				req.Header().Set("Authorization", "Bearer "+root)
+				s, err := c.Subscribe(ctx, req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n := 0
+				for s.Receive() {
+					if rows := s.Msg().GetRows(); rows != nil {
+						n += len(rows.Rows)
+						if rows.Last {
+							break
+						}
+					}
+				}
+				if n != 1000 {
+					b.Fatalf("%d rows (%v)", n, s.Err())
+				}
+				cancel()
+			}
+		})
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"math/big"
 	"slices"
 	"strconv"
@@ -127,7 +128,7 @@ func (h liveHandler) Subscribe(ctx context.Context, req *connect.Request[floev1.
 		return err
 	}
 	if !plan.HasFromSeq {
-		if err := h.sendRows(stream, initial, types, plan.BatchSize); err != nil {
+		if err := h.sendRows(stream, initial, plan.Columns, types, plan.BatchSize); err != nil {
 			return fail(err)
 		}
 	}
@@ -164,7 +165,8 @@ func compileLive(plan *sqlexec.LivePlan) (*filter.Filter, error) {
 	return filter.Compile(strings.Join(parts, " AND "), plan.Table.Columns, plan.Params)
 }
 
-// load reads the partition's current rows that match the filter, with the
+// load reads the partition's current rows that match the filter (all
+// their columns), with the
 // _seq they reflect: the highest _seq read (a reader never sees a _seq
 // without every lower one of the partition, see wbuf.Buffer.Write). With
 // LAST_ROWS it keeps the most recently changed rows.
@@ -219,17 +221,9 @@ func (h liveHandler) load(ctx context.Context, plan *sqlexec.LivePlan, sub *live
 	}
 	out := make([]row.Row, len(es))
 	for i, e := range es {
-		out[i] = project(e.vals, plan.Columns)
+		out[i] = e.vals // all columns: sendRows projects
 	}
 	return out, last, nil
-}
-
-func project(r row.Row, cols []int) row.Row {
-	out := make(row.Row, len(cols))
-	for i, c := range cols {
-		out[i] = r[c]
-	}
-	return out
 }
 
 // sizeBound is an upper bound of lv's encoded size as one element of
@@ -253,9 +247,9 @@ func sizeBound(lv *structpb.ListValue) int {
 	return n
 }
 
-// sendRows streams the initial rows in batches of batchSize rows and at
-// most MaxMessageBytes; the last batch says so.
-func (h liveHandler) sendRows(stream *connect.ServerStream[floev1.SubscribeResponse], rows []row.Row, types []manifest.Type, batchSize int64) error {
+// sendRows streams the columns cols of the initial rows in batches of
+// batchSize rows and at most MaxMessageBytes; the last batch says so.
+func (h liveHandler) sendRows(stream *connect.ServerStream[floev1.SubscribeResponse], rows []row.Row, cols []int, types []manifest.Type, batchSize int64) error {
 	if batchSize <= 0 {
 		batchSize = defaultBatchSize
 	}
@@ -271,8 +265,9 @@ func (h liveHandler) sendRows(stream *connect.ServerStream[floev1.SubscribeRespo
 		msg, size = &floev1.LiveRows{}, 0
 		return err
 	}
+	arena := &valueArena{}
 	for _, r := range rows {
-		lv := listValue(r, types)
+		lv := arena.list(r, cols, types)
 		n := sizeBound(lv)
 		if n > maxBytes {
 			return dberr.New(dberr.ResourceExhausted, "a row of %d bytes exceeds live.max_message_bytes (%d)", n, maxBytes)
@@ -459,39 +454,144 @@ func endReason(err error) error {
 func listValue(r row.Row, types []manifest.Type) *structpb.ListValue {
 	lv := &structpb.ListValue{Values: make([]*structpb.Value, len(r))}
 	for i, v := range r {
-		lv.Values[i] = rowValue(v, types[i])
+		lv.Values[i] = rowScalar(v, types[i]).value(nil)
 	}
 	return lv
 }
 
-func rowValue(v row.Value, t manifest.Type) *structpb.Value {
+func rowValue(v row.Value, t manifest.Type) *structpb.Value { return rowScalar(v, t).value(nil) }
+
+// scalar is a value as the API encodes it: NULL, a string, a number or a
+// boolean.
+type scalar struct {
+	kind uint8
+	str  string
+	num  float64
+	b    bool
+}
+
+const (
+	scalarNull uint8 = iota
+	scalarString
+	scalarNumber
+	scalarBool
+)
+
+func strScalar(s string) scalar { return scalar{kind: scalarString, str: s} }
+
+// rowScalar encodes v of type t (see listValue).
+func rowScalar(v row.Value, t manifest.Type) scalar {
 	if v.IsNull() {
-		return structpb.NewNullValue()
+		return scalar{}
 	}
 	switch t.Kind {
 	case manifest.KindBoolean:
-		return structpb.NewBoolValue(v.Bool())
+		return scalar{kind: scalarBool, b: v.Bool()}
 	case manifest.KindInt:
-		return structpb.NewNumberValue(float64(v.Int64()))
+		return scalar{kind: scalarNumber, num: float64(v.Int64())}
 	case manifest.KindBigInt:
-		return structpb.NewStringValue(strconv.FormatInt(v.Int64(), 10))
+		return strScalar(strconv.FormatInt(v.Int64(), 10))
 	case manifest.KindFloat, manifest.KindDouble:
-		return floatValue(v.Float64())
+		switch f := v.Float64(); {
+		case math.IsNaN(f):
+			return strScalar("NaN")
+		case math.IsInf(f, 1):
+			return strScalar("Infinity")
+		case math.IsInf(f, -1):
+			return strScalar("-Infinity")
+		default:
+			return scalar{kind: scalarNumber, num: f}
+		}
 	case manifest.KindDecimal:
-		return structpb.NewStringValue(new(big.Rat).SetFrac(v.DecimalBig(), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(t.Scale)), nil)).FloatString(int(t.Scale)))
+		return strScalar(new(big.Rat).SetFrac(v.DecimalBig(), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(t.Scale)), nil)).FloatString(int(t.Scale)))
 	case manifest.KindText, manifest.KindJSON:
-		return structpb.NewStringValue(v.Str())
+		return strScalar(v.Str())
 	case manifest.KindBytes:
-		return structpb.NewStringValue(base64.StdEncoding.EncodeToString([]byte(v.Str())))
+		return strScalar(base64.StdEncoding.EncodeToString([]byte(v.Str())))
 	case manifest.KindDate:
-		return structpb.NewStringValue(time.Unix(v.Int64()*86400, 0).UTC().Format("2006-01-02"))
+		return strScalar(time.Unix(v.Int64()*86400, 0).UTC().Format("2006-01-02"))
 	case manifest.KindTimestamp:
-		return structpb.NewStringValue(time.UnixMicro(v.Int64()).UTC().Format("2006-01-02T15:04:05.999999Z07:00"))
+		return strScalar(time.UnixMicro(v.Int64()).UTC().Format("2006-01-02T15:04:05.999999Z07:00"))
 	case manifest.KindUUID:
 		u, err := uuid.FromBytes([]byte(v.Str()))
 		if err == nil {
-			return structpb.NewStringValue(u.String())
+			return strScalar(u.String())
 		}
 	}
-	return structpb.NewStringValue(fmt.Sprint(v))
+	return strScalar(fmt.Sprint(v))
+}
+
+// value builds the protobuf Value, from a's slabs (nil: one allocation
+// per message).
+func (sc scalar) value(a *valueArena) *structpb.Value {
+	if a == nil {
+		switch sc.kind {
+		case scalarString:
+			return structpb.NewStringValue(sc.str)
+		case scalarNumber:
+			return structpb.NewNumberValue(sc.num)
+		case scalarBool:
+			return structpb.NewBoolValue(sc.b)
+		}
+		return structpb.NewNullValue()
+	}
+	v := take(&a.vals)
+	switch sc.kind {
+	case scalarString:
+		k := take(&a.strs)
+		k.StringValue = sc.str
+		v.Kind = k
+	case scalarNumber:
+		k := take(&a.nums)
+		k.NumberValue = sc.num
+		v.Kind = k
+	case scalarBool:
+		k := take(&a.bools)
+		k.BoolValue = sc.b
+		v.Kind = k
+	default:
+		v.Kind = take(&a.nulls)
+	}
+	return v
+}
+
+// valueArena hands out the messages of many rows from slabs of
+// arenaSlab, so that encoding 1000 initial rows costs tens of
+// allocations, not thousands. Messages are never copied: each is used
+// in place, through its pointer.
+type valueArena struct {
+	vals  []structpb.Value
+	strs  []structpb.Value_StringValue
+	nums  []structpb.Value_NumberValue
+	bools []structpb.Value_BoolValue
+	nulls []structpb.Value_NullValue
+	lists []structpb.ListValue
+	ptrs  []*structpb.Value
+}
+
+const arenaSlab = 256
+
+// take returns the next element of *slab, refilling it when empty.
+func take[T any](slab *[]T) *T {
+	if len(*slab) == 0 {
+		*slab = make([]T, arenaSlab)
+	}
+	p := &(*slab)[0]
+	*slab = (*slab)[1:]
+	return p
+}
+
+// list encodes the columns cols of r (types in cols' order) as listValue
+// does.
+func (a *valueArena) list(r row.Row, cols []int, types []manifest.Type) *structpb.ListValue {
+	if len(a.ptrs) < len(cols) {
+		a.ptrs = make([]*structpb.Value, max(arenaSlab, len(cols)))
+	}
+	lv := take(&a.lists)
+	lv.Values = a.ptrs[:len(cols):len(cols)]
+	a.ptrs = a.ptrs[len(cols):]
+	for i, c := range cols {
+		lv.Values[i] = rowScalar(r[c], types[i]).value(a)
+	}
+	return lv
 }
