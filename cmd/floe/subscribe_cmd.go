@@ -62,10 +62,10 @@ Output (standard output; status and errors go to standard error):
                    for changes (values encoded as in query results).
 
 A server that cannot be reached at the start is an error. Once
-subscribed, when the connection drops, or the server sends a resync (the
-subscriber fell behind), floe subscribes again with FROM_SEQ = the _seq of the last
-change printed, after a growing pause (0.1 s to 5 s), so no change is
-missed or printed twice. Changes replayed on a resume may arrive as
+subscribed, when the connection drops, floe subscribes again with
+FROM_SEQ = the _seq of the last change printed, after a growing pause
+(0.1 s to 5 s), and at once after a resync (the subscriber fell behind),
+so no change is missed or printed twice. Changes replayed on a resume may arrive as
 "upsert" (the row as it is now) rather than each intermediate update. A
 connection lost during the initial rows starts over and prints them
 again. The subscription ends, with exit code 1, when the server ends it
