@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -143,6 +144,9 @@ type Subscription struct {
 	// eqKeys[i] (a list, not a set: one small slice per value costs far
 	// less memory than a map; removal swaps the last entry in).
 	eqPos []int
+	// identity: the projection is every column in table order, so a
+	// live change's row is the event's row as it is (no copy).
+	identity bool
 
 	mu sync.Mutex
 	// started: Start was called; before that events queue with no _seq
@@ -246,7 +250,11 @@ func (m *Manager) Connect(user string) string {
 // calls Start with the snapshot's _seq.
 func (m *Manager) Subscribe(connID string, spec Spec) (*Subscription, error) {
 	s := &Subscription{ConnID: connID, Spec: spec, Created: time.Now(), m: m, eqCol: -1, notify: make(chan struct{}, 1), sent: spec.FromSeq}
-	s.ID = fmt.Sprintf("%s-%d", m.nodeID, m.nextID.Add(1))
+	s.ID = m.nodeID + "-" + strconv.FormatUint(m.nextID.Add(1), 10)
+	s.identity = len(spec.Columns) == len(spec.Table.Columns)
+	for i, c := range spec.Columns {
+		s.identity = s.identity && c == i
+	}
 	// Index under the first equality conjunct on a projected-or-not
 	// column: a matching row must hold one of its values, before and
 	// after an update (an update's old row is looked up too).
@@ -557,7 +565,7 @@ func (m *Manager) deliver(s *Subscription, b tablestore.ChangeBatch, r *tablesto
 	if s.Spec.Table.SchemaVersion != b.Table.SchemaVersion {
 		return append(stale, s)
 	}
-	if ev, ok := s.EventFor(b.Table, r); ok {
+	if ev, ok := s.eventFor(b.Table, r, true); ok {
 		if !s.push(ev) {
 			m.resyncs.Add(1)
 		}
@@ -589,37 +597,50 @@ func valueKey(v row.Value) string {
 // EventFor returns the event a change row of table t means for s, if any
 // (also for rows replayed from storage).
 func (s *Subscription) EventFor(t *manifest.Table, r *tablestore.ChangeRow) (Event, bool) {
+	return s.eventFor(t, r, false)
+}
+
+// eventFor is EventFor; with share set the event may hold r's rows
+// themselves (a live batch's rows are the sink's and never modified,
+// see tablestore.ChangeSink), else it holds copies.
+func (s *Subscription) eventFor(t *manifest.Table, r *tablestore.ChangeRow, share bool) (Event, bool) {
+	project := func(r row.Row) row.Row {
+		if share && s.identity {
+			return r
+		}
+		return s.project(r)
+	}
 	f := s.Spec.Filter
 	switch r.Op {
 	case tablestore.OpInsert:
 		if f.Match(r.Values) {
-			return Event{Kind: Insert, Seq: r.Seq, Row: s.project(r.Values)}, true
+			return Event{Kind: Insert, Seq: r.Seq, Row: project(r.Values)}, true
 		}
 	case tablestore.OpUpdate:
 		was, is := f.Match(r.Old), f.Match(r.Values)
 		switch {
 		case was && is:
-			return Event{Kind: Update, Seq: r.Seq, Row: s.project(r.Values), Old: s.project(r.Old)}, true
+			return Event{Kind: Update, Seq: r.Seq, Row: project(r.Values), Old: project(r.Old)}, true
 		case was:
-			return Event{Kind: Delete, Seq: r.Seq, Old: s.project(r.Old)}, true
+			return Event{Kind: Delete, Seq: r.Seq, Old: project(r.Old)}, true
 		case is:
-			return Event{Kind: Insert, Seq: r.Seq, Row: s.project(r.Values)}, true
+			return Event{Kind: Insert, Seq: r.Seq, Row: project(r.Values)}, true
 		}
 	case tablestore.OpUpsert:
 		if f.Match(r.Values) {
-			return Event{Kind: Upsert, Seq: r.Seq, Row: s.project(r.Values)}, true
+			return Event{Kind: Upsert, Seq: r.Seq, Row: project(r.Values)}, true
 		}
 		// It may have matched before: tell the subscriber the key is
 		// out (a delete of a row it does not hold is a no-op for it).
-		return Event{Kind: Delete, Seq: r.Seq, Old: s.project(keyOnly(t, r.Values))}, true
+		return Event{Kind: Delete, Seq: r.Seq, Old: project(keyOnly(t, r.Values))}, true
 	case tablestore.OpDelete:
 		if r.Old != nil {
 			if f.Match(r.Old) {
-				return Event{Kind: Delete, Seq: r.Seq, Old: s.project(r.Old)}, true
+				return Event{Kind: Delete, Seq: r.Seq, Old: project(r.Old)}, true
 			}
 			return Event{}, false
 		}
-		return Event{Kind: Delete, Seq: r.Seq, Old: s.project(r.Values)}, true
+		return Event{Kind: Delete, Seq: r.Seq, Old: project(r.Values)}, true
 	}
 	return Event{}, false
 }

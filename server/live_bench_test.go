@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+
+	"github.com/floedb/floe/lakehouse/config"
 
 	floev1 "github.com/floedb/floe/proto/floe/v1"
 	"github.com/floedb/floe/proto/floe/v1/floev1connect"
@@ -84,7 +87,9 @@ func BenchmarkLiveInsertToNotification(b *testing.B) {
 }
 
 // BenchmarkLiveSubscribeInitialLoad measures Subscribe with a 1000-row
-// initial load: from the call to the last initial row.
+// initial load: from the call to the last initial row. gzip: the client
+// accepts compressed messages (connect-go's default, and browsers');
+// identity: it does not, which shows what compression costs on loopback.
 func BenchmarkLiveSubscribeInitialLoad(b *testing.B) {
 	r := start(b, nil)
 	root := login(b, r, "root", rootPassword)
@@ -94,28 +99,92 @@ func BenchmarkLiveSubscribeInitialLoad(b *testing.B) {
 		vals = append(vals, fmt.Sprintf("(%d, 'row %d')", i, i))
 	}
 	r.sql(b, root, "INSERT INTO public.init VALUES "+strings.Join(vals, ","))
-	c := floev1connect.NewLiveServiceClient(http.DefaultClient, r.url)
-	b.ResetTimer()
+	for _, mode := range []string{"gzip", "identity"} {
+		b.Run(mode, func(b *testing.B) {
+			var opts []connect.ClientOption
+			if mode == "identity" {
+				opts = append(opts, connect.WithAcceptCompression("gzip", nil, nil))
+			}
+			c := floev1connect.NewLiveServiceClient(http.DefaultClient, r.url, opts...)
+			for range b.N {
+				ctx, cancel := context.WithCancel(context.Background())
+				req := connect.NewRequest(&floev1.SubscribeRequest{Sql: "SUBSCRIBE TO public.init OPTIONS (batch_size = 1000)"})
+				req.Header().Set("Authorization", "Bearer "+root)
+				s, err := c.Subscribe(ctx, req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n := 0
+				for s.Receive() {
+					if rows := s.Msg().GetRows(); rows != nil {
+						n += len(rows.Rows)
+						if rows.Last {
+							break
+						}
+					}
+				}
+				if n != 1000 {
+					b.Fatalf("%d rows (%v)", n, s.Err())
+				}
+				cancel()
+			}
+		})
+	}
+}
+
+// BenchmarkLiveIdleStreams opens 2000 idle Subscribe streams over loopback
+// (HTTP/1.1, one connection each; client and server in this process) and
+// reports the Go memory (heap in use + goroutine stacks) per stream — the
+// client's side included, so an upper bound of the server's — the
+// goroutines per stream, and the subscribe calls per second of the ramp.
+// Kernel socket buffers are not counted.
+func BenchmarkLiveIdleStreams(b *testing.B) {
+	const n = 2000
+	r := start(b, func(c *config.Config) {
+		c.Live.MaxSubscriptionsPerUser = n
+		c.Live.MaxSubscriptionsPerConnection = n
+	})
+	root := login(b, r, "root", rootPassword)
+	r.sql(b, root, "CREATE SHARED TABLE public.idle (id BIGINT PRIMARY KEY, room TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
 	for range b.N {
+		tr := &http.Transport{MaxIdleConnsPerHost: n}
+		c := floev1connect.NewLiveServiceClient(&http.Client{Transport: tr}, r.url)
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		g0 := runtime.NumGoroutine()
 		ctx, cancel := context.WithCancel(context.Background())
-		req := connect.NewRequest(&floev1.SubscribeRequest{Sql: "SUBSCRIBE TO public.init OPTIONS (batch_size = 1000)"})
-		req.Header().Set("Authorization", "Bearer "+root)
-		s, err := c.Subscribe(ctx, req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n := 0
-		for s.Receive() {
-			if rows := s.Msg().GetRows(); rows != nil {
-				n += len(rows.Rows)
-				if rows.Last {
+		streams := make([]*connect.ServerStreamForClient[floev1.SubscribeResponse], n)
+		start := time.Now()
+		for i := range streams {
+			req := connect.NewRequest(&floev1.SubscribeRequest{Sql: fmt.Sprintf("SUBSCRIBE TO public.idle WHERE room = 'r%d'", i)})
+			req.Header().Set("Authorization", "Bearer "+root)
+			s, err := c.Subscribe(ctx, req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for s.Receive() {
+				if rows := s.Msg().GetRows(); rows != nil && rows.Last {
 					break
 				}
 			}
+			streams[i] = s
 		}
-		if n != 1000 {
-			b.Fatalf("%d rows", n)
-		}
+		ramp := time.Since(start)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		mem := float64(after.HeapInuse+after.StackInuse) - float64(before.HeapInuse+before.StackInuse)
+		b.ReportMetric(mem/n, "B/stream")
+		b.ReportMetric((float64(after.StackInuse)-float64(before.StackInuse))/n, "stack-B/stream")
+		b.ReportMetric(float64(runtime.NumGoroutine()-g0)/n, "goroutines/stream")
+		b.ReportMetric(n/ramp.Seconds(), "subscribes/s")
 		cancel()
+		for _, s := range streams {
+			s.Close()
+		}
+		tr.CloseIdleConnections()
+		for r.srv.Live.Stats().Subscriptions > 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }

@@ -386,10 +386,10 @@ func TestLiveManySubscribers(t *testing.T) {
 	})
 }
 
-// TestLiveResume: a subscriber is cut off again and again under
-// continuous inserts and resumes with FROM_SEQ; FLUSH and COMPACT run in
+// TestLiveResume: three subscribers are cut off again and again under
+// continuous inserts and resume with FROM_SEQ; FLUSH and COMPACT run in
 // between, so resumes replay from the buffer and from segments. Over 10k
-// inserted rows it sees every row exactly once, in _seq order.
+// inserted rows each sees every row exactly once, in _seq order.
 func TestLiveResume(t *testing.T) {
 	r := start(t, nil)
 	root := login(t, r, "root", rootPassword)
@@ -412,57 +412,89 @@ func TestLiveResume(t *testing.T) {
 			}
 		}
 	}()
-	seen := make([]int, total)
-	var last uint64
-	n, resumes := 0, 0
-	first := true
-	for n < total {
-		sql := "SUBSCRIBE TO public.log"
-		if !first {
-			sql += fmt.Sprintf(" OPTIONS (FROM_SEQ = %d)", last)
-		}
-		ls, err := subscribe(t, r, root, sql, resumes%2 == 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if first {
-			ls.initial(t)
-			for _, row := range ls.rows {
-				id, _ := strconv.Atoi(strings.Split(row, ",")[0])
-				seen[id]++
-				n++
+	// Three subscribers, cut after different numbers of changes, so
+	// that their resumes fall at different points of the writes; a fourth
+	// (chunk 0) reads 500, then stays away until every row is written,
+	// flushed and compacted, so its resume replays from the compacted
+	// segments alone.
+	compacted := make(chan struct{})
+	var wg sync.WaitGroup
+	for sub, chunk := range []int{700, 1100, 1900, 0} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			seen := make([]int, total)
+			var last uint64
+			n, resumes := 0, 0
+			first := true
+			for n < total {
+				sql := "SUBSCRIBE TO public.log"
+				if !first {
+					sql += fmt.Sprintf(" OPTIONS (FROM_SEQ = %d)", last)
+				}
+				ls, err := subscribe(t, r, root, sql, resumes%2 == 1)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if first {
+					ls.initial(t)
+					for _, row := range ls.rows {
+						id, _ := strconv.Atoi(strings.Split(row, ",")[0])
+						seen[id]++
+						n++
+					}
+					last = ls.ack.SnapshotSeq
+					first = false
+				} else if ls.ack.SnapshotSeq != last {
+					t.Errorf("subscriber %d: resume ack at %d, want %d", sub, ls.ack.SnapshotSeq, last)
+					return
+				}
+				limit := chunk
+				if chunk == 0 {
+					limit = 500
+					if resumes > 0 {
+						limit = total
+					}
+				}
+				for k := 0; k < limit && n < total; k++ {
+					c, rs := ls.next(t)
+					if rs != nil {
+						t.Errorf("subscriber %d: resync %v", sub, rs)
+						return
+					}
+					if c.Seq <= last {
+						t.Errorf("subscriber %d: _seq %d after %d", sub, c.Seq, last)
+						return
+					}
+					if c.Op != "insert" && c.Op != "upsert" {
+						t.Errorf("subscriber %d: unexpected %s", sub, changeText(c))
+						return
+					}
+					last = c.Seq
+					id, _ := strconv.Atoi(strings.Split(listText(c.Row.Values), ",")[0])
+					seen[id]++
+					n++
+				}
+				ls.cancel()
+				resumes++
+				if chunk == 0 {
+					<-compacted
+				}
 			}
-			last = ls.ack.SnapshotSeq
-			first = false
-		} else if ls.ack.SnapshotSeq != last {
-			t.Fatalf("resume ack at %d, want %d", ls.ack.SnapshotSeq, last)
-		}
-		for k := 0; k < 700 && n < total; k++ {
-			c, rs := ls.next(t)
-			if rs != nil {
-				t.Fatalf("resync %v", rs)
+			for id, c := range seen {
+				if c != 1 {
+					t.Errorf("subscriber %d: row %d seen %d times (%d resumes)", sub, id, c, resumes)
+					return
+				}
 			}
-			if c.Seq <= last {
-				t.Fatalf("_seq %d after %d", c.Seq, last)
-			}
-			if c.Op != "insert" && c.Op != "upsert" {
-				t.Fatalf("unexpected %s", changeText(c))
-			}
-			last = c.Seq
-			id, _ := strconv.Atoi(strings.Split(listText(c.Row.Values), ",")[0])
-			seen[id]++
-			n++
-		}
-		ls.cancel()
-		resumes++
+			t.Logf("subscriber %d: %d rows over %d resumes", sub, total, resumes)
+		}()
 	}
 	<-done
-	for id, c := range seen {
-		if c != 1 {
-			t.Fatalf("row %d seen %d times (%d resumes)", id, c, resumes)
-		}
-	}
-	t.Logf("%d rows over %d resumes", total, resumes)
+	r.sql(t, root, "FLUSH TABLE public.log; COMPACT TABLE public.log")
+	close(compacted)
+	wg.Wait()
 }
 
 // TestLiveNodeStreamsOtherProcessWrites: a live-role server (its own data
@@ -677,10 +709,11 @@ func endsWith(t *testing.T, ls *liveStream, code connect.Code, text string) {
 // may not name a column the view hides. A view that does not reduce
 // (GROUP BY) is refused naming why. Rights are those of SELECT on the
 // view: when the table's access level is raised above the subscriber's
-// role, its stream ends with PERMISSION_DENIED; replacing the view ends
-// a subscription to it.
+// role, its stream ends with PERMISSION_DENIED — also while changes keep
+// coming; replacing the view ends a subscription to it. The heartbeat is
+// an hour: these ends come from the catalog change, at once.
 func TestLiveViews(t *testing.T) {
-	r := start(t, func(c *config.Config) { c.Live.Heartbeat.Duration = 100 * time.Millisecond })
+	r := start(t, func(c *config.Config) { c.Live.Heartbeat.Duration = time.Hour })
 	root := login(t, r, "root", rootPassword)
 	r.sql(t, root, "CREATE NAMESPACE app; CREATE USER alice WITH PASSWORD 'alice-pass-1'")
 	r.sql(t, root, "CREATE SHARED TABLE app.msgs (id BIGINT PRIMARY KEY, room TEXT, body TEXT, secret TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
@@ -734,7 +767,24 @@ func TestLiveViews(t *testing.T) {
 	}
 
 	// Raising the table's access level above alice's role ends her
-	// subscriptions; replacing the view ends root's.
+	// subscriptions, the busy one too; replacing the view ends root's.
+	stop := make(chan struct{})
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		for i := 1000; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			r.sql(t, root, fmt.Sprintf("INSERT INTO app.msgs VALUES (%d, 'a', 'busy', 's')", i))
+		}
+	}()
+	defer func() { close(stop); <-wrote }()
+	if c, _ := ls.next(t); c == nil || !strings.Contains(changeText(c), "busy") {
+		t.Fatalf("busy stream: %v", c)
+	}
 	r.sql(t, root, "ALTER TABLE app.msgs SET ACCESS_LEVEL = 'DBA'")
 	endsWith(t, ls, connect.CodePermissionDenied, "")
 	endsWith(t, low, connect.CodePermissionDenied, "")

@@ -61,10 +61,11 @@ Output (standard output; status and errors go to standard error):
                    {"op":"insert|update|upsert|delete","seq":S,"row":{…},"old":{…}}
                    for changes (values encoded as in query results).
 
-When the connection drops, or the server sends a resync (the subscriber
-fell behind), floe subscribes again with FROM_SEQ = the _seq of the last
-change printed, after a growing pause (0.1 s to 5 s), so no change is
-missed or printed twice. Changes replayed on a resume may arrive as
+A server that cannot be reached at the start is an error. Once
+subscribed, when the connection drops, floe subscribes again with
+FROM_SEQ = the _seq of the last change printed, after a growing pause
+(0.1 s to 5 s), and at once after a resync (the subscriber fell behind),
+so no change is missed or printed twice. Changes replayed on a resume may arrive as
 "upsert" (the row as it is now) rather than each intermediate update. A
 connection lost during the initial rows starts over and prints them
 again. The subscription ends, with exit code 1, when the server ends it
@@ -234,6 +235,9 @@ type liveRun struct {
 	snapshot uint64
 	streams  int
 	initial  int
+	// acked: a server has accepted the subscription once; until then a
+	// failure to connect is an error (a wrong --server), not a drop.
+	acked bool
 }
 
 // resyncEvent ends a stream whose server asked the client to resume.
@@ -271,7 +275,7 @@ func (r *liveRun) run(ctx context.Context) error {
 			return nil
 		}
 		if acked {
-			failures, refreshed = 0, false
+			failures, refreshed, r.acked = 0, false, true
 		}
 		var rs *resyncEvent
 		var oe *outputError
@@ -294,7 +298,7 @@ func (r *liveRun) run(ctx context.Context) error {
 				return rerr
 			}
 			continue
-		case !retryable(err):
+		case !retryable(err) || !r.acked:
 			fmt.Fprintln(r.status, errorLine(err, sql, 0))
 			return errReported
 		}

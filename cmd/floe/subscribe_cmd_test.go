@@ -325,7 +325,19 @@ func TestSubscribeTableFormatAndEnd(t *testing.T) {
 		t.Fatalf("exit %d; stderr:\n%s", code, errb.String())
 	}
 
-	code, _, stderr := runCLI(t, context.Background(), nil, "subscribe", "--server", n.url, "--token", n.token,
+	// A server that is not there fails at once (no retries before a
+	// first subscription).
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobody := "http://" + ln.Addr().String()
+	ln.Close()
+	code, _, stderr := runCLI(t, context.Background(), nil, "subscribe", "--server", nobody, "--token", n.token, "public.notes")
+	if code != 1 || !strings.Contains(stderr, "ERROR UNAVAILABLE") || strings.Contains(stderr, "resuming") {
+		t.Fatalf("no server: exit %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = runCLI(t, context.Background(), nil, "subscribe", "--server", n.url, "--token", n.token,
 		"SELECT id FROM public.nothere")
 	if code != 1 || !strings.Contains(stderr, "ERROR TABLE_NOT_FOUND") || strings.Contains(stderr, "resuming") {
 		t.Fatalf("missing table: exit %d, stderr %q", code, stderr)
@@ -459,5 +471,28 @@ func waitUntil(t *testing.T, ok func() bool, errb *lockedBuffer) {
 			t.Fatalf("condition not reached; stderr:\n%s", errb.String())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestSubscribeProtocols: the stream works over gRPC (h2c) and gRPC-Web
+// as over Connect.
+func TestSubscribeProtocols(t *testing.T) {
+	n := startLiveNode(t)
+	n.sql(t, "CREATE SHARED TABLE public.pr (id BIGINT PRIMARY KEY, v TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
+	n.sql(t, "INSERT INTO public.pr VALUES (1, 'one')")
+	for i, proto := range []string{"grpc", "grpcweb"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var out, errb lockedBuffer
+		done := make(chan int, 1)
+		go func() {
+			done <- run(ctx, []string{"subscribe", "--protocol", proto, "--server", n.url, "--token", n.token, "public.pr"}, nil, &out, &errb)
+		}()
+		waitUntil(t, func() bool { return strings.Contains(out.String(), "id=1 v=one") }, &errb)
+		n.sql(t, fmt.Sprintf("INSERT INTO public.pr VALUES (%d, '%s')", i+2, proto))
+		waitUntil(t, func() bool { return strings.Contains(out.String(), "v="+proto) }, &errb)
+		cancel()
+		if code := <-done; code != 0 {
+			t.Fatalf("%s: exit %d; stderr:\n%s", proto, code, errb.String())
+		}
 	}
 }

@@ -159,6 +159,10 @@ func (x *Executor) PlanLive(ctx context.Context, p access.Principal, sql, ns str
 	return plan, nil
 }
 
+// CatalogVersion is the version of the catalog snapshot statements bind
+// with now (an atomic load; live streams re-check when it changes).
+func (x *Executor) CatalogVersion() uint64 { return x.app.Schemas().Stats().Version }
+
 // ReadChanges is the storage engine's replay of a partition's changes
 // (tablestore.Store.ReadChanges), for live queries' initial rows and
 // resumes.

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"math/big"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -31,6 +33,9 @@ import (
 // LivePlanner binds subscriptions and replays changes (sqlexec.Executor).
 type LivePlanner interface {
 	PlanLive(ctx context.Context, p access.Principal, sql, ns string, params []any) (*sqlexec.LivePlan, error)
+	// CatalogVersion is the version of the catalog PlanLive binds with
+	// now (cheap: streams re-check when it changes).
+	CatalogVersion() uint64
 	ReadChanges(ctx context.Context, t *manifest.Table, partition string, fromSeq, toSeq uint64) iter.Seq2[tablestore.ChangeRow, error]
 }
 
@@ -39,8 +44,9 @@ type LiveOptions struct {
 	Manager *livequery.Manager
 	Planner LivePlanner
 	// Heartbeat is the interval of heartbeats on an idle stream; each
-	// also re-checks the subscription's table and rights (a dropped table
-	// or a revoked right ends the stream). Default: 15s.
+	// interval also re-checks the subscription's table and rights, busy
+	// or not (as does every catalog change; a dropped table or a revoked
+	// right ends the stream). Default: 15s.
 	Heartbeat time.Duration
 	// MaxMessageBytes bounds one message of initial rows. Default: 4 MiB.
 	MaxMessageBytes int
@@ -50,8 +56,9 @@ type LiveOptions struct {
 const defaultBatchSize = 500
 
 type liveHandler struct {
-	s   *Server
-	opt LiveOptions
+	s     *Server
+	opt   LiveOptions
+	watch *catalogWatch // nil: re-checks at heartbeats only
 }
 
 // Subscribe implements floev1connect.LiveServiceHandler.
@@ -121,7 +128,7 @@ func (h liveHandler) Subscribe(ctx context.Context, req *connect.Request[floev1.
 		return err
 	}
 	if !plan.HasFromSeq {
-		if err := h.sendRows(stream, initial, types, plan.BatchSize); err != nil {
+		if err := h.sendRows(stream, initial, plan.Columns, types, plan.BatchSize); err != nil {
 			return fail(err)
 		}
 	}
@@ -158,7 +165,8 @@ func compileLive(plan *sqlexec.LivePlan) (*filter.Filter, error) {
 	return filter.Compile(strings.Join(parts, " AND "), plan.Table.Columns, plan.Params)
 }
 
-// load reads the partition's current rows that match the filter, with the
+// load reads the partition's current rows that match the filter (all
+// their columns), with the
 // _seq they reflect: the highest _seq read (a reader never sees a _seq
 // without every lower one of the partition, see wbuf.Buffer.Write). With
 // LAST_ROWS it keeps the most recently changed rows.
@@ -213,22 +221,35 @@ func (h liveHandler) load(ctx context.Context, plan *sqlexec.LivePlan, sub *live
 	}
 	out := make([]row.Row, len(es))
 	for i, e := range es {
-		out[i] = project(e.vals, plan.Columns)
+		out[i] = e.vals // all columns: sendRows projects
 	}
 	return out, last, nil
 }
 
-func project(r row.Row, cols []int) row.Row {
-	out := make(row.Row, len(cols))
-	for i, c := range cols {
-		out[i] = r[c]
+// sizeBound is an upper bound of lv's encoded size as one element of
+// LiveRows.rows, without the walk of proto.Size: every tag takes one byte
+// and every length at most five.
+func sizeBound(lv *structpb.ListValue) int {
+	n := 1 + 5 // rows: tag, length
+	for _, v := range lv.Values {
+		n += 1 + 5 // values: tag, length
+		switch k := v.GetKind().(type) {
+		case *structpb.Value_StringValue:
+			n += 1 + 5 + len(k.StringValue)
+		case *structpb.Value_NumberValue:
+			n += 1 + 8
+		case *structpb.Value_BoolValue, *structpb.Value_NullValue, nil:
+			n += 1 + 1
+		default:
+			n += proto.Size(v)
+		}
 	}
-	return out
+	return n
 }
 
-// sendRows streams the initial rows in batches of batchSize rows and at
-// most MaxMessageBytes; the last batch says so.
-func (h liveHandler) sendRows(stream *connect.ServerStream[floev1.SubscribeResponse], rows []row.Row, types []manifest.Type, batchSize int64) error {
+// sendRows streams the columns cols of the initial rows in batches of
+// batchSize rows and at most MaxMessageBytes; the last batch says so.
+func (h liveHandler) sendRows(stream *connect.ServerStream[floev1.SubscribeResponse], rows []row.Row, cols []int, types []manifest.Type, batchSize int64) error {
 	if batchSize <= 0 {
 		batchSize = defaultBatchSize
 	}
@@ -244,9 +265,10 @@ func (h liveHandler) sendRows(stream *connect.ServerStream[floev1.SubscribeRespo
 		msg, size = &floev1.LiveRows{}, 0
 		return err
 	}
+	arena := &valueArena{}
 	for _, r := range rows {
-		lv := listValue(r, types)
-		n := proto.Size(lv)
+		lv := arena.list(r, cols, types)
+		n := sizeBound(lv)
 		if n > maxBytes {
 			return dberr.New(dberr.ResourceExhausted, "a row of %d bytes exceeds live.max_message_bytes (%d)", n, maxBytes)
 		}
@@ -262,7 +284,12 @@ func (h liveHandler) sendRows(stream *connect.ServerStream[floev1.SubscribeRespo
 }
 
 // pump streams the subscription's events until it ends, the client goes
-// away, or a re-check finds the table dropped or the right revoked.
+// away, or a re-check finds the table dropped or the right revoked. The
+// re-check (the same binding and rights check as when subscribing) runs
+// when the catalog changes — so a DROP, a raised access level or a
+// replaced view ends the stream within catalogPoll, before any further
+// change is sent — and at every heartbeat interval, also on a busy
+// stream.
 func (h liveHandler) pump(ctx context.Context, stream *connect.ServerStream[floev1.SubscribeResponse], sub *livequery.Subscription,
 	plan *sqlexec.LivePlan, p access.Principal, ns string, params []any, types []manifest.Type) error {
 	s := h.s
@@ -272,8 +299,41 @@ func (h liveHandler) pump(ctx context.Context, stream *connect.ServerStream[floe
 	}
 	tick := time.NewTicker(hb)
 	defer tick.Stop()
+	var changed <-chan struct{}
+	if h.watch != nil {
+		h.watch.acquire()
+		defer h.watch.release()
+		changed = h.watch.changed()
+	}
+	recheck := func() error {
+		if h.watch != nil {
+			changed = h.watch.changed()
+		}
+		again, err := h.opt.Planner.PlanLive(ctx, p, plan.Query, ns, params)
+		switch {
+		case err != nil:
+			return s.toConnect(ctx, dberr.Wrap(dberr.CodeOf(err), err, "live query %s ended: %v", sub.ID, err), 0)
+		case again.Table.ID != plan.Table.ID:
+			return s.toConnect(ctx, dberr.New(dberr.TableNotFound, "live query %s ended: table %s.%s was dropped (and created again)", sub.ID, plan.Table.Namespace, plan.Table.Name), 0)
+		case again.View != "" && (!slices.Equal(again.ViewWhere, plan.ViewWhere) || !slices.Equal(again.Columns, plan.Columns)):
+			return s.toConnect(ctx, dberr.New(dberr.Canceled, "live query %s ended: view %s (or a view it reads) was replaced; subscribe again", sub.ID, plan.View), 0)
+		}
+		return nil
+	}
 	var lastSeq uint64
 	for {
+		// A busy stream re-checks too, before its next change.
+		select {
+		case <-changed:
+			if err := recheck(); err != nil {
+				return err
+			}
+		case <-tick.C:
+			if err := recheck(); err != nil {
+				return err
+			}
+		default:
+		}
 		ev, ok, err := sub.TryNext()
 		if err != nil {
 			return s.toConnect(ctx, endReason(err), 0)
@@ -300,21 +360,81 @@ func (h liveHandler) pump(ctx context.Context, stream *connect.ServerStream[floe
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-sub.Notify():
+		case <-changed:
+			if err := recheck(); err != nil {
+				return err
+			}
 		case <-tick.C:
-			// The same binding and rights check as when subscribing.
-			again, err := h.opt.Planner.PlanLive(ctx, p, plan.Query, ns, params)
-			switch {
-			case err != nil:
-				return s.toConnect(ctx, dberr.Wrap(dberr.CodeOf(err), err, "live query %s ended: %v", sub.ID, err), 0)
-			case again.Table.ID != plan.Table.ID:
-				return s.toConnect(ctx, dberr.New(dberr.TableNotFound, "live query %s ended: table %s.%s was dropped (and created again)", sub.ID, plan.Table.Namespace, plan.Table.Name), 0)
-			case again.View != "" && (!slices.Equal(again.ViewWhere, plan.ViewWhere) || !slices.Equal(again.Columns, plan.Columns)):
-				return s.toConnect(ctx, dberr.New(dberr.Canceled, "live query %s ended: view %s (or a view it reads) was replaced; subscribe again", sub.ID, plan.View), 0)
+			if err := recheck(); err != nil {
+				return err
 			}
 			if err := stream.Send(&floev1.SubscribeResponse{Event: &floev1.SubscribeResponse_Heartbeat{Heartbeat: &floev1.LiveHeartbeat{
 				Seq: lastSeq, TimeMicros: time.Now().UnixMicro()}}}); err != nil {
 				return err
 			}
+		}
+	}
+}
+
+// catalogPoll is how often a catalogWatch reads the catalog version.
+const catalogPoll = 100 * time.Millisecond
+
+// catalogWatch tells the streams of a server that the catalog changed:
+// while any stream uses it, one goroutine reads the version every
+// catalogPoll (an atomic load) and closes the channel changed returned,
+// replacing it. A stream's cost is one channel in its select, not a
+// ticker of its own.
+type catalogWatch struct {
+	version func() uint64
+	mu      sync.Mutex
+	users   int
+	ch      chan struct{}
+	stop    chan struct{}
+}
+
+func newCatalogWatch(version func() uint64) *catalogWatch {
+	return &catalogWatch{version: version, ch: make(chan struct{})}
+}
+
+func (w *catalogWatch) acquire() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.users++; w.users == 1 {
+		w.stop = make(chan struct{})
+		go w.run(w.stop, w.version())
+	}
+}
+
+func (w *catalogWatch) release() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.users--; w.users == 0 {
+		close(w.stop)
+	}
+}
+
+// changed returns a channel closed at the next catalog change.
+func (w *catalogWatch) changed() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ch
+}
+
+func (w *catalogWatch) run(stop <-chan struct{}, v uint64) {
+	t := time.NewTicker(catalogPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		if nv := w.version(); nv != v {
+			v = nv
+			w.mu.Lock()
+			close(w.ch)
+			w.ch = make(chan struct{})
+			w.mu.Unlock()
 		}
 	}
 }
@@ -334,39 +454,144 @@ func endReason(err error) error {
 func listValue(r row.Row, types []manifest.Type) *structpb.ListValue {
 	lv := &structpb.ListValue{Values: make([]*structpb.Value, len(r))}
 	for i, v := range r {
-		lv.Values[i] = rowValue(v, types[i])
+		lv.Values[i] = rowScalar(v, types[i]).value(nil)
 	}
 	return lv
 }
 
-func rowValue(v row.Value, t manifest.Type) *structpb.Value {
+func rowValue(v row.Value, t manifest.Type) *structpb.Value { return rowScalar(v, t).value(nil) }
+
+// scalar is a value as the API encodes it: NULL, a string, a number or a
+// boolean.
+type scalar struct {
+	kind uint8
+	str  string
+	num  float64
+	b    bool
+}
+
+const (
+	scalarNull uint8 = iota
+	scalarString
+	scalarNumber
+	scalarBool
+)
+
+func strScalar(s string) scalar { return scalar{kind: scalarString, str: s} }
+
+// rowScalar encodes v of type t (see listValue).
+func rowScalar(v row.Value, t manifest.Type) scalar {
 	if v.IsNull() {
-		return structpb.NewNullValue()
+		return scalar{}
 	}
 	switch t.Kind {
 	case manifest.KindBoolean:
-		return structpb.NewBoolValue(v.Bool())
+		return scalar{kind: scalarBool, b: v.Bool()}
 	case manifest.KindInt:
-		return structpb.NewNumberValue(float64(v.Int64()))
+		return scalar{kind: scalarNumber, num: float64(v.Int64())}
 	case manifest.KindBigInt:
-		return structpb.NewStringValue(strconv.FormatInt(v.Int64(), 10))
+		return strScalar(strconv.FormatInt(v.Int64(), 10))
 	case manifest.KindFloat, manifest.KindDouble:
-		return floatValue(v.Float64())
+		switch f := v.Float64(); {
+		case math.IsNaN(f):
+			return strScalar("NaN")
+		case math.IsInf(f, 1):
+			return strScalar("Infinity")
+		case math.IsInf(f, -1):
+			return strScalar("-Infinity")
+		default:
+			return scalar{kind: scalarNumber, num: f}
+		}
 	case manifest.KindDecimal:
-		return structpb.NewStringValue(new(big.Rat).SetFrac(v.DecimalBig(), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(t.Scale)), nil)).FloatString(int(t.Scale)))
+		return strScalar(new(big.Rat).SetFrac(v.DecimalBig(), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(t.Scale)), nil)).FloatString(int(t.Scale)))
 	case manifest.KindText, manifest.KindJSON:
-		return structpb.NewStringValue(v.Str())
+		return strScalar(v.Str())
 	case manifest.KindBytes:
-		return structpb.NewStringValue(base64.StdEncoding.EncodeToString([]byte(v.Str())))
+		return strScalar(base64.StdEncoding.EncodeToString([]byte(v.Str())))
 	case manifest.KindDate:
-		return structpb.NewStringValue(time.Unix(v.Int64()*86400, 0).UTC().Format("2006-01-02"))
+		return strScalar(time.Unix(v.Int64()*86400, 0).UTC().Format("2006-01-02"))
 	case manifest.KindTimestamp:
-		return structpb.NewStringValue(time.UnixMicro(v.Int64()).UTC().Format("2006-01-02T15:04:05.999999Z07:00"))
+		return strScalar(time.UnixMicro(v.Int64()).UTC().Format("2006-01-02T15:04:05.999999Z07:00"))
 	case manifest.KindUUID:
 		u, err := uuid.FromBytes([]byte(v.Str()))
 		if err == nil {
-			return structpb.NewStringValue(u.String())
+			return strScalar(u.String())
 		}
 	}
-	return structpb.NewStringValue(fmt.Sprint(v))
+	return strScalar(fmt.Sprint(v))
+}
+
+// value builds the protobuf Value, from a's slabs (nil: one allocation
+// per message).
+func (sc scalar) value(a *valueArena) *structpb.Value {
+	if a == nil {
+		switch sc.kind {
+		case scalarString:
+			return structpb.NewStringValue(sc.str)
+		case scalarNumber:
+			return structpb.NewNumberValue(sc.num)
+		case scalarBool:
+			return structpb.NewBoolValue(sc.b)
+		}
+		return structpb.NewNullValue()
+	}
+	v := take(&a.vals)
+	switch sc.kind {
+	case scalarString:
+		k := take(&a.strs)
+		k.StringValue = sc.str
+		v.Kind = k
+	case scalarNumber:
+		k := take(&a.nums)
+		k.NumberValue = sc.num
+		v.Kind = k
+	case scalarBool:
+		k := take(&a.bools)
+		k.BoolValue = sc.b
+		v.Kind = k
+	default:
+		v.Kind = take(&a.nulls)
+	}
+	return v
+}
+
+// valueArena hands out the messages of many rows from slabs of
+// arenaSlab, so that encoding 1000 initial rows costs tens of
+// allocations, not thousands. Messages are never copied: each is used
+// in place, through its pointer.
+type valueArena struct {
+	vals  []structpb.Value
+	strs  []structpb.Value_StringValue
+	nums  []structpb.Value_NumberValue
+	bools []structpb.Value_BoolValue
+	nulls []structpb.Value_NullValue
+	lists []structpb.ListValue
+	ptrs  []*structpb.Value
+}
+
+const arenaSlab = 256
+
+// take returns the next element of *slab, refilling it when empty.
+func take[T any](slab *[]T) *T {
+	if len(*slab) == 0 {
+		*slab = make([]T, arenaSlab)
+	}
+	p := &(*slab)[0]
+	*slab = (*slab)[1:]
+	return p
+}
+
+// list encodes the columns cols of r (types in cols' order) as listValue
+// does.
+func (a *valueArena) list(r row.Row, cols []int, types []manifest.Type) *structpb.ListValue {
+	if len(a.ptrs) < len(cols) {
+		a.ptrs = make([]*structpb.Value, max(arenaSlab, len(cols)))
+	}
+	lv := take(&a.lists)
+	lv.Values = a.ptrs[:len(cols):len(cols)]
+	a.ptrs = a.ptrs[len(cols):]
+	for i, c := range cols {
+		lv.Values[i] = rowScalar(r[c], types[i]).value(a)
+	}
+	return lv
 }

@@ -121,7 +121,7 @@ func New(opts Options) (*Server, error) {
 		if opts.Live.Manager == nil || opts.Live.Planner == nil {
 			return nil, errors.New("api: Live needs a Manager and a Planner")
 		}
-		s.mux.Handle(floev1connect.NewLiveServiceHandler(liveHandler{s: s, opt: *opts.Live}, handlerOpts...))
+		s.mux.Handle(floev1connect.NewLiveServiceHandler(liveHandler{s: s, opt: *opts.Live, watch: newCatalogWatch(opts.Live.Planner.CatalogVersion)}, handlerOpts...))
 	}
 	var checker grpchealth.Checker = grpchealth.NewStaticChecker(Services...)
 	if opts.Serving != nil {

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file floe/v1/live.proto.
  */
 export const file_floe_v1_live: GenFile = /*@__PURE__*/
-  fileDesc("ChJmbG9lL3YxL2xpdmUucHJvdG8SB2Zsb2UudjEiWgoQU3Vic2NyaWJlUmVxdWVzdBILCgNzcWwYASABKAkSJgoGcGFyYW1zGAIgAygLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEhEKCW5hbWVzcGFjZRgDIAEoCSLbAQoRU3Vic2NyaWJlUmVzcG9uc2USHwoDYWNrGAEgASgLMhAuZmxvZS52MS5MaXZlQWNrSAASIQoEcm93cxgCIAEoCzIRLmZsb2UudjEuTGl2ZVJvd3NIABIlCgZjaGFuZ2UYAyABKAsyEy5mbG9lLnYxLkxpdmVDaGFuZ2VIABIrCgloZWFydGJlYXQYBCABKAsyFi5mbG9lLnYxLkxpdmVIZWFydGJlYXRIABIlCgZyZXN5bmMYBSABKAsyEy5mbG9lLnYxLkxpdmVSZXN5bmNIAEIHCgVldmVudCJrCgdMaXZlQWNrEhcKD3N1YnNjcmlwdGlvbl9pZBgBIAEoCRIgCgdjb2x1bW5zGAIgAygLMg8uZmxvZS52MS5Db2x1bW4SFAoMc25hcHNob3Rfc2VxGAMgASgEEg8KB25vZGVfaWQYBCABKAkiQgoITGl2ZVJvd3MSKAoEcm93cxgBIAMoCzIaLmdvb2dsZS5wcm90b2J1Zi5MaXN0VmFsdWUSDAoEbGFzdBgCIAEoCCJ3CgpMaXZlQ2hhbmdlEgoKAm9wGAEgASgJEgsKA3NlcRgCIAEoBBInCgNyb3cYAyABKAsyGi5nb29nbGUucHJvdG9idWYuTGlzdFZhbHVlEicKA29sZBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5MaXN0VmFsdWUiMQoNTGl2ZUhlYXJ0YmVhdBILCgNzZXEYASABKAQSEwoLdGltZV9taWNyb3MYAiABKAMiLgoKTGl2ZVJlc3luYxIQCghmcm9tX3NlcRgBIAEoBBIOCgZyZWFzb24YAiABKAkilwEKDlB1Ymxpc2hSZXF1ZXN0EhAKCHRhYmxlX2lkGAEgASgJEhEKCXBhcnRpdGlvbhgCIAEoCRIRCglmaXJzdF9zZXEYAyABKAQSEAoIbGFzdF9zZXEYBCABKAQSFgoOc2NoZW1hX3ZlcnNpb24YBSABKA0SIwoEcm93cxgGIAMoCzIVLmZsb2UudjEuUHVibGlzaGVkUm93IkQKDFB1Ymxpc2hlZFJvdxILCgNzZXEYASABKAQSCgoCb3AYAiABKAkSDgoGdmFsdWVzGAMgASgMEgsKA29sZBgEIAEoDCIRCg9QdWJsaXNoUmVzcG9uc2UyUwoLTGl2ZVNlcnZpY2USRAoJU3Vic2NyaWJlEhkuZmxvZS52MS5TdWJzY3JpYmVSZXF1ZXN0GhouZmxvZS52MS5TdWJzY3JpYmVSZXNwb25zZTABMkoKCkJ1c1NlcnZpY2USPAoHUHVibGlzaBIXLmZsb2UudjEuUHVibGlzaFJlcXVlc3QaGC5mbG9lLnYxLlB1Ymxpc2hSZXNwb25zZUItWitnaXRodWIuY29tL2Zsb2VkYi9mbG9lL3Byb3RvL2Zsb2UvdjE7ZmxvZXYxYgZwcm90bzM", [file_floe_v1_query, file_google_protobuf_struct]);
+  fileDesc("ChJmbG9lL3YxL2xpdmUucHJvdG8SB2Zsb2UudjEiWgoQU3Vic2NyaWJlUmVxdWVzdBILCgNzcWwYASABKAkSJgoGcGFyYW1zGAIgAygLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEhEKCW5hbWVzcGFjZRgDIAEoCSLbAQoRU3Vic2NyaWJlUmVzcG9uc2USHwoDYWNrGAEgASgLMhAuZmxvZS52MS5MaXZlQWNrSAASIQoEcm93cxgCIAEoCzIRLmZsb2UudjEuTGl2ZVJvd3NIABIlCgZjaGFuZ2UYAyABKAsyEy5mbG9lLnYxLkxpdmVDaGFuZ2VIABIrCgloZWFydGJlYXQYBCABKAsyFi5mbG9lLnYxLkxpdmVIZWFydGJlYXRIABIlCgZyZXN5bmMYBSABKAsyEy5mbG9lLnYxLkxpdmVSZXN5bmNIAEIHCgVldmVudCJrCgdMaXZlQWNrEhcKD3N1YnNjcmlwdGlvbl9pZBgBIAEoCRIgCgdjb2x1bW5zGAIgAygLMg8uZmxvZS52MS5Db2x1bW4SFAoMc25hcHNob3Rfc2VxGAMgASgEEg8KB25vZGVfaWQYBCABKAkiQgoITGl2ZVJvd3MSKAoEcm93cxgBIAMoCzIaLmdvb2dsZS5wcm90b2J1Zi5MaXN0VmFsdWUSDAoEbGFzdBgCIAEoCCJ3CgpMaXZlQ2hhbmdlEgoKAm9wGAEgASgJEgsKA3NlcRgCIAEoBBInCgNyb3cYAyABKAsyGi5nb29nbGUucHJvdG9idWYuTGlzdFZhbHVlEicKA29sZBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5MaXN0VmFsdWUiMQoNTGl2ZUhlYXJ0YmVhdBILCgNzZXEYASABKAQSEwoLdGltZV9taWNyb3MYAiABKAMiLgoKTGl2ZVJlc3luYxIQCghmcm9tX3NlcRgBIAEoBBIOCgZyZWFzb24YAiABKAkyUwoLTGl2ZVNlcnZpY2USRAoJU3Vic2NyaWJlEhkuZmxvZS52MS5TdWJzY3JpYmVSZXF1ZXN0GhouZmxvZS52MS5TdWJzY3JpYmVSZXNwb25zZTABQi1aK2dpdGh1Yi5jb20vZmxvZWRiL2Zsb2UvcHJvdG8vZmxvZS92MTtmbG9ldjFiBnByb3RvMw", [file_floe_v1_query, file_google_protobuf_struct]);
 
 /**
  * @generated from message floe.v1.SubscribeRequest
@@ -264,99 +264,6 @@ export const LiveResyncSchema: GenMessage<LiveResync> = /*@__PURE__*/
   messageDesc(file_floe_v1_live, 6);
 
 /**
- * @generated from message floe.v1.PublishRequest
- */
-export type PublishRequest = Message<"floe.v1.PublishRequest"> & {
-  /**
-   * @generated from field: string table_id = 1;
-   */
-  tableId: string;
-
-  /**
-   * @generated from field: string partition = 2;
-   */
-  partition: string;
-
-  /**
-   * @generated from field: uint64 first_seq = 3;
-   */
-  firstSeq: bigint;
-
-  /**
-   * @generated from field: uint64 last_seq = 4;
-   */
-  lastSeq: bigint;
-
-  /**
-   * The table's schema version the rows are laid out in.
-   *
-   * @generated from field: uint32 schema_version = 5;
-   */
-  schemaVersion: number;
-
-  /**
-   * @generated from field: repeated floe.v1.PublishedRow rows = 6;
-   */
-  rows: PublishedRow[];
-};
-
-/**
- * Describes the message floe.v1.PublishRequest.
- * Use `create(PublishRequestSchema)` to create a new message.
- */
-export const PublishRequestSchema: GenMessage<PublishRequest> = /*@__PURE__*/
-  messageDesc(file_floe_v1_live, 7);
-
-/**
- * @generated from message floe.v1.PublishedRow
- */
-export type PublishedRow = Message<"floe.v1.PublishedRow"> & {
-  /**
-   * @generated from field: uint64 seq = 1;
-   */
-  seq: bigint;
-
-  /**
-   * "insert", "update", "delete" or "upsert".
-   *
-   * @generated from field: string op = 2;
-   */
-  op: string;
-
-  /**
-   * Values in the encoding of lakehouse/row (AppendVersion), exact types.
-   *
-   * @generated from field: bytes values = 3;
-   */
-  values: Uint8Array;
-
-  /**
-   * @generated from field: bytes old = 4;
-   */
-  old: Uint8Array;
-};
-
-/**
- * Describes the message floe.v1.PublishedRow.
- * Use `create(PublishedRowSchema)` to create a new message.
- */
-export const PublishedRowSchema: GenMessage<PublishedRow> = /*@__PURE__*/
-  messageDesc(file_floe_v1_live, 8);
-
-/**
- * @generated from message floe.v1.PublishResponse
- */
-export type PublishResponse = Message<"floe.v1.PublishResponse"> & {
-};
-
-/**
- * Describes the message floe.v1.PublishResponse.
- * Use `create(PublishResponseSchema)` to create a new message.
- */
-export const PublishResponseSchema: GenMessage<PublishResponse> = /*@__PURE__*/
-  messageDesc(file_floe_v1_live, 9);
-
-/**
  * LiveService streams the changes of live queries. Every call needs
  * `Authorization: Bearer <token>`; a subscription sees what a SELECT by
  * the same user would see.
@@ -382,26 +289,4 @@ export const LiveService: GenService<{
   },
 }> = /*@__PURE__*/
   serviceDesc(file_floe_v1_live, 0);
-
-/**
- * BusService carries committed changes from writer processes (node or
- * function roles) to live nodes. Calls need a system principal's token.
- *
- * @generated from service floe.v1.BusService
- */
-export const BusService: GenService<{
-  /**
-   * Publish delivers one committed batch of one partition. A live node
-   * orders batches by _seq per partition, drops ones it has, and fills a
-   * gap before a batch from the object store; a publish may be lost.
-   *
-   * @generated from rpc floe.v1.BusService.Publish
-   */
-  publish: {
-    methodKind: "unary";
-    input: typeof PublishRequestSchema;
-    output: typeof PublishResponseSchema;
-  },
-}> = /*@__PURE__*/
-  serviceDesc(file_floe_v1_live, 1);
 
