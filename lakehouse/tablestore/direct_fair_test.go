@@ -2,6 +2,7 @@ package tablestore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -226,4 +227,53 @@ func BenchmarkDirectFairWriters(b *testing.B) {
 			})
 		}
 	}
+}
+
+// A writer that died while queued (its entry left at the head of the
+// queue) holds the others up until its entry lapses, not longer; a turns
+// object that is not a queue is treated as empty. Neither loses a row.
+func TestDirectTurnsLapseAndGarbage(t *testing.T) {
+	objstoretest.ForEach(t, func(t *testing.T, b objstore.Bucket) {
+		ctx := context.Background()
+		tb := idTable()
+		key := turnsKey(tb.ID, "p")
+
+		// A dead writer heads the queue for another 300ms.
+		lapse := 300 * time.Millisecond
+		dead, err := json.Marshal(turnQueue{Waiters: []turnEntry{{ID: "dead/writer", Expires: time.Now().Add(lapse).UnixNano()}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Put(ctx, key, dead, objstore.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		w, groups := newDirect(t, b, DirectOptions{NodeID: "live"})
+		start := time.Now()
+		res, err := w.Write(ctx, tb, "p", idRows(1, 2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waited := time.Since(start); waited < lapse*2/3 || waited > lapse+5*time.Second {
+			t.Fatalf("the write took %s with a dead writer queued for %s: want about that long", waited, lapse)
+		}
+		q, err := w.readTurns(ctx, key)
+		if err != nil || len(q.Waiters) != 0 {
+			t.Fatalf("queue after the write: %+v, %v; want empty (the lapsed entry pruned, the writer gone)", q.Waiters, err)
+		}
+
+		// Garbage in the turns object: ignored, and the commit is the
+		// usual turn-queue GET, segment PUT and manifest PUT.
+		if _, err := b.Put(ctx, key, []byte("not a queue"), objstore.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		res2, err := w.Write(ctx, tb, "p", idRows(10, 2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		gs := groups.all()
+		if r := gs[len(gs)-1].Requests; r != (objstore.OpCounts{Get: 1, Put: 2}) {
+			t.Fatalf("commit beside an unreadable queue: %v, want 1 get and 2 puts", r)
+		}
+		checkDirectPartition(t, b, tb, "p", []ack{{1, 2, res.FirstSeq, res.ManifestVersion}, {10, 2, res2.FirstSeq, res2.ManifestVersion}}, 2)
+	})
 }
