@@ -685,7 +685,7 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 		}
 		st.SegmentRows, st.SegmentBytes = info.Rows, int64(file.Len())
 		key := segmentKey(t.ID, p.id.partition, info.SeqMin, info.SeqMax)
-		var turnRead <-chan turnRead
+		var pending <-chan turnRead
 		if !w.opts.NoTurns && !queued {
 			if w.opts.Clock().Before(p.contendedUntil) {
 				// Contended lately: most likely others are queued, so
@@ -703,12 +703,12 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 					}
 				}
 			} else if st.Attempts == 1 {
-				turnRead = w.readTurnsAsync(ctx, turns)
+				pending = w.readTurnsAsync(ctx, turns)
 			}
 		}
 		_, err = w.bucket.Put(ctx, key, file.Bytes(), objstore.PutOptions{IfNoneMatch: true})
-		if turnRead != nil {
-			r := <-turnRead
+		if pending != nil {
+			r := <-pending
 			addCounts(requestsOf(ctx), r.reqs)
 			if err == nil && r.err == nil && w.mustWait(r.q) {
 				// Others are queued: take a place behind them.
@@ -733,6 +733,13 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 			SchemaVersion: info.SchemaVersion, Columns: info.Columns,
 		}
 		var moved uint64
+		var fresh <-chan turnRead
+		if queued {
+			// Re-read the queue beside the commit, so that leaving it
+			// after the commit is one conditional put: writers queued
+			// during the turn made the ETag of the wait stale.
+			fresh = w.readTurnsAsync(ctx, turns)
+		}
 		committed, err := p.log.Commit(ctx, func(m *manifest.Partition) (*manifest.Partition, error) {
 			if m.LastSeq != base {
 				moved = m.LastSeq
@@ -742,6 +749,13 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 			m.LastSeq = base + n
 			return m, nil
 		}, manifest.CommitOptions{})
+		if fresh != nil {
+			r := <-fresh
+			addCounts(requestsOf(ctx), r.reqs)
+			if r.err == nil {
+				lastQueue = r.q
+			}
+		}
 		switch {
 		case err == nil:
 			p.lastSeq = committed.LastSeq
