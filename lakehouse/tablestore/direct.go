@@ -691,7 +691,7 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 				// Contended lately: most likely others are queued, so
 				// find out before uploading a segment that would be
 				// rebuilt after the wait.
-				if q, rerr := w.readTurns(ctx, turns); rerr == nil && w.mustWait(q) {
+				if q, rerr := w.readTurns(ctx, turns); rerr == nil && w.mustQueue(q) {
 					moved, werr := awaitTurn(q)
 					if werr != nil {
 						return 0, nil, fmt.Errorf("%s: %w", what, werr)
@@ -710,7 +710,7 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 		if pending != nil {
 			r := <-pending
 			addCounts(requestsOf(ctx), r.reqs)
-			if err == nil && r.err == nil && w.mustWait(r.q) {
+			if err == nil && r.err == nil && w.mustQueue(r.q) {
 				// Others are queued: take a place behind them.
 				moved, werr := awaitTurn(r.q)
 				if werr != nil {

@@ -231,7 +231,8 @@ func BenchmarkDirectFairWriters(b *testing.B) {
 
 // A writer that died while queued (its entry left at the head of the
 // queue) holds the others up until its entry lapses, not longer; a turns
-// object that is not a queue is treated as empty. Neither loses a row.
+// object that is not a queue is treated as empty; a writer's own left-over
+// entry does not hold it up. None of them loses a row.
 func TestDirectTurnsLapseAndGarbage(t *testing.T) {
 	objstoretest.ForEach(t, func(t *testing.T, b objstore.Bucket) {
 		ctx := context.Background()
@@ -274,6 +275,28 @@ func TestDirectTurnsLapseAndGarbage(t *testing.T) {
 		if r := gs[len(gs)-1].Requests; r != (objstore.OpCounts{Get: 1, Put: 2}) {
 			t.Fatalf("commit beside an unreadable queue: %v, want 1 get and 2 puts", r)
 		}
-		checkDirectPartition(t, b, tb, "p", []ack{{1, 2, res.FirstSeq, res.ManifestVersion}, {10, 2, res2.FirstSeq, res2.ManifestVersion}}, 2)
+		// The writer's own entry, left by a leave that failed, heads the
+		// queue for another minute: it takes its turn at once and removes
+		// the entry.
+		own, err := json.Marshal(turnQueue{Waiters: []turnEntry{{ID: w.turnID, Expires: time.Now().Add(time.Minute).UnixNano()}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Put(ctx, key, own, objstore.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		start = time.Now()
+		res3, err := w.Write(ctx, tb, "p", idRows(20, 2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took > 10*time.Second {
+			t.Fatalf("the write behind the writer's own left-over entry took %s", took)
+		}
+		if q, err := w.readTurns(ctx, key); err != nil || len(q.Waiters) != 0 {
+			t.Fatalf("queue after the write: %+v, %v; want the left-over entry removed", q.Waiters, err)
+		}
+		checkDirectPartition(t, b, tb, "p", []ack{{1, 2, res.FirstSeq, res.ManifestVersion}, {10, 2, res2.FirstSeq, res2.ManifestVersion},
+			{20, 2, res3.FirstSeq, res3.ManifestVersion}}, 3)
 	})
 }

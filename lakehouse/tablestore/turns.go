@@ -162,10 +162,13 @@ func (w *DirectWriter) leaveTurns(ctx context.Context, key string, q turnQueue) 
 	}
 }
 
-// mustWait reports whether, by queue q, another writer has the turn.
-func (w *DirectWriter) mustWait(q turnQueue) bool {
-	live := q.live(w.opts.Clock())
-	return len(live) > 0 && live[0].ID != w.turnID
+// mustQueue reports whether the queue has live entries, so that this
+// writer must take a turn rather than commit at once. An entry of its own
+// (left by a leave that failed) counts too: taking the turn renews it and
+// the leave after the commit removes it, instead of it holding the others
+// up until it lapses.
+func (w *DirectWriter) mustQueue(q turnQueue) bool {
+	return len(q.live(w.opts.Clock())) > 0
 }
 
 // awaitTurn queues this writer (if it is not queued yet) and waits until it
