@@ -202,6 +202,10 @@ type GroupStats struct {
 	// 3: the turn queue GET, the segment PUT and the manifest PUT (2 with
 	// NoTurns; see Cost in DirectWriter).
 	Requests objstore.OpCounts
+	// Queued is true if the group commit queued for a turn (see
+	// DirectWriter, "Fairness"); TurnWait is how long it waited.
+	Queued   bool
+	TurnWait time.Duration
 	// FirstSeq and ManifestVersion are those of the commit; zero if Err.
 	FirstSeq, ManifestVersion uint64
 	Duration                  time.Duration
@@ -657,10 +661,13 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 	// reports whether the base moved. A queue that cannot be used is
 	// ignored: the commit goes on optimistically.
 	awaitTurn := func(q turnQueue) (bool, error) {
-		queued = true
-		p.contendedUntil = w.opts.Clock().Add(w.opts.TurnTTL)
+		queued, st.Queued = true, true
+		waitStart := w.opts.Clock()
+		p.contendedUntil = waitStart.Add(w.opts.TurnTTL)
 		var err error
-		if lastQueue, err = w.awaitTurn(ctx, p, turns, q); err != nil {
+		lastQueue, err = w.awaitTurn(ctx, p, turns, q)
+		st.TurnWait += w.opts.Clock().Sub(waitStart)
+		if err != nil {
 			lastQueue = turnQueue{}
 			if ctx.Err() != nil {
 				return false, err
