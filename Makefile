@@ -7,10 +7,11 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 # only registry needed).
 STATICCHECK_PKG := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSITYGW_PKG   := github.com/versity/versitygw/cmd/versitygw@v1.8.0
+RIE_PKG         := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
 
 FUZZTIME ?= 30s
 
-.PHONY: help run build test test-unit bench lint fmt tools tools-gen generate generate-check \
+.PHONY: help run build test test-unit bench bench-peers lint fmt tools tools-gen generate generate-check \
         example-ts fuzz reliability s3-up s3-down localstack-up localstack-test localstack-down deploy clean
 
 help: ## list the targets
@@ -22,6 +23,26 @@ run: build ## start a Floe node with embedded defaults (data in ./floe-data)
 build: ## build bin/floe
 	$(GO) build -o bin/floe ./cmd/floe
 
+# The Lambda functions (functions/README.md "Packaging"): one fully static
+# binary each (glibc, libstdc++ and DuckDB linked in, so it runs on
+# provided.al2023 whatever its glibc), for the host's architecture. The
+# linker warns that DuckDB's dlopen (extensions), getpwuid and getaddrinfo
+# (its HTTP client) need glibc's shared libraries at run time: Floe never
+# calls those paths (extensions and external access are off).
+LAMBDA_FUNCTIONS := query maintenance
+LAMBDA_TAGS      := lambda.norpc netgo osusergo
+LAMBDA_LDFLAGS   := -s -w -linkmode external -extldflags '-static'
+
+.PHONY: build-lambda
+build-lambda: ## build build/lambda/<function>/bootstrap (static, provided.al2023) and build/lambda/<function>.zip for query and maintenance
+	@set -e; for fn in $(LAMBDA_FUNCTIONS); do \
+	  mkdir -p build/lambda/$$fn; \
+	  echo "build-lambda: $$fn"; \
+	  CGO_ENABLED=1 $(GO) build -trimpath -tags '$(LAMBDA_TAGS)' -ldflags "$(LAMBDA_LDFLAGS)" \
+	    -o build/lambda/$$fn/bootstrap ./functions/$$fn; \
+	  rm -f build/lambda/$$fn.zip; (cd build/lambda/$$fn && zip -q -9 ../$$fn.zip bootstrap); \
+	done; ls -l build/lambda/*/bootstrap build/lambda/*.zip
+
 test: ## the whole test suite (-race on packages with concurrency, plain elsewhere; time per package at the end), S3 tests against versitygw (or FLOE_TEST_S3_* if set)
 	./scripts/test.sh
 
@@ -30,6 +51,9 @@ test-unit: ## the test suite without an S3 server (S3 tests skip)
 
 bench: ## run the benchmarks and rewrite the table in docs/BENCHMARKS.md
 	./scripts/bench.sh
+
+bench-peers: ## Floe vs PostgreSQL (installed from Debian if missing) and DuckDB, same workloads; rewrites the peers table in docs/BENCHMARKS.md
+	./scripts/bench-peers.sh
 
 lint: ## gofmt, go vet, staticcheck, go mod tidy check
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -42,9 +66,10 @@ lint: ## gofmt, go vet, staticcheck, go mod tidy check
 fmt: ## gofmt the tree
 	gofmt -w $$(git ls-files '*.go')
 
-tools: ## install the pinned tools (staticcheck, versitygw)
+tools: ## install the pinned tools (staticcheck, versitygw, aws-lambda-rie)
 	$(GO) install $(STATICCHECK_PKG)
 	$(GO) install $(VERSITYGW_PKG)
+	$(GO) install $(RIE_PKG)
 
 tools-gen: ## install buf, protoc-gen-go and protoc-gen-connect-go at the versions pinned in tools/go.mod
 	cd tools && $(GO) install github.com/bufbuild/buf/cmd/buf google.golang.org/protobuf/cmd/protoc-gen-go \
@@ -111,4 +136,4 @@ deploy: ## build the Lambda functions (make build-lambda) and deploy template.ya
 	sam deploy --guided --template-file template.yaml --capabilities CAPABILITY_IAM
 
 clean: ## remove build output and the local data directory
-	rm -rf bin floe-data
+	rm -rf bin build floe-data

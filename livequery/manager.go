@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -138,6 +139,10 @@ type Subscription struct {
 	// keys are where the subscription is indexed (nil: unindexed).
 	eqCol  int
 	eqKeys []string
+	// eqPos[i] is the subscription's position in the index's list for
+	// eqKeys[i] (a list, not a set: one small slice per value costs far
+	// less memory than a map; removal swaps the last entry in).
+	eqPos []int
 
 	mu sync.Mutex
 	// started: Start was called; before that events queue with no _seq
@@ -192,8 +197,8 @@ type partIndex struct {
 	// scan are the subscriptions checked on every change.
 	scan map[*Subscription]struct{}
 	// eq: column → value key → subscriptions whose filter requires that
-	// column to equal that value.
-	eq map[int]map[string]map[*Subscription]struct{}
+	// column to equal that value (each once; see Subscription.eqPos).
+	eq map[int]map[string][]*Subscription
 }
 
 func (p *partIndex) empty() bool { return len(p.scan) == 0 && len(p.eq) == 0 }
@@ -245,8 +250,11 @@ func (m *Manager) Subscribe(connID string, spec Spec) (*Subscription, error) {
 	if eqs := spec.Filter.Equalities(); len(eqs) > 0 {
 		s.eqCol = eqs[0].Column
 		for _, v := range eqs[0].Values {
-			s.eqKeys = append(s.eqKeys, valueKey(v))
+			if k := valueKey(v); !slices.Contains(s.eqKeys, k) {
+				s.eqKeys = append(s.eqKeys, k)
+			}
 		}
+		s.eqPos = make([]int, len(s.eqKeys))
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -283,20 +291,16 @@ func (m *Manager) Subscribe(connID string, spec Spec) (*Subscription, error) {
 		pi.scan[s] = struct{}{}
 	} else {
 		if pi.eq == nil {
-			pi.eq = map[int]map[string]map[*Subscription]struct{}{}
+			pi.eq = map[int]map[string][]*Subscription{}
 		}
 		byVal := pi.eq[s.eqCol]
 		if byVal == nil {
-			byVal = map[string]map[*Subscription]struct{}{}
+			byVal = map[string][]*Subscription{}
 			pi.eq[s.eqCol] = byVal
 		}
-		for _, k := range s.eqKeys {
-			set := byVal[k]
-			if set == nil {
-				set = map[*Subscription]struct{}{}
-				byVal[k] = set
-			}
-			set[s] = struct{}{}
+		for i, k := range s.eqKeys {
+			s.eqPos[i] = len(byVal[k])
+			byVal[k] = append(byVal[k], s)
 		}
 	}
 	return s, nil
@@ -320,12 +324,22 @@ func (m *Manager) removeLocked(s *Subscription, reason error) {
 		if s.eqCol < 0 {
 			delete(pi.scan, s)
 		} else if byVal := pi.eq[s.eqCol]; byVal != nil {
-			for _, k := range s.eqKeys {
-				if set := byVal[k]; set != nil {
-					delete(set, s)
-					if len(set) == 0 {
-						delete(byVal, k)
-					}
+			for i, k := range s.eqKeys {
+				list := byVal[k]
+				at, last := s.eqPos[i], len(list)-1
+				if at > last || list[at] != s {
+					continue // not indexed (cannot happen: the lock is held)
+				}
+				if at != last {
+					moved := list[last]
+					list[at] = moved
+					moved.eqPos[slices.Index(moved.eqKeys, k)] = at
+				}
+				list[last] = nil
+				if last == 0 {
+					delete(byVal, k)
+				} else {
+					byVal[k] = list[:last]
 				}
 			}
 			if len(byVal) == 0 {
@@ -498,8 +512,8 @@ func (m *Manager) OnTableChange(b tablestore.ChangeBatch) {
 				// A delete whose old values the writer did not read:
 				// only key columns are known.
 				if !isKeyColumn(b.Table, col) {
-					for _, set := range byVal {
-						for s := range set {
+					for _, list := range byVal {
+						for _, s := range list {
 							cand[s] = struct{}{}
 						}
 					}
@@ -507,12 +521,12 @@ func (m *Manager) OnTableChange(b tablestore.ChangeBatch) {
 				}
 			}
 			if col < len(r.Values) {
-				for s := range byVal[valueKey(r.Values[col])] {
+				for _, s := range byVal[valueKey(r.Values[col])] {
 					cand[s] = struct{}{}
 				}
 			}
 			if r.Old != nil && col < len(r.Old) {
-				for s := range byVal[valueKey(r.Old[col])] {
+				for _, s := range byVal[valueKey(r.Old[col])] {
 					cand[s] = struct{}{}
 				}
 			}

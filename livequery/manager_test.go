@@ -294,3 +294,50 @@ func TestConcurrentDisconnects(t *testing.T) {
 		t.Fatalf("%d subscriptions", n)
 	}
 }
+
+// TestIndexRemovalKeepsOthers: many subscriptions share index values
+// (room = 'a', room IN ('a', 'b', 'a')); removing them in a scattered
+// order leaves exactly the others reachable by a change, and removing
+// all leaves the index empty.
+func TestIndexRemovalKeepsOthers(t *testing.T) {
+	m := livequery.New("n1", livequery.Limits{MaxPerUser: 1000, MaxPerConnection: 1000, QueueLength: 100}, nil)
+	c := m.Connect("alice")
+	var subs []*livequery.Subscription
+	for i := range 60 {
+		where := "room = 'a'"
+		if i%3 == 0 {
+			where = "room IN ('a', 'b', 'a')"
+		}
+		s, err := m.Subscribe(c, spec(t, "alice", where))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Start(0, nil)
+		subs = append(subs, s)
+	}
+	removed := map[int]bool{}
+	seq := uint64(0)
+	for _, step := range []int{7, 11, 13} {
+		for i := 0; i < len(subs); i += step {
+			if !removed[i] {
+				m.Unsubscribe(c, subs[i].ID)
+				removed[i] = true
+			}
+		}
+		for _, room := range []string{"a", "b"} {
+			seq++
+			m.OnTableChange(batch("alice", seq, tablestore.ChangeRow{Op: tablestore.OpInsert, Values: r(int64(seq), room, 1)}))
+			for i, s := range subs {
+				got := drain(t, s)
+				want := !removed[i] && (room == "a" || i%3 == 0)
+				if want != (len(got) == 1) || len(got) > 1 {
+					t.Fatalf("step %d room %s: subscription %d (removed %v) got %v", step, room, i, removed[i], got)
+				}
+			}
+		}
+	}
+	m.Disconnect(c)
+	if st := m.Stats(); st.Subscriptions != 0 || st.IndexedPartitions != 0 {
+		t.Fatalf("after disconnect: %+v", st)
+	}
+}

@@ -47,3 +47,24 @@ func RegisterMetrics(reg prometheus.Registerer, m *Manager) error {
 	}
 	return nil
 }
+
+// RegisterGateMetrics registers g's totals with reg: batches received over
+// the bus, duplicates dropped, gaps filled from the object store (and
+// their rows), rows found by the poll.
+func RegisterGateMetrics(reg prometheus.Registerer, g *Gate) error {
+	counter := func(name, help string, v func(GateStats) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v(g.Stats())) })
+	}
+	for _, c := range []prometheus.Collector{
+		counter("floe_live_bus_batches_total", "Change batches received from writer processes (bus).", func(s GateStats) int64 { return s.Received }),
+		counter("floe_live_bus_duplicates_total", "Received change batches dropped as already delivered.", func(s GateStats) int64 { return s.Duplicates }),
+		counter("floe_live_bus_gap_fills_total", "Gaps before a received batch filled from the object store.", func(s GateStats) int64 { return s.GapFills }),
+		counter("floe_live_bus_gap_rows_total", "Changes read from the object store to fill gaps.", func(s GateStats) int64 { return s.GapRows }),
+		counter("floe_live_poll_rows_total", "Changes found by the live node's poll of committed changes.", func(s GateStats) int64 { return s.Polled }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -3,8 +3,6 @@ package livequery
 import (
 	"context"
 	"iter"
-	"log/slog"
-	"time"
 
 	"github.com/floedb/floe/lakehouse/tablestore"
 	"github.com/floedb/floe/manifest"
@@ -49,56 +47,36 @@ func (m *Manager) served() []served {
 	return out
 }
 
-// Poll delivers changes that other processes committed to the object
-// store, until ctx ends: every interval, for each partition with started
-// subscriptions, it reads the committed changes after the last _seq it
-// delivered there (at first: the lowest snapshot of the partition's
-// subscriptions) and hands them to OnTableChange as one batch.
-// Subscribers drop what their snapshot holds, so a change is delivered at
-// most once per subscriber, in _seq order. This is how a live node learns
-// of writes it did not make (the gap fill of a lost publish; with no bus,
-// the only way): a node-mode writer's changes arrive once flushed, a
-// direct-mode writer's (functions) once committed.
-func (m *Manager) Poll(ctx context.Context, r Reader, interval time.Duration) {
-	last := map[[2]string]uint64{}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+// partitionFloor reports whether a partition of table tableID has
+// subscriptions (indexed) and, when floor is asked for, whether any has
+// started and the lowest _seq floor among the started ones.
+func (m *Manager) partitionFloor(tableID, partition string, wantFloor bool) (indexed, started bool, floor uint64) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	pi := m.index[tableID][partition]
+	if pi == nil || pi.empty() {
+		return false, false, 0
+	}
+	if !wantFloor {
+		return true, false, 0
+	}
+	visit := func(s *Subscription) {
+		s.mu.Lock()
+		st, f := s.started, s.floor
+		s.mu.Unlock()
+		if st && (!started || f < floor) {
+			started, floor = true, f
 		}
-		seen := map[[2]string]bool{}
-		for _, sv := range m.served() {
-			k := [2]string{sv.table.ID, sv.partition}
-			seen[k] = true
-			from, ok := last[k]
-			if !ok {
-				from = sv.floor
-			}
-			b := tablestore.ChangeBatch{Table: sv.table, Partition: sv.partition}
-			for cr, err := range r.ReadChanges(ctx, sv.table, sv.partition, from+1, 0) {
-				if err != nil {
-					m.log.LogAttrs(ctx, slog.LevelWarn, "live: poll of committed changes failed; retrying next interval",
-						slog.String("table_id", sv.table.ID), slog.Any("error", err))
-					b.Rows = nil
-					break
-				}
-				b.Rows = append(b.Rows, cr)
-			}
-			if len(b.Rows) == 0 {
-				last[k] = from
-				continue
-			}
-			b.FirstSeq, b.LastSeq = b.Rows[0].Seq, b.Rows[len(b.Rows)-1].Seq
-			m.OnTableChange(b)
-			last[k] = b.LastSeq
-		}
-		for k := range last {
-			if !seen[k] {
-				delete(last, k)
+	}
+	for s := range pi.scan {
+		visit(s)
+	}
+	for _, byVal := range pi.eq {
+		for _, subs := range byVal {
+			for _, s := range subs {
+				visit(s)
 			}
 		}
 	}
+	return true, started, floor
 }

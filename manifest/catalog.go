@@ -205,7 +205,17 @@ type Segment struct {
 	SeqMax        uint64        `json:"seq_max"`
 	SchemaVersion uint32        `json:"schema_version"`
 	Columns       []ColumnStats `json:"columns,omitempty"`
+	// Deleted is how many of the Rows versions are tombstones; nil when
+	// unknown (segments committed before the field existed), which readers
+	// must treat as "may hold tombstones". A segment with Deleted = 0 is
+	// read without the _deleted filter, so count(*) and min/max can be
+	// answered from Parquet metadata. Like Catalog.Views it is omitted when
+	// nil, so a manifest without it is what format 1 always was.
+	Deleted *int64 `json:"deleted,omitempty"`
 }
+
+// NoTombstones reports whether the segment is known to hold no tombstones.
+func (s *Segment) NoTombstones() bool { return s.Deleted != nil && *s.Deleted == 0 }
 
 // ColumnStats are per-column statistics of a segment, keyed by column ID.
 // Min and Max hold the canonical text of a value of the column's type

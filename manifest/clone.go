@@ -34,6 +34,7 @@ func (p *Partition) Clone() *Partition {
 	for i := range out.Segments {
 		s := &out.Segments[i]
 		s.Columns = slices.Clone(s.Columns)
+		s.Deleted = clonePtr(s.Deleted)
 		for j := range s.Columns {
 			cs := &s.Columns[j]
 			cs.Min = clonePtr(cs.Min)

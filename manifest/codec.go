@@ -21,8 +21,8 @@ import (
 // one exception is an optional field omitted when empty that an older
 // reader may refuse rather than misread: Catalog.Views (a catalog without
 // views is byte for byte what format 1 always was; one with views is
-// refused by older builds as corrupt, never read without its views) and
-// Catalog.WarehouseID (likewise).
+// refused by older builds as corrupt, never read without its views),
+// Catalog.WarehouseID and Segment.Deleted (likewise).
 const FormatVersion = 1
 
 // Codec errors. Every decode failure wraps ErrCorrupt, except a document

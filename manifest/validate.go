@@ -429,8 +429,8 @@ func validateTable(p *problems, label tableLabel, t *Table) {
 //   - header: format_version is FormatVersion and version ≥ 1;
 //   - table_id passes ValidateTableID and partition ValidatePartitionKey;
 //   - segment keys are non-empty, valid UTF-8 and unique;
-//   - each segment has 1 ≤ seq_min ≤ seq_max ≤ last_seq, rows and bytes ≥ 0
-//     and schema_version ≥ 1;
+//   - each segment has 1 ≤ seq_min ≤ seq_max ≤ last_seq, rows and bytes ≥ 0,
+//     schema_version ≥ 1 and, when set, 0 ≤ deleted ≤ rows;
 //   - segments are sorted by seq_min and their _seq ranges do not overlap;
 //   - a segment's column stats name each column ID once, with
 //     0 ≤ null_count ≤ rows.
@@ -477,6 +477,9 @@ func (p *Partition) Validate() error {
 		}
 		if s.SchemaVersion < 1 {
 			pr.addf("%s: schema_version must be at least 1", label)
+		}
+		if s.Deleted != nil && (*s.Deleted < 0 || *s.Deleted > s.Rows) {
+			pr.addf("%s: deleted %d is outside 0..rows (%d)", label, *s.Deleted, s.Rows)
 		}
 		cols := make(map[uint32]bool, len(s.Columns))
 		for j := range s.Columns {

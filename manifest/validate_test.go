@@ -212,6 +212,11 @@ func TestValidatePartition(t *testing.T) {
 			want: []string{"stats of column id 1: null_count -1 is outside 0..rows (100)"}},
 		{name: "null count above rows", mutate: func(p *Partition) { p.Segments[0].Columns[0].NullCount = 101 },
 			want: []string{"null_count 101 is outside 0..rows (100)"}},
+		{name: "deleted counted", mutate: func(p *Partition) { p.Segments[0].Deleted = int64Ptr(100) }},
+		{name: "deleted negative", mutate: func(p *Partition) { p.Segments[0].Deleted = int64Ptr(-1) },
+			want: []string{"0001.parquet", "deleted -1 is outside 0..rows (100)"}},
+		{name: "deleted above rows", mutate: func(p *Partition) { p.Segments[0].Deleted = int64Ptr(101) },
+			want: []string{"deleted 101 is outside 0..rows (100)"}},
 		{name: "stats min not utf8", mutate: func(p *Partition) { p.Segments[0].Columns[0].Min = strPtr("\xfe") },
 			want: []string{"stats of column id 1: min", "not valid UTF-8"}},
 	}

@@ -7,7 +7,10 @@
 # GROUP BY over 1M rows vs DuckDB on the same files, system vs shared
 # table, system table initialisation, a view vs the same query written
 # out; the API over loopback: single-row INSERT and PK SELECT latency,
-# 16 concurrent users) and rewrites the
+# 16 concurrent users; live queries: fan-out, idle subscription memory,
+# ramp of 100k subscriptions, hot table with 10k subscribers, insert →
+# notification latency and subscribe with a 1000-row initial load over
+# loopback) and rewrites the
 # results table in docs/BENCHMARKS.md. COUNT (default 5) runs per benchmark;
 # the table shows medians. Compare two runs with benchstat on the raw
 # output kept in bench.out.
@@ -17,7 +20,10 @@ cd "$(dirname "$0")/.."
 count=${COUNT:-5}
 ./scripts/with-s3.sh go test -run '^$' -bench . -benchmem -count "$count" -timeout 30m \
 	./lakehouse/schema ./manifest ./lakehouse/objstore ./lakehouse/wbuf ./lakehouse/segment \
-	./lakehouse/tablestore ./lakehouse/tablestore/duckdbbench ./lakehouse/sqlexec ./server/api | tee bench.out
+	./lakehouse/tablestore ./lakehouse/tablestore/duckdbbench ./lakehouse/sqlexec ./server/api ./livequery | tee bench.out
+# Live queries over loopback (the server package's other benchmarks are
+# startup timings, run on their own).
+go test -run '^$' -bench '^BenchmarkLive' -benchmem -count "$count" -timeout 30m ./server | tee -a bench.out
 
 go run ./internal/tools/benchdoc -in bench.out -doc docs/BENCHMARKS.md \
 	-cmd "make bench (COUNT=$count)" \
@@ -33,4 +39,6 @@ go run ./internal/tools/benchdoc -in bench.out -doc docs/BENCHMARKS.md \
 	-ratio "lookup in a flushed 100k-row segment: decoded / indexed=LookupFlushed/unindexed:LookupFlushed/indexed" \
 	-ratio "INSERT of 1 row inside a flushed key range / outside (goal: at most 1.2)=InsertIntoFlushedRange/rows=1:InsertOneRow/params" \
 	-ratio "GROUP BY 1M rows: after one UPDATE / before (goal: at most 1.1)=GroupBy1M/floe-after-update:GroupBy1M/floe" \
-	-ratio "INSERT with a timestamp literal / without (goal: at most 1.5)=InsertTimestampLiteral/timestamp:InsertTimestampLiteral/none"
+	-ratio "INSERT with a timestamp literal / without (goal: at most 1.5)=InsertTimestampLiteral/timestamp:InsertTimestampLiteral/none" \
+	-ratio "count(*) over 1M rows: Floe / DuckDB read_parquet (goal: at most 1.1)=Scan1M/count/floe:Scan1M/count/duckdb-direct" \
+	-ratio "non-key filter over 1M rows: Floe / DuckDB read_parquet (goal: at most 1.1)=Scan1M/non-key/floe:Scan1M/non-key/duckdb-direct"

@@ -28,8 +28,13 @@ concurrent() {
 # took 500+ s): they run in the plain pass, with their full trial counts.
 readonly multiprocess='^(TestCrash|TestCrashRecovery|TestPowerLoss|TestDirectMultiProcess|TestMultiProcessFS|TestMultiProcessS3|TestCommitCrossProcess)$'
 
+# The Lambda emulator tests run on their own, with -v: their log shows the
+# Connect answers of the functions and the cold start measured.
+readonly rie=github.com/floedb/floe/functions/rie
+
 race=() plain=()
 while IFS=$'\t' read -r pkg dir; do
+	if [[ $pkg == "$rie" ]]; then continue; fi
 	if concurrent "$dir"; then race+=("$pkg"); else plain+=("$pkg"); fi
 done < <(go list -f '{{.ImportPath}}{{"\t"}}{{.Dir}}' ./...)
 
@@ -52,6 +57,9 @@ go test -count=1 -timeout 20m "$@" "${plain[@]}" 2>&1 | tee -a "$log" || status=
 echo "test: the multi-process trials without -race" >&2
 go test -count=1 -timeout 20m -run "$multiprocess" "$@" ./lakehouse/wbuf ./lakehouse/tablestore ./lakehouse/objstore ./manifest 2>&1 |
 	tee -a "$log" || status=1
+
+echo "test: the Lambda functions under the Runtime Interface Emulator (-v)" >&2
+go test -count=1 -timeout 20m -v "$@" "$rie" 2>&1 | tee -a "$log" || status=1
 
 # The heap bound of large segment writes cannot be measured under -race
 # (the detector inflates the heap), so that test runs once more without it.

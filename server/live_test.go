@@ -2,12 +2,17 @@ package server_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,11 +47,17 @@ type liveStream struct {
 // initial rows. JSON over HTTP/1.1 when json is set, else binary.
 func subscribe(t *testing.T, r *running, token, sql string, json bool) (*liveStream, error) {
 	t.Helper()
+	return subscribeWith(t, http.DefaultClient, r, token, sql, json)
+}
+
+// subscribeWith is subscribe over the HTTP client hc.
+func subscribeWith(t *testing.T, hc *http.Client, r *running, token, sql string, json bool) (*liveStream, error) {
+	t.Helper()
 	var opts []connect.ClientOption
 	if json {
 		opts = append(opts, connect.WithProtoJSON())
 	}
-	c := floev1connect.NewLiveServiceClient(http.DefaultClient, r.url, opts...)
+	c := floev1connect.NewLiveServiceClient(hc, r.url, opts...)
 	ctx, cancel := context.WithCancel(context.Background())
 	req := connect.NewRequest(&floev1.SubscribeRequest{Sql: sql})
 	req.Header().Set("Authorization", "Bearer "+token)
@@ -229,18 +240,48 @@ func waitFor(t *testing.T, ok func() bool) {
 	t.Fatal("condition not reached")
 }
 
-// TestLiveManySubscribers: 100 concurrent subscribers over real Connect,
-// four concurrent writers inserting, updating and deleting: each
-// subscriber receives exactly the changes matching its filter, in _seq
-// order, and nothing is held after they disconnect.
+// liveFilter is a subscriber's WHERE over (g, v) with the same predicate
+// in Go, from which the test computes what the subscriber must receive.
+type liveFilter struct {
+	sql   string
+	match func(g, v int) bool
+}
+
+// manyFilters returns subscriber i's filter: equalities (indexed),
+// ranges, IN lists, OR and NOT, so that updates move rows in and out.
+func manyFilters(i int) liveFilter {
+	a, b, th := i%10, (i+3)%10, 20*(i%9)+5
+	switch i % 5 {
+	case 0:
+		return liveFilter{fmt.Sprintf("g = %d", a), func(g, _ int) bool { return g == a }}
+	case 1:
+		return liveFilter{fmt.Sprintf("v < %d", th), func(_, v int) bool { return v < th }}
+	case 2:
+		return liveFilter{fmt.Sprintf("g IN (%d, %d)", a, b), func(g, _ int) bool { return g == a || g == b }}
+	case 3:
+		return liveFilter{fmt.Sprintf("g = %d OR v >= %d", a, 1000+th), func(g, v int) bool { return g == a || v >= 1000+th }}
+	default:
+		return liveFilter{fmt.Sprintf("NOT (g = %d) AND (v <= %d OR v > 1000)", a, th), func(g, v int) bool { return g != a && (v <= th || v > 1000) }}
+	}
+}
+
+// TestLiveManySubscribers: 100 concurrent subscribers over real Connect
+// (half binary, half JSON), each with its own filter, and four concurrent
+// writers inserting, updating and deleting: each subscriber receives
+// exactly the changes its filter selects — computed here from the writes
+// with the filter's Go twin, an update that moves a row out of the filter
+// as a delete and one that moves it in as an insert — in _seq order, and
+// nothing is held after they disconnect.
 func TestLiveManySubscribers(t *testing.T) {
 	r := start(t, nil)
 	root := login(t, r, "root", rootPassword)
 	r.sql(t, root, "CREATE SHARED TABLE public.ev (id BIGINT PRIMARY KEY, g INT, v INT) WITH (ACCESS_LEVEL = 'PUBLIC')")
 	const subs, groups, writers, perWriter = 100, 10, 4, 40
 	streams := make([]*liveStream, subs)
+	filters := make([]liveFilter, subs)
 	for i := range streams {
-		ls, err := subscribe(t, r, root, fmt.Sprintf("SUBSCRIBE TO SELECT id, v FROM public.ev WHERE g = %d", i%groups), i%2 == 0)
+		filters[i] = manyFilters(i)
+		ls, err := subscribe(t, r, root, "SUBSCRIBE TO SELECT id, v FROM public.ev WHERE "+filters[i].sql, i%2 == 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,23 +289,19 @@ func TestLiveManySubscribers(t *testing.T) {
 		ls.initial(t)
 		streams[i] = ls
 	}
-	// Expected per group: an insert per row, then an update (v+1000) for
-	// even ids, then a delete for ids divisible by 3 — as id,v text.
-	want := make([]map[string]int, groups)
-	for g := range want {
-		want[g] = map[string]int{}
+	if st := r.srv.Live.Stats(); st.Subscriptions != subs || st.Connections != subs {
+		t.Fatalf("manager holds %+v, want %d subscriptions", st, subs)
 	}
+	// Each row: inserted with v = k, then v += 1000 for even ids, then
+	// deleted for ids divisible by 3.
 	var wg sync.WaitGroup
 	for w := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rnd := rand.New(rand.NewPCG(uint64(w), 7))
-			_ = rnd
 			for k := range perWriter {
 				id := w*1000 + k
-				g := id % groups
-				r.sql(t, root, fmt.Sprintf("INSERT INTO public.ev VALUES (%d, %d, %d)", id, g, k))
+				r.sql(t, root, fmt.Sprintf("INSERT INTO public.ev VALUES (%d, %d, %d)", id, id%groups, k))
 				if id%2 == 0 {
 					r.sql(t, root, fmt.Sprintf("UPDATE public.ev SET v = v + 1000 WHERE id = %d", id))
 				}
@@ -274,35 +311,52 @@ func TestLiveManySubscribers(t *testing.T) {
 			}
 		}()
 	}
-	for w := range writers {
-		for k := range perWriter {
-			id := w*1000 + k
-			g := id % groups
-			want[g][fmt.Sprintf("insert %d,%d/", id, k)]++
-			v := k
-			if id%2 == 0 {
-				want[g][fmt.Sprintf("update %d,%d/%d,%d", id, k+1000, id, k)]++
-				v = k + 1000
-			}
-			if id%3 == 0 {
-				want[g][fmt.Sprintf("delete /%d,%d", id, v)]++
+	// What each subscriber must receive, from the same plan of writes.
+	want := make([]map[string]int, subs)
+	for i, f := range filters {
+		want[i] = map[string]int{}
+		for w := range writers {
+			for k := range perWriter {
+				id := w*1000 + k
+				g, v := id%groups, k
+				if f.match(g, v) {
+					want[i][fmt.Sprintf("insert %d,%d/", id, v)]++
+				}
+				if id%2 == 0 {
+					was, is := f.match(g, v), f.match(g, v+1000)
+					switch {
+					case was && is:
+						want[i][fmt.Sprintf("update %d,%d/%d,%d", id, v+1000, id, v)]++
+					case was:
+						want[i][fmt.Sprintf("delete /%d,%d", id, v)]++
+					case is:
+						want[i][fmt.Sprintf("insert %d,%d/", id, v+1000)]++
+					}
+					v += 1000
+				}
+				if id%3 == 0 && f.match(g, v) {
+					want[i][fmt.Sprintf("delete /%d,%d", id, v)]++
+				}
 			}
 		}
 	}
 	wg.Wait()
+	// Sentinels after every write: rows (90000+g, g, 1), one of which
+	// every filter matches. A subscriber reads up to its first sentinel,
+	// so an extra change would be seen as well as a missing one.
+	var sentinels []string
+	for g := range groups {
+		sentinels = append(sentinels, fmt.Sprintf("(%d, %d, 1)", 90000+g, g))
+	}
+	r.sql(t, root, "INSERT INTO public.ev VALUES "+strings.Join(sentinels, ", "))
 	var rg sync.WaitGroup
 	for i, ls := range streams {
 		rg.Add(1)
 		go func() {
 			defer rg.Done()
-			g := i % groups
-			n := 0
-			for _, c := range want[g] {
-				n += c
-			}
 			got := map[string]int{}
 			var last uint64
-			for range n {
+			for {
 				c, rs := ls.next(t)
 				if rs != nil {
 					t.Errorf("subscriber %d: resync %v", i, rs)
@@ -312,10 +366,13 @@ func TestLiveManySubscribers(t *testing.T) {
 					t.Errorf("subscriber %d: _seq %d after %d", i, c.Seq, last)
 				}
 				last = c.Seq
+				if strings.HasPrefix(listText(c.GetRow().GetValues()), "900") {
+					break
+				}
 				got[changeText(c)]++
 			}
-			if fmt.Sprint(got) != fmt.Sprint(want[g]) {
-				t.Errorf("subscriber %d (g=%d): got %v\nwant %v", i, g, got, want[g])
+			if fmt.Sprint(got) != fmt.Sprint(want[i]) {
+				t.Errorf("subscriber %d (%s): got %v\nwant %v", i, filters[i].sql, got, want[i])
 			}
 		}()
 	}
@@ -454,4 +511,256 @@ func TestLiveNodeStreamsOtherProcessWrites(t *testing.T) {
 	if fmt.Sprint(got) != "[upsert 3,c/ delete /4,NULL delete /1,NULL]" {
 		t.Fatalf("changes %q", got)
 	}
+}
+
+// TestLiveOverflowResync: over real Connect streams, a subscriber that
+// stops reading while rows keep coming gets, once its queue is full, the
+// changes it was sent, then a resync carrying the _seq of the last one —
+// and resuming from there it receives the rest, so nothing is lost. Its
+// queue never holds more than live.queue_length events (memory bounded),
+// and a subscriber that reads is unaffected: it receives every change,
+// with no resync.
+func TestLiveOverflowResync(t *testing.T) {
+	const queue = 64
+	r := start(t, func(c *config.Config) { c.Live.QueueLength = queue })
+	root := login(t, r, "root", rootPassword)
+	r.sql(t, root, "CREATE SHARED TABLE public.big (id BIGINT PRIMARY KEY, body TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
+	fast, err := subscribe(t, r, root, "SUBSCRIBE TO SELECT id FROM public.big", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fast.cancel()
+	fast.initial(t)
+	// The stalled client's socket has a small receive buffer, so that the
+	// server's writes block after little data, as a slow network's would.
+	small := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return errors.Join(err, serr)
+	}}).DialContext}}
+	slow, err := subscribeWith(t, small, r, root, "SUBSCRIBE TO public.big", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.cancel()
+	slow.initial(t)
+
+	// The fast subscriber reads until the sentinel id -1.
+	fastIDs := make(chan map[int]int, 1)
+	go func() {
+		seen := map[int]int{}
+		for {
+			c, rs := fast.next(t)
+			if rs != nil {
+				t.Errorf("the reading subscriber got %v", rs)
+				break
+			}
+			id, _ := strconv.Atoi(listText(c.Row.Values))
+			if id < 0 {
+				break
+			}
+			seen[id]++
+		}
+		fastIDs <- seen
+	}()
+
+	// Random text: Connect compresses messages, and a repeated letter
+	// would shrink to nothing in the socket buffers.
+	rnd := rand.New(rand.NewPCG(1, 2))
+	raw := make([]byte, 12<<10)
+	const perStmt = 4
+	next, maxDepth, after := 0, 0, 0
+	for after < 10 {
+		if next > 2000*perStmt {
+			t.Fatalf("no resync after %d rows; stats %+v", next, r.srv.Live.Stats())
+		}
+		var vals []string
+		for range perStmt {
+			for i := 0; i < len(raw); i += 8 {
+				binary.LittleEndian.PutUint64(raw[i:], rnd.Uint64())
+			}
+			vals = append(vals, fmt.Sprintf("(%d, '%s')", next, base64.StdEncoding.EncodeToString(raw)))
+			next++
+		}
+		r.sql(t, root, "INSERT INTO public.big VALUES "+strings.Join(vals, ","))
+		for _, l := range r.srv.Live.List(func(string) bool { return true }) {
+			maxDepth = max(maxDepth, l.QueueDepth)
+		}
+		if r.srv.Live.Stats().Resyncs > 0 {
+			after++ // keep writing: the reading subscriber goes on
+		}
+	}
+	total := next
+	r.sql(t, root, "INSERT INTO public.big VALUES (-1, 'end')")
+	if maxDepth > queue {
+		t.Fatalf("a queue held %d events, the limit is %d", maxDepth, queue)
+	}
+
+	// The slow subscriber: what it was sent, then the resync.
+	seen := map[int]int{}
+	var last uint64
+	var rs *floev1.LiveResync
+	for rs == nil {
+		var c *floev1.LiveChange
+		c, rs = slow.next(t)
+		if c != nil {
+			if c.Seq <= last {
+				t.Fatalf("_seq %d after %d", c.Seq, last)
+			}
+			last = c.Seq
+			id, _ := strconv.Atoi(strings.Split(listText(c.Row.Values), ",")[0])
+			seen[id]++
+		}
+	}
+	if rs.FromSeq != last || !strings.Contains(rs.Reason, "fell behind") {
+		t.Fatalf("resync %v after _seq %d", rs, last)
+	}
+	if slow.s.Receive() {
+		t.Fatalf("a message after the resync: %v", slow.s.Msg())
+	}
+	before := len(seen)
+	resumed, err := subscribe(t, r, root, fmt.Sprintf("SUBSCRIBE TO public.big OPTIONS (FROM_SEQ = %d)", rs.FromSeq), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resumed.cancel()
+	for {
+		c, rs := resumed.next(t)
+		if rs != nil {
+			t.Fatalf("resumed stream: %v", rs)
+		}
+		if c.Seq <= last {
+			t.Fatalf("_seq %d after %d", c.Seq, last)
+		}
+		last = c.Seq
+		id, _ := strconv.Atoi(strings.Split(listText(c.Row.Values), ",")[0])
+		if id < 0 {
+			break
+		}
+		seen[id]++
+	}
+	fseen := <-fastIDs
+	for id := range total {
+		if seen[id] != 1 || fseen[id] != 1 {
+			t.Fatalf("row %d: slow subscriber saw it %d times, fast %d", id, seen[id], fseen[id])
+		}
+	}
+	if st := r.srv.Live.Stats(); st.Resyncs != 1 {
+		t.Fatalf("stats %+v: want exactly one resync", st)
+	}
+	t.Logf("%d rows of 16 KiB of text; the stalled subscriber got %d before its resync, the rest on resuming; max queue depth %d", total, before, maxDepth)
+}
+
+// endsWith reads ls to its end and checks the error's code and text.
+func endsWith(t *testing.T, ls *liveStream, code connect.Code, text string) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		for ls.s.Receive() {
+		}
+		done <- ls.s.Err()
+	}()
+	select {
+	case err := <-done:
+		if connect.CodeOf(err) != code || !strings.Contains(err.Error(), text) {
+			t.Fatalf("stream ended with %v, want %v containing %q", err, code, text)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("stream still open, want it ended with %q", text)
+	}
+}
+
+// TestLiveViews: a view that reduces to one table with a supported filter
+// is subscribable, also through another view: the subscriber gets the
+// rows and changes the view shows (its filter and the statement's both
+// apply; a row leaving the view is a delete), and the statement's WHERE
+// may not name a column the view hides. A view that does not reduce
+// (GROUP BY) is refused naming why. Rights are those of SELECT on the
+// view: when the table's access level is raised above the subscriber's
+// role, its stream ends with PERMISSION_DENIED; replacing the view ends
+// a subscription to it.
+func TestLiveViews(t *testing.T) {
+	r := start(t, func(c *config.Config) { c.Live.Heartbeat.Duration = 100 * time.Millisecond })
+	root := login(t, r, "root", rootPassword)
+	r.sql(t, root, "CREATE NAMESPACE app; CREATE USER alice WITH PASSWORD 'alice-pass-1'")
+	r.sql(t, root, "CREATE SHARED TABLE app.msgs (id BIGINT PRIMARY KEY, room TEXT, body TEXT, secret TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
+	r.sql(t, root, "INSERT INTO app.msgs VALUES (1, 'a', 'hi', 's1'), (2, 'b', 'yo', 's2'), (3, 'a', 'x', 's3')")
+	r.sql(t, root, "CREATE VIEW app.room_a AS SELECT id, body FROM msgs WHERE room = 'a'")
+	r.sql(t, root, "CREATE VIEW app.room_a_low AS SELECT id FROM app.room_a WHERE id < 100")
+	r.sql(t, root, "CREATE VIEW app.counts AS SELECT room, count(*) AS n FROM app.msgs GROUP BY room")
+	alice := login(t, r, "alice", "alice-pass-1")
+
+	ls, err := subscribe(t, r, alice, "SUBSCRIBE TO app.room_a WHERE body <> 'x'", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls.cancel()
+	ls.initial(t)
+	if fmt.Sprint(ls.rows) != "[1,hi]" || len(ls.ack.Columns) != 2 || ls.ack.Columns[1].Name != "body" {
+		t.Fatalf("ack %v rows %v", ls.ack, ls.rows)
+	}
+	low, err := subscribe(t, r, alice, "SUBSCRIBE TO SELECT id FROM app.room_a_low", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer low.cancel()
+	low.initial(t)
+	if fmt.Sprint(low.rows) != "[1 3]" {
+		t.Fatalf("nested view rows %v", low.rows)
+	}
+	r.sql(t, root, "INSERT INTO app.msgs VALUES (4, 'b', 'no', 's'), (5, 'a', 'yes', 's'), (200, 'a', 'big', 's')")
+	r.sql(t, root, "UPDATE app.msgs SET room = 'b' WHERE id = 1")
+	want := []string{"insert 5,yes/", "insert 200,big/", "delete /1,hi"}
+	for _, w := range want {
+		if c, rs := ls.next(t); rs != nil || changeText(c) != w {
+			t.Fatalf("view: got %v %v, want %s", c, rs, w)
+		}
+	}
+	for _, w := range []string{"insert 5/", "delete /1"} {
+		if c, rs := low.next(t); rs != nil || changeText(c) != w {
+			t.Fatalf("nested view: got %v %v, want %s", c, rs, w)
+		}
+	}
+
+	for _, tc := range []struct{ sql, code, text string }{
+		{"SUBSCRIBE TO app.room_a WHERE secret = 's1'", "COLUMN_NOT_FOUND", "secret"},
+		{"SUBSCRIBE TO SELECT room FROM app.room_a", "COLUMN_NOT_FOUND", "view app.room_a"},
+		{"SUBSCRIBE TO app.counts", "UNSUPPORTED", "view app.counts cannot be subscribed to"},
+	} {
+		_, err := subscribe(t, r, alice, tc.sql, false)
+		if err == nil || !strings.Contains(err.Error(), tc.text) || floeCode(err) != tc.code {
+			t.Fatalf("%s: %v (%s), want %s mentioning %q", tc.sql, err, floeCode(err), tc.code, tc.text)
+		}
+	}
+
+	// Raising the table's access level above alice's role ends her
+	// subscriptions; replacing the view ends root's.
+	r.sql(t, root, "ALTER TABLE app.msgs SET ACCESS_LEVEL = 'DBA'")
+	endsWith(t, ls, connect.CodePermissionDenied, "")
+	endsWith(t, low, connect.CodePermissionDenied, "")
+	rs, err := subscribe(t, r, root, "SUBSCRIBE TO app.room_a", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.cancel()
+	rs.initial(t)
+	r.sql(t, root, "CREATE OR REPLACE VIEW app.room_a AS SELECT id, body FROM msgs WHERE room = 'b'")
+	endsWith(t, rs, connect.CodeCanceled, "view app.room_a (or a view it reads) was replaced")
+	waitFor(t, func() bool { st := r.srv.Live.Stats(); return st.Subscriptions == 0 })
+}
+
+// floeCode returns the Floe code of a Connect error's ErrorDetail.
+func floeCode(err error) string {
+	var ce *connect.Error
+	if !errors.As(err, &ce) {
+		return ""
+	}
+	for _, d := range ce.Details() {
+		if v, err := d.Value(); err == nil {
+			if ed, ok := v.(*floev1.ErrorDetail); ok {
+				return ed.GetCode()
+			}
+		}
+	}
+	return ""
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/floedb/floe/lakehouse/sqlexec"
 	"github.com/floedb/floe/lakehouse/tablestore"
 	"github.com/floedb/floe/livequery"
+	"github.com/floedb/floe/livequery/bus"
 	"github.com/floedb/floe/server/api"
 )
 
@@ -78,6 +79,11 @@ type Server struct {
 	// registry.
 	Metrics http.Handler
 	opts    Options
+	// Live-bus ends: the publisher of a function with live nodes; the
+	// gate and receiver of a live node.
+	pub  *bus.Publisher
+	gate *livequery.Gate
+	recv *bus.Receiver
 }
 
 // New builds the engine for app's role, the token service (creating the
@@ -108,6 +114,14 @@ func New(ctx context.Context, app *appctx.AppContext, opts Options) (s *Server, 
 	if opts.Changes != nil {
 		sink = teeSink{s.Live, opts.Changes}
 	}
+	if s.pub, err = bus.NewPublisherFromConfig(&cfg, app.NodeID().String(), log); err != nil {
+		return nil, err
+	} else if s.pub != nil {
+		sink = teeSink{sink, s.pub}
+		if err := bus.RegisterMetrics(app.Metrics(), s.pub); err != nil {
+			return nil, fmt.Errorf("server: live-bus metrics: %w", err)
+		}
+	}
 	if s.Node, err = node.Open(ctx, app, node.Deps{Changes: sink}); err != nil {
 		return nil, err
 	}
@@ -123,13 +137,21 @@ func New(ctx context.Context, app *appctx.AppContext, opts Options) (s *Server, 
 		return nil, err
 	}
 	s.Metrics = promhttp.HandlerFor(app.Metrics(), promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})
+	mux := http.NewServeMux()
 	if cfg.Server.MetricsListen == "" {
-		mux := http.NewServeMux()
 		mux.Handle(MetricsPath, s.Metrics)
-		mux.Handle("/", apiSrv)
-		s.Handler = mux
-	} else {
-		s.Handler = apiSrv
+	}
+	mux.Handle("/", apiSrv)
+	s.Handler = mux
+	if cfg.Role == config.RoleLive {
+		s.gate = livequery.NewGate(s.Live, s.Node.Executor)
+		if err := livequery.RegisterGateMetrics(app.Metrics(), s.gate); err != nil {
+			return nil, fmt.Errorf("server: live-bus metrics: %w", err)
+		}
+		if s.recv, err = bus.NewReceiver(&cfg, app.NodeID().String(), s.gate, int(cfg.Server.MaxRequestBytes), log); err != nil {
+			return nil, err
+		}
+		mux.Handle(s.recv.Path, s.recv.Handler)
 	}
 	return s, nil
 }
@@ -199,10 +221,11 @@ func openAuth(ctx context.Context, app *appctx.AppContext, n *node.Node, opts Op
 // stops the API first (in-flight calls get ShutdownGrace), so that the
 // final flush sees every acknowledged write, and flushes (ShutdownFlush).
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
-	if s.App.Config().Role == config.RoleLive {
+	if s.gate != nil {
 		// A live node writes nothing: the changes it streams are the ones
-		// other processes committed to the object store.
-		go s.Live.Poll(ctx, s.Node.Executor, s.App.Config().Live.PollInterval.Duration)
+		// other processes committed, published over the bus (the gate
+		// orders them) or found by this poll.
+		go s.gate.Poll(ctx, s.App.Config().Live.PollInterval.Duration)
 	}
 	log := s.App.Logger()
 	cfg := s.App.Config()
@@ -237,8 +260,16 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 // Close releases the engine. It does not flush: Run's graceful stop does.
 // It is safe on a nil or partly built Server.
 func (s *Server) Close() error {
-	if s != nil && s.Node != nil {
-		return s.Node.Close()
+	if s == nil {
+		return nil
 	}
-	return nil
+	var errs []error
+	if s.pub != nil {
+		errs = append(errs, s.pub.Close())
+	}
+	errs = append(errs, s.recv.Close())
+	if s.Node != nil {
+		errs = append(errs, s.Node.Close())
+	}
+	return errors.Join(errs...)
 }

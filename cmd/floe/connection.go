@@ -99,6 +99,21 @@ func (f *connFlags) resolve(fs *pflag.FlagSet, environ []string) error {
 // http:// URL speaks HTTP/2 without TLS (h2c); the other protocols use
 // HTTP/1.1 there, and all of them negotiate HTTP/2 on https://.
 func (f *connFlags) clients() (floev1connect.AuthServiceClient, floev1connect.QueryServiceClient) {
+	hc, opts := f.transport()
+	return floev1connect.NewAuthServiceClient(hc, f.server, opts...),
+		floev1connect.NewQueryServiceClient(hc, f.server, opts...)
+}
+
+// liveClient returns the LiveService client for the settings (see
+// clients). The HTTP client has no timeout: a subscription's stream
+// lasts until it ends.
+func (f *connFlags) liveClient() floev1connect.LiveServiceClient {
+	hc, opts := f.transport()
+	return floev1connect.NewLiveServiceClient(hc, f.server, opts...)
+}
+
+// transport returns the HTTP client and Connect options of the protocol.
+func (f *connFlags) transport() (*http.Client, []connect.ClientOption) {
 	var protos http.Protocols
 	var opts []connect.ClientOption
 	switch f.protocol {
@@ -116,9 +131,7 @@ func (f *connFlags) clients() (floev1connect.AuthServiceClient, floev1connect.Qu
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.Protocols = &protos
-	hc := &http.Client{Transport: transport}
-	return floev1connect.NewAuthServiceClient(hc, f.server, opts...),
-		floev1connect.NewQueryServiceClient(hc, f.server, opts...)
+	return &http.Client{Transport: transport}, opts
 }
 
 // session is an authenticated connection to one server. It sends the
@@ -130,6 +143,7 @@ type session struct {
 	server  string
 	auth    floev1connect.AuthServiceClient
 	query   floev1connect.QueryServiceClient
+	live    floev1connect.LiveServiceClient
 	timeout time.Duration
 	now     func() time.Time
 
@@ -150,7 +164,7 @@ func errNotLoggedIn(server string) error {
 // (refreshed first when expired).
 func openSession(ctx context.Context, f *connFlags, environ []string, stdin io.Reader, prompt io.Writer) (*session, error) {
 	auth, query := f.clients()
-	s := &session{server: f.server, auth: auth, query: query, timeout: f.timeout, now: time.Now}
+	s := &session{server: f.server, auth: auth, query: query, live: f.liveClient(), timeout: f.timeout, now: time.Now}
 	switch {
 	case f.token != "":
 		s.tok = storedToken{AccessToken: f.token}

@@ -8,6 +8,7 @@
 //	floe logout           forget the stored tokens of a server
 //	floe whoami           print the user and role a server sees
 //	floe sql              run SQL (-c, -f, stdin) or an interactive shell
+//	floe subscribe        print a live query's rows and changes as they arrive
 //	floe version          print the version
 //
 // Every command reads the configuration from --config (or FLOE_CONFIG), the

@@ -53,6 +53,7 @@ func newRootCmd(environ []string, stdout, stderr io.Writer) *cobra.Command {
 		withConfig(newCatalogCmd(c)),
 		withConfig(newStorageCmd(c)),
 		newSQLCmd(c),
+		newSubscribeCmd(c),
 		newLoginCmd(c),
 		newLogoutCmd(c),
 		newWhoAmICmd(c),

@@ -24,12 +24,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"github.com/floedb/floe/functions/internal/fnconfig"
 	"github.com/floedb/floe/lakehouse/appctx"
 	"github.com/floedb/floe/lakehouse/config"
 	"github.com/floedb/floe/server"
@@ -37,7 +37,7 @@ import (
 
 // DefaultDataDir is the data dir when FLOE_DATA_DIR is unset: Lambda lets
 // a function write only under /tmp.
-const DefaultDataDir = "/tmp/floe"
+const DefaultDataDir = fnconfig.DefaultDataDir
 
 // Handler answers one Function URL invocation.
 type Handler func(ctx context.Context, req events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error)
@@ -63,28 +63,11 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-// loadConfig reads the FLOE_* variables of environ over the defaults and
-// forces the function role; the data dir is DefaultDataDir unless
-// FLOE_DATA_DIR sets one.
+// loadConfig reads the FLOE_* variables of environ (fnconfig.Load: role
+// function, data dir DefaultDataDir unless FLOE_DATA_DIR sets one, a node
+// id per container unless FLOE_NODE_ID sets one).
 func loadConfig(environ []string) (config.Config, error) {
-	cfg, err := config.Load("", environ)
-	if err != nil {
-		return config.Config{}, err
-	}
-	cfg.Role = config.RoleFunction
-	if !hasEnv(environ, config.EnvPrefix+"DATA_DIR") {
-		cfg.DataDir = DefaultDataDir
-	}
-	return cfg, nil
-}
-
-func hasEnv(environ []string, name string) bool {
-	for _, kv := range environ {
-		if strings.HasPrefix(kv, name+"=") {
-			return true
-		}
-	}
-	return false
+	return fnconfig.Load(environ, "query")
 }
 
 // newHandler builds the AppContext and the server for cfg (role

@@ -76,10 +76,26 @@ type LiveConfig struct {
 	// Heartbeat is how often an idle subscription stream gets a heartbeat.
 	// Default: 15s.
 	Heartbeat Duration `toml:"heartbeat" help:"interval of heartbeats on idle live-query streams"`
-	// Nodes are the comma-separated base URLs of the live nodes a writer
-	// process publishes committed changes to (BusService.Publish); see
-	// LiveNodes. Default: none.
-	Nodes string `toml:"nodes" help:"comma-separated base URLs of live nodes that receive published changes"`
+	// Bus is how writer processes (the function role) publish committed
+	// changes to live nodes (livequery/bus): "connect" (BusService.Publish
+	// to each of Nodes) or "nats" (one NATS subject, NATSSubject at
+	// NATSURL, that every live node subscribes to). Publishes are signed
+	// with a key derived from auth.jwt_secret, which writers and live
+	// nodes must share. Default: "connect".
+	Bus string `toml:"bus" help:"bus from writers to live nodes: connect or nats"`
+	// Nodes are the comma-separated base URLs of the live nodes a function
+	// process publishes committed changes to (BusService.Publish; bus
+	// "connect"); see LiveNodes. A node-role process does not publish
+	// (live nodes find its changes once flushed, by polling). Default:
+	// none.
+	Nodes string `toml:"nodes" help:"comma-separated base URLs of live nodes that receive published changes (bus connect)"`
+	// NATSURL is the NATS server (or comma-separated servers) of bus
+	// "nats", e.g. "nats://nats-1:4222". Default: none.
+	NATSURL string `toml:"nats_url" help:"NATS server URL(s) of bus nats"`
+	// NATSSubject is the subject changes are published on (bus "nats");
+	// give each warehouse sharing a NATS server its own. Default:
+	// "floe.live.changes".
+	NATSSubject string `toml:"nats_subject" help:"NATS subject of bus nats; one per warehouse"`
 	// PollInterval is how often a live node reads the manifests of the
 	// partitions it serves to fill changes whose publish it missed.
 	// Default: 2s.
@@ -372,7 +388,8 @@ func Default() Config {
 			GCRetention: Duration{24 * time.Hour}, GCGrace: Duration{time.Hour}},
 		Lease: LeaseConfig{Duration: Duration{10 * time.Second}, RequestGrace: Duration{5 * time.Second}},
 		Live: LiveConfig{MaxSubscriptionsPerUser: 100, MaxSubscriptionsPerConnection: 20, QueueLength: 1024,
-			MaxMessageBytes: 4 << 20, Heartbeat: Duration{15 * time.Second}, PollInterval: Duration{2 * time.Second}},
+			MaxMessageBytes: 4 << 20, Heartbeat: Duration{15 * time.Second}, PollInterval: Duration{2 * time.Second},
+			Bus: BusConnect, NATSSubject: "floe.live.changes"},
 	}
 }
 
@@ -382,6 +399,25 @@ const (
 	RoleFunction = "function"
 	RoleLive     = "live"
 )
+
+// Buses (LiveConfig.Bus).
+const (
+	BusConnect = "connect"
+	BusNATS    = "nats"
+)
+
+// Publishes reports whether this process publishes its committed changes
+// to live nodes: a function with live nodes (bus connect) or a NATS
+// server (bus nats).
+func (c *Config) Publishes() bool {
+	if c.Role != RoleFunction {
+		return false
+	}
+	if c.Live.Bus == BusNATS {
+		return c.Live.NATSURL != ""
+	}
+	return len(c.LiveNodes()) > 0
+}
 
 // LiveNodes returns the base URLs of Live.Nodes, without blanks.
 func (c *Config) LiveNodes() []string {
@@ -550,6 +586,31 @@ func (c *Config) Validate() error {
 		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 			bad(fmt.Sprintf("live.nodes[%d]", i), "%q must start with http:// or https://", u)
 		}
+	}
+	switch c.Live.Bus {
+	case BusConnect:
+		if c.Live.NATSURL != "" {
+			bad("live.nats_url", "is set but live.bus is %q; set live.bus = \"nats\" to use NATS", c.Live.Bus)
+		}
+	case BusNATS:
+		if len(c.LiveNodes()) > 0 {
+			bad("live.nodes", "are the live nodes of bus \"connect\"; with live.bus = \"nats\" the live nodes subscribe to live.nats_subject instead")
+		}
+		if c.Live.NATSURL == "" && (c.Role == RoleFunction || c.Role == RoleLive) {
+			bad("live.nats_url", "is required when live.bus is \"nats\" (e.g. \"nats://127.0.0.1:4222\")")
+		}
+		if strings.TrimSpace(c.Live.NATSSubject) == "" || strings.ContainsAny(c.Live.NATSSubject, " \t*>") {
+			bad("live.nats_subject", "%q must be a NATS subject without blanks or wildcards", c.Live.NATSSubject)
+		}
+	default:
+		bad("live.bus", "%q is not one of connect, nats", c.Live.Bus)
+	}
+	if c.Publishes() && c.Auth.JWTSecret == "" {
+		bad("auth.jwt_secret", "is required to publish changes to live nodes (live.nodes or live.nats_url): "+
+			"publishes are signed with a key derived from it, so writers and live nodes must share it")
+	}
+	if c.Role == RoleLive && c.Live.Bus == BusNATS && c.Auth.JWTSecret == "" {
+		bad("auth.jwt_secret", "is required on a live node of bus \"nats\": it verifies the publishes with a key derived from the writers' shared secret")
 	}
 	if c.Auth.JWTSecret != "" && len(c.Auth.JWTSecret) < 32 {
 		bad("auth.jwt_secret", "must be at least 32 bytes long (got %d); leave it empty to generate one", len(c.Auth.JWTSecret))

@@ -351,3 +351,94 @@ func TestRunOnce(t *testing.T) {
 		t.Fatalf("rows: %v", got)
 	}
 }
+
+// RunSelected runs only the selected jobs on the selected tables, returns
+// their finished records (also given to the sink), rejects unknown jobs,
+// and finds nothing to do when run again.
+func TestRunSelected(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{now: time.Now()}
+	store, buf := storeOn(t, objstore.NewMem(), clock.Now)
+	a, b := testTable("tblaa", "a"), testTable("tblbb", "b")
+	for _, tb := range []*manifest.Table{a, b} {
+		for i := range 3 {
+			if _, err := store.Write(ctx, tb, "", []tablestore.Change{upsert(int64(i), "v")}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := store.Flush(ctx, tb, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := store.Write(ctx, tb, "", []tablestore.Change{upsert(9, "buffered")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sink := &memSink{}
+	env := Env{NodeID: "maint-sel", Sink: sink, Clock: clock.Now}
+	sc, err := NewScheduler(Options{
+		Store:   store,
+		Tables:  func(context.Context) ([]*manifest.Table, error) { return []*manifest.Table{a, b}, nil },
+		Flusher: NewFlusher(store, buf, lookupOf(a, b), FlushPolicy{}, env),
+		Schedule: Schedule{Compaction: tablestore.CompactOptions{MinSegments: 3},
+			GCOptions: tablestore.GCOptions{Retention: time.Minute, GracePeriod: time.Minute}},
+		Env: env,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.RunSelected(ctx, Selection{Kinds: []string{"compact", "vacuum"}}); err == nil || !strings.Contains(err.Error(), `"vacuum" is not a job`) {
+		t.Fatalf("unknown job: %v", err)
+	}
+	if len(sink.finished("")) != 0 {
+		t.Fatalf("a refused selection ran jobs: %+v", sink.finished(""))
+	}
+	summary := func(recs []Record) string {
+		var out []string
+		for _, r := range recs {
+			if r.NodeID != "maint-sel" || r.Trigger != "maintenance" || r.Status != Completed {
+				t.Fatalf("record %+v", r)
+			}
+			out = append(out, r.Kind+":"+r.TableID)
+		}
+		return strings.Join(out, ",")
+	}
+	// Compaction only, of table b only (listed before flush: the order is
+	// fixed): a's segments and both buffers are untouched.
+	recs, err := sc.RunSelected(ctx, Selection{TableIDs: []string{b.ID}, Kinds: []string{KindCompact}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := summary(recs); got != "compact:tblbb" {
+		t.Fatalf("compact b: %s", got)
+	}
+	if got := summary(sink.finished("")); got != "compact:tblbb" {
+		t.Fatalf("sink after compact b: %s", got)
+	}
+	if buf.Stats().Rows != 2 {
+		t.Fatalf("buffered rows after a compaction-only run: %d", buf.Stats().Rows)
+	}
+	// Everything on a: flush and compaction (GC waits for the retention).
+	recs, err = sc.RunSelected(ctx, Selection{TableIDs: []string{a.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := summary(recs); got != "flush:tblaa,compact:tblaa" {
+		t.Fatalf("all jobs of a: %s", got)
+	}
+	// Again: nothing left to do.
+	if recs, err = sc.RunSelected(ctx, Selection{TableIDs: []string{a.ID}}); err != nil || len(recs) != 0 {
+		t.Fatalf("second run: %+v %v", recs, err)
+	}
+	clock.Advance(time.Hour)
+	if recs, err = sc.RunSelected(ctx, Selection{Kinds: []string{KindGC}}); err != nil || summary(recs) != "gc:tblaa,gc:tblbb" {
+		t.Fatalf("gc after the retention: %s %v", summary(recs), err)
+	}
+	if buf.Stats().Rows != 1 {
+		t.Fatalf("buffered rows: %d, want b's one", buf.Stats().Rows)
+	}
+	for _, tb := range []*manifest.Table{a, b} {
+		if got := scanIDs(t, store, tb, ""); !slices.Equal(got, []int64{0, 1, 2, 9}) {
+			t.Fatalf("rows of %s: %v", tb.ID, got)
+		}
+	}
+}

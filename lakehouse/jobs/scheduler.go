@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,10 +34,11 @@ type Schedule struct {
 	GCOptions tablestore.GCOptions
 }
 
-// Evictor deletes the expired rows of every STREAM table (the executor,
-// which serializes them with the statements writing each partition).
+// Evictor deletes the expired rows of every STREAM table, or of those of
+// tableIDs if any are given (the executor, which serializes them with the
+// statements writing each partition).
 type Evictor interface {
-	EvictExpired(ctx context.Context) ([]Eviction, error)
+	EvictExpired(ctx context.Context, tableIDs ...string) ([]Eviction, error)
 }
 
 // Eviction is what one EvictExpired run removed from one table.
@@ -106,11 +110,12 @@ func (s *Scheduler) Run(ctx context.Context, shutdownTimeout time.Duration) erro
 		})
 	}
 	sc := s.opts.Schedule
+	env := &s.opts.Env
 	if s.opts.Evictor != nil {
-		every(sc.Evict, func(ctx context.Context) { s.evict(ctx, "ttl") })
+		every(sc.Evict, func(ctx context.Context) { _ = s.evict(ctx, env, "ttl", nil) })
 	}
-	every(sc.Compact, func(ctx context.Context) { _ = s.compact(ctx, "schedule") })
-	every(sc.GC, func(ctx context.Context) { _ = s.collect(ctx, "schedule") })
+	every(sc.Compact, func(ctx context.Context) { _ = s.compact(ctx, env, "schedule", nil) })
+	every(sc.GC, func(ctx context.Context) { _ = s.collect(ctx, env, "schedule", nil) })
 	var err error
 	if s.opts.Flusher != nil {
 		err = s.opts.Flusher.Run(ctx, shutdownTimeout)
@@ -123,25 +128,123 @@ func (s *Scheduler) Run(ctx context.Context, shutdownTimeout time.Duration) erro
 
 // RunOnce runs every job once, in order — flush everything buffered,
 // evict, compact, collect garbage — and returns the errors of the jobs
-// that failed (each also recorded). It is the maintenance function's entry
-// point, and usable in a node besides Run.
+// that failed (each also recorded). It is usable in a node besides Run;
+// the maintenance function calls RunSelected.
 func (s *Scheduler) RunOnce(ctx context.Context) error {
+	_, err := s.RunSelected(ctx, Selection{})
+	return err
+}
+
+// Selection says which jobs RunSelected runs, on which tables.
+type Selection struct {
+	// TableIDs limits the jobs to these tables; empty: every table.
+	TableIDs []string
+	// Kinds are the jobs to run (KindFlush, KindEvict, KindCompact,
+	// KindGC), in any order; empty: all four.
+	Kinds []string
+}
+
+// Validate reports kinds that are not jobs.
+func (sel Selection) Validate() error {
 	var errs []error
-	if s.opts.Flusher != nil {
-		errs = append(errs, s.opts.Flusher.flushBuffered(ctx, "", "maintenance"))
+	for _, k := range sel.Kinds {
+		if !slices.Contains(allKinds, k) {
+			errs = append(errs, fmt.Errorf("jobs: %q is not a job: want one of %s", k, strings.Join(allKinds, ", ")))
+		}
 	}
-	if s.opts.Evictor != nil {
-		errs = append(errs, s.evict(ctx, "maintenance"))
-	}
-	errs = append(errs, s.compact(ctx, "maintenance"), s.collect(ctx, "maintenance"))
 	return errors.Join(errs...)
 }
 
-// evict runs the Evictor and records a job per table it evicted rows of.
-func (s *Scheduler) evict(ctx context.Context, trigger string) error {
-	env := &s.opts.Env
+// allKinds are the jobs in the order RunSelected runs them.
+var allKinds = []string{KindFlush, KindEvict, KindCompact, KindGC}
+
+func (sel Selection) runs(kind string) bool {
+	return len(sel.Kinds) == 0 || slices.Contains(sel.Kinds, kind)
+}
+
+// RunSelected runs the jobs of sel once on its tables, always in the order
+// flush, evict, compact, collect garbage (whatever order sel lists them
+// in), with trigger "maintenance". It returns the finished records of the
+// jobs that did something or failed (each also given to the Sink, which
+// stores it in system.jobs) and the errors of the jobs that failed. A
+// flush has nothing to do in a process without a write buffer, eviction
+// nothing without an Evictor.
+//
+// Every job is idempotent and safe beside writers and other RunSelected
+// calls, in this process or another: compaction commits only if the
+// segments it merged are still listed (else ErrCompactionConflict, which
+// is neither an error nor a job here: someone else compacted), GC deletes only what no
+// kept version lists, eviction deletes only expired rows. A second run
+// right after a first finds nothing to do.
+//
+// It is the maintenance function's entry point.
+func (s *Scheduler) RunSelected(ctx context.Context, sel Selection) ([]Record, error) {
+	if err := sel.Validate(); err != nil {
+		return nil, err
+	}
+	col := &collector{next: s.opts.Env.Sink}
+	env := s.opts.Env
+	env.Sink = col
+	const trigger = "maintenance"
+	var errs []error
+	if sel.runs(KindFlush) && s.opts.Flusher != nil {
+		f := *s.opts.Flusher // a copy with the collecting sink (Flusher holds no lock)
+		f.env.Sink = &collector{next: f.env.Sink, into: col}
+		if len(sel.TableIDs) == 0 {
+			errs = append(errs, f.flushBuffered(ctx, "", trigger))
+		}
+		for _, id := range sel.TableIDs {
+			errs = append(errs, f.flushBuffered(ctx, id, trigger))
+		}
+	}
+	if sel.runs(KindEvict) && s.opts.Evictor != nil {
+		errs = append(errs, s.evict(ctx, &env, trigger, sel.TableIDs))
+	}
+	if sel.runs(KindCompact) {
+		errs = append(errs, s.compact(ctx, &env, trigger, sel.TableIDs))
+	}
+	if sel.runs(KindGC) {
+		errs = append(errs, s.collect(ctx, &env, trigger, sel.TableIDs))
+	}
+	return col.records(), errors.Join(errs...)
+}
+
+// collector keeps the finished records it sees (in its own list, or in
+// into's) and passes every record on to next.
+type collector struct {
+	next Sink
+	into *collector
+	mu   sync.Mutex
+	recs []Record
+}
+
+func (c *collector) RecordJob(ctx context.Context, r Record) error {
+	if r.Status != Running {
+		dst := c
+		if c.into != nil {
+			dst = c.into
+		}
+		dst.mu.Lock()
+		dst.recs = append(dst.recs, r)
+		dst.mu.Unlock()
+	}
+	if c.next == nil {
+		return nil
+	}
+	return c.next.RecordJob(ctx, r)
+}
+
+func (c *collector) records() []Record {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.recs)
+}
+
+// evict runs the Evictor on tableIDs (nil: all) and records a job per
+// table it evicted rows of.
+func (s *Scheduler) evict(ctx context.Context, env *Env, trigger string, tableIDs []string) error {
 	start := env.Clock()
-	evs, err := s.opts.Evictor.EvictExpired(ctx)
+	evs, err := s.opts.Evictor.EvictExpired(ctx, tableIDs...)
 	for _, ev := range evs {
 		if ev.Rows == 0 {
 			continue
@@ -159,14 +262,18 @@ func (s *Scheduler) evict(ctx context.Context, trigger string) error {
 }
 
 // eachPartition calls f for every partition with objects of every table
-// of the current catalog, and returns the errors of all that failed.
-func (s *Scheduler) eachPartition(ctx context.Context, f func(t *manifest.Table, partition string) error) error {
+// of the current catalog (of tableIDs only, if not empty), and returns the
+// errors of all that failed.
+func (s *Scheduler) eachPartition(ctx context.Context, tableIDs []string, f func(t *manifest.Table, partition string) error) error {
 	tables, err := s.opts.Tables(ctx)
 	if err != nil {
 		return fmt.Errorf("jobs: list tables: %w", err)
 	}
 	var errs []error
 	for _, t := range tables {
+		if len(tableIDs) > 0 && !slices.Contains(tableIDs, t.ID) {
+			continue
+		}
 		parts, err := s.opts.Store.Partitions(ctx, t.ID)
 		if err != nil {
 			errs = append(errs, err)
@@ -184,13 +291,17 @@ func (s *Scheduler) eachPartition(ctx context.Context, f func(t *manifest.Table,
 
 // compact compacts every partition that has a run of small segments and
 // records a job for each that merged something or failed.
-func (s *Scheduler) compact(ctx context.Context, trigger string) error {
-	env := &s.opts.Env
-	return s.eachPartition(ctx, func(t *manifest.Table, p string) error {
+func (s *Scheduler) compact(ctx context.Context, env *Env, trigger string, tableIDs []string) error {
+	return s.eachPartition(ctx, tableIDs, func(t *manifest.Table, p string) error {
 		r := env.start(KindCompact, trigger, t, p)
 		res, err := s.opts.Store.Compact(ctx, t, p, s.opts.Schedule.Compaction)
 		if errors.Is(err, tablestore.ErrCompactionConflict) {
-			err = nil // someone else compacted: nothing lost, retried next time
+			// Someone else compacted these segments first: nothing was
+			// committed (its outputs were deleted), so there is no job
+			// to record; what is left is looked at next time.
+			env.Logger.LogAttrs(ctx, slog.LevelDebug, "compaction lost to a concurrent one", slog.String("table", t.ID),
+				slog.String("partition", p), slog.Any("err", err))
+			return nil
 		}
 		if err == nil && res.SegmentsIn == 0 {
 			return nil
@@ -203,9 +314,8 @@ func (s *Scheduler) compact(ctx context.Context, trigger string) error {
 
 // collect garbage-collects every partition and records a job for each
 // that deleted something or failed.
-func (s *Scheduler) collect(ctx context.Context, trigger string) error {
-	env := &s.opts.Env
-	return s.eachPartition(ctx, func(t *manifest.Table, p string) error {
+func (s *Scheduler) collect(ctx context.Context, env *Env, trigger string, tableIDs []string) error {
+	return s.eachPartition(ctx, tableIDs, func(t *manifest.Table, p string) error {
 		r := env.start(KindGC, trigger, t, p)
 		res, err := s.opts.Store.CollectGarbage(ctx, t, p, s.opts.Schedule.GCOptions)
 		deleted := int64(res.ManifestsDeleted + res.SegmentsDeleted)

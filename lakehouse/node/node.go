@@ -134,6 +134,34 @@ func Open(ctx context.Context, app *appctx.AppContext, deps Deps) (_ *Node, err 
 		Logger:          log.With(slog.String("component", "tablestore")),
 		Clock:           clock,
 	}
+	// DuckDB starts (its open and the size guard's macros cost tens of
+	// milliseconds of CPU) while the storage below waits on the object
+	// store and the disk: the two share nothing until sqlexec.New.
+	engineCfg := duckengine.Config{
+		AllowedDirs:   []string{cacheDir},
+		MemoryLimit:   cfg.Query.MemoryLimit,
+		Threads:       cfg.Query.Threads,
+		MaxValueBytes: cfg.Query.MaxValueBytes,
+	}
+	var (
+		engine     *duckengine.Engine
+		engineErr  error
+		engineDone = make(chan struct{})
+	)
+	go func() {
+		defer close(engineDone)
+		engine, engineErr = duckengine.Open(ctx, engineCfg)
+	}()
+	defer func() {
+		// On a failure the engine is waited for, and closed unless the
+		// node owns it (n.Close closes it then).
+		if err != nil {
+			<-engineDone
+			if engine != nil && n.Engine == nil {
+				engine.Close()
+			}
+		}
+	}()
 	var writes writePath
 	switch cfg.Role {
 	case config.RoleNode:
@@ -152,15 +180,11 @@ func Open(ctx context.Context, app *appctx.AppContext, deps Deps) (_ *Node, err 
 	}
 
 	n.writes = writes
-	n.Engine, err = duckengine.Open(ctx, duckengine.Config{
-		AllowedDirs:   []string{cacheDir},
-		MemoryLimit:   cfg.Query.MemoryLimit,
-		Threads:       cfg.Query.Threads,
-		MaxValueBytes: cfg.Query.MaxValueBytes,
-	})
-	if err != nil {
-		return nil, err
+	<-engineDone
+	if engineErr != nil {
+		return nil, engineErr
 	}
+	n.Engine = engine
 	n.Admission = admission.New(admission.Config{
 		Slots: cfg.Query.MaxConcurrent, PerUser: cfg.Query.MaxConcurrentPerUser,
 		Queue: cfg.Query.QueueLength, QueueWait: cfg.Query.QueueWait.Duration,
@@ -473,10 +497,17 @@ func (n *Node) drain(ctx context.Context) (int64, error) {
 	return left, errors.Join(errs...)
 }
 
-// Serving reports whether the node holds a valid writer lease (for the
-// health check): false once another node took over, while the lease could
-// not be renewed, and after it was released.
-func (n *Node) Serving() bool { return n.Lease.Serving() }
+// Serving reports whether the process can serve (for the health check):
+// in the node role, whether it holds a valid writer lease (false once
+// another node took over, while the lease could not be renewed, and after
+// it was released); in the function and live roles, which hold no lease,
+// always.
+func (n *Node) Serving() bool {
+	if n.Lease == nil {
+		return true
+	}
+	return n.Lease.Serving()
+}
 
 // Close releases DuckDB and the buffer, stops the lease renewals and
 // unlocks the data dir. It does not flush or release the lease: use Run's

@@ -328,3 +328,19 @@ func waitRows(t *testing.T, p *process, sql string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// The health check's Serving is true in the roles without a writer lease
+// (function, live): they serve as long as they run.
+func TestServingWithoutLease(t *testing.T) {
+	objects := filepath.Join(t.TempDir(), "objects")
+	n := open(t, fsConfig(t, "node", "node-a", objects), nil)
+	if !n.n.Serving() {
+		t.Fatal("node with its lease: not serving")
+	}
+	for _, role := range []string{"function", "live"} {
+		p := open(t, fsConfig(t, role, role+"-1", objects), nil)
+		if p.n.Lease != nil || !p.n.Serving() {
+			t.Fatalf("%s: lease %v, serving %v", role, p.n.Lease, p.n.Serving())
+		}
+	}
+}

@@ -173,5 +173,6 @@ func (i Info) Segment(key string) manifest.Segment {
 		SeqMax:        i.SeqMax,
 		SchemaVersion: i.SchemaVersion,
 		Columns:       i.Columns,
+		Deleted:       &i.Deleted,
 	}
 }

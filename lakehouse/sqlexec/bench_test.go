@@ -141,6 +141,58 @@ func BenchmarkGroupBy1M(b *testing.B) {
 	})
 }
 
+// BenchmarkScan1M: count(*), a selective key-range filter and a
+// non-key filter over 1M rows in 10 flushed segments, through Floe's SQL
+// and by DuckDB read_parquet on the same cached files (goal: Floe within
+// 1.1× of DuckDB, issue 15).
+func BenchmarkScan1M(b *testing.B) {
+	h := newHarness(b)
+	h.must(svc, "CREATE TABLE big (id BIGINT PRIMARY KEY, g INT, v DOUBLE) WITH (ACCESS_LEVEL = 'PUBLIC')")
+	for c := range 10 {
+		h.must(svc, fmt.Sprintf("INSERT INTO big SELECT i, i %% 100, i * 0.5 FROM range(%d, %d) t(i)", c*100_000, (c+1)*100_000))
+		h.must(svc, "FLUSH TABLE big")
+	}
+	ctx := context.Background()
+	h.must(alice, "SELECT count(*) FROM big") // fills the segment cache
+	files, _ := filepath.Glob(filepath.Join(h.node.Cache.Dir(), "*.parquet"))
+	if len(files) != 10 {
+		b.Fatalf("%d cached segments, want 10", len(files))
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.Exec("SET threads = 2")
+	list := "read_parquet(['" + strings.Join(files, "', '") + "'])"
+	for _, q := range []struct{ name, sql string }{
+		{"count", "SELECT count(*) FROM %s"},
+		{"key-range", "SELECT count(*), sum(v) FROM %s WHERE id BETWEEN 500000 AND 500999"},
+		{"non-key", "SELECT count(*), sum(v) FROM %s WHERE g = 7"},
+		{"min-max", "SELECT min(id), max(id) FROM %s"},
+	} {
+		b.Run(q.name+"/floe", func(b *testing.B) {
+			for b.Loop() {
+				res, err := h.node.Executor.Execute(ctx, alice, sqlexec.Request{SQL: fmt.Sprintf(q.sql, "big")})
+				if err != nil || len(res[0].Rows) != 1 {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(q.name+"/duckdb-direct", func(b *testing.B) {
+			for b.Loop() {
+				rows, err := db.QueryContext(ctx, fmt.Sprintf(q.sql, list))
+				if err != nil {
+					b.Fatal(err)
+				}
+				for rows.Next() {
+				}
+				rows.Close()
+			}
+		})
+	}
+}
+
 // BenchmarkSystemVsShared: the same query on system.jobs and on a shared
 // table of equal size and shape (goal: within 5%).
 func BenchmarkSystemVsShared(b *testing.B) {

@@ -162,19 +162,10 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 		return "", err
 	}
 	var sources []string // the files' source, then the buffer's
-	// readFiles is the source of the given files, by field id.
+	// readFiles is the source of the given files: every column, _seq and
+	// _deleted (see filesSQL).
 	readFiles := func(files []tablestore.ScanFile) string {
-		paths := make([]string, len(files))
-		for i, f := range files {
-			paths[i] = duckengine.Literal(f.Path)
-		}
-		var m strings.Builder
-		for _, c := range all {
-			fmt.Fprintf(&m, "%d: {name: %s, type: %s, default_value: %s}, ", c.id, duckengine.Literal(c.name), duckengine.Literal(c.duckType), c.missing)
-		}
-		fmt.Fprintf(&m, "%d: {name: '_seq', type: 'BIGINT', default_value: NULL}, %d: {name: '_deleted', type: 'BOOLEAN', default_value: NULL}",
-			segment.SeqFieldID, segment.DeletedFieldID)
-		return fmt.Sprintf("SELECT * FROM read_parquet([%s], schema = map {%s})", strings.Join(paths, ", "), m.String())
+		return filesSQL(def.SchemaVersion, all, files)
 	}
 	if len(fs.Files) > 0 {
 		sources = append(sources, readFiles(fs.Files))
@@ -235,7 +226,12 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 		}
 		body = "SELECT " + strings.Join(casts, ", ") + " WHERE false"
 	case fs.Disjoint():
-		body = fmt.Sprintf("SELECT %s FROM (%s) WHERE %s", proj, strings.Join(sources, " UNION ALL "), where)
+		// No key in two sources: each source's live rows as they are.
+		parts := fileSelects(def.SchemaVersion, all, fs.Files, proj, filter)
+		if len(fs.Buffered) > 0 {
+			parts = append(parts, fmt.Sprintf("SELECT %s FROM (%s) WHERE %s", proj, sources[len(sources)-1], where))
+		}
+		body = strings.Join(parts, " UNION ALL ")
 	case len(sources) == 2 && fs.FilesDisjoint():
 		// Only the buffer overlaps the files (say, after an UPDATE): a file
 		// row is current unless its key is buffered, so the files whose
@@ -255,9 +251,7 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 			parts = append(parts, fmt.Sprintf("SELECT %s FROM (SELECT * FROM (%s) ANTI JOIN (SELECT %s FROM (%s)) USING (%s)) WHERE %s",
 				proj, readFiles(overlapped), keys, sources[1], keys, where))
 		}
-		if len(clean) > 0 {
-			parts = append(parts, fmt.Sprintf("SELECT %s FROM (%s) WHERE %s", proj, readFiles(clean), where))
-		}
+		parts = append(parts, fileSelects(def.SchemaVersion, all, clean, proj, filter)...)
 		body = strings.Join(parts, " UNION ALL ")
 	default:
 		body = fmt.Sprintf("SELECT %s FROM (%s) QUALIFY row_number() OVER (PARTITION BY %s ORDER BY _seq DESC) = 1 AND %s",
@@ -268,6 +262,98 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 		return "", err
 	}
 	return name, nil
+}
+
+// filesSQL is a source of the rows of files with every column of all,
+// then _seq and _deleted. A segment written in the table's current schema
+// version (current) holds exactly the current columns under their current
+// names, so it is read by plain read_parquet, which keeps DuckDB's
+// projection and filter pushdown and metadata-only count(*); older
+// segments (written before a rename, drop or add) are read by field id
+// (read_parquet's schema parameter), which maps renamed columns, drops
+// dropped ones and fills added ones with their initial default.
+func filesSQL(current uint32, all []scanColumn, files []tablestore.ScanFile) string {
+	var plain, mapped []tablestore.ScanFile
+	for _, f := range files {
+		if f.Segment.SchemaVersion == current {
+			plain = append(plain, f)
+		} else {
+			mapped = append(mapped, f)
+		}
+	}
+	var parts []string
+	if len(plain) > 0 {
+		parts = append(parts, plainRead(all, plain))
+	}
+	if len(mapped) > 0 {
+		parts = append(parts, mappedRead(all, mapped))
+	}
+	return strings.Join(parts, " UNION ALL ")
+}
+
+// fileSelects returns "SELECT proj FROM … WHERE …" over files, one per
+// group of files read alike: segments known to hold no tombstones
+// (manifest.Segment.NoTombstones) are read without the _deleted filter,
+// so count(*) and min/max over them can come from Parquet metadata; the
+// others keep it. filter, if set, applies to all rows.
+func fileSelects(current uint32, all []scanColumn, files []tablestore.ScanFile, proj, filter string) []string {
+	var clean, dirty []tablestore.ScanFile
+	for _, f := range files {
+		if f.Segment.NoTombstones() {
+			clean = append(clean, f)
+		} else {
+			dirty = append(dirty, f)
+		}
+	}
+	var out []string
+	if len(clean) > 0 {
+		sel := fmt.Sprintf("SELECT %s FROM (%s)", proj, filesSQL(current, all, clean))
+		if filter != "" {
+			sel += " WHERE " + filter
+		}
+		out = append(out, sel)
+	}
+	if len(dirty) > 0 {
+		where := "NOT _deleted"
+		if filter != "" {
+			where += " AND (" + filter + ")"
+		}
+		out = append(out, fmt.Sprintf("SELECT %s FROM (%s) WHERE %s", proj, filesSQL(current, all, dirty), where))
+	}
+	return out
+}
+
+func parquetList(files []tablestore.ScanFile) string {
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = duckengine.Literal(f.Path)
+	}
+	return "[" + strings.Join(paths, ", ") + "]"
+}
+
+// plainRead reads segments of the current schema version by column name.
+// The casts are no-ops where the file's type already is the column's
+// (DuckDB drops them), and otherwise convert exactly as read_parquet's
+// schema parameter would.
+func plainRead(all []scanColumn, files []tablestore.ScanFile) string {
+	sel := make([]string, 0, len(all)+2)
+	for _, c := range all {
+		id := duckengine.Ident(c.name)
+		sel = append(sel, fmt.Sprintf("CAST(%s AS %s) AS %s", id, c.duckType, id))
+	}
+	sel = append(sel, "_seq", "_deleted")
+	return fmt.Sprintf("SELECT %s FROM read_parquet(%s)", strings.Join(sel, ", "), parquetList(files))
+}
+
+// mappedRead reads segments by Parquet field id.
+func mappedRead(all []scanColumn, files []tablestore.ScanFile) string {
+	var m strings.Builder
+	for _, c := range all {
+		fmt.Fprintf(&m, "%d: {name: %s, type: %s, default_value: %s}, ", c.id, duckengine.Literal(c.name), duckengine.Literal(c.duckType), c.missing)
+	}
+	fmt.Fprintf(&m, "%d: {name: '_seq', type: 'BIGINT', default_value: NULL}, %d: {name: '_deleted', type: 'BOOLEAN', default_value: NULL}",
+		segment.SeqFieldID, segment.DeletedFieldID)
+	return fmt.Sprintf("SELECT * FROM read_parquet(%s, schema = map {%s})", parquetList(files), m.String())
 }
 
 func columnIndex(t *manifest.Table, name string) int {

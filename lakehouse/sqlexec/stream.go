@@ -38,19 +38,21 @@ func (x *Executor) expiryFilter(def *manifest.Table) string {
 	return fmt.Sprintf("%s > TIMESTAMPTZ %s", duckengine.Ident(manifest.ColumnWrittenAt), duckengine.Literal(cutoff.Format("2006-01-02 15:04:05.999999Z07:00")))
 }
 
-// EvictExpired deletes the expired rows of every STREAM table (every
-// partition, buffered or flushed) and returns what it removed per table
-// (jobs.Evictor: the scheduler runs it and records the jobs). It is safe
-// to run concurrently with writes: rows written now are not expired, and
-// each partition is locked against the statements writing it.
-func (x *Executor) EvictExpired(ctx context.Context) ([]jobs.Eviction, error) {
+// EvictExpired deletes the expired rows of every STREAM table (of those
+// of tableIDs only, if any are given; every partition, buffered or
+// flushed) and returns what it removed per table (jobs.Evictor: the
+// scheduler runs it and records the jobs). It is safe to run concurrently
+// with writes: rows written now are not expired, and each partition is
+// locked against the statements writing it.
+func (x *Executor) EvictExpired(ctx context.Context, tableIDs ...string) ([]jobs.Eviction, error) {
 	var out []jobs.Eviction
 	snap, err := x.app.Schemas().Current(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for _, def := range snap.Catalog().Tables {
-		if def.Type != manifest.TableStream || def.Options.TTLSeconds <= 0 {
+		if def.Type != manifest.TableStream || def.Options.TTLSeconds <= 0 ||
+			(len(tableIDs) > 0 && !slices.Contains(tableIDs, def.ID)) {
 			continue
 		}
 		t, err := snap.TableByID(def.ID)

@@ -737,7 +737,7 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 		}
 		seg := manifest.Segment{
 			Key: key, Rows: info.Rows, Bytes: int64(file.Len()), SeqMin: info.SeqMin, SeqMax: info.SeqMax,
-			SchemaVersion: info.SchemaVersion, Columns: info.Columns,
+			SchemaVersion: info.SchemaVersion, Columns: info.Columns, Deleted: &info.Deleted,
 		}
 		var moved uint64
 		var fresh <-chan turnRead

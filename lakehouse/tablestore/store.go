@@ -561,7 +561,7 @@ func (s *Store) flush(ctx context.Context, t *manifest.Table, partition string) 
 		m.TableID, m.Partition = t.ID, partition
 		m.Segments = append(m.Segments, manifest.Segment{
 			Key: key, Rows: info.Rows, Bytes: int64(file.Len()), SeqMin: info.SeqMin, SeqMax: info.SeqMax,
-			SchemaVersion: info.SchemaVersion, Columns: info.Columns,
+			SchemaVersion: info.SchemaVersion, Columns: info.Columns, Deleted: &info.Deleted,
 		})
 		m.LastSeq = cut
 		return m, nil

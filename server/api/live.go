@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -71,7 +72,7 @@ func (h liveHandler) Subscribe(ctx context.Context, req *connect.Request[floev1.
 	if err != nil {
 		return fail(err)
 	}
-	f, err := filter.Compile(plan.Where, plan.Table.Columns, plan.Params)
+	f, err := compileLive(plan)
 	if err != nil {
 		return fail(err)
 	}
@@ -125,6 +126,36 @@ func (h liveHandler) Subscribe(ctx context.Context, req *connect.Request[floev1.
 		}
 	}
 	return h.pump(ctx, stream, sub, plan, p, ns, params, types)
+}
+
+// compileLive compiles the plan's filter. For a view: the statement's
+// WHERE may name only the columns the view shows (it is checked against
+// them alone), and the view's own filters apply as well.
+func compileLive(plan *sqlexec.LivePlan) (*filter.Filter, error) {
+	if plan.View == "" {
+		return filter.Compile(plan.Where, plan.Table.Columns, plan.Params)
+	}
+	shown := make([]manifest.Column, len(plan.Table.Columns))
+	for i, c := range plan.Table.Columns {
+		shown[i] = c
+		if !slices.Contains(plan.Visible, i) {
+			shown[i].Name = "\x00" // no identifier names it
+		}
+	}
+	if _, err := filter.Compile(plan.Where, shown, plan.Params); err != nil {
+		return nil, err
+	}
+	parts := make([]string, 0, len(plan.ViewWhere)+1)
+	for _, w := range plan.ViewWhere {
+		if _, err := filter.Compile(w, plan.Table.Columns, nil); err != nil {
+			return nil, dberr.Wrap(dberr.CodeOf(err), err, "view %s cannot be subscribed to: its WHERE (%s): %v", plan.View, w, err)
+		}
+		parts = append(parts, "("+w+")")
+	}
+	if strings.TrimSpace(plan.Where) != "" {
+		parts = append(parts, "("+plan.Where+")")
+	}
+	return filter.Compile(strings.Join(parts, " AND "), plan.Table.Columns, plan.Params)
 }
 
 // load reads the partition's current rows that match the filter, with the
@@ -277,6 +308,8 @@ func (h liveHandler) pump(ctx context.Context, stream *connect.ServerStream[floe
 				return s.toConnect(ctx, dberr.Wrap(dberr.CodeOf(err), err, "live query %s ended: %v", sub.ID, err), 0)
 			case again.Table.ID != plan.Table.ID:
 				return s.toConnect(ctx, dberr.New(dberr.TableNotFound, "live query %s ended: table %s.%s was dropped (and created again)", sub.ID, plan.Table.Namespace, plan.Table.Name), 0)
+			case again.View != "" && (!slices.Equal(again.ViewWhere, plan.ViewWhere) || !slices.Equal(again.Columns, plan.Columns)):
+				return s.toConnect(ctx, dberr.New(dberr.Canceled, "live query %s ended: view %s (or a view it reads) was replaced; subscribe again", sub.ID, plan.View), 0)
 			}
 			if err := stream.Send(&floev1.SubscribeResponse{Event: &floev1.SubscribeResponse_Heartbeat{Heartbeat: &floev1.LiveHeartbeat{
 				Seq: lastSeq, TimeMicros: time.Now().UnixMicro()}}}); err != nil {

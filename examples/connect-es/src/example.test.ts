@@ -27,6 +27,14 @@ test("a missing table is NotFound / TABLE_NOT_FOUND", () => {
   assert.deepEqual(result.error, { connectCode: "NotFound", floeCode: "TABLE_NOT_FOUND" });
 });
 
+test("the live subscription delivers the insert made after its initial rows", () => {
+  assert.deepEqual(result.live, {
+    initialRows: [], // note 3 was deleted before subscribing
+    change: { op: "insert", row: ["3", "written while watched"], afterSnapshot: true },
+  });
+  assert.ok(output.some((l) => /^alice: live insert _seq \d+: note 3: written while watched$/.test(l)), output.join("\n"));
+});
+
 test("bob does not see alice's rows", async () => {
   const root = await login(server, "root", rootPassword);
   await sql(root, "CREATE USER IF NOT EXISTS bob WITH PASSWORD 'bob-pass-1'");

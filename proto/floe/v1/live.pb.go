@@ -530,197 +530,6 @@ func (x *LiveResync) GetReason() string {
 	return ""
 }
 
-type PublishRequest struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	TableId   string                 `protobuf:"bytes,1,opt,name=table_id,json=tableId,proto3" json:"table_id,omitempty"`
-	Partition string                 `protobuf:"bytes,2,opt,name=partition,proto3" json:"partition,omitempty"`
-	FirstSeq  uint64                 `protobuf:"varint,3,opt,name=first_seq,json=firstSeq,proto3" json:"first_seq,omitempty"`
-	LastSeq   uint64                 `protobuf:"varint,4,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
-	// The table's schema version the rows are laid out in.
-	SchemaVersion uint32          `protobuf:"varint,5,opt,name=schema_version,json=schemaVersion,proto3" json:"schema_version,omitempty"`
-	Rows          []*PublishedRow `protobuf:"bytes,6,rep,name=rows,proto3" json:"rows,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *PublishRequest) Reset() {
-	*x = PublishRequest{}
-	mi := &file_floe_v1_live_proto_msgTypes[7]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *PublishRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*PublishRequest) ProtoMessage() {}
-
-func (x *PublishRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_v1_live_proto_msgTypes[7]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use PublishRequest.ProtoReflect.Descriptor instead.
-func (*PublishRequest) Descriptor() ([]byte, []int) {
-	return file_floe_v1_live_proto_rawDescGZIP(), []int{7}
-}
-
-func (x *PublishRequest) GetTableId() string {
-	if x != nil {
-		return x.TableId
-	}
-	return ""
-}
-
-func (x *PublishRequest) GetPartition() string {
-	if x != nil {
-		return x.Partition
-	}
-	return ""
-}
-
-func (x *PublishRequest) GetFirstSeq() uint64 {
-	if x != nil {
-		return x.FirstSeq
-	}
-	return 0
-}
-
-func (x *PublishRequest) GetLastSeq() uint64 {
-	if x != nil {
-		return x.LastSeq
-	}
-	return 0
-}
-
-func (x *PublishRequest) GetSchemaVersion() uint32 {
-	if x != nil {
-		return x.SchemaVersion
-	}
-	return 0
-}
-
-func (x *PublishRequest) GetRows() []*PublishedRow {
-	if x != nil {
-		return x.Rows
-	}
-	return nil
-}
-
-type PublishedRow struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	Seq   uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
-	// "insert", "update", "delete" or "upsert".
-	Op string `protobuf:"bytes,2,opt,name=op,proto3" json:"op,omitempty"`
-	// Values in the encoding of lakehouse/row (AppendVersion), exact types.
-	Values        []byte `protobuf:"bytes,3,opt,name=values,proto3" json:"values,omitempty"`
-	Old           []byte `protobuf:"bytes,4,opt,name=old,proto3" json:"old,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *PublishedRow) Reset() {
-	*x = PublishedRow{}
-	mi := &file_floe_v1_live_proto_msgTypes[8]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *PublishedRow) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*PublishedRow) ProtoMessage() {}
-
-func (x *PublishedRow) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_v1_live_proto_msgTypes[8]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use PublishedRow.ProtoReflect.Descriptor instead.
-func (*PublishedRow) Descriptor() ([]byte, []int) {
-	return file_floe_v1_live_proto_rawDescGZIP(), []int{8}
-}
-
-func (x *PublishedRow) GetSeq() uint64 {
-	if x != nil {
-		return x.Seq
-	}
-	return 0
-}
-
-func (x *PublishedRow) GetOp() string {
-	if x != nil {
-		return x.Op
-	}
-	return ""
-}
-
-func (x *PublishedRow) GetValues() []byte {
-	if x != nil {
-		return x.Values
-	}
-	return nil
-}
-
-func (x *PublishedRow) GetOld() []byte {
-	if x != nil {
-		return x.Old
-	}
-	return nil
-}
-
-type PublishResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *PublishResponse) Reset() {
-	*x = PublishResponse{}
-	mi := &file_floe_v1_live_proto_msgTypes[9]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *PublishResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*PublishResponse) ProtoMessage() {}
-
-func (x *PublishResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_v1_live_proto_msgTypes[9]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use PublishResponse.ProtoReflect.Descriptor instead.
-func (*PublishResponse) Descriptor() ([]byte, []int) {
-	return file_floe_v1_live_proto_rawDescGZIP(), []int{9}
-}
-
 var File_floe_v1_live_proto protoreflect.FileDescriptor
 
 const file_floe_v1_live_proto_rawDesc = "" +
@@ -758,25 +567,9 @@ const file_floe_v1_live_proto_rawDesc = "" +
 	"\n" +
 	"LiveResync\x12\x19\n" +
 	"\bfrom_seq\x18\x01 \x01(\x04R\afromSeq\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xd3\x01\n" +
-	"\x0ePublishRequest\x12\x19\n" +
-	"\btable_id\x18\x01 \x01(\tR\atableId\x12\x1c\n" +
-	"\tpartition\x18\x02 \x01(\tR\tpartition\x12\x1b\n" +
-	"\tfirst_seq\x18\x03 \x01(\x04R\bfirstSeq\x12\x19\n" +
-	"\blast_seq\x18\x04 \x01(\x04R\alastSeq\x12%\n" +
-	"\x0eschema_version\x18\x05 \x01(\rR\rschemaVersion\x12)\n" +
-	"\x04rows\x18\x06 \x03(\v2\x15.floe.v1.PublishedRowR\x04rows\"Z\n" +
-	"\fPublishedRow\x12\x10\n" +
-	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x0e\n" +
-	"\x02op\x18\x02 \x01(\tR\x02op\x12\x16\n" +
-	"\x06values\x18\x03 \x01(\fR\x06values\x12\x10\n" +
-	"\x03old\x18\x04 \x01(\fR\x03old\"\x11\n" +
-	"\x0fPublishResponse2S\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason2S\n" +
 	"\vLiveService\x12D\n" +
-	"\tSubscribe\x12\x19.floe.v1.SubscribeRequest\x1a\x1a.floe.v1.SubscribeResponse0\x012J\n" +
-	"\n" +
-	"BusService\x12<\n" +
-	"\aPublish\x12\x17.floe.v1.PublishRequest\x1a\x18.floe.v1.PublishResponseB-Z+github.com/floedb/floe/proto/floe/v1;floev1b\x06proto3"
+	"\tSubscribe\x12\x19.floe.v1.SubscribeRequest\x1a\x1a.floe.v1.SubscribeResponse0\x01B-Z+github.com/floedb/floe/proto/floe/v1;floev1b\x06proto3"
 
 var (
 	file_floe_v1_live_proto_rawDescOnce sync.Once
@@ -790,7 +583,7 @@ func file_floe_v1_live_proto_rawDescGZIP() []byte {
 	return file_floe_v1_live_proto_rawDescData
 }
 
-var file_floe_v1_live_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_floe_v1_live_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_floe_v1_live_proto_goTypes = []any{
 	(*SubscribeRequest)(nil),   // 0: floe.v1.SubscribeRequest
 	(*SubscribeResponse)(nil),  // 1: floe.v1.SubscribeResponse
@@ -799,34 +592,28 @@ var file_floe_v1_live_proto_goTypes = []any{
 	(*LiveChange)(nil),         // 4: floe.v1.LiveChange
 	(*LiveHeartbeat)(nil),      // 5: floe.v1.LiveHeartbeat
 	(*LiveResync)(nil),         // 6: floe.v1.LiveResync
-	(*PublishRequest)(nil),     // 7: floe.v1.PublishRequest
-	(*PublishedRow)(nil),       // 8: floe.v1.PublishedRow
-	(*PublishResponse)(nil),    // 9: floe.v1.PublishResponse
-	(*structpb.Value)(nil),     // 10: google.protobuf.Value
-	(*Column)(nil),             // 11: floe.v1.Column
-	(*structpb.ListValue)(nil), // 12: google.protobuf.ListValue
+	(*structpb.Value)(nil),     // 7: google.protobuf.Value
+	(*Column)(nil),             // 8: floe.v1.Column
+	(*structpb.ListValue)(nil), // 9: google.protobuf.ListValue
 }
 var file_floe_v1_live_proto_depIdxs = []int32{
-	10, // 0: floe.v1.SubscribeRequest.params:type_name -> google.protobuf.Value
+	7,  // 0: floe.v1.SubscribeRequest.params:type_name -> google.protobuf.Value
 	2,  // 1: floe.v1.SubscribeResponse.ack:type_name -> floe.v1.LiveAck
 	3,  // 2: floe.v1.SubscribeResponse.rows:type_name -> floe.v1.LiveRows
 	4,  // 3: floe.v1.SubscribeResponse.change:type_name -> floe.v1.LiveChange
 	5,  // 4: floe.v1.SubscribeResponse.heartbeat:type_name -> floe.v1.LiveHeartbeat
 	6,  // 5: floe.v1.SubscribeResponse.resync:type_name -> floe.v1.LiveResync
-	11, // 6: floe.v1.LiveAck.columns:type_name -> floe.v1.Column
-	12, // 7: floe.v1.LiveRows.rows:type_name -> google.protobuf.ListValue
-	12, // 8: floe.v1.LiveChange.row:type_name -> google.protobuf.ListValue
-	12, // 9: floe.v1.LiveChange.old:type_name -> google.protobuf.ListValue
-	8,  // 10: floe.v1.PublishRequest.rows:type_name -> floe.v1.PublishedRow
-	0,  // 11: floe.v1.LiveService.Subscribe:input_type -> floe.v1.SubscribeRequest
-	7,  // 12: floe.v1.BusService.Publish:input_type -> floe.v1.PublishRequest
-	1,  // 13: floe.v1.LiveService.Subscribe:output_type -> floe.v1.SubscribeResponse
-	9,  // 14: floe.v1.BusService.Publish:output_type -> floe.v1.PublishResponse
-	13, // [13:15] is the sub-list for method output_type
-	11, // [11:13] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	8,  // 6: floe.v1.LiveAck.columns:type_name -> floe.v1.Column
+	9,  // 7: floe.v1.LiveRows.rows:type_name -> google.protobuf.ListValue
+	9,  // 8: floe.v1.LiveChange.row:type_name -> google.protobuf.ListValue
+	9,  // 9: floe.v1.LiveChange.old:type_name -> google.protobuf.ListValue
+	0,  // 10: floe.v1.LiveService.Subscribe:input_type -> floe.v1.SubscribeRequest
+	1,  // 11: floe.v1.LiveService.Subscribe:output_type -> floe.v1.SubscribeResponse
+	11, // [11:12] is the sub-list for method output_type
+	10, // [10:11] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_floe_v1_live_proto_init() }
@@ -848,9 +635,9 @@ func file_floe_v1_live_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_floe_v1_live_proto_rawDesc), len(file_floe_v1_live_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   7,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   1,
 		},
 		GoTypes:           file_floe_v1_live_proto_goTypes,
 		DependencyIndexes: file_floe_v1_live_proto_depIdxs,

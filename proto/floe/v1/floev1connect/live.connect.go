@@ -23,8 +23,6 @@ const _ = connect.IsAtLeastVersion1_13_0
 const (
 	// LiveServiceName is the fully-qualified name of the LiveService service.
 	LiveServiceName = "floe.v1.LiveService"
-	// BusServiceName is the fully-qualified name of the BusService service.
-	BusServiceName = "floe.v1.BusService"
 )
 
 // These constants are the fully-qualified names of the RPCs defined in this package. They're
@@ -37,8 +35,6 @@ const (
 const (
 	// LiveServiceSubscribeProcedure is the fully-qualified name of the LiveService's Subscribe RPC.
 	LiveServiceSubscribeProcedure = "/floe.v1.LiveService/Subscribe"
-	// BusServicePublishProcedure is the fully-qualified name of the BusService's Publish RPC.
-	BusServicePublishProcedure = "/floe.v1.BusService/Publish"
 )
 
 // LiveServiceClient is a client for the floe.v1.LiveService service.
@@ -123,80 +119,4 @@ type UnimplementedLiveServiceHandler struct{}
 
 func (UnimplementedLiveServiceHandler) Subscribe(context.Context, *connect.Request[v1.SubscribeRequest], *connect.ServerStream[v1.SubscribeResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("floe.v1.LiveService.Subscribe is not implemented"))
-}
-
-// BusServiceClient is a client for the floe.v1.BusService service.
-type BusServiceClient interface {
-	// Publish delivers one committed batch of one partition. A live node
-	// orders batches by _seq per partition, drops ones it has, and fills a
-	// gap before a batch from the object store; a publish may be lost.
-	Publish(context.Context, *connect.Request[v1.PublishRequest]) (*connect.Response[v1.PublishResponse], error)
-}
-
-// NewBusServiceClient constructs a client for the floe.v1.BusService service. By default, it uses
-// the Connect protocol with the binary Protobuf Codec, asks for gzipped responses, and sends
-// uncompressed requests. To use the gRPC or gRPC-Web protocols, supply the connect.WithGRPC() or
-// connect.WithGRPCWeb() options.
-//
-// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
-// http://api.acme.com or https://acme.com/grpc).
-func NewBusServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) BusServiceClient {
-	baseURL = strings.TrimRight(baseURL, "/")
-	busServiceMethods := v1.File_floe_v1_live_proto.Services().ByName("BusService").Methods()
-	return &busServiceClient{
-		publish: connect.NewClient[v1.PublishRequest, v1.PublishResponse](
-			httpClient,
-			baseURL+BusServicePublishProcedure,
-			connect.WithSchema(busServiceMethods.ByName("Publish")),
-			connect.WithClientOptions(opts...),
-		),
-	}
-}
-
-// busServiceClient implements BusServiceClient.
-type busServiceClient struct {
-	publish *connect.Client[v1.PublishRequest, v1.PublishResponse]
-}
-
-// Publish calls floe.v1.BusService.Publish.
-func (c *busServiceClient) Publish(ctx context.Context, req *connect.Request[v1.PublishRequest]) (*connect.Response[v1.PublishResponse], error) {
-	return c.publish.CallUnary(ctx, req)
-}
-
-// BusServiceHandler is an implementation of the floe.v1.BusService service.
-type BusServiceHandler interface {
-	// Publish delivers one committed batch of one partition. A live node
-	// orders batches by _seq per partition, drops ones it has, and fills a
-	// gap before a batch from the object store; a publish may be lost.
-	Publish(context.Context, *connect.Request[v1.PublishRequest]) (*connect.Response[v1.PublishResponse], error)
-}
-
-// NewBusServiceHandler builds an HTTP handler from the service implementation. It returns the path
-// on which to mount the handler and the handler itself.
-//
-// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
-// and JSON codecs. They also support gzip compression.
-func NewBusServiceHandler(svc BusServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
-	busServiceMethods := v1.File_floe_v1_live_proto.Services().ByName("BusService").Methods()
-	busServicePublishHandler := connect.NewUnaryHandler(
-		BusServicePublishProcedure,
-		svc.Publish,
-		connect.WithSchema(busServiceMethods.ByName("Publish")),
-		connect.WithHandlerOptions(opts...),
-	)
-	return "/floe.v1.BusService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case BusServicePublishProcedure:
-			busServicePublishHandler.ServeHTTP(w, r)
-		default:
-			http.NotFound(w, r)
-		}
-	})
-}
-
-// UnimplementedBusServiceHandler returns CodeUnimplemented from all methods.
-type UnimplementedBusServiceHandler struct{}
-
-func (UnimplementedBusServiceHandler) Publish(context.Context, *connect.Request[v1.PublishRequest]) (*connect.Response[v1.PublishResponse], error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("floe.v1.BusService.Publish is not implemented"))
 }

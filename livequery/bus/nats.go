@@ -1,0 +1,121 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
+
+	floev1 "github.com/floedb/floe/proto/floe/v1"
+)
+
+// AuthHeader is the NATS message header that carries a bus credential.
+const AuthHeader = "Floe-Bus-Auth"
+
+// DialNATS connects to the NATS server(s) at url (comma-separated, e.g.
+// "nats://nats-1:4222"), reconnecting forever after a loss.
+func DialNATS(url, nodeID string) (*nats.Conn, error) {
+	nc, err := nats.Connect(url, nats.Name("floe "+nodeID), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	if err != nil {
+		return nil, fmt.Errorf("live bus: connect to NATS at %s (live.nats_url): %w", url, err)
+	}
+	return nc, nil
+}
+
+// NATSTransport publishes each batch as one message on a subject that
+// every live node subscribes to. NATS is at most once: a message is lost
+// when no live node is connected or one falls behind (a slow consumer);
+// the live nodes fill such gaps from the object store.
+type NATSTransport struct {
+	nc      *nats.Conn
+	subject string
+	key     Key
+	clock   func() time.Time
+	own     bool
+}
+
+// NewNATSTransport returns a transport publishing on subject over nc. If
+// own is set, Close closes nc.
+func NewNATSTransport(nc *nats.Conn, subject string, key Key, own bool) *NATSTransport {
+	return &NATSTransport{nc: nc, subject: subject, key: key, clock: time.Now, own: own}
+}
+
+// Name returns the subject.
+func (t *NATSTransport) Name() string { return "nats:" + t.subject }
+
+// Send publishes each batch as a message signed in its header. It returns
+// once the messages are handed to the client's buffer (NATS core has no
+// acknowledgement).
+func (t *NATSTransport) Send(ctx context.Context, batches []*floev1.BusChangeBatch) error {
+	cred := t.key.Credential(t.clock())
+	for _, b := range batches {
+		data, err := proto.Marshal(b)
+		if err != nil {
+			return fmt.Errorf("live bus: encode a batch for NATS: %w", err)
+		}
+		msg := &nats.Msg{Subject: t.subject, Data: data, Header: nats.Header{AuthHeader: []string{cred}}}
+		if err := t.nc.PublishMsg(msg); err != nil {
+			return fmt.Errorf("live bus: publish on NATS subject %s: %w", t.subject, err)
+		}
+	}
+	return nil
+}
+
+// Close closes the connection if the transport owns it.
+func (t *NATSTransport) Close() error {
+	if t.own {
+		t.nc.Close()
+	}
+	return nil
+}
+
+// SubscribeNATS delivers the batches published on subject to sink, one
+// at a time in arrival order. A message whose credential does not verify
+// with key, or that does not decode, is dropped with a warning (and
+// counted by rejected, when set).
+func SubscribeNATS(nc *nats.Conn, subject string, key Key, sink Sink, log *slog.Logger, rejected func()) (*nats.Subscription, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With(slog.String("component", "live-bus"))
+	sub, err := nc.Subscribe(subject, func(m *nats.Msg) {
+		ctx := context.Background()
+		if err := key.Verify(m.Header.Get(AuthHeader), time.Now()); err != nil {
+			log.LogAttrs(ctx, slog.LevelWarn, "live bus: dropped an unauthenticated NATS message", slog.String("subject", subject), slog.Any("error", err))
+			if rejected != nil {
+				rejected()
+			}
+			return
+		}
+		var msg floev1.BusChangeBatch
+		if err := proto.Unmarshal(m.Data, &msg); err != nil {
+			log.LogAttrs(ctx, slog.LevelWarn, "live bus: dropped a NATS message that is no change batch", slog.String("subject", subject), slog.Any("error", err))
+			if rejected != nil {
+				rejected()
+			}
+			return
+		}
+		b, err := Decode(&msg)
+		if err != nil {
+			log.LogAttrs(ctx, slog.LevelWarn, "live bus: dropped a malformed change batch", slog.String("subject", subject), slog.Any("error", err))
+			if rejected != nil {
+				rejected()
+			}
+			return
+		}
+		sink.Deliver(ctx, b)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("live bus: subscribe to NATS subject %s: %w", subject, err)
+	}
+	// Flush so that the subscription is registered with the server before
+	// this returns (publishes after it reach this node).
+	if err := nc.Flush(); err != nil {
+		sub.Unsubscribe()
+		return nil, fmt.Errorf("live bus: subscribe to NATS subject %s: %w", subject, err)
+	}
+	return sub, nil
+}
