@@ -257,7 +257,10 @@ type GroupStats struct {
 // behind them instead of committing. A writer that loses turnAfterLosses
 // races in one group commit queues too. A queued writer waits (re-reading
 // the queue, paced by how fast it advances) until it heads the queue, then
-// learns the latest LastSeq, commits, and leaves the queue. Under
+// commits and leaves the queue, recording the partition's new LastSeq in
+// it: the next writer builds and uploads its segment on that LastSeq while
+// it reads the latest manifest, which decides (a rebuild if another writer
+// committed meanwhile). Under
 // contention, commits thus go round-robin; when the queue is empty,
 // commits are optimistic as before.
 //
@@ -266,10 +269,10 @@ type GroupStats struct {
 // read, or a lapsed entry costs fairness, never rows. An entry lapses
 // TurnTTL after its last renewal (waiting writers renew theirs), so a
 // writer that dies while queued holds the others up at most that long.
-// Throughput of one partition is one commit per turn hand-over (about 7
-// sequential requests: leave, the next writer's poll, LIST and GET of the
-// latest manifest, segment PUT, manifest PUT); more partitions commit in
-// parallel (see docs/ARCHITECTURE.md).
+// Throughput of one partition is one commit per turn hand-over (about 5
+// sequential requests: leave, the next writer's poll, the segment PUT
+// beside the LIST and GET of the latest manifest, the manifest PUT); more
+// partitions commit in parallel (see docs/ARCHITECTURE.md).
 //
 // # Cost
 //
@@ -647,20 +650,33 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 	turns := turnsKey(p.id.tableID, p.id.partition)
 	queued := false // this writer is in the turn queue
 	var lastQueue turnQueue
+	var leaving turnHead // the head this writer committed, for the next one
 	if !w.opts.NoTurns {
 		defer func() {
 			if queued {
 				lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opts.TurnTTL)
-				w.leaveTurns(lctx, turns, lastQueue)
+				w.leaveTurns(lctx, turns, lastQueue, leaving)
 				cancel()
 			}
 		}()
 	}
-	// awaitTurn queues the writer and waits for its turn, then learns the
-	// partition's LastSeq afresh (the writers before it committed). It
-	// reports whether the base moved. A queue that cannot be used is
+	// refreshing, when set, delivers a refresh of p's LastSeq running
+	// beside the segment build and upload: p.lastSeq and p.known are not
+	// touched until it is received (before the manifest commit, or here
+	// on any return).
+	var refreshing <-chan turnRead
+	defer func() {
+		if refreshing != nil {
+			<-refreshing
+		}
+	}()
+	// awaitTurn queues the writer and waits for its turn, and returns the
+	// base to build on: the LastSeq the writer that left the queue before
+	// it committed (the queue's Head), if newer than what this writer
+	// knows. The latest manifest is read meanwhile (refreshing); the
+	// commit checks the base against it. A queue that cannot be used is
 	// ignored: the commit goes on optimistically.
-	awaitTurn := func(q turnQueue) (bool, error) {
+	awaitTurn := func(q turnQueue, base uint64) (uint64, error) {
 		queued, st.Queued = true, true
 		waitStart := w.opts.Clock()
 		p.contendedUntil = waitStart.Add(w.opts.TurnTTL)
@@ -670,16 +686,13 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 		if err != nil {
 			lastQueue = turnQueue{}
 			if ctx.Err() != nil {
-				return false, err
+				return 0, err
 			}
 			w.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "direct writer commits without its turn",
 				slog.String("turns", turns), slog.Any("err", err))
 		}
-		before := p.lastSeq
-		if err := p.refresh(ctx); err != nil {
-			return false, err
-		}
-		return p.lastSeq != before, nil
+		refreshing = refreshAsync(ctx, p)
+		return max(base, lastQueue.Head.LastSeq), nil
 	}
 	base := p.lastSeq
 	var file bytes.Buffer
@@ -699,13 +712,13 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 				// find out before uploading a segment that would be
 				// rebuilt after the wait.
 				if q, rerr := w.readTurns(ctx, turns); rerr == nil && w.mustQueue(q) {
-					moved, werr := awaitTurn(q)
+					next, werr := awaitTurn(q, base)
 					if werr != nil {
 						return 0, nil, fmt.Errorf("%s: %w", what, werr)
 					}
-					if moved {
+					if next != base {
 						st.Attempts--
-						base = p.lastSeq
+						base = next
 						continue
 					}
 				}
@@ -719,14 +732,14 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 			addCounts(requestsOf(ctx), r.reqs)
 			if err == nil && r.err == nil && w.mustQueue(r.q) {
 				// Others are queued: take a place behind them.
-				moved, werr := awaitTurn(r.q)
+				next, werr := awaitTurn(r.q, base)
 				if werr != nil {
 					w.deleteOrphan(ctx, key)
 					return 0, nil, fmt.Errorf("%s: %w", what, werr)
 				}
-				if moved {
+				if next != base {
 					w.deleteOrphan(ctx, key)
-					base = p.lastSeq
+					base = next
 					continue
 				}
 			}
@@ -734,6 +747,22 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 		if err != nil {
 			w.deleteOrphan(ctx, key)
 			return 0, nil, fmt.Errorf("%s: upload segment: %w", what, err)
+		}
+		if refreshing != nil {
+			// The segment is built on the queue's hint; the latest
+			// manifest decides.
+			r := <-refreshing
+			refreshing = nil
+			addCounts(requestsOf(ctx), r.reqs)
+			if r.err != nil {
+				w.deleteOrphan(ctx, key)
+				return 0, nil, fmt.Errorf("%s: %w", what, r.err)
+			}
+			if p.lastSeq != base {
+				w.deleteOrphan(ctx, key)
+				base = p.lastSeq
+				continue
+			}
 		}
 		seg := manifest.Segment{
 			Key: key, Rows: info.Rows, Bytes: int64(file.Len()), SeqMin: info.SeqMin, SeqMax: info.SeqMax,
@@ -766,6 +795,7 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 		switch {
 		case err == nil:
 			p.lastSeq = committed.LastSeq
+			leaving = turnHead{Version: committed.Version, LastSeq: committed.LastSeq}
 			return base, committed, nil
 		case errors.Is(err, errBaseMoved):
 			// Another writer committed first: renumber above the LastSeq
@@ -783,10 +813,11 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 				// writer that keeps winning lets the others go first.
 				q, rerr := w.readTurns(ctx, turns)
 				if rerr == nil {
-					if _, werr := awaitTurn(q); werr != nil {
+					next, werr := awaitTurn(q, moved)
+					if werr != nil {
 						return 0, nil, fmt.Errorf("%s: %w", what, werr)
 					}
-					base = p.lastSeq
+					base = next
 					continue
 				}
 			}
