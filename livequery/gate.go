@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/floedb/floe/lakehouse/tablestore"
+	"github.com/floedb/floe/manifest"
 )
 
 // Gate is a live node's entry for changes committed by other processes:
-// batches received over the bus (livequery/bus) and the changes its
+// batches received over the bus (server/livebus) and the changes its
 // manifest poll finds. It hands them to the Manager so that every
 // subscriber sees each partition's changes exactly once, in _seq order,
 // whatever the bus does (drops, duplicates, reordering):
@@ -26,8 +27,9 @@ import (
 //     _seq the partition's started subscriptions have (their snapshots or
 //     resume points). While a partition's subscriptions are all still
 //     loading, batches are dropped: each loading subscription's snapshot
-//     is read after it registered, and the first batch (or poll) after it
-//     starts fills everything above the snapshot from the object store.
+//     is read after it registered, and when the first one starts the gate
+//     reads everything above its snapshot from the object store at once
+//     (Manager.OnStart).
 //
 // The gap fill relies on what a publisher guarantees: a batch is published
 // after its commit, and a partition's _seq values are committed in order
@@ -46,8 +48,9 @@ type Gate struct {
 	readTimeout time.Duration
 	log         *slog.Logger
 
-	mu    sync.Mutex
-	parts map[[2]string]*gatePart
+	mu         sync.Mutex
+	parts      map[[2]string]*gatePart
+	catchingUp sync.WaitGroup
 
 	// Metrics (totals since NewGate).
 	received, duplicates, gapFills, gapRows, polled, unserved atomic.Int64
@@ -62,11 +65,63 @@ type gatePart struct {
 	last  uint64
 }
 
-// NewGate returns the gate of manager m, filling gaps with r.
+// NewGate returns the gate of manager m, filling gaps with r. It
+// registers with m.OnStart: when a subscription starts on a partition the
+// gate has no state for (its batches were dropped while the partition's
+// subscriptions loaded), the gate reads the partition's committed changes
+// above the snapshot at once, rather than at the next batch or poll.
 func NewGate(m *Manager, r Reader) *Gate {
-	return &Gate{m: m, r: r, readTimeout: 30 * time.Second, log: m.log.With(slog.String("component", "live-gate")),
+	g := &Gate{m: m, r: r, readTimeout: 30 * time.Second, log: m.log.With(slog.String("component", "live-gate")),
 		parts: map[[2]string]*gatePart{}}
+	m.OnStart(g.started)
+	return g
 }
+
+// started catches up a partition whose first subscription just started.
+func (g *Gate) started(t *manifest.Table, partition string) {
+	k := [2]string{t.ID, partition}
+	g.mu.Lock()
+	p := g.parts[k]
+	g.mu.Unlock()
+	if p != nil {
+		p.mu.Lock()
+		known := p.known
+		p.mu.Unlock()
+		if known {
+			return
+		}
+	}
+	g.catchingUp.Add(1)
+	go func() {
+		defer g.catchingUp.Done()
+		g.catchUp(context.Background(), t, partition)
+	}()
+}
+
+// catchUp delivers the committed changes of a partition above its last
+// delivered _seq (the poll of one partition).
+func (g *Gate) catchUp(ctx context.Context, t *manifest.Table, partition string) {
+	k := [2]string{t.ID, partition}
+	p := g.lock(k)
+	defer p.mu.Unlock()
+	if !g.startLocked(p, k) {
+		return
+	}
+	b, err := g.read(ctx, tablestore.ChangeBatch{Table: t, Partition: partition}, p.last+1, 0)
+	if err != nil {
+		g.log.LogAttrs(ctx, slog.LevelWarn, "live: read of committed changes failed; retrying at the next batch or poll",
+			slog.String("table_id", t.ID), slog.Any("error", err))
+		return
+	}
+	if len(b.Rows) > 0 {
+		g.polled.Add(int64(len(b.Rows)))
+		g.m.OnTableChange(b)
+		p.last = b.LastSeq
+	}
+}
+
+// Wait waits for the catch-up reads started by subscriptions (tests).
+func (g *Gate) Wait() { g.catchingUp.Wait() }
 
 // lock returns k's part, locked.
 func (g *Gate) lock(k [2]string) *gatePart {
@@ -111,6 +166,12 @@ func (g *Gate) Deliver(ctx context.Context, b tablestore.ChangeBatch) {
 		return
 	}
 	k := [2]string{b.Table.ID, b.Partition}
+	if indexed, _, _ := g.m.partitionFloor(k[0], k[1], false); !indexed {
+		// Nobody subscribes: no state is created (a live node receives
+		// every partition's changes).
+		g.unserved.Add(1)
+		return
+	}
 	p := g.lock(k)
 	defer p.mu.Unlock()
 	if !g.startLocked(p, k) {
@@ -200,22 +261,8 @@ func (g *Gate) Poll(ctx context.Context, interval time.Duration) {
 func (g *Gate) PollOnce(ctx context.Context) {
 	seen := map[[2]string]bool{}
 	for _, sv := range g.m.served() {
-		k := [2]string{sv.table.ID, sv.partition}
-		seen[k] = true
-		p := g.lock(k)
-		if g.startLocked(p, k) {
-			b, err := g.read(ctx, tablestore.ChangeBatch{Table: sv.table, Partition: sv.partition}, p.last+1, 0)
-			switch {
-			case err != nil:
-				g.log.LogAttrs(ctx, slog.LevelWarn, "live: poll of committed changes failed; retrying next interval",
-					slog.String("table_id", sv.table.ID), slog.Any("error", err))
-			case len(b.Rows) > 0:
-				g.polled.Add(int64(len(b.Rows)))
-				g.m.OnTableChange(b)
-				p.last = b.LastSeq
-			}
-		}
-		p.mu.Unlock()
+		seen[[2]string{sv.table.ID, sv.partition}] = true
+		g.catchUp(ctx, sv.table, sv.partition)
 	}
 	g.mu.Lock()
 	for k, p := range g.parts {

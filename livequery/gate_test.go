@@ -96,6 +96,7 @@ func TestGateFillsGapsAndDropsDuplicates(t *testing.T) {
 	log := &committed{}
 	g := livequery.NewGate(m, log)
 	s := started(t, m, "alice", 0)
+	g.Wait() // the start's catch-up read finds nothing yet
 	ctx := context.Background()
 
 	b1 := log.commit("alice", ins(1))
@@ -128,6 +129,7 @@ func TestGateRetriesAFailedGapFill(t *testing.T) {
 	log := &committed{}
 	g := livequery.NewGate(m, log)
 	s := started(t, m, "alice", 0)
+	g.Wait() // the start's catch-up read finds nothing yet
 	ctx := context.Background()
 	log.commit("alice", ins(1)) // lost
 	b2 := log.commit("alice", ins(2))
@@ -191,6 +193,7 @@ func TestGateExactlyOnceInOrderUnderChaos(t *testing.T) {
 		for range 3 {
 			subs[user] = append(subs[user], started(t, m, user, 0))
 		}
+		g.Wait() // the starts' catch-up reads find nothing yet
 		for i := 0; i < perPart; {
 			n := 1 + rng.IntN(3)
 			rows := make([]tablestore.ChangeRow, n)
@@ -245,5 +248,33 @@ func TestGateExactlyOnceInOrderUnderChaos(t *testing.T) {
 	}
 	if st := g.Stats(); st.GapFills == 0 || st.Duplicates == 0 {
 		t.Fatalf("the chaos did not exercise gaps and duplicates: %+v", st)
+	}
+}
+
+// A change committed while the partition's only subscription loaded
+// (its publish dropped, since nobody had started) reaches the subscriber
+// as soon as it starts, with no later batch and no poll.
+func TestGateCatchesUpWhenASubscriptionStarts(t *testing.T) {
+	m := livequery.New("n1", livequery.DefaultLimits, nil)
+	log := &committed{}
+	g := livequery.NewGate(m, log)
+	ctx := context.Background()
+	s, err := m.Subscribe(m.Connect("alice"), spec(t, "alice", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.commit("alice", ins(1))
+	g.Deliver(ctx, log.commit("alice", ins(2))) // dropped: loading
+	s.Start(1, nil)                             // the snapshot held 1
+	g.Wait()
+	if got := fmt.Sprint(seqs(t, s)); got != "[2]" {
+		t.Fatalf("after the start: %s, want [2]", got)
+	}
+	// A second subscription on the same partition reads nothing more.
+	reads := log.reads
+	started(t, m, "alice", 2)
+	g.Wait()
+	if log.reads != reads {
+		t.Fatalf("a start on a partition the gate follows read the object store")
 	}
 }

@@ -169,6 +169,9 @@ type Manager struct {
 	lim    Limits
 	log    *slog.Logger
 	nextID atomic.Uint64
+	// onStart, when set, is called after a subscription starts (see
+	// OnStart).
+	onStart atomic.Pointer[func(t *manifest.Table, partition string)]
 
 	mu    sync.RWMutex
 	conns map[string]*conn
@@ -716,6 +719,18 @@ func (e *resyncError) Unwrap() error { return ErrEnded }
 // live events at or below seq or the last replayed _seq are dropped
 // (the snapshot or the replay holds them); the rest follow the replay.
 func (s *Subscription) Start(seq uint64, replay []Event) {
+	s.start(seq, replay)
+	if f := s.m.onStart.Load(); f != nil {
+		(*f)(s.Spec.Table, s.Spec.Partition)
+	}
+}
+
+// OnStart sets f to be called (synchronously, so it must return quickly)
+// each time a subscription starts, with its table and partition: a live
+// node's Gate catches the partition up at once.
+func (m *Manager) OnStart(f func(t *manifest.Table, partition string)) { m.onStart.Store(&f) }
+
+func (s *Subscription) start(seq uint64, replay []Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.started = true

@@ -11,9 +11,9 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/floedb/floe/lakehouse/config"
-	"github.com/floedb/floe/livequery/bus/bustest"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
 	"github.com/floedb/floe/proto/floe/v1/floev1connect"
+	"github.com/floedb/floe/server/livebus/bustest"
 )
 
 // busWarehouse is a direct-mode warehouse on one object store with three

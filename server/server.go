@@ -29,8 +29,8 @@ import (
 	"github.com/floedb/floe/lakehouse/sqlexec"
 	"github.com/floedb/floe/lakehouse/tablestore"
 	"github.com/floedb/floe/livequery"
-	"github.com/floedb/floe/livequery/bus"
 	"github.com/floedb/floe/server/api"
+	"github.com/floedb/floe/server/livebus"
 )
 
 // MetricsPath is where the Prometheus metrics are served.
@@ -81,9 +81,9 @@ type Server struct {
 	opts    Options
 	// Live-bus ends: the publisher of a function with live nodes; the
 	// gate and receiver of a live node.
-	pub  *bus.Publisher
+	pub  *livebus.Publisher
 	gate *livequery.Gate
-	recv *bus.Receiver
+	recv *livebus.Receiver
 }
 
 // New builds the engine for app's role, the token service (creating the
@@ -114,11 +114,11 @@ func New(ctx context.Context, app *appctx.AppContext, opts Options) (s *Server, 
 	if opts.Changes != nil {
 		sink = teeSink{s.Live, opts.Changes}
 	}
-	if s.pub, err = bus.NewPublisherFromConfig(&cfg, app.NodeID().String(), log); err != nil {
+	if s.pub, err = livebus.NewPublisherFromConfig(&cfg, app.NodeID().String(), log); err != nil {
 		return nil, err
 	} else if s.pub != nil {
 		sink = teeSink{sink, s.pub}
-		if err := bus.RegisterMetrics(app.Metrics(), s.pub); err != nil {
+		if err := livebus.RegisterMetrics(app.Metrics(), s.pub); err != nil {
 			return nil, fmt.Errorf("server: live-bus metrics: %w", err)
 		}
 	}
@@ -148,7 +148,7 @@ func New(ctx context.Context, app *appctx.AppContext, opts Options) (s *Server, 
 		if err := livequery.RegisterGateMetrics(app.Metrics(), s.gate); err != nil {
 			return nil, fmt.Errorf("server: live-bus metrics: %w", err)
 		}
-		if s.recv, err = bus.NewReceiver(&cfg, app.NodeID().String(), s.gate, int(cfg.Server.MaxRequestBytes), log); err != nil {
+		if s.recv, err = livebus.NewReceiver(&cfg, app.NodeID().String(), s.gate, int(cfg.Server.MaxRequestBytes), log); err != nil {
 			return nil, err
 		}
 		mux.Handle(s.recv.Path, s.recv.Handler)
@@ -214,6 +214,18 @@ func openAuth(ctx context.Context, app *appctx.AppContext, n *node.Node, opts Op
 		}
 	}
 	return svc, nil
+}
+
+// FlushPublishes returns once the changes this process committed before
+// the call were sent to the live nodes (or given up), or when ctx ends
+// (bus.Publisher.Flush); nil at once when it publishes nothing. A Lambda
+// function calls it before answering an invocation: its environment is
+// frozen between invocations, which would hold a queued publish back.
+func (s *Server) FlushPublishes(ctx context.Context) error {
+	if s.pub == nil {
+		return nil
+	}
+	return s.pub.Flush(ctx)
 }
 
 // Run serves the API on ln (and /metrics on config server.metrics_listen,

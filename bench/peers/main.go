@@ -140,6 +140,20 @@ type bench struct {
 	pg      *pgxpool.Pool
 	duck    *sql.DB
 	results []*result
+	// loadStart and loadEnd are /proc/loadavg's 1-minute load average when
+	// the run started and ended: the machine may be shared.
+	loadStart, loadEnd string
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 func (b *bench) add(r *result) *result { b.results = append(b.results, r); return r }
@@ -156,7 +170,7 @@ func main() {
 	}
 	defer os.RemoveAll(tmp)
 
-	b := &bench{ctx: ctx, tmp: tmp}
+	b := &bench{ctx: ctx, tmp: tmp, loadStart: loadAvg()}
 	cfg, err := pgxpool.ParseConfig(*flagPG)
 	if err != nil {
 		fatalf("pg config: %v", err)
@@ -219,6 +233,7 @@ func main() {
 		b.ddlAndColdStart()
 	}
 
+	b.loadEnd = loadAvg()
 	report := b.report()
 	fmt.Print(report)
 	if *flagDoc != "" {
@@ -554,6 +569,7 @@ func (b *bench) report() string {
 	var s strings.Builder
 	fmt.Fprintf(&s, "Measured %s on: %d cores, %s/%s, %s; %s (fsync=on, synchronous_commit=on, pgx v5); DuckDB via duckdb-go in the benchmark process (threads = 2, as Floe's query.threads).\n\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), *flagPGVer)
+	fmt.Fprintf(&s, "Load average (1 min) at the start and end of the run: %s, %s on %d cores; numbers taken on a busy machine vary from run to run.\n\n", b.loadStart, b.loadEnd, runtime.NumCPU())
 	fmt.Fprintf(&s, "Command: `make bench-peers` (ROUNDS=%d; each value is the median of the rounds; latencies are the p50 of %d calls per round, per client when concurrent ÷ 4).\n\n", *flagRounds, *flagSamples)
 	s.WriteString("| workload | unit | Floe | peer | peer value | Floe / peer | goal | met |\n|---|---|---:|---|---:|---:|---|---|\n")
 	for _, r := range b.results {

@@ -16,10 +16,10 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/floedb/floe/lakehouse/config"
-	"github.com/floedb/floe/livequery/bus"
-	"github.com/floedb/floe/livequery/bus/bustest"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
 	"github.com/floedb/floe/proto/floe/v1/floev1connect"
+	"github.com/floedb/floe/server/livebus"
+	"github.com/floedb/floe/server/livebus/bustest"
 )
 
 // busSecret is the warehouse's shared auth.jwt_secret: it signs user
@@ -80,7 +80,7 @@ func startBusProcs(t testing.TB, kind string, drop float64) *busProcs {
 	if kind == config.BusConnect {
 		fnArgs = append(fnArgs, "--live.nodes", b.live.url)
 	}
-	b.fn1 = start("fn-1", config.RoleFunction, fnArgs, fmt.Sprintf("%s=drop=%g,seed=7", bus.FaultEnv, drop))
+	b.fn1 = start("fn-1", config.RoleFunction, fnArgs, fmt.Sprintf("%s=drop=%g,seed=7", livebus.FaultEnv, drop))
 	return b
 }
 

@@ -17,6 +17,12 @@
 // github.com/awslabs/aws-lambda-go-api-proxy; Connect unary calls over
 // HTTP/1.1 (JSON or binary protobuf) work, streaming calls and gRPC do not
 // (a Function URL in BUFFERED mode answers with one body and no trailers).
+//
+// With live nodes configured (FLOE_LIVE_NODES, or FLOE_LIVE_BUS=nats and
+// FLOE_LIVE_NATS_URL) the changes an invocation committed are published
+// to them before it answers (bounded by PublishFlushTimeout): Lambda
+// freezes the container between invocations, so nothing may be left to
+// background goroutines.
 package main
 
 import (
@@ -24,6 +30,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -38,6 +45,11 @@ import (
 // DefaultDataDir is the data dir when FLOE_DATA_DIR is unset: Lambda lets
 // a function write only under /tmp.
 const DefaultDataDir = fnconfig.DefaultDataDir
+
+// PublishFlushTimeout bounds how long an invocation waits, after its
+// answer is ready, for its committed changes to reach the live nodes
+// (FLOE_LIVE_NODES or FLOE_LIVE_NATS_URL) before it answers.
+const PublishFlushTimeout = 2 * time.Second
 
 // Handler answers one Function URL invocation.
 type Handler func(ctx context.Context, req events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error)
@@ -99,6 +111,14 @@ func newHandler(ctx context.Context, cfg config.Config, rootPassword string) (Ha
 	adapter := httpadapter.NewV2(srv.Handler)
 	h := func(ctx context.Context, req events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error) {
 		resp, err := adapter.ProxyWithContext(ctx, toV2(req))
+		// The environment is frozen once the handler returns: the changes
+		// this invocation committed go to the live nodes first (bounded;
+		// what misses the live nodes' bus they fill from S3).
+		fctx, cancel := context.WithTimeout(ctx, PublishFlushTimeout)
+		if ferr := srv.FlushPublishes(fctx); ferr != nil {
+			app.Logger().LogAttrs(ctx, slog.LevelWarn, "live bus: publishes not flushed before the answer", slog.String("error", ferr.Error()))
+		}
+		cancel()
 		if err != nil {
 			return events.LambdaFunctionURLResponse{}, fmt.Errorf("query function: %s %s: %w", req.RequestContext.HTTP.Method, req.RawPath, err)
 		}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,7 +18,9 @@ import (
 	"github.com/floedb/floe/lakehouse/config"
 	"github.com/floedb/floe/lakehouse/objstore"
 	"github.com/floedb/floe/lakehouse/objstore/objstoretest"
+	"github.com/floedb/floe/lakehouse/tablestore"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
+	"github.com/floedb/floe/server/livebus"
 )
 
 const (
@@ -260,5 +265,54 @@ func TestLoadConfig(t *testing.T) {
 	}
 	if _, err := loadConfig([]string{"FLOE_STORAGE_S3_MAX_ATTEMPTS=many"}); err == nil || !strings.Contains(err.Error(), "FLOE_STORAGE_S3_MAX_ATTEMPTS") {
 		t.Fatalf("bad env: %v", err)
+	}
+}
+
+// slowSink is a live node's end of the bus that takes a while to hand a
+// batch on, and records what it was given.
+type slowSink struct {
+	mu  sync.Mutex
+	got []tablestore.ChangeBatch
+}
+
+func (s *slowSink) Deliver(_ context.Context, b tablestore.ChangeBatch) {
+	time.Sleep(300 * time.Millisecond)
+	s.mu.Lock()
+	s.got = append(s.got, b)
+	s.mu.Unlock()
+}
+
+// A function with live nodes (FLOE_LIVE_NODES) answers an invocation
+// only after the changes it committed reached them: Lambda freezes the
+// container once the handler returns, so a publish left queued would
+// wait for the next invocation. The live node here takes 300 ms per
+// batch, so an answer that did not wait for it finds nothing delivered.
+func TestPublishesBeforeAnswering(t *testing.T) {
+	s3 := objstoretest.NewS3ConfigForTest(t)
+	sink := &slowSink{}
+	path, h := livebus.Handler(livebus.DeriveKey([]byte(testJWTSecret)), sink, livebus.HandlerOptions{})
+	mux := http.NewServeMux()
+	mux.Handle(path, h)
+	live := httptest.NewServer(mux)
+	defer live.Close()
+
+	a := coldStart(t, append(fnEnv(t, s3, "fn-a"), "FLOE_LIVE_NODES="+live.URL))
+	root := a.login("root", testRootPassword)
+	a.sql(root, "CREATE NAMESPACE app; CREATE SHARED TABLE app.feed (id BIGINT PRIMARY KEY, v TEXT)")
+	sink.mu.Lock()
+	before := len(sink.got)
+	sink.mu.Unlock()
+	a.sql(root, "INSERT INTO app.feed VALUES (1, 'one'), (2, 'two')")
+	sink.mu.Lock()
+	got := append([]tablestore.ChangeBatch(nil), sink.got[before:]...)
+	sink.mu.Unlock()
+	var rows int
+	for _, b := range got {
+		if b.Table.Name == "feed" {
+			rows += len(b.Rows)
+		}
+	}
+	if rows != 2 {
+		t.Fatalf("when the INSERT was answered the live node had %d of its 2 rows (batches %d)", rows, len(got))
 	}
 }

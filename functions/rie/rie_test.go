@@ -2,7 +2,9 @@
 // binaries built exactly as `make build-lambda` builds them (fully static,
 // cgo, DuckDB), each run under the real Lambda Runtime Interface Emulator
 // (aws-lambda-rie, installed by `make tools`) as a separate process, with
-// a real S3 server (versitygw in CI) as the warehouse's object store.
+// a real S3 server (versitygw in CI) as the warehouse's object store; and
+// a live node (`floe serve`, live role, built as the Dockerfile builds it)
+// beside them, streaming their writes to a subscriber.
 //
 // The tests need FLOE_TEST_S3_BUCKET (and the other FLOE_TEST_S3_*
 // variables; scripts/test.sh starts versitygw) and aws-lambda-rie on PATH
@@ -44,11 +46,13 @@ import (
 var (
 	lambdaTags    = "lambda.norpc netgo osusergo"
 	lambdaLDFlags = "-s -w -linkmode external -extldflags '-static'"
+	// liveTags are the Dockerfile's tags for the live node's floe.
+	liveTags = "netgo osusergo"
 )
 
 var (
-	// binDir holds query/bootstrap and maintenance/bootstrap, built by
-	// TestMain; "" when the tests skip.
+	// binDir holds query/bootstrap, maintenance/bootstrap and floe/floe,
+	// built by TestMain; "" when the tests skip.
 	binDir string
 	// rieBin is the emulator.
 	rieBin string
@@ -70,18 +74,25 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	for _, fn := range []string{"query", "maintenance"} {
+	// The two functions as `make build-lambda` builds them, and the live
+	// node's `floe` as the Dockerfile builds it (the same static link,
+	// without lambda.norpc).
+	for _, b := range []struct{ out, pkg, tags string }{
+		{"query/bootstrap", "functions/query", lambdaTags},
+		{"maintenance/bootstrap", "functions/maintenance", lambdaTags},
+		{"floe/floe", "cmd/floe", liveTags},
+	} {
 		start := time.Now()
-		out := filepath.Join(dir, fn, "bootstrap")
-		build := exec.Command("go", "build", "-trimpath", "-tags", lambdaTags, "-ldflags", lambdaLDFlags,
-			"-o", out, "github.com/floedb/floe/functions/"+fn)
+		out := filepath.Join(dir, b.out)
+		build := exec.Command("go", "build", "-trimpath", "-tags", b.tags, "-ldflags", lambdaLDFlags,
+			"-o", out, "github.com/floedb/floe/"+b.pkg)
 		build.Env = append(os.Environ(), "CGO_ENABLED=1")
 		if msg, err := build.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", fn, err, msg)
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b.pkg, err, msg)
 			os.Exit(1)
 		}
 		st, _ := os.Stat(out)
-		fmt.Fprintf(os.Stderr, "rie: built %s/bootstrap (%d bytes, static) in %v\n", fn, st.Size(), time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "rie: built %s (%d bytes, static) in %v\n", b.out, st.Size(), time.Since(start).Round(time.Millisecond))
 	}
 	binDir = dir
 	code := m.Run()

@@ -77,7 +77,7 @@ type LiveConfig struct {
 	// Default: 15s.
 	Heartbeat Duration `toml:"heartbeat" help:"interval of heartbeats on idle live-query streams"`
 	// Bus is how writer processes (the function role) publish committed
-	// changes to live nodes (livequery/bus): "connect" (BusService.Publish
+	// changes to live nodes (server/livebus): "connect" (BusService.Publish
 	// to each of Nodes) or "nats" (one NATS subject, NATSSubject at
 	// NATSURL, that every live node subscribes to). Publishes are signed
 	// with a key derived from auth.jwt_secret, which writers and live

@@ -168,3 +168,42 @@ func TestKeysAreUniqueAsEnvNames(t *testing.T) {
 		t.Fatalf("only %d keys found; reflection walk broken?", len(seen))
 	}
 }
+
+// The live bus settings are checked together: a bus that does not exist,
+// settings of the other bus, NATS without a server, and publishing or
+// verifying without the shared secret are refused, naming the key and
+// what to do.
+func TestValidateLiveBus(t *testing.T) {
+	for name, c := range map[string]struct {
+		mutate func(c *Config)
+		key    string
+		says   string
+	}{
+		"unknown bus":         {func(c *Config) { c.Live.Bus = "kafka" }, "live.bus", "not one of connect, nats"},
+		"nats url on connect": {func(c *Config) { c.Live.NATSURL = "nats://x:4222" }, "live.nats_url", `live.bus = "nats"`},
+		"nodes on nats": {func(c *Config) { c.Live.Bus = BusNATS; c.Live.NATSURL = "nats://x:4222"; c.Live.Nodes = "http://l:1" },
+			"live.nodes", "subscribe to live.nats_subject"},
+		"nats without url": {func(c *Config) { c.Role = RoleLive; c.Live.Bus = BusNATS }, "live.nats_url", "is required"},
+		"wildcard subject": {func(c *Config) { c.Live.Bus = BusNATS; c.Live.NATSSubject = "floe.>" }, "live.nats_subject", "wildcards"},
+		"publish without secret": {func(c *Config) { c.Role = RoleFunction; c.Live.Nodes = "http://l:1" },
+			"auth.jwt_secret", "writers and live nodes must share it"},
+		"nats live without secret": {func(c *Config) { c.Role = RoleLive; c.Live.Bus = BusNATS; c.Live.NATSURL = "nats://x:4222" },
+			"auth.jwt_secret", "verifies the publishes"},
+	} {
+		cfg := Default()
+		c.mutate(&cfg)
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), "config: "+c.key+":") || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%s: %v, want %s saying %q", name, err, c.key, c.says)
+		}
+	}
+	ok := Default()
+	ok.Role, ok.Live.Nodes, ok.Auth.JWTSecret = RoleFunction, "http://live-1:7878", strings.Repeat("s", 32)
+	if err := ok.Validate(); err != nil || !ok.Publishes() {
+		t.Fatalf("a function with live nodes: %v (publishes %v)", err, ok.Publishes())
+	}
+	ok.Role = RoleNode
+	if err := ok.Validate(); err != nil || ok.Publishes() {
+		t.Fatalf("a node with live nodes: %v (publishes %v, want false: node-path changes are not committed until flushed)", err, ok.Publishes())
+	}
+}

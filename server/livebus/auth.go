@@ -1,4 +1,4 @@
-package bus
+package livebus
 
 import (
 	"crypto/hmac"

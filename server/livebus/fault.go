@@ -1,4 +1,4 @@
-package bus
+package livebus
 
 // FaultEnv names the environment variable that makes a Publisher lose
 // publishes on purpose, in a process built with the floe_faultinject

@@ -1,8 +1,10 @@
-package bus
+package livebus
 
 import (
 	"encoding/json"
 	"fmt"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/row"
@@ -29,6 +31,28 @@ func Encode(b tablestore.ChangeBatch, publisher string) (*floev1.BusChangeBatch,
 		m.Rows[i] = br
 	}
 	return m, nil
+}
+
+// Split cuts m into messages whose rows take at most maxBytes encoded
+// (but at least one row each): each covers a consecutive _seq range, so
+// each is a valid batch of its own.
+func Split(m *floev1.BusChangeBatch, maxBytes int) []*floev1.BusChangeBatch {
+	var out []*floev1.BusChangeBatch
+	var cur *floev1.BusChangeBatch
+	size := 0
+	for _, r := range m.GetRows() {
+		n := proto.Size(r)
+		if cur == nil || (size+n > maxBytes && len(cur.Rows) > 0) {
+			cur = &floev1.BusChangeBatch{Table: m.Table, Partition: m.Partition, FirstSeq: r.GetSeq(),
+				ManifestVersion: m.ManifestVersion, Publisher: m.Publisher}
+			out = append(out, cur)
+			size = 0
+		}
+		cur.Rows = append(cur.Rows, r)
+		cur.LastSeq = r.GetSeq()
+		size += n
+	}
+	return out
 }
 
 // Decode turns a wire batch back into a ChangeBatch. A batch that is not

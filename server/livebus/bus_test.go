@@ -1,4 +1,4 @@
-package bus_test
+package livebus_test
 
 import (
 	"context"
@@ -11,15 +11,16 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/row"
 	"github.com/floedb/floe/lakehouse/tablestore"
-	"github.com/floedb/floe/livequery/bus"
-	"github.com/floedb/floe/livequery/bus/bustest"
 	"github.com/floedb/floe/manifest"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
 	"github.com/floedb/floe/proto/floe/v1/floev1connect"
+	"github.com/floedb/floe/server/livebus"
+	"github.com/floedb/floe/server/livebus/bustest"
 )
 
 var tbl = &manifest.Table{ID: "t1", Namespace: "app", Name: "msgs", Type: manifest.TableUser, SchemaVersion: 3,
@@ -97,21 +98,21 @@ func sameBatch(t *testing.T, got, want tablestore.ChangeBatch) {
 
 func TestCredential(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	k := bus.DeriveKey([]byte("0123456789abcdef0123456789abcdef"))
+	k := livebus.DeriveKey([]byte("0123456789abcdef0123456789abcdef"))
 	if err := k.Verify(k.Credential(now), now.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	other := bus.DeriveKey([]byte("another-secret-another-secret-xx"))
+	other := livebus.DeriveKey([]byte("another-secret-another-secret-xx"))
 	for name, c := range map[string]struct {
-		key  bus.Key
+		key  livebus.Key
 		cred string
 		at   time.Time
 		want string
 	}{
 		"other secret":         {other, k.Credential(now), now, "differs"},
-		"too old":              {k, k.Credential(now), now.Add(bus.MaxSkew + time.Minute), "off this node's clock"},
+		"too old":              {k, k.Credential(now), now.Add(livebus.MaxSkew + time.Minute), "off this node's clock"},
 		"not a bus credential": {k, "eyJhbGciOiJIUzI1NiJ9.e30.x", now, "needs"},
-		"no secret":            {bus.DeriveKey(nil), k.Credential(now), now, "no auth.jwt_secret"},
+		"no secret":            {livebus.DeriveKey(nil), k.Credential(now), now, "no auth.jwt_secret"},
 		"bad time":             {k, "floebus1.xx.00", now, "not a number"},
 	} {
 		err := c.key.Verify(c.cred, c.at)
@@ -126,14 +127,14 @@ func TestCredential(t *testing.T) {
 // code UNAUTHENTICATED, and delivers nothing; a malformed batch is
 // refused with InvalidArgument.
 func TestConnectBus(t *testing.T) {
-	key := bus.DeriveKey([]byte("0123456789abcdef0123456789abcdef"))
+	key := livebus.DeriveKey([]byte("0123456789abcdef0123456789abcdef"))
 	rec := newRecorder()
 	mux := http.NewServeMux()
-	mux.Handle(bus.Handler(key, rec, bus.HandlerOptions{}))
+	mux.Handle(livebus.Handler(key, rec, livebus.HandlerOptions{}))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	p := bus.NewPublisher(bus.PublisherOptions{NodeID: "fn-1"}, bus.NewConnectTransport(srv.URL, key, nil))
+	p := livebus.NewPublisher(livebus.PublisherOptions{NodeID: "fn-1"}, livebus.NewConnectTransport(srv.URL, key, nil))
 	p.Publish(sample(5))
 	p.Publish(sample(9))
 	got := rec.wait(t, 2)
@@ -146,7 +147,7 @@ func TestConnectBus(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 
-	msg, err := bus.Encode(sample(20), "fn-1")
+	msg, err := livebus.Encode(sample(20), "fn-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +155,7 @@ func TestConnectBus(t *testing.T) {
 	for name, auth := range map[string]string{
 		"none":         "",
 		"user token":   "Bearer eyJhbGciOiJIUzI1NiJ9.e30.x",
-		"other secret": "Bearer " + bus.DeriveKey([]byte("another-secret-another-secret-xx")).Credential(time.Now()),
+		"other secret": "Bearer " + livebus.DeriveKey([]byte("another-secret-another-secret-xx")).Credential(time.Now()),
 	} {
 		req := connect.NewRequest(&floev1.PublishRequest{Batches: []*floev1.BusChangeBatch{msg}})
 		if auth != "" {
@@ -165,7 +166,7 @@ func TestConnectBus(t *testing.T) {
 			t.Errorf("%s: %v (floe code %q), want Unauthenticated/UNAUTHENTICATED", name, err, floeCode(err))
 		}
 	}
-	bad, _ := bus.Encode(sample(30), "fn-1")
+	bad, _ := livebus.Encode(sample(30), "fn-1")
 	bad.LastSeq = 99
 	req := connect.NewRequest(&floev1.PublishRequest{Batches: []*floev1.BusChangeBatch{bad}})
 	req.Header().Set("Authorization", "Bearer "+key.Credential(time.Now()))
@@ -210,7 +211,7 @@ func (s stuck) Close() error { return nil }
 // the queue fills and further batches are dropped (and counted).
 func TestPublishNeverBlocks(t *testing.T) {
 	s := stuck{release: make(chan struct{})}
-	p := bus.NewPublisher(bus.PublisherOptions{QueueLength: 8, SendTimeout: time.Hour}, s)
+	p := livebus.NewPublisher(livebus.PublisherOptions{QueueLength: 8, SendTimeout: time.Hour}, s)
 	start := time.Now()
 	for i := range 1000 {
 		p.Publish(sample(uint64(1 + 4*i)))
@@ -218,7 +219,7 @@ func TestPublishNeverBlocks(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("1000 publishes took %s with a stuck live node", d)
 	}
-	if st := p.Stats(); st.Dropped < 1000-8-bus.DefaultMaxBatchesPerSend || st.Queued+st.Dropped != 1000 {
+	if st := p.Stats(); st.Dropped < 1000-8-livebus.DefaultMaxBatchesPerSend || st.Queued+st.Dropped != 1000 {
 		t.Fatalf("stats %+v", st)
 	}
 	close(s.release)
@@ -229,28 +230,28 @@ func TestPublishNeverBlocks(t *testing.T) {
 // node unchanged; a message signed with another secret is dropped.
 func TestNATSBus(t *testing.T) {
 	url := bustest.RunNATS(t)
-	key := bus.DeriveKey([]byte("0123456789abcdef0123456789abcdef"))
+	key := livebus.DeriveKey([]byte("0123456789abcdef0123456789abcdef"))
 	var recs []*recorder
 	var rejects []chan struct{}
 	for range 2 {
-		nc, err := bus.DialNATS(url, "live")
+		nc, err := livebus.DialNATS(url, "live")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer nc.Close()
 		rec := newRecorder()
 		rejected := make(chan struct{}, 8)
-		if _, err := bus.SubscribeNATS(nc, "floe.test", key, rec, nil, func() { rejected <- struct{}{} }); err != nil {
+		if _, err := livebus.SubscribeNATS(nc, "floe.test", key, rec, nil, func() { rejected <- struct{}{} }); err != nil {
 			t.Fatal(err)
 		}
 		recs = append(recs, rec)
 		rejects = append(rejects, rejected)
 	}
-	pnc, err := bus.DialNATS(url, "fn-1")
+	pnc, err := livebus.DialNATS(url, "fn-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := bus.NewPublisher(bus.PublisherOptions{NodeID: "fn-1"}, bus.NewNATSTransport(pnc, "floe.test", key, true))
+	p := livebus.NewPublisher(livebus.PublisherOptions{NodeID: "fn-1"}, livebus.NewNATSTransport(pnc, "floe.test", key, true))
 	defer p.Close()
 	p.Publish(sample(1))
 	p.Publish(sample(5))
@@ -261,11 +262,11 @@ func TestNATSBus(t *testing.T) {
 	}
 
 	// A forger without the secret.
-	fnc, err := bus.DialNATS(url, "forger")
+	fnc, err := livebus.DialNATS(url, "forger")
 	if err != nil {
 		t.Fatal(err)
 	}
-	forged := bus.NewPublisher(bus.PublisherOptions{}, bus.NewNATSTransport(fnc, "floe.test", bus.DeriveKey([]byte("another-secret-another-secret-xx")), true))
+	forged := livebus.NewPublisher(livebus.PublisherOptions{}, livebus.NewNATSTransport(fnc, "floe.test", livebus.DeriveKey([]byte("another-secret-another-secret-xx")), true))
 	forged.Publish(sample(100))
 	forged.Close()
 	p.Publish(sample(200))
@@ -279,5 +280,168 @@ func TestNATSBus(t *testing.T) {
 		if len(got) != 3 || got[2].FirstSeq != 200 {
 			t.Fatalf("after a forged message: %d batches, last from _seq %d", len(got), got[len(got)-1].FirstSeq)
 		}
+	}
+}
+
+// gated is a transport whose Send waits for a release and then records
+// the batches; flushes counts Flush calls (a buffering transport).
+type gated struct {
+	release chan struct{}
+	mu      sync.Mutex
+	sent    []uint64 // FirstSeq of each batch sent
+	flushes int
+}
+
+func (g *gated) Name() string { return "gated" }
+func (g *gated) Send(ctx context.Context, bs []*floev1.BusChangeBatch) error {
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, b := range bs {
+		d, err := livebus.Decode(b)
+		if err != nil {
+			return err
+		}
+		g.sent = append(g.sent, d.FirstSeq)
+	}
+	return nil
+}
+func (g *gated) Flush(context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.flushes++
+	return nil
+}
+func (g *gated) Close() error { return nil }
+
+// Flush returns only once every batch published before it was sent and
+// the transport's buffer flushed (a Lambda function calls it before
+// answering, as its environment is frozen between invocations); a send
+// that does not finish makes Flush end with its context.
+func TestFlushWaitsForQueuedBatches(t *testing.T) {
+	g := &gated{release: make(chan struct{})}
+	p := livebus.NewPublisher(livebus.PublisherOptions{SendTimeout: time.Hour}, g)
+	defer p.Close()
+	p.Publish(sample(1))
+	p.Publish(sample(5))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	err := p.Flush(ctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Flush with a send in flight: %v, want the context's deadline", err)
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- p.Flush(context.Background()) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Flush returned (%v) before the batches were sent", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(g.release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Flush did not return after the sends")
+	}
+	g.mu.Lock()
+	sent, flushes := append([]uint64(nil), g.sent...), g.flushes
+	g.mu.Unlock()
+	if len(sent) != 2 || sent[0] != 1 || sent[1] != 5 {
+		t.Fatalf("sent %v before Flush returned, want [1 5]", sent)
+	}
+	if flushes < 1 {
+		t.Fatal("the transport's buffer was not flushed")
+	}
+	if st := p.Stats(); st.Sent != 2 || st.Queued != 2 {
+		t.Fatalf("stats %+v: flush markers are not batches", st)
+	}
+	// Nothing sent since: Flush returns without flushing the transport
+	// (no round trip to a NATS server per invocation that wrote nothing).
+	if err := p.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.flushes != flushes {
+		t.Fatalf("flushed the transport %d times after nothing was sent", g.flushes-flushes)
+	}
+}
+
+// A large batch travels as several messages of consecutive _seq ranges,
+// each below MaxMessageBytes, that together are the batch.
+func TestLargeBatchIsSplit(t *testing.T) {
+	b := tablestore.ChangeBatch{Table: tbl, Partition: "p", FirstSeq: 100}
+	long := strings.Repeat("x", 1000)
+	for i := range 2000 {
+		b.Rows = append(b.Rows, tablestore.ChangeRow{Seq: 100 + uint64(i), Op: tablestore.OpInsert,
+			Values: row.Row{row.BigInt(int64(i)), row.Text(long), row.Null(), row.Null()}})
+	}
+	b.LastSeq = 100 + 2000 - 1
+	m, err := livebus.Encode(b, "fn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := livebus.Split(m, livebus.MaxMessageBytes)
+	if len(parts) < 2 {
+		t.Fatalf("%d parts", len(parts))
+	}
+	next := b.FirstSeq
+	var rows []tablestore.ChangeRow
+	for _, p := range parts {
+		// Rows of at most MaxMessageBytes, plus the header and framing:
+		// well below NATS's default max_payload of 1 MiB.
+		if proto.Size(p) > livebus.MaxMessageBytes+len(p.Table)+4*len(p.Rows)+64 {
+			t.Fatalf("part of %d bytes", proto.Size(p))
+		}
+		d, err := livebus.Decode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.FirstSeq != next {
+			t.Fatalf("part starts at %d, want %d", d.FirstSeq, next)
+		}
+		next = d.LastSeq + 1
+		rows = append(rows, d.Rows...)
+	}
+	sameBatch(t, tablestore.ChangeBatch{Table: tbl, Partition: "p", FirstSeq: b.FirstSeq, LastSeq: b.LastSeq, Rows: rows}, b)
+}
+
+// counting is a transport that counts what it is sent.
+type counting struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *counting) Name() string { return "counting" }
+func (c *counting) Send(_ context.Context, bs []*floev1.BusChangeBatch) error {
+	c.mu.Lock()
+	c.n += len(bs)
+	c.mu.Unlock()
+	return nil
+}
+func (c *counting) Close() error { return nil }
+
+// Close sends what is still queued before it returns (a process that
+// stops right after a write still publishes it).
+func TestCloseSendsTheQueue(t *testing.T) {
+	c := &counting{}
+	p := livebus.NewPublisher(livebus.PublisherOptions{}, c)
+	for i := range 500 {
+		p.Publish(sample(uint64(1 + 4*i)))
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if c.n != 500 || p.Stats().Sent != 500 {
+		t.Fatalf("sent %d (stats %+v), want 500", c.n, p.Stats())
 	}
 }

@@ -1,14 +1,17 @@
-package bus
+package livebus
 
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/floedb/floe/lakehouse/tablestore"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
 )
 
@@ -64,6 +67,15 @@ func (t *NATSTransport) Send(ctx context.Context, batches []*floev1.BusChangeBat
 	return nil
 }
 
+// Flush writes out the client's buffer and waits for the server's
+// answer (Publisher.Flush).
+func (t *NATSTransport) Flush(ctx context.Context) error {
+	if err := t.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("live bus: flush NATS: %w", err)
+	}
+	return nil
+}
+
 // Close closes the connection if the transport owns it.
 func (t *NATSTransport) Close() error {
 	if t.own {
@@ -72,15 +84,43 @@ func (t *NATSTransport) Close() error {
 	return nil
 }
 
-// SubscribeNATS delivers the batches published on subject to sink, one
-// at a time in arrival order. A message whose credential does not verify
-// with key, or that does not decode, is dropped with a warning (and
-// counted by rejected, when set).
+// natsWorkers is how many partitions' batches a NATS subscriber delivers
+// in parallel (a gap fill of one partition, which reads the object store,
+// does not hold up the others); natsQueue bounds each worker's backlog.
+const (
+	natsWorkers = 8
+	natsQueue   = 1024
+)
+
+// SubscribeNATS delivers the batches published on subject to sink: each
+// partition's in arrival order, by one of natsWorkers workers chosen by
+// the partition. A message whose credential does not verify with key, or
+// that does not decode, is dropped with a warning (and counted by
+// rejected, when set); so is a batch whose worker's backlog is full (the
+// gate fills it from the object store). The workers stop when the
+// subscription's connection closes.
 func SubscribeNATS(nc *nats.Conn, subject string, key Key, sink Sink, log *slog.Logger, rejected func()) (*nats.Subscription, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With(slog.String("component", "live-bus"))
+	var workers [natsWorkers]chan tablestore.ChangeBatch
+	for i := range workers {
+		workers[i] = make(chan tablestore.ChangeBatch, natsQueue)
+		go func(q chan tablestore.ChangeBatch) {
+			for b := range q {
+				sink.Deliver(context.Background(), b)
+			}
+		}(workers[i])
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			for _, q := range workers {
+				close(q)
+			}
+		})
+	}
 	sub, err := nc.Subscribe(subject, func(m *nats.Msg) {
 		ctx := context.Background()
 		if err := key.Verify(m.Header.Get(AuthHeader), time.Now()); err != nil {
@@ -106,11 +146,25 @@ func SubscribeNATS(nc *nats.Conn, subject string, key Key, sink Sink, log *slog.
 			}
 			return
 		}
-		sink.Deliver(ctx, b)
+		h := fnv.New32a()
+		h.Write([]byte(b.Table.ID))
+		h.Write([]byte{0})
+		h.Write([]byte(b.Partition))
+		select {
+		case workers[h.Sum32()%natsWorkers] <- b:
+		default:
+			log.LogAttrs(ctx, slog.LevelWarn, "live bus: dropped a change batch, the live node is behind; the gap is filled from the object store",
+				slog.String("table_id", b.Table.ID))
+		}
 	})
 	if err != nil {
+		stop()
 		return nil, fmt.Errorf("live bus: subscribe to NATS subject %s: %w", subject, err)
 	}
+	// The callback runs on the subscription's goroutine, which calls the
+	// closed handler after its last callback when the subscription is
+	// closed (unsubscribe, drain, connection close).
+	sub.SetClosedHandler(func(string) { stop() })
 	// Flush so that the subscription is registered with the server before
 	// this returns (publishes after it reach this node).
 	if err := nc.Flush(); err != nil {

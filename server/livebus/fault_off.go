@@ -1,6 +1,6 @@
 //go:build !floe_faultinject
 
-package bus
+package livebus
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-// Package bus carries committed change batches (tablestore.ChangeBatch)
+// Package livebus carries committed change batches (tablestore.ChangeBatch)
 // from writer processes to live nodes: the seam between a process that
 // commits a write and the processes that stream it to live subscribers.
 //
@@ -19,7 +19,7 @@
 // batches; it never alters one (a batch's rows are exactly the committed
 // rows FirstSeq..LastSeq), and it never delivers a batch whose credential
 // does not verify.
-package bus
+package livebus
 
 import (
 	"context"
@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/floedb/floe/lakehouse/tablestore"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
@@ -52,6 +53,15 @@ type Transport interface {
 type Sink interface {
 	Deliver(ctx context.Context, b tablestore.ChangeBatch)
 }
+
+// MaxMessageBytes bounds the encoded rows of one message: a larger batch
+// is split into messages of consecutive _seq ranges (NATS refuses
+// messages above its max_payload, 1 MiB by default).
+const MaxMessageBytes = 256 << 10
+
+// MaxSendBytes bounds (roughly) one Send: a request to a live node stays
+// well below its server.max_request_bytes.
+const MaxSendBytes = 4 << 20
 
 // DefaultMaxBatchesPerSend is PublisherOptions.MaxBatchesPerSend's
 // default.
@@ -96,19 +106,38 @@ type target struct {
 	q     chan *item
 	opts  PublisherOptions
 	lastW atomic.Int64 // unix nanos of the last failure warning
+	// unflushed: a Send succeeded since the last Flush of a Flusher
+	// transport (only the worker touches it).
+	unflushed bool
 }
 
-// item is one batch, encoded once for every transport.
+// item is one batch, encoded once for every transport (as one message, or
+// several of consecutive _seq ranges when it is large), or a flush marker
+// (flushed set, no batch): the worker closes flushed once every item
+// queued before the marker was sent or given up.
 type item struct {
-	b    tablestore.ChangeBatch
-	once sync.Once
-	msg  *floev1.BusChangeBatch
-	err  error
+	b       tablestore.ChangeBatch
+	once    sync.Once
+	msgs    []*floev1.BusChangeBatch
+	err     error
+	flushed chan struct{}
 }
 
-func (it *item) encoded(nodeID string) (*floev1.BusChangeBatch, error) {
-	it.once.Do(func() { it.msg, it.err = Encode(it.b, nodeID) })
-	return it.msg, it.err
+// Flusher is a Transport that buffers what Send accepted (NATS: the
+// client's write buffer); Flush writes it out and waits for the server to
+// have it.
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
+func (it *item) encoded(nodeID string) ([]*floev1.BusChangeBatch, error) {
+	it.once.Do(func() {
+		var m *floev1.BusChangeBatch
+		if m, it.err = Encode(it.b, nodeID); it.err == nil {
+			it.msgs = Split(m, MaxMessageBytes)
+		}
+	})
+	return it.msgs, it.err
 }
 
 // NewPublisher starts a worker per transport. Close stops them.
@@ -162,6 +191,33 @@ func (p *Publisher) Publish(b tablestore.ChangeBatch) {
 	}
 }
 
+// Flush returns once every batch published before the call was sent, or
+// given up (a failed send, counted as usual), on every transport, and
+// written out of buffering transports (Flusher); or when ctx ends, with
+// its error. A Lambda function calls it before answering an invocation:
+// the execution environment is frozen between invocations, so a publish
+// still queued would wait for the next one (and the live nodes' poll).
+func (p *Publisher) Flush(ctx context.Context) error {
+	marks := make([]chan struct{}, 0, len(p.targets))
+	for _, tg := range p.targets {
+		m := &item{flushed: make(chan struct{})}
+		select {
+		case tg.q <- m:
+			marks = append(marks, m.flushed)
+		case <-ctx.Done():
+			return fmt.Errorf("live bus: flush %s: %w", tg.t.Name(), ctx.Err())
+		}
+	}
+	for i, m := range marks {
+		select {
+		case <-m:
+		case <-ctx.Done():
+			return fmt.Errorf("live bus: flush %s: %w", p.targets[i].t.Name(), ctx.Err())
+		}
+	}
+	return nil
+}
+
 // run sends tg's queued batches until Close; then it sends what is
 // still queued, once, and returns.
 func (p *Publisher) run(ctx context.Context, tg *target) {
@@ -196,21 +252,36 @@ func (p *Publisher) run(ctx context.Context, tg *target) {
 func (p *Publisher) send(tg *target, items []*item) {
 	ctx := context.Background()
 	msgs := make([]*floev1.BusChangeBatch, 0, len(items))
+	var marks []chan struct{}
+	defer func() {
+		for _, m := range marks {
+			close(m)
+		}
+	}()
 	for _, it := range items {
+		if it.flushed != nil {
+			marks = append(marks, it.flushed)
+			continue
+		}
 		if tg.opts.drop() {
 			p.dropped.Add(1)
 			continue
 		}
-		m, err := it.encoded(p.nodeID)
+		ms, err := it.encoded(p.nodeID)
 		if err != nil {
 			p.failed.Add(1)
 			p.warn(ctx, tg, "live bus: a change batch cannot be encoded; live nodes fill it from the object store", err)
 			continue
 		}
-		msgs = append(msgs, m)
+		msgs = append(msgs, ms...)
 	}
 	for len(msgs) > 0 {
-		n := min(len(msgs), tg.opts.MaxBatchesPerSend)
+		// At most MaxBatchesPerSend messages and about MaxSendBytes.
+		n, size := 0, 0
+		for n < len(msgs) && n < tg.opts.MaxBatchesPerSend && (n == 0 || size+proto.Size(msgs[n]) <= MaxSendBytes) {
+			size += proto.Size(msgs[n])
+			n++
+		}
 		sctx, cancel := context.WithTimeout(ctx, tg.opts.SendTimeout)
 		err := tg.t.Send(sctx, msgs[:n])
 		cancel()
@@ -219,8 +290,17 @@ func (p *Publisher) send(tg *target, items []*item) {
 			p.warn(ctx, tg, "live bus: publish failed; live nodes fill the missed changes from the object store", err)
 		} else {
 			p.sent.Add(int64(n))
+			tg.unflushed = true
 		}
 		msgs = msgs[n:]
+	}
+	if f, ok := tg.t.(Flusher); ok && len(marks) > 0 && tg.unflushed {
+		fctx, cancel := context.WithTimeout(ctx, tg.opts.SendTimeout)
+		if err := f.Flush(fctx); err != nil {
+			p.warn(ctx, tg, "live bus: flush failed; live nodes fill the missed changes from the object store", err)
+		}
+		cancel()
+		tg.unflushed = false
 	}
 }
 
