@@ -29,7 +29,7 @@ var layers = []struct {
 	{"engine: assembly", []string{"lakehouse/node/..."}},
 	{"livequery", []string{"livequery/..."}},
 	{"server", []string{"server/...", "proto/..."}},
-	{"entry points", []string{"cmd/...", "functions/...", "e2e/...", "internal/tools/...", "deploy/..."}},
+	{"entry points", []string{"cmd/...", "functions/...", "e2e/...", "internal/tools/...", "deploy/...", "bench/..."}},
 }
 
 // isolated packages import nothing of the module.
