@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: runs Floe's Go benchmarks (schema registry; manifest commits
 # on memory, a local directory and S3 through versitygw; object store
-# backends; write buffer; segments; flush, direct commits, compaction and the
+# backends; write buffer; segments; flush, direct commits (and 16 direct
+# writers on one partition, with and without turns), compaction and the
 # merged scan against DuckDB on the same files; the SQL executor: point
 # SELECT (fast path and DuckDB path), single-row and 1000-row INSERT,
 # GROUP BY over 1M rows vs DuckDB on the same files, system vs shared

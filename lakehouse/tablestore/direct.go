@@ -202,6 +202,10 @@ type GroupStats struct {
 	// 3: the turn queue GET, the segment PUT and the manifest PUT (2 with
 	// NoTurns; see Cost in DirectWriter).
 	Requests objstore.OpCounts
+	// Queued is true if the group commit queued for a turn (see
+	// DirectWriter, "Fairness"); TurnWait is how long it waited.
+	Queued   bool
+	TurnWait time.Duration
 	// FirstSeq and ManifestVersion are those of the commit; zero if Err.
 	FirstSeq, ManifestVersion uint64
 	Duration                  time.Duration
@@ -253,7 +257,10 @@ type GroupStats struct {
 // behind them instead of committing. A writer that loses turnAfterLosses
 // races in one group commit queues too. A queued writer waits (re-reading
 // the queue, paced by how fast it advances) until it heads the queue, then
-// learns the latest LastSeq, commits, and leaves the queue. Under
+// commits and leaves the queue, recording the partition's new LastSeq in
+// it: the next writer builds and uploads its segment on that LastSeq while
+// it reads the latest manifest, which decides (a rebuild if another writer
+// committed meanwhile). Under
 // contention, commits thus go round-robin; when the queue is empty,
 // commits are optimistic as before.
 //
@@ -262,10 +269,10 @@ type GroupStats struct {
 // read, or a lapsed entry costs fairness, never rows. An entry lapses
 // TurnTTL after its last renewal (waiting writers renew theirs), so a
 // writer that dies while queued holds the others up at most that long.
-// Throughput of one partition is one commit per turn hand-over (about 7
-// sequential requests: leave, the next writer's poll, LIST and GET of the
-// latest manifest, segment PUT, manifest PUT); more partitions commit in
-// parallel (see docs/ARCHITECTURE.md).
+// Throughput of one partition is one commit per turn hand-over (about 5
+// sequential requests: leave, the next writer's poll, the segment PUT
+// beside the LIST and GET of the latest manifest, the manifest PUT); more
+// partitions commit in parallel (see docs/ARCHITECTURE.md).
 //
 // # Cost
 //
@@ -643,36 +650,49 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 	turns := turnsKey(p.id.tableID, p.id.partition)
 	queued := false // this writer is in the turn queue
 	var lastQueue turnQueue
+	var leaving turnHead // the head this writer committed, for the next one
 	if !w.opts.NoTurns {
 		defer func() {
 			if queued {
 				lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opts.TurnTTL)
-				w.leaveTurns(lctx, turns, lastQueue)
+				w.leaveTurns(lctx, turns, lastQueue, leaving)
 				cancel()
 			}
 		}()
 	}
-	// awaitTurn queues the writer and waits for its turn, then learns the
-	// partition's LastSeq afresh (the writers before it committed). It
-	// reports whether the base moved. A queue that cannot be used is
+	// refreshing, when set, delivers a refresh of p's LastSeq running
+	// beside the segment build and upload: p.lastSeq and p.known are not
+	// touched until it is received (before the manifest commit, or here
+	// on any return).
+	var refreshing <-chan turnRead
+	defer func() {
+		if refreshing != nil {
+			<-refreshing
+		}
+	}()
+	// awaitTurn queues the writer and waits for its turn, and returns the
+	// base to build on: the LastSeq the writer that left the queue before
+	// it committed (the queue's Head), if newer than what this writer
+	// knows. The latest manifest is read meanwhile (refreshing); the
+	// commit checks the base against it. A queue that cannot be used is
 	// ignored: the commit goes on optimistically.
-	awaitTurn := func(q turnQueue) (bool, error) {
-		queued = true
-		p.contendedUntil = w.opts.Clock().Add(w.opts.TurnTTL)
+	awaitTurn := func(q turnQueue, base uint64) (uint64, error) {
+		queued, st.Queued = true, true
+		waitStart := w.opts.Clock()
+		p.contendedUntil = waitStart.Add(w.opts.TurnTTL)
 		var err error
-		if lastQueue, err = w.awaitTurn(ctx, p, turns, q); err != nil {
+		lastQueue, err = w.awaitTurn(ctx, p, turns, q)
+		st.TurnWait += w.opts.Clock().Sub(waitStart)
+		if err != nil {
 			lastQueue = turnQueue{}
 			if ctx.Err() != nil {
-				return false, err
+				return 0, err
 			}
 			w.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "direct writer commits without its turn",
 				slog.String("turns", turns), slog.Any("err", err))
 		}
-		before := p.lastSeq
-		if err := p.refresh(ctx); err != nil {
-			return false, err
-		}
-		return p.lastSeq != before, nil
+		refreshing = refreshAsync(ctx, p)
+		return max(base, lastQueue.Head.LastSeq), nil
 	}
 	base := p.lastSeq
 	var file bytes.Buffer
@@ -685,41 +705,41 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 		}
 		st.SegmentRows, st.SegmentBytes = info.Rows, int64(file.Len())
 		key := segmentKey(t.ID, p.id.partition, info.SeqMin, info.SeqMax)
-		var turnRead <-chan turnRead
+		var pending <-chan turnRead
 		if !w.opts.NoTurns && !queued {
 			if w.opts.Clock().Before(p.contendedUntil) {
 				// Contended lately: most likely others are queued, so
 				// find out before uploading a segment that would be
 				// rebuilt after the wait.
-				if q, rerr := w.readTurns(ctx, turns); rerr == nil && w.mustWait(q) {
-					moved, werr := awaitTurn(q)
+				if q, rerr := w.readTurns(ctx, turns); rerr == nil && w.mustQueue(q) {
+					next, werr := awaitTurn(q, base)
 					if werr != nil {
 						return 0, nil, fmt.Errorf("%s: %w", what, werr)
 					}
-					if moved {
+					if next != base {
 						st.Attempts--
-						base = p.lastSeq
+						base = next
 						continue
 					}
 				}
 			} else if st.Attempts == 1 {
-				turnRead = w.readTurnsAsync(ctx, turns)
+				pending = w.readTurnsAsync(ctx, turns)
 			}
 		}
 		_, err = w.bucket.Put(ctx, key, file.Bytes(), objstore.PutOptions{IfNoneMatch: true})
-		if turnRead != nil {
-			r := <-turnRead
+		if pending != nil {
+			r := <-pending
 			addCounts(requestsOf(ctx), r.reqs)
-			if err == nil && r.err == nil && w.mustWait(r.q) {
+			if err == nil && r.err == nil && w.mustQueue(r.q) {
 				// Others are queued: take a place behind them.
-				moved, werr := awaitTurn(r.q)
+				next, werr := awaitTurn(r.q, base)
 				if werr != nil {
 					w.deleteOrphan(ctx, key)
 					return 0, nil, fmt.Errorf("%s: %w", what, werr)
 				}
-				if moved {
+				if next != base {
 					w.deleteOrphan(ctx, key)
-					base = p.lastSeq
+					base = next
 					continue
 				}
 			}
@@ -728,11 +748,34 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 			w.deleteOrphan(ctx, key)
 			return 0, nil, fmt.Errorf("%s: upload segment: %w", what, err)
 		}
+		if refreshing != nil {
+			// The segment is built on the queue's hint; the latest
+			// manifest decides.
+			r := <-refreshing
+			refreshing = nil
+			addCounts(requestsOf(ctx), r.reqs)
+			if r.err != nil {
+				w.deleteOrphan(ctx, key)
+				return 0, nil, fmt.Errorf("%s: %w", what, r.err)
+			}
+			if p.lastSeq != base {
+				w.deleteOrphan(ctx, key)
+				base = p.lastSeq
+				continue
+			}
+		}
 		seg := manifest.Segment{
 			Key: key, Rows: info.Rows, Bytes: int64(file.Len()), SeqMin: info.SeqMin, SeqMax: info.SeqMax,
 			SchemaVersion: info.SchemaVersion, Columns: info.Columns, Deleted: &info.Deleted,
 		}
 		var moved uint64
+		var fresh <-chan turnRead
+		if queued {
+			// Re-read the queue beside the commit, so that leaving it
+			// after the commit is one conditional put: writers queued
+			// during the turn made the ETag of the wait stale.
+			fresh = w.readTurnsAsync(ctx, turns)
+		}
 		committed, err := p.log.Commit(ctx, func(m *manifest.Partition) (*manifest.Partition, error) {
 			if m.LastSeq != base {
 				moved = m.LastSeq
@@ -742,9 +785,17 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 			m.LastSeq = base + n
 			return m, nil
 		}, manifest.CommitOptions{})
+		if fresh != nil {
+			r := <-fresh
+			addCounts(requestsOf(ctx), r.reqs)
+			if r.err == nil {
+				lastQueue = r.q
+			}
+		}
 		switch {
 		case err == nil:
 			p.lastSeq = committed.LastSeq
+			leaving = turnHead{Version: committed.Version, LastSeq: committed.LastSeq}
 			return base, committed, nil
 		case errors.Is(err, errBaseMoved):
 			// Another writer committed first: renumber above the LastSeq
@@ -762,10 +813,11 @@ func (w *DirectWriter) commitAttempts(ctx context.Context, p *directPartition, t
 				// writer that keeps winning lets the others go first.
 				q, rerr := w.readTurns(ctx, turns)
 				if rerr == nil {
-					if _, werr := awaitTurn(q); werr != nil {
+					next, werr := awaitTurn(q, moved)
+					if werr != nil {
 						return 0, nil, fmt.Errorf("%s: %w", what, werr)
 					}
-					base = p.lastSeq
+					base = next
 					continue
 				}
 			}

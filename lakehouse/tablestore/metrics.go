@@ -20,6 +20,8 @@ type Metrics struct {
 	directCommits   *prometheus.CounterVec // result
 	directRebases   prometheus.Counter
 	directDuration  prometheus.Histogram
+	directTurns     prometheus.Counter
+	directTurnWait  prometheus.Histogram
 }
 
 // NewMetrics builds the metrics and registers them with reg (nil: not
@@ -47,10 +49,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Direct group commits rebuilt because another writer committed first."}),
 		directDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_tablestore_direct_commit_duration_seconds",
 			Help: "Duration of direct group commits, rebases included.", Buckets: buckets}),
+		directTurns: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_tablestore_direct_turns_total",
+			Help: "Direct group commits that queued for a turn on a contended partition (near its commit-rate limit)."}),
+		directTurnWait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "floe_tablestore_direct_turn_wait_seconds",
+			Help: "Time direct group commits waited in a partition's turn queue.", Buckets: buckets}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.flushes, m.flushDuration, m.flushBytes, m.flushRows, m.compactions, m.compactDuration,
-			m.compactBytes, m.directCommits, m.directRebases, m.directDuration)
+			m.compactBytes, m.directCommits, m.directRebases, m.directDuration, m.directTurns, m.directTurnWait)
 	}
 	return m
 }
@@ -102,4 +108,8 @@ func (m *Metrics) directCommit(st GroupStats) {
 		m.directRebases.Add(float64(st.Attempts - 1))
 	}
 	m.directDuration.Observe(max(st.Duration, time.Duration(0)).Seconds())
+	if st.Queued {
+		m.directTurns.Inc()
+		m.directTurnWait.Observe(max(st.TurnWait, time.Duration(0)).Seconds())
+	}
 }

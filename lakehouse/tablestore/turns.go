@@ -41,11 +41,20 @@ type turnEntry struct {
 	Expires int64  `json:"expires"`
 }
 
-// turnQueue is a turns object as read: the waiters in arrival order, and
-// the ETag to update it with (empty: the object does not exist).
+// turnQueue is a turns object as read: the waiters in arrival order, the
+// latest commit to the partition that a writer leaving the queue knew of
+// (a hint for the next writer's base: a later commit may exist), and the
+// ETag to update it with (empty: the object does not exist).
 type turnQueue struct {
 	Waiters []turnEntry `json:"waiters"`
+	Head    turnHead    `json:"head,omitzero"`
 	etag    string
+}
+
+// turnHead is a partition manifest version and its LastSeq.
+type turnHead struct {
+	Version uint64 `json:"version"`
+	LastSeq uint64 `json:"last_seq"`
 }
 
 // live returns the waiters whose entries have not lapsed at now.
@@ -92,14 +101,19 @@ func (w *DirectWriter) readTurns(ctx context.Context, key string) (turnQueue, er
 // read, with conditional puts (re-reading after each refused one). change
 // gets the live waiters and returns the new list, or false to leave the
 // queue as it is. It returns the queue as written or last read.
-func (w *DirectWriter) updateTurns(ctx context.Context, key string, q turnQueue, change func(live []turnEntry) ([]turnEntry, bool)) (turnQueue, error) {
+// known, if newer than the queue's Head, replaces it.
+func (w *DirectWriter) updateTurns(ctx context.Context, key string, q turnQueue, known turnHead, change func(live []turnEntry) ([]turnEntry, bool)) (turnQueue, error) {
 	var err error
 	for range maxTurnUpdates {
 		next, ok := change(q.live(w.opts.Clock()))
 		if !ok {
 			return q, nil
 		}
-		data, merr := json.Marshal(turnQueue{Waiters: next})
+		out := turnQueue{Waiters: next, Head: q.Head}
+		if known.Version > out.Head.Version {
+			out.Head = known
+		}
+		data, merr := json.Marshal(out)
 		if merr != nil {
 			return q, merr
 		}
@@ -109,7 +123,8 @@ func (w *DirectWriter) updateTurns(ctx context.Context, key string, q turnQueue,
 		}
 		attrs, perr := w.bucket.Put(ctx, key, data, opts)
 		if perr == nil {
-			return turnQueue{Waiters: next, etag: attrs.ETag}, nil
+			out.etag = attrs.ETag
+			return out, nil
 		}
 		if ctx.Err() != nil {
 			return q, ctx.Err()
@@ -126,7 +141,7 @@ func (w *DirectWriter) updateTurns(ctx context.Context, key string, q turnQueue,
 // enqueue puts this writer at the end of the queue, or renews its entry if
 // it is there already.
 func (w *DirectWriter) enqueue(ctx context.Context, key string, q turnQueue) (turnQueue, error) {
-	return w.updateTurns(ctx, key, q, func(live []turnEntry) ([]turnEntry, bool) {
+	return w.updateTurns(ctx, key, q, turnHead{}, func(live []turnEntry) ([]turnEntry, bool) {
 		exp := w.opts.Clock().Add(w.opts.TurnTTL).UnixNano()
 		if i := slices.IndexFunc(live, func(e turnEntry) bool { return e.ID == w.turnID }); i >= 0 {
 			live[i].Expires = exp
@@ -137,15 +152,16 @@ func (w *DirectWriter) enqueue(ctx context.Context, key string, q turnQueue) (tu
 }
 
 // leaveTurns removes this writer from the queue, starting from q as last
-// read (a refused update re-reads it). Best effort: an entry left behind
-// lapses after TurnTTL.
-func (w *DirectWriter) leaveTurns(ctx context.Context, key string, q turnQueue) {
+// read (a refused update re-reads it), and records committed, the
+// partition's head after this writer's commit (zero: none), for the next
+// writer. Best effort: an entry left behind lapses after TurnTTL.
+func (w *DirectWriter) leaveTurns(ctx context.Context, key string, q turnQueue, committed turnHead) {
 	var err error
 	if q.etag == "" {
 		q, err = w.readTurns(ctx, key)
 	}
 	if err == nil {
-		_, err = w.updateTurns(ctx, key, q, func(live []turnEntry) ([]turnEntry, bool) {
+		_, err = w.updateTurns(ctx, key, q, committed, func(live []turnEntry) ([]turnEntry, bool) {
 			i := slices.IndexFunc(live, func(e turnEntry) bool { return e.ID == w.turnID })
 			if i < 0 && len(live) == len(q.Waiters) {
 				return nil, false // not there, nothing lapsed to prune
@@ -162,10 +178,13 @@ func (w *DirectWriter) leaveTurns(ctx context.Context, key string, q turnQueue) 
 	}
 }
 
-// mustWait reports whether, by queue q, another writer has the turn.
-func (w *DirectWriter) mustWait(q turnQueue) bool {
-	live := q.live(w.opts.Clock())
-	return len(live) > 0 && live[0].ID != w.turnID
+// mustQueue reports whether the queue has live entries, so that this
+// writer must take a turn rather than commit at once. An entry of its own
+// (left by a leave that failed) counts too: taking the turn renews it and
+// the leave after the commit removes it, instead of it holding the others
+// up until it lapses.
+func (w *DirectWriter) mustQueue(q turnQueue) bool {
+	return len(q.live(w.opts.Clock())) > 0
 }
 
 // awaitTurn queues this writer (if it is not queued yet) and waits until it
@@ -241,6 +260,20 @@ func (w *DirectWriter) readTurnsAsync(ctx context.Context, key string) <-chan tu
 		var r turnRead
 		rctx := context.WithValue(ctx, requestsKey{}, &r.reqs)
 		r.q, r.err = w.readTurns(rctx, key)
+		ch <- r
+	}()
+	return ch
+}
+
+// refreshAsync runs p.refresh in a goroutine (counting its requests apart)
+// and delivers its error and requests on the returned channel. p's lastSeq
+// and known belong to that goroutine until the result is received.
+func refreshAsync(ctx context.Context, p *directPartition) <-chan turnRead {
+	ch := make(chan turnRead, 1)
+	go func() {
+		var r turnRead
+		rctx := context.WithValue(ctx, requestsKey{}, &r.reqs)
+		r.err = p.refresh(rctx)
 		ch <- r
 	}()
 	return ch
