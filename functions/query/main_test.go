@@ -249,6 +249,29 @@ func TestFunctionURLEventsOnS3(t *testing.T) {
 	equalRows(t, "warm container after the cold one wrote", a.sql(alice2, "SELECT id FROM app.notes ORDER BY id"), `["1"]`, `["2"]`, `["3"]`)
 }
 
+// TestWarmContainerSeesNewTables: a warm container serves its catalog for
+// catalog.refresh_interval, then finds tables another container created
+// meanwhile (functions share the warehouse; no lease makes one of them the
+// catalog's only writer).
+func TestWarmContainerSeesNewTables(t *testing.T) {
+	s3 := objstoretest.NewS3ConfigForTest(t)
+	const refresh = 100 * time.Millisecond
+	a := coldStart(t, append(fnEnv(t, s3, "fn-a"), "FLOE_CATALOG_REFRESH_INTERVAL="+refresh.String()))
+	root := a.login("root", testRootPassword)
+	a.sql(root, "CREATE NAMESPACE app; CREATE SHARED TABLE app.first (id INT PRIMARY KEY) WITH (ACCESS_LEVEL = 'PUBLIC')")
+	b := coldStart(t, append(fnEnv(t, s3, "fn-b"), "FLOE_CATALOG_REFRESH_INTERVAL="+refresh.String()))
+	rootB := b.login("root", testRootPassword)
+	equalRows(t, "b warm", b.sql(rootB, "SELECT count(*) FROM app.first"), `["0"]`)
+
+	a.sql(root, "CREATE SHARED TABLE app.second (id INT PRIMARY KEY) WITH (ACCESS_LEVEL = 'PUBLIC'); INSERT INTO app.second VALUES (7)")
+	time.Sleep(3 * refresh)
+	equalRows(t, "b after a's DDL", b.sql(rootB, "SELECT id FROM app.second"), `[7]`)
+	// And the other way round, with a column b added.
+	b.sql(rootB, "ALTER TABLE app.second ADD COLUMN note TEXT")
+	time.Sleep(3 * refresh)
+	equalRows(t, "a after b's ALTER", a.sql(root, "SELECT id, note FROM app.second"), `[7,null]`)
+}
+
 // loadConfig forces the function role and keeps Lambda's writable /tmp as
 // the default data dir.
 func TestLoadConfig(t *testing.T) {

@@ -31,6 +31,7 @@ import (
 
 	"github.com/floedb/floe/lakehouse/admission"
 	"github.com/floedb/floe/lakehouse/appctx"
+	"github.com/floedb/floe/lakehouse/config"
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/duckengine"
 	"github.com/floedb/floe/lakehouse/objstore"
@@ -269,7 +270,7 @@ func (q *stmtCtx) session(ctx context.Context) (*duckengine.Session, error) {
 
 func (x *Executor) run(ctx context.Context, p access.Principal, st sqlparse.Statement, req Request, ns string) (Result, error) {
 	return x.bounded(ctx, p, st, func(ctx context.Context, lim *limits) (Result, error) {
-		snap, err := x.app.Schemas().AtLeast(ctx, req.MinCatalogVersion)
+		snap, err := x.catalog(ctx, req.MinCatalogVersion)
 		if err != nil {
 			if errors.Is(err, schema.ErrVersionNotVisible) {
 				return Result{}, dberr.Wrap(dberr.CatalogBehind, err,
@@ -291,6 +292,26 @@ func (x *Executor) run(ctx context.Context, p access.Principal, st sqlparse.Stat
 		res.AsUser = q.p.Label()
 		return res, nil
 	})
+}
+
+// catalog returns the catalog snapshot a statement runs on: at least
+// version min (read-your-writes for a client that saw min), and otherwise
+// as fresh as the role needs. A node holds the writer lease, so every
+// catalog change is its own commit, installed in the registry as it
+// lands: the snapshot it holds is the latest. A function or live process
+// shares the warehouse with other writers (other functions' DDL), so it
+// serves its snapshot for catalog.refresh_interval and then checks the
+// object store for a newer one (schema.Registry.Current).
+func (x *Executor) catalog(ctx context.Context, min uint64) (*schema.Snapshot, error) {
+	reg := x.app.Schemas()
+	if x.app.Config().Role == config.RoleNode {
+		return reg.AtLeast(ctx, min)
+	}
+	s, err := reg.Current(ctx)
+	if err != nil || s.Version() >= min {
+		return s, err
+	}
+	return reg.AtLeast(ctx, min)
 }
 
 func (x *Executor) dispatch(ctx context.Context, q *stmtCtx, st sqlparse.Statement) (Result, error) {

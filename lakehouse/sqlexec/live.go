@@ -99,7 +99,7 @@ func (x *Executor) PlanLive(ctx context.Context, p access.Principal, sql, ns str
 	if ns == "" {
 		ns = DefaultNamespace
 	}
-	snap, err := x.app.Schemas().AtLeast(ctx, 0)
+	snap, err := x.catalog(ctx, 0)
 	if err != nil {
 		return nil, fmt.Errorf("sqlexec: load catalog: %w", err)
 	}
