@@ -194,6 +194,14 @@ type Partition struct {
 	LastSeq uint64 `json:"last_seq"`
 	// Segments in commit order; their _seq ranges do not overlap.
 	Segments []Segment `json:"segments"`
+	// PurgedThrough bounds the tombstones compaction has dropped from this
+	// partition: every one had _seq <= PurgedThrough (0: none dropped).
+	// The partition's changes from a _seq at or below it can no longer all
+	// be replayed (a delete may be gone), so a consumer resuming from
+	// there must re-read the partition instead (a live subscriber gets a
+	// resync to reload). Never above LastSeq; it only grows. Like
+	// Segment.Deleted it is omitted when 0.
+	PurgedThrough uint64 `json:"purged_through,omitempty"`
 }
 
 // Segment is one immutable Parquet object.

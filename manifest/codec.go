@@ -22,7 +22,8 @@ import (
 // reader may refuse rather than misread: Catalog.Views (a catalog without
 // views is byte for byte what format 1 always was; one with views is
 // refused by older builds as corrupt, never read without its views),
-// Catalog.WarehouseID and Segment.Deleted (likewise).
+// Catalog.WarehouseID, Segment.Deleted and Partition.PurgedThrough
+// (likewise).
 const FormatVersion = 1
 
 // Codec errors. Every decode failure wraps ErrCorrupt, except a document

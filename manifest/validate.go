@@ -442,6 +442,9 @@ func (p *Partition) Validate() error {
 	pr.header(&p.Header)
 	pr.add(tableIDProblem(p.TableID))
 	pr.add(partitionProblem(p.Partition))
+	if p.PurgedThrough > p.LastSeq {
+		pr.addf("purged_through %d is above last_seq %d", p.PurgedThrough, p.LastSeq)
+	}
 	keys := make(map[string]bool, len(p.Segments))
 	for i := range p.Segments {
 		s := &p.Segments[i]

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/floedb/floe/lakehouse/config"
+	"github.com/floedb/floe/manifest"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
 	"github.com/floedb/floe/proto/floe/v1/floev1connect"
 	"github.com/floedb/floe/server"
@@ -813,4 +814,70 @@ func floeCode(err error) string {
 		}
 	}
 	return ""
+}
+
+// TestLiveResumeBelowReplayFloor: once compaction has dropped deletes
+// after a subscriber's FROM_SEQ (the partition manifest's purged_through),
+// a resume from there cannot be exact: the subscriber gets a resync
+// without from_seq (reload), never a replay that silently misses deletes.
+// A resume from at or above the floor replays as before.
+func TestLiveResumeBelowReplayFloor(t *testing.T) {
+	r := start(t, nil)
+	root := login(t, r, "root", rootPassword)
+	r.sql(t, root, "CREATE SHARED TABLE public.ev (id BIGINT PRIMARY KEY, v TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
+	r.sql(t, root, "INSERT INTO public.ev VALUES (1, 'a'), (2, 'b')")
+	r.sql(t, root, "DELETE FROM public.ev WHERE id = 1")
+	r.sql(t, root, "INSERT INTO public.ev VALUES (3, 'c')")
+	r.sql(t, root, "FLUSH TABLE public.ev")
+
+	// The state compaction leaves after dropping the delete of 1 (_seq 3)
+	// once it is older than the tombstone retention.
+	ctx := context.Background()
+	snap, err := r.srv.App.Schemas().Current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := snap.Table("public", "ev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plog := r.srv.Node.Store.PartitionLog(tbl.Def().ID, "")
+	head, err := plog.Latest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.LastSeq != 4 {
+		t.Fatalf("last_seq %d, want 4", head.LastSeq)
+	}
+	if _, err := plog.Commit(ctx, func(m *manifest.Partition) (*manifest.Partition, error) {
+		m.PurgedThrough = 3
+		return m, nil
+	}, manifest.CommitOptions{WriterEpoch: head.WriterEpoch}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, from := range []int{0, 1, 2} {
+		ls, err := subscribe(t, r, root, fmt.Sprintf("SUBSCRIBE TO public.ev OPTIONS (FROM_SEQ = %d)", from), from%2 == 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, rs := ls.next(t)
+		if rs == nil || rs.GetFromSeq() != 0 || !strings.Contains(rs.GetReason(), "without FROM_SEQ") {
+			t.Fatalf("FROM_SEQ %d: got change %v resync %v, want a resync to reload", from, c, rs)
+		}
+		if ls.s.Receive() {
+			t.Fatalf("FROM_SEQ %d: the stream goes on after the resync: %v", from, ls.s.Msg())
+		}
+		ls.s.Close()
+	}
+	// From 3 on, every change is still there: the insert of 3 (_seq 4).
+	ls, err := subscribe(t, r, root, "SUBSCRIBE TO public.ev OPTIONS (FROM_SEQ = 3)", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls.s.Close()
+	c, rs := ls.next(t)
+	if rs != nil || c.GetSeq() != 4 || !strings.Contains(changeText(c), "3,c") {
+		t.Fatalf("FROM_SEQ 3: got change %v resync %v, want the insert of 3 at _seq 4", c, rs)
+	}
 }

@@ -68,7 +68,9 @@ FROM_SEQ = the _seq of the last change printed, after a growing pause
 so no change is missed or printed twice. Changes replayed on a resume may arrive as
 "upsert" (the row as it is now) rather than each intermediate update. A
 connection lost during the initial rows starts over and prints them
-again. The subscription ends, with exit code 1, when the server ends it
+again. When the changes since the last one printed can no longer be
+replayed (compaction dropped deletes since), the server asks for a
+reload: floe prints the query's rows again, then the changes after them. The subscription ends, with exit code 1, when the server ends it
 with a reason (the table was dropped, the right revoked, KILL LIVE QUERY,
 a bad query); Ctrl-C, SIGTERM or a closed standard output end it with
 exit code 0.
@@ -285,6 +287,13 @@ func (r *liveRun) run(ctx context.Context) error {
 				return nil // the reader went away (| head)
 			}
 			return err
+		case errors.As(err, &rs) && rs.seq == 0:
+			// A resync without a _seq: the changes since the last one
+			// printed cannot all be replayed. Load the rows again.
+			fmt.Fprintf(r.status, "floe: resync (%s); reloading the rows\n", rs.reason)
+			r.loaded, r.last = false, 0
+			r.st.HasFromSeq = false
+			continue
 		case errors.As(err, &rs):
 			// The server ends the stream after a resync: the changes
 			// after the last one printed follow on a new stream.

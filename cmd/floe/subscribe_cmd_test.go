@@ -496,3 +496,58 @@ func TestSubscribeProtocols(t *testing.T) {
 		}
 	}
 }
+
+// TestSubscribeReload: a resync without a _seq (the changes since
+// FROM_SEQ can no longer be replayed) makes the CLI load the rows again,
+// without FROM_SEQ, then go on with the changes after them.
+func TestSubscribeReload(t *testing.T) {
+	fl := &fakeReload{}
+	mux := http.NewServeMux()
+	mux.Handle(floev1connect.NewLiveServiceHandler(fl))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	code, out, stderr := runCLI(t, context.Background(), nil, "subscribe", "--server", srv.URL, "--token", "t", "--from-seq", "2",
+		"SELECT id FROM public.t")
+	if code != 1 || !strings.Contains(stderr, "resync (compacted); reloading the rows") || !strings.Contains(stderr, "ERROR PERMISSION_DENIED: done") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if got := strings.Fields(out); fmt.Sprint(got) != "[row - id=1 row - id=3 insert 9 id=9]" {
+		t.Fatalf("output %q", out)
+	}
+	if len(fl.sqls) != 2 || !strings.Contains(fl.sqls[0], "FROM_SEQ = 2") || strings.Contains(fl.sqls[1], "FROM_SEQ") {
+		t.Fatalf("statements %q: want FROM_SEQ 2, then a reload without FROM_SEQ", fl.sqls)
+	}
+}
+
+// fakeReload answers a subscription with FROM_SEQ with a resync to
+// reload, and one without it with rows and a change.
+type fakeReload struct {
+	floev1connect.UnimplementedLiveServiceHandler
+	mu   sync.Mutex
+	sqls []string
+}
+
+func (f *fakeReload) Subscribe(_ context.Context, req *connect.Request[floev1.SubscribeRequest], s *connect.ServerStream[floev1.SubscribeResponse]) error {
+	f.mu.Lock()
+	f.sqls = append(f.sqls, req.Msg.GetSql())
+	f.mu.Unlock()
+	ack := &floev1.SubscribeResponse{Event: &floev1.SubscribeResponse_Ack{Ack: &floev1.LiveAck{
+		SubscriptionId: "s", NodeId: "fake", SnapshotSeq: 8, Columns: []*floev1.Column{{Name: "id", Type: "BIGINT"}}}}}
+	msgs := []*floev1.SubscribeResponse{ack, {Event: &floev1.SubscribeResponse_Resync{Resync: &floev1.LiveResync{Reason: "compacted"}}}}
+	if !strings.Contains(req.Msg.GetSql(), "FROM_SEQ") {
+		msgs = []*floev1.SubscribeResponse{ack,
+			{Event: &floev1.SubscribeResponse_Rows{Rows: &floev1.LiveRows{Last: true, Rows: []*structpb.ListValue{
+				{Values: []*structpb.Value{structpb.NewStringValue("1")}}, {Values: []*structpb.Value{structpb.NewStringValue("3")}}}}}},
+			{Event: &floev1.SubscribeResponse_Change{Change: &floev1.LiveChange{Op: "insert", Seq: 9,
+				Row: &structpb.ListValue{Values: []*structpb.Value{structpb.NewStringValue("9")}}}}}}
+	}
+	for _, m := range msgs {
+		if err := s.Send(m); err != nil {
+			return err
+		}
+	}
+	if strings.Contains(req.Msg.GetSql(), "FROM_SEQ") {
+		return nil
+	}
+	return floeError(connect.CodePermissionDenied, "PERMISSION_DENIED", "done", 0, 0, 0)
+}

@@ -170,6 +170,13 @@ func (x *Executor) ReadChanges(ctx context.Context, t *manifest.Table, partition
 	return x.store.ReadChanges(ctx, t, partition, fromSeq, toSeq)
 }
 
+// ReplayFloor is the lowest _seq from which ReadChanges yields every
+// change of the partition (tablestore.Store.ReplayFloor): a resume from
+// below it must reload instead.
+func (x *Executor) ReplayFloor(ctx context.Context, t *manifest.Table, partition string) (uint64, error) {
+	return x.store.ReplayFloor(ctx, t, partition)
+}
+
 // killLive runs KILL LIVE QUERY: a dba ends any subscription, other users
 // their own.
 func (x *Executor) killLive(_ context.Context, q *stmtCtx, s *sqlparse.KillLiveQuery) (Result, error) {

@@ -200,6 +200,18 @@ func (s *Store) sequencer(p wbuf.PartitionKey) *sequencer {
 	return q
 }
 
+// ReplayFloor returns the lowest _seq from which ReadChanges yields every
+// change of the partition: one above the newest tombstone compaction has
+// dropped (manifest.Partition.PurgedThrough), 1 if none was. A replay
+// from below it may miss deletes.
+func (s *Store) ReplayFloor(ctx context.Context, t *manifest.Table, partition string) (uint64, error) {
+	m, err := s.latest(ctx, t, partition)
+	if err != nil {
+		return 0, fmt.Errorf("tablestore: replay floor of %s/%q: %w", t.ID, partition, err)
+	}
+	return m.PurgedThrough + 1, nil
+}
+
 // ReadChanges yields the row versions of one partition of t with fromSeq
 // <= _seq <= toSeq (toSeq 0: no upper bound) in _seq order, from the
 // partition's segments (latest manifest) and the write buffer: for a live
@@ -216,7 +228,7 @@ func (s *Store) sequencer(p wbuf.PartitionKey) *sequencer {
 //     versions, not yet flushed, are all there);
 //   - compaction drops tombstones older than its TombstoneRetention and
 //     GC drops old manifests: a consumer that resumes from further back
-//     than that must re-read the partition instead.
+//     than that must re-read the partition instead (see ReplayFloor).
 //
 // Each segment is read whole and its versions in the range sorted in
 // memory, so the memory held is one segment's range at a time.

@@ -318,6 +318,15 @@ func (s *Store) compact(ctx context.Context, t *manifest.Table, partition string
 				ErrCompactionConflict, t.ID, partition, m.Version)
 		}
 		m.Segments = slices.Concat(m.Segments[:i], segs, m.Segments[i+len(plan.run):])
+		if dropped > 0 {
+			// Every dropped tombstone came from an input old enough to
+			// purge: none is above the newest such input's SeqMax.
+			for j, seg := range plan.run {
+				if purge[j] {
+					m.PurgedThrough = max(m.PurgedThrough, seg.SeqMax)
+				}
+			}
+		}
 		return m, nil
 	})
 	if err != nil {

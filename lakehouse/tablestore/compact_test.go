@@ -509,6 +509,14 @@ func TestCompactDropsOldTombstonesAtFirstSegment(t *testing.T) {
 		}
 		h.checkScan(tb, "", ScanOptions{}, model)
 		h.checkScan(tb, "", ScanOptions{ManifestVersion: before.Version}, model)
+		// The tombstones dropped (_seq 5 and 6) bound the replay: a
+		// consumer resuming from 6 or below may miss deletes.
+		if m.PurgedThrough != 6 {
+			t.Fatalf("purged_through %d, want 6 (the dropped tombstones' segment ends at _seq 6)", m.PurgedThrough)
+		}
+		if floor, err := h.store.ReplayFloor(ctx, tb, ""); err != nil || floor != 7 {
+			t.Fatalf("replay floor %d (%v), want 7", floor, err)
+		}
 
 		// A compacted segment is new (LastModified), so its tombstones count
 		// as new: the age of a segment is a lower bound of its tombstones'.
@@ -521,6 +529,9 @@ func TestCompactDropsOldTombstonesAtFirstSegment(t *testing.T) {
 		if res.SegmentsIn != 2 || res.TombstonesDropped != 0 || res.RowsOut != 5 {
 			t.Fatalf("result %+v, want the 2 tombstones of the new segment kept", res)
 		}
+		if m := h.partitionManifest(tb, ""); m.PurgedThrough != 6 {
+			t.Fatalf("purged_through %d after a compaction that dropped nothing, want 6 kept", m.PurgedThrough)
+		}
 		// Later they are old enough too.
 		clock.Advance(16 * time.Hour)
 		h.mustWrite(tb, "", model, upsert(7, "g", 7))
@@ -530,6 +541,9 @@ func TestCompactDropsOldTombstonesAtFirstSegment(t *testing.T) {
 		}
 		if res.TombstonesDropped != 2 || res.RowsOut != 4 {
 			t.Fatalf("result %+v, want the last 2 tombstones dropped and rows 4..7 kept", res)
+		}
+		if m := h.partitionManifest(tb, ""); m.PurgedThrough < 9 || m.PurgedThrough > m.LastSeq {
+			t.Fatalf("purged_through %d, want at least 9 (the delete of 3) and at most last_seq %d", m.PurgedThrough, m.LastSeq)
 		}
 		h.checkScan(tb, "", ScanOptions{}, model)
 	})

@@ -37,6 +37,9 @@ type LivePlanner interface {
 	// now (cheap: streams re-check when it changes).
 	CatalogVersion() uint64
 	ReadChanges(ctx context.Context, t *manifest.Table, partition string, fromSeq, toSeq uint64) iter.Seq2[tablestore.ChangeRow, error]
+	// ReplayFloor is the lowest _seq from which ReadChanges yields every
+	// change of a partition (compaction may have dropped older deletes).
+	ReplayFloor(ctx context.Context, t *manifest.Table, partition string) (uint64, error)
 }
 
 // LiveOptions serve LiveService; nil Options.Live leaves it unserved.
@@ -104,6 +107,7 @@ func (h liveHandler) Subscribe(ctx context.Context, req *connect.Request[floev1.
 	// fixes the snapshot, and Start drops what the read already holds.
 	var initial []row.Row
 	var snapshot uint64
+	var reload string // set: the stream ends with a resync to reload
 	if plan.HasFromSeq {
 		var replay []livequery.Event
 		for cr, err := range h.opt.Planner.ReadChanges(ctx, plan.Table, plan.Partition, plan.FromSeq+1, 0) {
@@ -113,6 +117,18 @@ func (h liveHandler) Subscribe(ctx context.Context, req *connect.Request[floev1.
 			if ev, ok := sub.EventFor(plan.Table, &cr); ok {
 				replay = append(replay, ev)
 			}
+		}
+		floor, err := h.opt.Planner.ReplayFloor(ctx, plan.Table, plan.Partition)
+		if err != nil {
+			return fail(err)
+		}
+		if plan.FromSeq+1 < floor {
+			// Deletes after FROM_SEQ may have been compacted away: the
+			// client must reload, not resume (a resync without from_seq).
+			// Read after the replay: the floor only grows, so a floor
+			// below FROM_SEQ+1 now was below it when the replay read.
+			reload = fmt.Sprintf("the changes after FROM_SEQ %d can no longer all be replayed (compaction has dropped deletes up to _seq %d); subscribe again without FROM_SEQ to reload", plan.FromSeq, floor-1)
+			replay = nil
 		}
 		snapshot = plan.FromSeq
 		sub.Start(snapshot, replay)
@@ -126,6 +142,9 @@ func (h liveHandler) Subscribe(ctx context.Context, req *connect.Request[floev1.
 	if err := stream.Send(&floev1.SubscribeResponse{Event: &floev1.SubscribeResponse_Ack{Ack: &floev1.LiveAck{
 		SubscriptionId: sub.ID, Columns: cols, SnapshotSeq: snapshot, NodeId: m.NodeID()}}}); err != nil {
 		return err
+	}
+	if reload != "" {
+		return stream.Send(&floev1.SubscribeResponse{Event: &floev1.SubscribeResponse_Resync{Resync: &floev1.LiveResync{FromSeq: 0, Reason: reload}}})
 	}
 	if !plan.HasFromSeq {
 		if err := h.sendRows(stream, initial, plan.Columns, types, plan.BatchSize); err != nil {
