@@ -36,6 +36,11 @@ import (
 // MetricsPath is where the Prometheus metrics are served.
 const MetricsPath = "/metrics"
 
+// HealthPath is the plain GET health check of every role (api.HealthPath):
+// 200 while the node serves, 503 otherwise. Load balancers use it
+// (template.yaml's live node target group).
+const HealthPath = api.HealthPath
+
 // Defaults of Options.
 const (
 	DefaultShutdownFlush = 2 * time.Minute

@@ -207,3 +207,25 @@ func TestMetricsOnOwnAddress(t *testing.T) {
 		t.Fatalf("the API port serves /metrics too")
 	}
 }
+
+// Every role answers the load balancers' GET health check over HTTP/1.1
+// without a token, next to the API: a node-role server and a live-role
+// server (the ECS live node of template.yaml) on its warehouse.
+func TestHealthPathEveryRole(t *testing.T) {
+	writer := start(t, nil)
+	wcfg := writer.srv.App.Config()
+	objects := wcfg.FSDir()
+	live := start(t, func(c *config.Config) {
+		c.Role = config.RoleLive
+		c.NodeID = "live-1"
+		c.Storage.FS.Dir = objects
+	})
+	for role, r := range map[string]*running{"node": writer, "live": live} {
+		if code, body := get(t, r.url+server.HealthPath); code != http.StatusOK || body != "SERVING\n" {
+			t.Errorf("%s role: GET %s: %d %q, want 200 SERVING", role, server.HealthPath, code, body)
+		}
+		if code, _ := get(t, r.url+"/"); code == http.StatusOK {
+			t.Errorf("%s role: GET / answers 200; it is no health check", role)
+		}
+	}
+}

@@ -1,9 +1,10 @@
 // Package api serves Floe's API (proto/floe/v1): QueryService and
 // AuthService over Connect, gRPC and gRPC-Web on one handler, with gRPC
-// health checking and server reflection.
+// health checking and server reflection, and a plain GET health check at
+// HealthPath for load balancers.
 //
 // Every procedure except AuthService.Login, AuthService.Refresh, health
-// and reflection needs "Authorization: Bearer <access token>"; the
+// (and HealthPath) and reflection needs "Authorization: Bearer <access token>"; the
 // interceptor verifies it before the handler runs and the handler runs as
 // the token's user. Every error carries a floe.v1.ErrorDetail with a
 // stable Floe error code next to its Connect code.
@@ -13,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -80,6 +82,13 @@ type Server struct {
 	clock  func() time.Time
 }
 
+// HealthPath is the plain-HTTP health check: GET (or HEAD) answers 200
+// while the gRPC health check of the whole server (service "") says
+// SERVING, and 503 otherwise, from the same checker. It needs no token. It
+// is for load balancers that only send a GET over HTTP/1.1, such as an AWS
+// ALB target group (template.yaml): the gRPC health check is a POST.
+const HealthPath = "/healthz"
+
 // Services are the fully-qualified names of the services served.
 var Services = []string{floev1connect.QueryServiceName, floev1connect.AuthServiceName}
 
@@ -128,6 +137,7 @@ func New(opts Options) (*Server, error) {
 		checker = health{static: checker.(*grpchealth.StaticChecker), serving: opts.Serving}
 	}
 	s.mux.Handle(grpchealth.NewHandler(checker))
+	s.mux.Handle(http.MethodGet+" "+HealthPath, httpHealth{checker})
 	reflector := grpcreflect.NewStaticReflector(Services...)
 	s.mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	s.mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
@@ -204,6 +214,20 @@ func (h health) Check(ctx context.Context, req *grpchealth.CheckRequest) (*grpch
 		return res, err
 	}
 	return &grpchealth.CheckResponse{Status: grpchealth.StatusNotServing}, nil
+}
+
+// httpHealth serves HealthPath from a gRPC health checker.
+type httpHealth struct{ checker grpchealth.Checker }
+
+func (h httpHealth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	code, body := http.StatusOK, "SERVING\n"
+	if res, err := h.checker.Check(r.Context(), &grpchealth.CheckRequest{}); err != nil || res.Status != grpchealth.StatusServing {
+		code, body = http.StatusServiceUnavailable, "NOT_SERVING\n"
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	io.WriteString(w, body)
 }
 
 // Watch implements grpchealth.Watcher: it has the handler re-check every
