@@ -478,8 +478,6 @@ func listValue(r row.Row, types []manifest.Type) *structpb.ListValue {
 	return lv
 }
 
-func rowValue(v row.Value, t manifest.Type) *structpb.Value { return rowScalar(v, t).value(nil) }
-
 // scalar is a value as the API encodes it: NULL, a string, a number or a
 // boolean.
 type scalar struct {
