@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/floedb/floe/lakehouse/dberr"
@@ -99,23 +100,27 @@ func sameBatch(t *testing.T, got, want tablestore.ChangeBatch) {
 func TestCredential(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	k := livebus.DeriveKey([]byte("0123456789abcdef0123456789abcdef"))
-	if err := k.Verify(k.Credential(now), now.Add(time.Minute)); err != nil {
+	body := []byte("a change batch")
+	if err := k.Verify(k.Credential(now, body), body, now.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	other := livebus.DeriveKey([]byte("another-secret-another-secret-xx"))
 	for name, c := range map[string]struct {
 		key  livebus.Key
 		cred string
+		body string
 		at   time.Time
 		want string
 	}{
-		"other secret":         {other, k.Credential(now), now, "differs"},
-		"too old":              {k, k.Credential(now), now.Add(livebus.MaxSkew + time.Minute), "off this node's clock"},
-		"not a bus credential": {k, "eyJhbGciOiJIUzI1NiJ9.e30.x", now, "needs"},
-		"no secret":            {livebus.DeriveKey(nil), k.Credential(now), now, "no auth.jwt_secret"},
-		"bad time":             {k, "floebus1.xx.00", now, "not a number"},
+		"other secret":         {other, k.Credential(now, body), string(body), now, "differs"},
+		"other body":           {k, k.Credential(now, body), "a forged batch", now, "altered"},
+		"too old":              {k, k.Credential(now, body), string(body), now.Add(livebus.MaxSkew + time.Minute), "off this node's clock"},
+		"not a bus credential": {k, "eyJhbGciOiJIUzI1NiJ9.e30.x", string(body), now, "needs"},
+		"version 1":            {k, "floebus1.1800000000.00", string(body), now, "needs"},
+		"no secret":            {livebus.DeriveKey(nil), k.Credential(now, body), string(body), now, "no auth.jwt_secret"},
+		"bad time":             {k, livebus.CredentialPrefix + "xx.00", string(body), now, "not a number"},
 	} {
-		err := c.key.Verify(c.cred, c.at)
+		err := c.key.Verify(c.cred, []byte(c.body), c.at)
 		if dberr.CodeOf(err) != dberr.Unauthenticated || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want UNAUTHENTICATED saying %q", name, err, c.want)
 		}
@@ -152,10 +157,21 @@ func TestConnectBus(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := floev1connect.NewBusServiceClient(http.DefaultClient, srv.URL)
+	signed := func(k livebus.Key, m *floev1.PublishRequest) string {
+		body, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Bearer " + k.Credential(time.Now(), body)
+	}
+	// A credential taken from another publish (as seen on the wire) does
+	// not carry this one's batches.
+	seen := signed(key, &floev1.PublishRequest{Batches: []*floev1.BusChangeBatch{mustEncode(t, sample(1))}})
 	for name, auth := range map[string]string{
-		"none":         "",
-		"user token":   "Bearer eyJhbGciOiJIUzI1NiJ9.e30.x",
-		"other secret": "Bearer " + livebus.DeriveKey([]byte("another-secret-another-secret-xx")).Credential(time.Now()),
+		"none":              "",
+		"user token":        "Bearer eyJhbGciOiJIUzI1NiJ9.e30.x",
+		"other secret":      signed(livebus.DeriveKey([]byte("another-secret-another-secret-xx")), &floev1.PublishRequest{Batches: []*floev1.BusChangeBatch{msg}}),
+		"another message's": seen,
 	} {
 		req := connect.NewRequest(&floev1.PublishRequest{Batches: []*floev1.BusChangeBatch{msg}})
 		if auth != "" {
@@ -168,8 +184,9 @@ func TestConnectBus(t *testing.T) {
 	}
 	bad, _ := livebus.Encode(sample(30), "fn-1")
 	bad.LastSeq = 99
-	req := connect.NewRequest(&floev1.PublishRequest{Batches: []*floev1.BusChangeBatch{bad}})
-	req.Header().Set("Authorization", "Bearer "+key.Credential(time.Now()))
+	badReq := &floev1.PublishRequest{Batches: []*floev1.BusChangeBatch{bad}}
+	req := connect.NewRequest(badReq)
+	req.Header().Set("Authorization", signed(key, badReq))
 	if _, err := c.Publish(context.Background(), req); connect.CodeOf(err) != connect.CodeInvalidArgument || floeCode(err) != "INVALID_ARGUMENT" {
 		t.Errorf("malformed batch: %v", err)
 	}
@@ -279,6 +296,41 @@ func TestNATSBus(t *testing.T) {
 		got := rec.wait(t, 3)
 		if len(got) != 3 || got[2].FirstSeq != 200 {
 			t.Fatalf("after a forged message: %d batches, last from _seq %d", len(got), got[len(got)-1].FirstSeq)
+		}
+	}
+
+	// A credential copied from a real message (it travels in the clear in
+	// the header) does not carry other data.
+	cnc, err := livebus.DialNATS(url, "copier")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cnc.Close()
+	real, err := proto.Marshal(mustEncode(t, sample(300)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake, err := proto.Marshal(mustEncode(t, sample(400)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := key.Credential(time.Now(), real)
+	if err := cnc.PublishMsg(&nats.Msg{Subject: "floe.test", Data: fake, Header: nats.Header{livebus.AuthHeader: []string{copied}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cnc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	p.Publish(sample(500))
+	for i, rec := range recs {
+		select {
+		case <-rejects[i]:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the message with a copied credential was not rejected")
+		}
+		got := rec.wait(t, 4)
+		if len(got) != 4 || got[3].FirstSeq != 500 {
+			t.Fatalf("after a copied credential: %d batches, last from _seq %d", len(got), got[len(got)-1].FirstSeq)
 		}
 	}
 }
@@ -444,4 +496,13 @@ func TestCloseSendsTheQueue(t *testing.T) {
 	if c.n != 500 || p.Stats().Sent != 500 {
 		t.Fatalf("sent %d (stats %+v), want 500", c.n, p.Stats())
 	}
+}
+
+func mustEncode(t *testing.T, b tablestore.ChangeBatch) *floev1.BusChangeBatch {
+	t.Helper()
+	m, err := livebus.Encode(b, "fn-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/tablestore"
@@ -39,8 +40,13 @@ func (c *ConnectTransport) Name() string { return c.url }
 
 // Send publishes batches in one call.
 func (c *ConnectTransport) Send(ctx context.Context, batches []*floev1.BusChangeBatch) error {
-	req := connect.NewRequest(&floev1.PublishRequest{Batches: batches})
-	req.Header().Set("Authorization", "Bearer "+c.key.Credential(c.clock()))
+	msg := &floev1.PublishRequest{Batches: batches}
+	body, err := bodyOf(msg)
+	if err != nil {
+		return err
+	}
+	req := connect.NewRequest(msg)
+	req.Header().Set("Authorization", "Bearer "+c.key.Credential(c.clock(), body))
 	if _, err := c.client.Publish(ctx, req); err != nil {
 		return fmt.Errorf("BusService.Publish to %s: %w", c.url, err)
 	}
@@ -92,7 +98,11 @@ type busHandler struct {
 func (h *busHandler) Publish(ctx context.Context, req *connect.Request[floev1.PublishRequest]) (*connect.Response[floev1.PublishResponse], error) {
 	cred := req.Header().Get("Authorization")
 	tok, _ := cutBearer(cred)
-	if err := h.key.Verify(tok, h.opts.Clock()); err != nil {
+	body, err := bodyOf(req.Msg)
+	if err != nil {
+		return nil, connectError(dberr.Wrap(dberr.InvalidArgument, err, "live bus: the publish cannot be encoded"))
+	}
+	if err := h.key.Verify(tok, body, h.opts.Clock()); err != nil {
 		h.log.LogAttrs(ctx, slog.LevelWarn, "live bus: refused an unauthenticated publish", slog.String("peer", req.Peer().Addr), slog.Any("error", err))
 		return nil, connectError(err)
 	}
@@ -112,6 +122,18 @@ func (h *busHandler) Publish(ctx context.Context, req *connect.Request[floev1.Pu
 		h.sink.Deliver(ctx, b)
 	}
 	return connect.NewResponse(&floev1.PublishResponse{Accepted: uint32(len(decoded))}), nil
+}
+
+// bodyOf is what a Connect publish's credential signs: the request in
+// protobuf's deterministic encoding, which the publisher and the live node
+// (one Floe version) compute alike from the same message, whatever the
+// wire codec (binary or JSON) carried it.
+func bodyOf(m *floev1.PublishRequest) ([]byte, error) {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("live bus: encode a publish: %w", err)
+	}
+	return b, nil
 }
 
 func cutBearer(h string) (string, bool) {

@@ -53,13 +53,13 @@ func (t *NATSTransport) Name() string { return "nats:" + t.subject }
 // once the messages are handed to the client's buffer (NATS core has no
 // acknowledgement).
 func (t *NATSTransport) Send(ctx context.Context, batches []*floev1.BusChangeBatch) error {
-	cred := t.key.Credential(t.clock())
+	now := t.clock()
 	for _, b := range batches {
 		data, err := proto.Marshal(b)
 		if err != nil {
 			return fmt.Errorf("live bus: encode a batch for NATS: %w", err)
 		}
-		msg := &nats.Msg{Subject: t.subject, Data: data, Header: nats.Header{AuthHeader: []string{cred}}}
+		msg := &nats.Msg{Subject: t.subject, Data: data, Header: nats.Header{AuthHeader: []string{t.key.Credential(now, data)}}}
 		if err := t.nc.PublishMsg(msg); err != nil {
 			return fmt.Errorf("live bus: publish on NATS subject %s: %w", t.subject, err)
 		}
@@ -123,7 +123,7 @@ func SubscribeNATS(nc *nats.Conn, subject string, key Key, sink Sink, log *slog.
 	}
 	sub, err := nc.Subscribe(subject, func(m *nats.Msg) {
 		ctx := context.Background()
-		if err := key.Verify(m.Header.Get(AuthHeader), time.Now()); err != nil {
+		if err := key.Verify(m.Header.Get(AuthHeader), m.Data, time.Now()); err != nil {
 			log.LogAttrs(ctx, slog.LevelWarn, "live bus: dropped an unauthenticated NATS message", slog.String("subject", subject), slog.Any("error", err))
 			if rejected != nil {
 				rejected()
