@@ -16,7 +16,6 @@ import (
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 
-	"github.com/floedb/floe/lakehouse/objstore"
 	"github.com/floedb/floe/lakehouse/objstore/objstoretest"
 )
 
@@ -328,7 +327,7 @@ func TestDataDirOfAnotherWarehouse(t *testing.T) {
 	mustContain(t, "the refusal", out, "belongs to another warehouse", "file://"+filepath.Join(root, "shared"), "file://"+other,
 		"give this node its own data dir")
 	if _, ok := objstoretest.S3ConfigFromEnv(); ok {
-		out := serveFails(t, leaseArgs(root, "node-a"), s3Env(objstoretest.NewS3ConfigForTest(t))...)
+		out := serveFails(t, leaseArgs(root, "node-a"), objstoretest.StorageEnv(objstoretest.NewS3ConfigForTest(t))...)
 		mustContain(t, "the S3 refusal", out, "belongs to another warehouse", "s3://")
 	}
 
@@ -344,26 +343,10 @@ func TestDataDirOfAnotherS3Prefix(t *testing.T) {
 	one, two := objstoretest.NewS3ConfigForTest(t), objstoretest.NewS3ConfigForTest(t)
 	dir := filepath.Join(t.TempDir(), "d")
 	args := append([]string{"--data_dir", dir, "--node_id", "node-s3"}, fastLease...)
-	n := startServe(t, dir, args, append(s3Env(one), "FLOE_ROOT_PASSWORD="+rootPassword)...)
+	n := startServe(t, dir, args, append(objstoretest.StorageEnv(one), "FLOE_ROOT_PASSWORD="+rootPassword)...)
 	n.stop()
-	out := serveFails(t, args, s3Env(two)...)
+	out := serveFails(t, args, objstoretest.StorageEnv(two)...)
 	mustContain(t, "the refusal", out, "belongs to another warehouse", one.Prefix, two.Prefix)
-	n = startServe(t, dir, args, s3Env(one)...)
+	n = startServe(t, dir, args, objstoretest.StorageEnv(one)...)
 	n.stop()
-}
-
-// s3Env returns the FLOE_STORAGE_* settings of an S3 configuration.
-func s3Env(cfg objstore.S3Config) []string {
-	env := []string{"FLOE_STORAGE_BACKEND=s3", "FLOE_STORAGE_S3_BUCKET=" + cfg.Bucket, "FLOE_STORAGE_S3_REGION=" + cfg.Region,
-		"FLOE_STORAGE_S3_PREFIX=" + cfg.Prefix}
-	if cfg.Endpoint != "" {
-		env = append(env, "FLOE_STORAGE_S3_ENDPOINT="+cfg.Endpoint)
-	}
-	if cfg.ForcePathStyle {
-		env = append(env, "FLOE_STORAGE_S3_FORCE_PATH_STYLE=true")
-	}
-	if cfg.AccessKeyID != "" {
-		env = append(env, "FLOE_STORAGE_S3_ACCESS_KEY_ID="+cfg.AccessKeyID, "FLOE_STORAGE_S3_SECRET_ACCESS_KEY="+cfg.SecretAccessKey)
-	}
-	return env
 }

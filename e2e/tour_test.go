@@ -31,7 +31,7 @@ func TestTourOnS3(t *testing.T) {
 	if _, ok := objstoretest.S3ConfigFromEnv(); !ok {
 		t.Skip("FLOE_TEST_S3_BUCKET is not set")
 	}
-	env := s3Env(objstoretest.NewS3ConfigForTest(t))
+	env := objstoretest.StorageEnv(objstoretest.NewS3ConfigForTest(t))
 	cmd := exec.Command(floeBin, "storage", "check", "--create-bucket")
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()

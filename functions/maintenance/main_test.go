@@ -24,19 +24,8 @@ var root = access.Principal{UserID: "root", Role: access.RoleSystem}
 // env is the environment of a function on the test warehouse, as the SAM
 // template sets it, plus extra.
 func env(t *testing.T, s3 objstore.S3Config, extra ...string) []string {
-	e := []string{"FLOE_DATA_DIR=" + t.TempDir(), "FLOE_LOG_LEVEL=warn",
-		"FLOE_AUTH_JWT_SECRET=0123456789abcdef0123456789abcdef",
-		"FLOE_STORAGE_BACKEND=s3", "FLOE_STORAGE_S3_BUCKET=" + s3.Bucket, "FLOE_STORAGE_S3_REGION=" + s3.Region,
-		"FLOE_STORAGE_S3_PREFIX=" + s3.Prefix}
-	if s3.Endpoint != "" {
-		e = append(e, "FLOE_STORAGE_S3_ENDPOINT="+s3.Endpoint)
-	}
-	if s3.ForcePathStyle {
-		e = append(e, "FLOE_STORAGE_S3_FORCE_PATH_STYLE=true")
-	}
-	if s3.AccessKeyID != "" {
-		e = append(e, "FLOE_STORAGE_S3_ACCESS_KEY_ID="+s3.AccessKeyID, "FLOE_STORAGE_S3_SECRET_ACCESS_KEY="+s3.SecretAccessKey)
-	}
+	e := append([]string{"FLOE_DATA_DIR=" + t.TempDir(), "FLOE_LOG_LEVEL=warn",
+		"FLOE_AUTH_JWT_SECRET=0123456789abcdef0123456789abcdef"}, objstoretest.StorageEnv(s3)...)
 	return append(e, extra...)
 }
 

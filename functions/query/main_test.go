@@ -31,21 +31,9 @@ const (
 // fnEnv is the environment of a query function on the test warehouse, as
 // the SAM template would set it (FLOE_* names of lakehouse/config).
 func fnEnv(t *testing.T, s3 objstore.S3Config, nodeID string) []string {
-	env := []string{"FLOE_NODE_ID=" + nodeID, "FLOE_DATA_DIR=" + t.TempDir(), "FLOE_AUTH_JWT_SECRET=" + testJWTSecret,
+	return append([]string{"FLOE_NODE_ID=" + nodeID, "FLOE_DATA_DIR=" + t.TempDir(), "FLOE_AUTH_JWT_SECRET=" + testJWTSecret,
 		"FLOE_ROLE=node", // forced to function by loadConfig
-		"FLOE_LOG_LEVEL=warn",
-		"FLOE_STORAGE_BACKEND=s3", "FLOE_STORAGE_S3_BUCKET=" + s3.Bucket, "FLOE_STORAGE_S3_REGION=" + s3.Region,
-		"FLOE_STORAGE_S3_PREFIX=" + s3.Prefix}
-	if s3.Endpoint != "" {
-		env = append(env, "FLOE_STORAGE_S3_ENDPOINT="+s3.Endpoint)
-	}
-	if s3.ForcePathStyle {
-		env = append(env, "FLOE_STORAGE_S3_FORCE_PATH_STYLE=true")
-	}
-	if s3.AccessKeyID != "" {
-		env = append(env, "FLOE_STORAGE_S3_ACCESS_KEY_ID="+s3.AccessKeyID, "FLOE_STORAGE_S3_SECRET_ACCESS_KEY="+s3.SecretAccessKey)
-	}
-	return env
+		"FLOE_LOG_LEVEL=warn"}, objstoretest.StorageEnv(s3)...)
 }
 
 // fn is one function container: a handler built once, invoked many times.

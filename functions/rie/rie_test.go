@@ -130,20 +130,8 @@ const (
 // fnEnv is a function's environment on the test warehouse, as the SAM
 // template sets it (FLOE_* names of lakehouse/config).
 func fnEnv(t *testing.T, s3 objstore.S3Config, name string) []string {
-	env := []string{"AWS_LAMBDA_FUNCTION_NAME=" + name, "FLOE_DATA_DIR=" + t.TempDir(), "FLOE_AUTH_JWT_SECRET=" + jwtSecret,
-		"FLOE_ROOT_PASSWORD=" + rootPassword, "FLOE_LOG_LEVEL=warn", "FLOE_JOBS_COMPACT_MIN_SEGMENTS=4",
-		"FLOE_STORAGE_BACKEND=s3", "FLOE_STORAGE_S3_BUCKET=" + s3.Bucket, "FLOE_STORAGE_S3_REGION=" + s3.Region,
-		"FLOE_STORAGE_S3_PREFIX=" + s3.Prefix}
-	if s3.Endpoint != "" {
-		env = append(env, "FLOE_STORAGE_S3_ENDPOINT="+s3.Endpoint)
-	}
-	if s3.ForcePathStyle {
-		env = append(env, "FLOE_STORAGE_S3_FORCE_PATH_STYLE=true")
-	}
-	if s3.AccessKeyID != "" {
-		env = append(env, "FLOE_STORAGE_S3_ACCESS_KEY_ID="+s3.AccessKeyID, "FLOE_STORAGE_S3_SECRET_ACCESS_KEY="+s3.SecretAccessKey)
-	}
-	return env
+	return append([]string{"AWS_LAMBDA_FUNCTION_NAME=" + name, "FLOE_DATA_DIR=" + t.TempDir(), "FLOE_AUTH_JWT_SECRET=" + jwtSecret,
+		"FLOE_ROOT_PASSWORD=" + rootPassword, "FLOE_LOG_LEVEL=warn", "FLOE_JOBS_COMPACT_MIN_SEGMENTS=4"}, objstoretest.StorageEnv(s3)...)
 }
 
 // emulator is one aws-lambda-rie process running one function's

@@ -48,6 +48,24 @@ func S3ConfigFromEnv() (objstore.S3Config, bool) {
 	return cfg, true
 }
 
+// StorageEnv returns the FLOE_STORAGE_* environment (lakehouse/config's
+// names) that points a Floe process at cfg: for tests that start floe
+// serve, a Lambda function or its emulator in a process of their own.
+func StorageEnv(cfg objstore.S3Config) []string {
+	env := []string{"FLOE_STORAGE_BACKEND=s3", "FLOE_STORAGE_S3_BUCKET=" + cfg.Bucket, "FLOE_STORAGE_S3_REGION=" + cfg.Region,
+		"FLOE_STORAGE_S3_PREFIX=" + cfg.Prefix}
+	if cfg.Endpoint != "" {
+		env = append(env, "FLOE_STORAGE_S3_ENDPOINT="+cfg.Endpoint)
+	}
+	if cfg.ForcePathStyle {
+		env = append(env, "FLOE_STORAGE_S3_FORCE_PATH_STYLE=true")
+	}
+	if cfg.AccessKeyID != "" {
+		env = append(env, "FLOE_STORAGE_S3_ACCESS_KEY_ID="+cfg.AccessKeyID, "FLOE_STORAGE_S3_SECRET_ACCESS_KEY="+cfg.SecretAccessKey)
+	}
+	return env
+}
+
 // NewS3ForTest returns an S3 bucket confined to a fresh prefix; see
 // NewS3ConfigForTest. It skips t when FLOE_TEST_S3_BUCKET is unset.
 func NewS3ForTest(t testing.TB) objstore.Bucket {
