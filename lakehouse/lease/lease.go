@@ -578,7 +578,11 @@ func (l *Lease) Release(ctx context.Context) error {
 			return fmt.Errorf("lease: release: %w", rerr)
 		}
 		if !l.ours(cur) {
-			return fmt.Errorf("lease: release: %s", describeTakeover(cur))
+			l.mu.Lock()
+			l.fenceLocked(describeTakeover(cur))
+			err = l.fencedErrLocked()
+			l.mu.Unlock()
+			return fmt.Errorf("lease: release: %w", err)
 		}
 		if cur.Released {
 			return nil

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -262,4 +263,100 @@ func TestDataDirOfAnotherWarehouse(t *testing.T) {
 	if !errors.Is(err, datadir.ErrOtherWarehouse) || !strings.Contains(err.Error(), filepath.Join(w.dir, "other")) {
 		t.Fatalf("Open with another warehouse: %v", err)
 	}
+}
+
+// A graceful stop retries what transient object-store errors made fail
+// (the final flush, the lease release) and ends cleanly: the lease is
+// released and the next node reads every row. When the rows cannot be
+// flushed at all, the stop returns an error — the process exits non-zero —
+// and the lease stays with the data dir, so that no supervisor or operator
+// takes the stop for a hand-off.
+func TestGracefulStopRetriesFaults(t *testing.T) {
+	open := func(t *testing.T, w *world, id string) (*node.Node, *objstore.Faulty) {
+		t.Helper()
+		cfg := config.Default()
+		cfg.NodeID, cfg.DataDir = id, filepath.Join(w.dir, id)
+		cfg.Lease.Duration = config.Duration{Duration: 5 * time.Second}
+		bucket, err := objstore.NewFS(filepath.Join(w.dir, "shared"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		faulty := objstore.NewFaulty(bucket)
+		app, err := appctx.New(context.Background(), cfg, appctx.Deps{Bucket: faulty, LogOutput: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { app.Close() })
+		n, err := node.Open(context.Background(), app, node.Deps{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n, faulty
+	}
+	run := func(n *node.Node, timeout time.Duration) error {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		return n.Run(ctx, timeout)
+	}
+
+	t.Run("transient", func(t *testing.T) {
+		w := &world{t: t, dir: t.TempDir()}
+		a, faulty := open(t, w, "a")
+		exec(t, a, "CREATE NAMESPACE app; CREATE SHARED TABLE app.t (id BIGINT PRIMARY KEY)")
+		exec(t, a, "INSERT INTO app.t VALUES (1), (2), (3)")
+		// The store refuses the next 8 segment uploads (more than the
+		// shutdown flush and the first drain make: 3 partitions), then one
+		// write lands but is reported failed.
+		var refused atomic.Int32
+		faulty.SetHook(func(_ context.Context, op, key string) error {
+			if op == objstore.OpPut && strings.Contains(key, "/seg/") && refused.Add(1) <= 8 {
+				return errors.New("injected: the object store is briefly unavailable")
+			}
+			return nil
+		})
+		faulty.FailNextAfter(objstore.OpPut, 1, nil)
+		if err := run(a, time.Minute); err != nil {
+			t.Fatalf("graceful stop with transient faults: %v", err)
+		}
+		if rec := a.Lease.Record(); !rec.Released {
+			t.Fatalf("lease after the stop: %+v", rec)
+		}
+		a.Close()
+		b, _ := w.open("b")
+		if rows := exec(t, b, "SELECT id FROM app.t ORDER BY id")[0].Rows; len(rows) != 3 {
+			t.Fatalf("rows on the next node: %v", rows)
+		}
+	})
+
+	t.Run("lasting", func(t *testing.T) {
+		w := &world{t: t, dir: t.TempDir()}
+		a, faulty := open(t, w, "a")
+		exec(t, a, "CREATE NAMESPACE app; CREATE SHARED TABLE app.t (id BIGINT PRIMARY KEY)")
+		exec(t, a, "INSERT INTO app.t VALUES (1)")
+		faulty.SetHook(func(_ context.Context, op, key string) error {
+			if op == objstore.OpPut && key != lease.Key {
+				return errors.New("injected: the object store refuses writes")
+			}
+			return nil
+		})
+		err := run(a, 3*time.Second)
+		if err == nil || !strings.Contains(err.Error(), "still buffered") {
+			t.Fatalf("graceful stop that cannot flush: %v", err)
+		}
+		if rec := a.Lease.Record(); rec.Released {
+			t.Fatalf("the lease was released with rows buffered: %+v", rec)
+		}
+		a.Close()
+		faulty.SetHook(nil)
+		a, _ = open(t, w, "a") // the restart on the data dir flushes them
+		if err := run(a, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		a.Close()
+		b, _ := w.open("b")
+		if rows := exec(t, b, "SELECT id FROM app.t")[0].Rows; len(rows) != 1 {
+			t.Fatalf("rows on the next node: %v", rows)
+		}
+	})
 }

@@ -25,11 +25,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mathrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/floedb/floe/internal/backoff"
 	"github.com/floedb/floe/lakehouse/admission"
 	"github.com/floedb/floe/lakehouse/appctx"
 	"github.com/floedb/floe/lakehouse/config"
@@ -452,22 +454,56 @@ func (n *Node) Run(ctx context.Context, shutdownTimeout time.Duration) error {
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
-	return errors.Join(err, n.release(rctx))
+	if rerr := n.release(rctx); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	if err != nil {
+		// The shutdown flush failed at first, but the retries in release
+		// flushed everything and handed the lease back: a clean stop.
+		n.App.Logger().LogAttrs(ctx, slog.LevelWarn, "the shutdown flush failed at first; its retries flushed every row and the writer lease was released",
+			slog.Any("error", err))
+	}
+	return nil
 }
+
+// shutdownRetry paces the retries of the final drain and of the lease
+// release at a graceful stop: object-store errors are often transient, and
+// a stop that gives up early keeps the lease until it expires.
+var shutdownRetry = backoff.Policy{Min: 100 * time.Millisecond, Max: 2 * time.Second, Rand: mathrand.Int64N}
+
+// shutdownAttempts bounds those retries (besides the shutdown timeout).
+const shutdownAttempts = 8
 
 // release gives the writer lease back after the final flush, so that the
 // next node may take the warehouse at once. It first flushes what that
-// flush left (its own job records), without recording jobs. With rows of
-// existing tables still buffered (a flush failed) the lease stays with
-// this data dir, whose restart flushes them.
+// flush left (its own job records, partitions whose flush failed),
+// without recording jobs, retrying failures with backoff. It returns nil
+// only when the lease was released: with rows of existing tables still
+// buffered the lease stays with this data dir, whose restart flushes
+// them, and the error says so (the process exits non-zero, so that an
+// operator or a supervisor does not take the stop for a hand-off).
 func (n *Node) release(ctx context.Context) error {
-	left, err := n.drain(ctx)
-	if left > 0 {
-		n.App.Logger().LogAttrs(ctx, slog.LevelWarn, "writer lease kept, not released: rows are still buffered; restart this node on its data dir to flush them",
-			slog.Int64("rows", left), slog.Any("error", err))
-		return nil
+	var left int64
+	var err error
+	for attempt := 1; ; attempt++ {
+		left, err = n.drain(ctx)
+		if left == 0 || attempt == shutdownAttempts || shutdownRetry.Sleep(ctx, attempt) != nil {
+			break
+		}
 	}
-	if err := n.Lease.Release(ctx); err != nil {
+	if left > 0 {
+		n.App.Logger().LogAttrs(ctx, slog.LevelError, "writer lease kept, not released: rows are still buffered; restart this node on its data dir to flush them",
+			slog.Int64("rows", left), slog.Any("error", err))
+		return fmt.Errorf("node: %d rows are still buffered after the final flush, so the writer lease stays with data dir %s: restart the node on it to flush them: %w",
+			left, n.Dir.Path(), err)
+	}
+	for attempt := 1; ; attempt++ {
+		err = n.Lease.Release(ctx)
+		if err == nil || dberr.CodeOf(err) == dberr.Fenced || attempt == shutdownAttempts || shutdownRetry.Sleep(ctx, attempt) != nil {
+			break
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("node: release the writer lease: %w", err)
 	}
 	return nil
