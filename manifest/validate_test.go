@@ -9,12 +9,16 @@ import (
 	"github.com/floedb/floe/lakehouse/objstore"
 )
 
-func TestValidateCatalog(t *testing.T) {
-	tests := []struct {
-		name   string
-		mutate func(c *Catalog)
-		want   []string // substrings of the error; none means valid
-	}{
+// catalogCase is a change of validCatalog and what Validate must say.
+type catalogCase struct {
+	name   string
+	mutate func(c *Catalog)
+	want   []string // substrings of the error; none means valid
+}
+
+// catalogValidationCases cover every rule of Catalog.Validate.
+func catalogValidationCases() []catalogCase {
+	return []catalogCase{
 		{name: "valid", mutate: func(*Catalog) {}},
 		{name: "valid without views", mutate: func(c *Catalog) { c.Views = nil }},
 		{name: "view with missing dependency is valid", mutate: func(c *Catalog) { c.Tables = c.Tables[1:] }},
@@ -138,7 +142,10 @@ func TestValidateCatalog(t *testing.T) {
 			c.Tables[2].Options.TTLSeconds = 0
 		}, want: []string{"version must be at least 1", `table name "X"`, "needs ttl_seconds"}},
 	}
-	for _, tc := range tests {
+}
+
+func TestValidateCatalog(t *testing.T) {
+	for _, tc := range catalogValidationCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			c := validCatalog()
 			tc.mutate(c)
