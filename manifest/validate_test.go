@@ -3,6 +3,7 @@ package manifest
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -371,4 +372,58 @@ func FuzzPartitionDir(f *testing.F) {
 			}
 		}
 	})
+}
+
+// ValidateTable agrees with Validate on every validation case that changes
+// one table of a valid catalog: nil exactly when Validate is, and the same
+// problems otherwise.
+func TestValidateTableAgreesWithValidate(t *testing.T) {
+	exercised := 0
+	for _, tc := range catalogValidationCases() {
+		c, orig := validCatalog(), validCatalog()
+		tc.mutate(c)
+		if c.Header != orig.Header || !reflect.DeepEqual(c.Namespaces, orig.Namespaces) || !reflect.DeepEqual(c.Views, orig.Views) ||
+			!reflect.DeepEqual(c.Writer, orig.Writer) || len(c.Tables) != len(orig.Tables) {
+			continue
+		}
+		changed := -1
+		for i := range c.Tables {
+			if !sameTable(&c.Tables[i], &orig.Tables[i]) {
+				if changed >= 0 {
+					changed = -2
+				}
+				if changed == -1 {
+					changed = i
+				}
+			}
+		}
+		if changed < 0 {
+			continue
+		}
+		exercised++
+		t.Run(tc.name, func(t *testing.T) {
+			full := c.Validate()
+			err := c.ValidateTable(c.Tables[changed].ID)
+			if (err == nil) != (full == nil) {
+				t.Fatalf("ValidateTable = %v, Validate = %v", err, full)
+			}
+			if err != nil && !errors.Is(err, ErrInvalid) {
+				t.Fatalf("ValidateTable = %v, want ErrInvalid", err)
+			}
+			if tc.name == "duplicate table id" {
+				return // the ID now names the other table first
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+	if exercised < 20 {
+		t.Fatalf("only %d cases change one table", exercised)
+	}
+	if err := validCatalog().ValidateTable("nope"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("ValidateTable of a missing id = %v", err)
+	}
 }
