@@ -160,7 +160,7 @@ func bigCatalog(n int) *Catalog {
 }
 
 func BenchmarkDecodeCatalog(b *testing.B) {
-	for _, n := range []int{10, 1000} {
+	for _, n := range []int{10, 1000, 10000} {
 		b.Run(fmt.Sprintf("tables=%d", n), func(b *testing.B) {
 			data, err := EncodeCatalog(bigCatalog(n))
 			if err != nil {
@@ -202,7 +202,7 @@ func BenchmarkCloneCatalog(b *testing.B) {
 // again, untimed, so the catalog stays at N). The protocol's share of a
 // CREATE TABLE; issue 15 wants its cost independent of N.
 func BenchmarkCatalogCommitAt(b *testing.B) {
-	for _, n := range []int{0, 1000, 5000} {
+	for _, n := range []int{0, 1000, 5000, 10000} {
 		b.Run(fmt.Sprintf("tables=%d", n), func(b *testing.B) {
 			c := &putBytes{Bucket: objstore.NewMem()}
 			l := NewCatalogLog(c, LogOptions{})

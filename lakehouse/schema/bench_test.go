@@ -118,7 +118,7 @@ func liveHeap() uint64 {
 // BenchmarkInstallAt: Install of a catalog version that differs from the
 // installed one by one table (what every DDL statement does), at N tables.
 func BenchmarkInstallAt(b *testing.B) {
-	for _, n := range []int{0, 1000, 5000} {
+	for _, n := range []int{0, 1000, 5000, 10000} {
 		b.Run(fmt.Sprintf("tables=%d", n), func(b *testing.B) {
 			reg, _ := newTestRegistry(n)
 			base, err := reg.Current(context.Background())

@@ -51,7 +51,7 @@ func (h *harness) seedTables(n int) {
 // iteration creates a table and then drops it untimed, so the catalog
 // keeps N (+1) tables whatever b.N is.
 func BenchmarkCreateTableAt(b *testing.B) {
-	for _, n := range []int{0, 1000, 5000} {
+	for _, n := range []int{0, 1000, 5000, 10000} {
 		b.Run(fmt.Sprintf("tables=%d", n), func(b *testing.B) {
 			h := newHarness(b)
 			h.seedTables(n)
