@@ -160,7 +160,7 @@ func bigCatalog(n int) *Catalog {
 }
 
 func BenchmarkDecodeCatalog(b *testing.B) {
-	for _, n := range []int{10, 1000} {
+	for _, n := range []int{10, 1000, 10000} {
 		b.Run(fmt.Sprintf("tables=%d", n), func(b *testing.B) {
 			data, err := EncodeCatalog(bigCatalog(n))
 			if err != nil {
@@ -195,4 +195,56 @@ func BenchmarkCloneCatalog(b *testing.B) {
 	for b.Loop() {
 		_ = c.Clone()
 	}
+}
+
+// BenchmarkCatalogCommitAt: one catalog commit adding a table, through a
+// warm Log on a mem bucket, to a catalog of N tables (and one removing it
+// again, untimed, so the catalog stays at N). The protocol's share of a
+// CREATE TABLE; issue 15 wants its cost independent of N.
+func BenchmarkCatalogCommitAt(b *testing.B) {
+	for _, n := range []int{0, 1000, 5000, 10000} {
+		b.Run(fmt.Sprintf("tables=%d", n), func(b *testing.B) {
+			c := &putBytes{Bucket: objstore.NewMem()}
+			l := NewCatalogLog(c, LogOptions{})
+			seed := bigCatalog(n)
+			if _, err := l.Commit(b.Context(), func(*Catalog) (*Catalog, error) { return seed, nil }, CommitOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			extra := bigCatalog(1).Tables[0]
+			extra.ID, extra.Name = "EXTRA", "extra"
+			c.n.Store(0)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := l.Commit(b.Context(), func(c *Catalog) (*Catalog, error) {
+					c.Tables = append(c.Tables, extra)
+					return c, nil
+				}, CommitOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				if _, err := l.Commit(b.Context(), func(c *Catalog) (*Catalog, error) {
+					c.Tables = c.Tables[:len(c.Tables)-1]
+					return c, nil
+				}, CommitOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(c.n.Load())/float64(2*b.N), "put-bytes/op")
+		})
+	}
+}
+
+// putBytes counts the bytes put to version objects.
+type putBytes struct {
+	objstore.Bucket
+	n atomic.Int64
+}
+
+func (p *putBytes) Put(ctx context.Context, key string, data []byte, opts objstore.PutOptions) (objstore.Attrs, error) {
+	if strings.Contains(key, "/"+versionsDir) {
+		p.n.Add(int64(len(data)))
+	}
+	return p.Bucket.Put(ctx, key, data, opts)
 }

@@ -281,12 +281,13 @@ type kind[M Manifest] struct {
 // NewCatalogLog returns the log of the warehouse catalog in b. Options are
 // completed with EnsureDefaults; invalid options make every method fail.
 func NewCatalogLog(b objstore.Bucket, opts LogOptions) *Log[*Catalog] {
+	enc := &catalogEncoder{}
 	k := kind[*Catalog]{
 		what:     "catalog",
 		empty:    func() *Catalog { return &Catalog{} },
 		clone:    (*Catalog).Clone,
 		header:   func(c *Catalog) *Header { return &c.Header },
-		encode:   EncodeCatalog,
+		encode:   enc.encode, // EncodeCatalog, reusing the encodings of unchanged tables
 		decode:   DecodeCatalog,
 		identity: func(*Catalog) error { return nil },
 		keeps: func(base, next *Catalog) error {

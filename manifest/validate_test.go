@@ -3,18 +3,23 @@ package manifest
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/floedb/floe/lakehouse/objstore"
 )
 
-func TestValidateCatalog(t *testing.T) {
-	tests := []struct {
-		name   string
-		mutate func(c *Catalog)
-		want   []string // substrings of the error; none means valid
-	}{
+// catalogCase is a change of validCatalog and what Validate must say.
+type catalogCase struct {
+	name   string
+	mutate func(c *Catalog)
+	want   []string // substrings of the error; none means valid
+}
+
+// catalogValidationCases cover every rule of Catalog.Validate.
+func catalogValidationCases() []catalogCase {
+	return []catalogCase{
 		{name: "valid", mutate: func(*Catalog) {}},
 		{name: "valid without views", mutate: func(c *Catalog) { c.Views = nil }},
 		{name: "view with missing dependency is valid", mutate: func(c *Catalog) { c.Tables = c.Tables[1:] }},
@@ -138,7 +143,10 @@ func TestValidateCatalog(t *testing.T) {
 			c.Tables[2].Options.TTLSeconds = 0
 		}, want: []string{"version must be at least 1", `table name "X"`, "needs ttl_seconds"}},
 	}
-	for _, tc := range tests {
+}
+
+func TestValidateCatalog(t *testing.T) {
+	for _, tc := range catalogValidationCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			c := validCatalog()
 			tc.mutate(c)
@@ -364,4 +372,58 @@ func FuzzPartitionDir(f *testing.F) {
 			}
 		}
 	})
+}
+
+// ValidateTable agrees with Validate on every validation case that changes
+// one table of a valid catalog: nil exactly when Validate is, and the same
+// problems otherwise.
+func TestValidateTableAgreesWithValidate(t *testing.T) {
+	exercised := 0
+	for _, tc := range catalogValidationCases() {
+		c, orig := validCatalog(), validCatalog()
+		tc.mutate(c)
+		if c.Header != orig.Header || !reflect.DeepEqual(c.Namespaces, orig.Namespaces) || !reflect.DeepEqual(c.Views, orig.Views) ||
+			!reflect.DeepEqual(c.Writer, orig.Writer) || len(c.Tables) != len(orig.Tables) {
+			continue
+		}
+		changed := -1
+		for i := range c.Tables {
+			if !sameTable(&c.Tables[i], &orig.Tables[i]) {
+				if changed >= 0 {
+					changed = -2
+				}
+				if changed == -1 {
+					changed = i
+				}
+			}
+		}
+		if changed < 0 {
+			continue
+		}
+		exercised++
+		t.Run(tc.name, func(t *testing.T) {
+			full := c.Validate()
+			err := c.ValidateTable(c.Tables[changed].ID)
+			if (err == nil) != (full == nil) {
+				t.Fatalf("ValidateTable = %v, Validate = %v", err, full)
+			}
+			if err != nil && !errors.Is(err, ErrInvalid) {
+				t.Fatalf("ValidateTable = %v, want ErrInvalid", err)
+			}
+			if tc.name == "duplicate table id" {
+				return // the ID now names the other table first
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+	if exercised < 20 {
+		t.Fatalf("only %d cases change one table", exercised)
+	}
+	if err := validCatalog().ValidateTable("nope"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("ValidateTable of a missing id = %v", err)
+	}
 }

@@ -167,7 +167,7 @@ func (l viewLabel) String() string {
 
 // validateViews checks the views of c; ids and names hold the table IDs
 // and qualified table names already seen.
-func validateViews(p *problems, c *Catalog, namespaces map[string]bool, ids map[string]string, names map[string]bool) {
+func validateViews(p *problems, c *Catalog, namespaces map[string]bool, ids map[string]idOwner, names map[qualifiedName]bool) {
 	for i := range c.Views {
 		v := &c.Views[i]
 		label := viewLabel{v}
@@ -177,7 +177,7 @@ func validateViews(p *problems, c *Catalog, namespaces map[string]bool, ids map[
 		if other, dup := ids[v.ID]; dup {
 			p.addf("%s: id is also used by %s", label, other)
 		} else {
-			ids[v.ID] = "view " + v.QualifiedName()
+			ids[v.ID] = idOwner{v.Namespace, v.Name, true}
 		}
 		if !namespaces[v.Namespace] {
 			p.addf("%s: namespace %q does not exist", label, v.Namespace)
@@ -185,10 +185,10 @@ func validateViews(p *problems, c *Catalog, namespaces map[string]bool, ids map[
 		if msg := nameProblem("view", v.Name); msg != "" {
 			p.addf("%s: %s", label, msg)
 		}
-		if names[v.QualifiedName()] {
+		if names[qualifiedName{v.Namespace, v.Name}] {
 			p.addf("%s: a table or another view has the same name", label)
 		}
-		names[v.QualifiedName()] = true
+		names[qualifiedName{v.Namespace, v.Name}] = true
 		switch {
 		case strings.TrimSpace(v.SQL) == "":
 			p.addf("%s: sql is empty", label)

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"testing"
 )
@@ -112,4 +113,28 @@ func liveHeap() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
+}
+
+// BenchmarkInstallAt: Install of a catalog version that differs from the
+// installed one by one table (what every DDL statement does), at N tables.
+func BenchmarkInstallAt(b *testing.B) {
+	for _, n := range []int{0, 1000, 5000, 10000} {
+		b.Run(fmt.Sprintf("tables=%d", n), func(b *testing.B) {
+			reg, _ := newTestRegistry(n)
+			base, err := reg.Current(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			cat := base.Catalog().Clone()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				next := cat.Clone()
+				next.Version = cat.Version + 1
+				next.Tables = append(next.Tables, tenColumnTable(n+1+i%2))
+				reg.Install(next)
+				cat = next
+				cat.Tables = cat.Tables[:n]
+			}
+		})
+	}
 }

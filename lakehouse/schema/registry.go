@@ -215,6 +215,7 @@ func (r *Registry) install(cat *manifest.Catalog, now time.Time) *Snapshot {
 		byName:    make(map[tableKey]*Table, len(cat.Tables)),
 	}
 	reused := 0
+	tables := make([]Table, len(cat.Tables)) // one allocation, not one per table
 	for i := range cat.Tables {
 		def := &cat.Tables[i]
 		var m *memo
@@ -227,7 +228,8 @@ func (r *Registry) install(cat *manifest.Catalog, now time.Time) *Snapshot {
 		if m == nil {
 			m = newMemo(def)
 		}
-		t := &Table{def: def, memo: m, reg: r}
+		t := &tables[i]
+		*t = Table{def: def, memo: m, reg: r}
 		s.byID[def.ID] = t
 		s.byName[tableKey{def.Namespace, def.Name}] = t
 	}

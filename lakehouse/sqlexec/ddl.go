@@ -390,7 +390,7 @@ func (x *Executor) createTable(ctx context.Context, q *stmtCtx, s *sqlparse.Crea
 			return dberr.New(dberr.AlreadyExists, "a view named %s.%s already exists; views and tables share names", t.Namespace, t.Name)
 		}
 		c.Tables = append(c.Tables, t)
-		if err := c.Validate(); err != nil {
+		if err := c.ValidateTable(t.ID); err != nil { // the rest of c is valid
 			return invalidOption(err)
 		}
 		return nil
@@ -504,7 +504,7 @@ func (x *Executor) alterTable(ctx context.Context, q *stmtCtx, s *sqlparse.Alter
 		if !changed {
 			return errNoChange
 		}
-		if err := c.Validate(); err != nil {
+		if err := c.ValidateTable(def.ID); err != nil { // only ct changed
 			return invalidOption(err)
 		}
 		return nil
