@@ -142,7 +142,7 @@ type JobsConfig struct {
 	GCInterval Duration `toml:"gc_interval" help:"how often garbage is collected (0s: never)"`
 	// GCRetention is the time-travel window: manifest versions (and their
 	// segments) younger than this are kept. At least 1m. Default: 24h.
-	GCRetention Duration `toml:"gc_retention" help:"time-travel window kept by garbage collection"`
+	GCRetention Duration `toml:"gc_retention" help:"time-travel window kept by garbage collection (partition manifests, segments and catalog versions)"`
 	// GCGrace protects unreferenced segment objects younger than this
 	// (an upload not yet committed). Default: 1h.
 	GCGrace Duration `toml:"gc_grace" help:"age below which unreferenced segments are kept"`

@@ -59,10 +59,18 @@ type Options struct {
 	// Flusher flushes the write buffer; nil in a process without one.
 	Flusher *Flusher
 	// Evictor evicts expired STREAM rows; nil: no eviction.
-	Evictor  Evictor
+	Evictor Evictor
+	// Catalog is the warehouse's catalog log, whose versions older than
+	// the GC retention the GC job deletes too (Log.Prune); nil: the
+	// catalog is left alone.
+	Catalog  *manifest.Log[*manifest.Catalog]
 	Schedule Schedule
 	Env      Env
 }
+
+// CatalogJobTableID is the table_id of the GC jobs that prune the
+// catalog's own versions (they belong to no table).
+const CatalogJobTableID = "catalog"
 
 // Scheduler runs the periodic jobs of one process: the flush policy, and
 // eviction, compaction and GC at their Schedule intervals, each in its own
@@ -312,10 +320,15 @@ func (s *Scheduler) compact(ctx context.Context, env *Env, trigger string, table
 	})
 }
 
-// collect garbage-collects every partition and records a job for each
-// that deleted something or failed.
+// collect garbage-collects every partition, and the catalog's old
+// versions when it runs on every table, and records a job for each that
+// deleted something or failed.
 func (s *Scheduler) collect(ctx context.Context, env *Env, trigger string, tableIDs []string) error {
-	return s.eachPartition(ctx, tableIDs, func(t *manifest.Table, p string) error {
+	var catErr error
+	if len(tableIDs) == 0 && s.opts.Catalog != nil {
+		catErr = s.pruneCatalog(ctx, env, trigger)
+	}
+	return errors.Join(catErr, s.eachPartition(ctx, tableIDs, func(t *manifest.Table, p string) error {
 		r := env.start(KindGC, trigger, t, p)
 		res, err := s.opts.Store.CollectGarbage(ctx, t, p, s.opts.Schedule.GCOptions)
 		deleted := int64(res.ManifestsDeleted + res.SegmentsDeleted)
@@ -325,5 +338,23 @@ func (s *Scheduler) collect(ctx context.Context, env *Env, trigger string, table
 		r.Rows, r.Bytes = deleted, res.BytesFreed
 		env.finish(ctx, r, err)
 		return err
-	})
+	}))
+}
+
+// pruneCatalog deletes the catalog versions older than the GC retention
+// (keeping the one current when the retention window opened) and records
+// a job if it deleted something or failed.
+func (s *Scheduler) pruneCatalog(ctx context.Context, env *Env, trigger string) error {
+	r := env.start(KindGC, trigger, nil, "")
+	r.TableID = CatalogJobTableID
+	res, err := s.opts.Catalog.Prune(ctx, env.Clock().Add(-s.opts.Schedule.GCOptions.Retention))
+	if err == nil && res.Deleted == 0 {
+		return nil
+	}
+	if err != nil {
+		err = fmt.Errorf("jobs: prune the catalog: %w", err)
+	}
+	r.Rows = int64(res.Deleted)
+	env.finish(ctx, r, err)
+	return err
 }

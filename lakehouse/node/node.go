@@ -423,6 +423,7 @@ func (n *Node) scheduler(w writePath) (*jobs.Scheduler, error) {
 	}
 	if w.Writable() == nil {
 		opts.Env, opts.Evictor = n.jobsEnv(w), n.Executor
+		opts.Catalog = n.App.Catalog()
 	}
 	if n.Role == config.RoleNode {
 		opts.Schedule.Evict = cfg.Jobs.EvictInterval.Duration

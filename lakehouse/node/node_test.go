@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -271,7 +272,8 @@ func TestNodeRunsCompactionAndGCOnSchedule(t *testing.T) {
 	var now atomic.Int64
 	now.Store(time.Now().UnixMicro())
 	clock := func() time.Time { return time.UnixMicro(now.Load()) }
-	conf := fsConfig(t, "node", "node-jobs", filepath.Join(t.TempDir(), "objects")) + `
+	objects := filepath.Join(t.TempDir(), "objects")
+	conf := fsConfig(t, "node", "node-jobs", objects) + `
 [jobs]
 compact_interval = "20ms"
 compact_min_segments = 2
@@ -313,6 +315,24 @@ gc_grace = "1m"
 	}
 	if got := p.rows("SELECT count(*) FROM t"); got != "3" {
 		t.Fatalf("rows after compaction and GC: %s", got)
+	}
+	// The catalog's versions older than the retention went too: only the
+	// latest is left, and DDL goes on from it.
+	const prunedCatalog = "SELECT status FROM system.jobs WHERE kind = 'gc' AND table_id = 'catalog' AND rows > 0"
+	waitRows(t, p, prunedCatalog)
+	if got := strings.Split(p.rows(prunedCatalog), ",")[0]; got != "completed" {
+		t.Fatalf("catalog gc record: %s", got)
+	}
+	versions, err := os.ReadDir(filepath.Join(objects, "catalog", "v"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(versions) != 1 {
+		t.Fatalf("catalog versions left: %d, want the latest only", len(versions))
+	}
+	p.must("CREATE TABLE t2 (id BIGINT PRIMARY KEY)")
+	if got := p.rows("SELECT count(*) FROM t2"); got != "0" {
+		t.Fatalf("t2: %s", got)
 	}
 }
 

@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -144,7 +142,7 @@ func (s *Store) CollectGarbage(ctx context.Context, t *manifest.Table, partition
 			return fail(err)
 		}
 		res.OldestKeptVersion, res.VersionsKept = oldest, int(latest-oldest+1)
-		n, err := s.deleteVersionsBefore(ctx, log, oldest)
+		n, err := log.DeleteVersionsBefore(ctx, oldest)
 		res.ManifestsDeleted = n
 		if err != nil {
 			return fail(err)
@@ -222,43 +220,4 @@ func (s *Store) keptVersions(ctx context.Context, log *manifest.Log[*manifest.Pa
 		}
 		hi = lo - 1
 	}
-}
-
-// deleteVersionsBefore deletes the versions of log below oldest, oldest
-// first, and returns how many it deleted.
-func (s *Store) deleteVersionsBefore(ctx context.Context, log *manifest.Log[*manifest.Partition], oldest uint64) (int, error) {
-	prefix := log.Prefix() + "v/"
-	var doomed []string
-	for a, err := range s.bucket.List(ctx, prefix, "") {
-		if err != nil {
-			return 0, err
-		}
-		v, ok := parseVersion(log, prefix, a.Key)
-		if !ok {
-			continue // not a version object; leave it alone
-		}
-		if v >= oldest {
-			break
-		}
-		doomed = append(doomed, a.Key)
-	}
-	for i, key := range doomed {
-		if err := s.bucket.Delete(ctx, key); err != nil {
-			return i, err
-		}
-	}
-	return len(doomed), nil
-}
-
-// parseVersion returns the version whose object key under prefix is key.
-func parseVersion(log *manifest.Log[*manifest.Partition], prefix, key string) (uint64, bool) {
-	digits, ok := strings.CutSuffix(strings.TrimPrefix(key, prefix), ".json")
-	if !ok {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(digits, 10, 64)
-	if err != nil || v == 0 || log.VersionKey(v) != key {
-		return 0, false
-	}
-	return v, true
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -500,4 +501,17 @@ func TestGCRetentionAboveHeadTTL(t *testing.T) {
 	if err := o.Validate(); err == nil {
 		t.Fatal("a retention within the manifest head TTL was accepted")
 	}
+}
+
+// parseVersion returns the version whose object key under prefix is key.
+func parseVersion(log *manifest.Log[*manifest.Partition], prefix, key string) (uint64, bool) {
+	digits, ok := strings.CutSuffix(strings.TrimPrefix(key, prefix), ".json")
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil || v == 0 || log.VersionKey(v) != key {
+		return 0, false
+	}
+	return v, true
 }

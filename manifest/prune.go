@@ -1,0 +1,107 @@
+package manifest
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// DeleteVersionsBefore deletes the versions of the log below oldest,
+// oldest first, and returns how many it deleted. Deleting in that order
+// keeps the remaining versions consecutive and ending at the latest, so
+// LatestVersion keeps working at every moment (a Load of a deleted version
+// fails with ErrVersionNotFound). It never deletes oldest itself or
+// anything above it, and the caller must not pass an oldest above the
+// latest version: the head of a log is never removed. Deletes are
+// idempotent, so concurrent calls are safe.
+//
+// Cost: 1 LIST page per 1000 versions below oldest, 1 DELETE per version.
+func (l *Log[M]) DeleteVersionsBefore(ctx context.Context, oldest uint64) (int, error) {
+	if err := l.usable(); err != nil {
+		return 0, err
+	}
+	vprefix := l.versions()
+	var doomed []string
+	for a, err := range l.bucket.List(ctx, vprefix, "") {
+		if err != nil {
+			return 0, fmt.Errorf("manifest: list %s: %w", vprefix, err)
+		}
+		v, ok := parseVersionKey(vprefix, a.Key)
+		if !ok {
+			continue // not a version object; leave it alone
+		}
+		if v >= oldest {
+			break
+		}
+		doomed = append(doomed, a.Key)
+	}
+	for i, key := range doomed {
+		if err := l.bucket.Delete(ctx, key); err != nil {
+			return i, fmt.Errorf("manifest: delete %s: %w", key, err)
+		}
+	}
+	return len(doomed), nil
+}
+
+// PruneResult describes one Prune call.
+type PruneResult struct {
+	// LatestVersion is the log's latest version (0: the log is empty).
+	LatestVersion uint64
+	// OldestKeptVersion..LatestVersion remain.
+	OldestKeptVersion uint64
+	// Deleted counts the versions deleted.
+	Deleted int
+}
+
+// Prune deletes the versions of the log that no reader within a time
+// window can need, for logs whose versions refer to nothing else (the
+// catalog; partition logs also reference segments, see tablestore's
+// garbage collection). Kept are the latest version, every version the
+// store last modified at or after cutoff, and the newest one modified
+// before it — the version that was current when the window opened — so
+// every state of the log since cutoff stays readable. A version of
+// unknown age (no LastModified) counts as recent.
+//
+// cutoff must leave committers that trust a cached head (HeadTTL) far
+// behind: callers use a retention of at least twice HeadTTL.
+//
+// Cost: 1 LIST page per 1000 versions, twice; 1 DELETE per version
+// deleted. No version is read.
+func (l *Log[M]) Prune(ctx context.Context, cutoff time.Time) (PruneResult, error) {
+	var res PruneResult
+	if err := l.usable(); err != nil {
+		return res, err
+	}
+	vprefix := l.versions()
+	// The versions come in ascending order. The oldest kept is the last
+	// one modified before cutoff ahead of the first recent one (a version
+	// modified before cutoff after a recent one — clocks disagreeing —
+	// deletes nothing more).
+	var oldest uint64
+	seenRecent := false
+	for a, err := range l.bucket.List(ctx, vprefix, "") {
+		if err != nil {
+			return res, fmt.Errorf("manifest: list %s: %w", vprefix, err)
+		}
+		v, ok := parseVersionKey(vprefix, a.Key)
+		if !ok {
+			continue
+		}
+		res.LatestVersion = max(res.LatestVersion, v)
+		if oldest == 0 {
+			oldest = v
+		}
+		if a.LastModified.IsZero() || !a.LastModified.Before(cutoff) {
+			seenRecent = true
+		} else if !seenRecent {
+			oldest = v
+		}
+	}
+	res.OldestKeptVersion = oldest
+	if oldest <= 1 {
+		return res, nil
+	}
+	n, err := l.DeleteVersionsBefore(ctx, oldest)
+	res.Deleted = n
+	return res, err
+}
