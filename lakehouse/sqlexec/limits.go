@@ -108,6 +108,16 @@ func (x *Executor) bounded(ctx context.Context, p access.Principal, st sqlparse.
 	return Result{}, lim.stopError(ctx, context.Cause(ctx))
 }
 
+// yieldSlot gives the statement's query slot back before the statement
+// ends, when what is left of it does no engine work (a write waiting for
+// its WAL sync). The slot is released once: the statement's end then
+// releases nothing. l may be nil (a statement outside bounded).
+func (l *limits) yieldSlot() {
+	if l != nil && l.ticket != nil {
+		l.ticket.Release()
+	}
+}
+
 // readOnly reports whether st only reads: it may be answered before it
 // has stopped.
 func readOnly(st sqlparse.Statement) bool {

@@ -114,8 +114,13 @@ type clients struct {
 	token string
 }
 
+// http1Client keeps idle connections for many concurrent clients, as
+// the bench-peers client and pgx's pool do (http.DefaultClient keeps 2 per
+// host and opens a new connection for every call beyond them).
+var http1Client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+
 func (s *server) clients(token string, opts ...connect.ClientOption) *clients {
-	hc := http.DefaultClient
+	hc := http1Client
 	for _, o := range opts {
 		if o == connect.WithGRPC() {
 			hc = h2cClient()
