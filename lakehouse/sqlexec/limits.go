@@ -86,11 +86,11 @@ func (x *Executor) bounded(ctx context.Context, p access.Principal, st sqlparse.
 		err error
 	}
 	done := make(chan outcome, 1)
-	go func() {
+	x.readers.Go(func() {
 		defer finish()
 		res, err := run(ctx, lim)
 		done <- outcome{res, err}
-	}()
+	})
 	select {
 	case o := <-done:
 		return o.res, o.err
