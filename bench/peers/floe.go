@@ -18,6 +18,7 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/floedb/floe/internal/httpsend"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
 	"github.com/floedb/floe/proto/floe/v1/floev1connect"
 )
@@ -34,8 +35,10 @@ type floeNode struct {
 }
 
 // httpClient keeps enough idle connections for 16 concurrent clients
-// (http.DefaultClient keeps 2 per host).
-var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 0}}
+// (http.DefaultClient keeps 2 per host), so that every client reuses its
+// keep-alive connection as pgx's pool does, and sends each call in one
+// write as pgx does (httpsend).
+var httpClient = &http.Client{Transport: httpsend.Transport(&http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 0})}
 
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/floedb/floe/internal/httpsend"
 	floev1 "github.com/floedb/floe/proto/floe/v1"
 	"github.com/floedb/floe/proto/floe/v1/floev1connect"
 )
@@ -131,7 +132,7 @@ func (f *connFlags) transport() (*http.Client, []connect.ClientOption) {
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.Protocols = &protos
-	return &http.Client{Transport: transport}, opts
+	return &http.Client{Transport: httpsend.Transport(transport)}, opts
 }
 
 // session is an authenticated connection to one server. It sends the

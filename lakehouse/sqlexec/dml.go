@@ -212,7 +212,7 @@ func (x *Executor) insert(ctx context.Context, q *stmtCtx, s *sqlparse.Insert) (
 	if err != nil {
 		return Result{}, err
 	}
-	if err := x.write(ctx, def, part, changes, unlock); err != nil {
+	if err := x.write(ctx, q, def, part, changes, unlock); err != nil {
 		return Result{}, err
 	}
 	return Result{RowsAffected: int64(len(changes)), Message: fmt.Sprintf("INSERT %d", len(changes))}, nil
@@ -537,7 +537,7 @@ func (x *Executor) update(ctx context.Context, q *stmtCtx, s *sqlparse.Update) (
 		}
 		changes[n] = c
 	}
-	if err := x.write(ctx, def, part, changes, unlock); err != nil {
+	if err := x.write(ctx, q, def, part, changes, unlock); err != nil {
 		return Result{}, err
 	}
 	return Result{RowsAffected: int64(len(rows)), Message: fmt.Sprintf("UPDATE %d", len(rows))}, nil
@@ -571,7 +571,7 @@ func (x *Executor) delete(ctx context.Context, q *stmtCtx, s *sqlparse.Delete) (
 	if err != nil {
 		return Result{}, err
 	}
-	if err := x.write(ctx, def, part, k.deletes(def, rows, x.opts.OldValues), unlock); err != nil {
+	if err := x.write(ctx, q, def, part, k.deletes(def, rows, x.opts.OldValues), unlock); err != nil {
 		return Result{}, err
 	}
 	return Result{RowsAffected: int64(len(rows)), Message: fmt.Sprintf("DELETE %d", len(rows))}, nil
@@ -592,20 +592,27 @@ func (q *stmtCtx) selectTarget(ctx context.Context, def *manifest.Table, proj []
 	return q.readValues(ctx, b.SQL, b.Params, cols)
 }
 
-// write hands changes of one partition to the storage engine. It calls
-// unlock (the statement's partition lock) once the changes are visible
-// and before waiting for them to be durable, so that the next statement
-// on the partition runs its key check and applies its changes meanwhile
-// and the two share a WAL sync (group commit). The next statement may see
-// these changes before they are acknowledged, as any reader may; a
-// statement that builds on them is acknowledged only after them (the WAL
-// is written in order), and if the process dies first neither is.
-func (x *Executor) write(ctx context.Context, def *manifest.Table, part string, changes []tablestore.Change, unlock func()) error {
+// write hands changes of one partition to the storage engine for the
+// statement q (nil for the engine's own writes). Once the changes are
+// visible and before waiting for them to be durable, it calls unlock (the
+// statement's partition lock), so that the next statement on the
+// partition runs its key check and applies its changes meanwhile and the
+// two share a WAL sync (group commit), and it gives back q's query slot:
+// the wait does no engine work, and a slot held across it would let at
+// most query.max_concurrent writers share one sync. The next statement
+// may see these changes before they are acknowledged, as any reader may;
+// a statement that builds on them is acknowledged only after them (the
+// WAL is written in order), and if the process dies first neither is. q
+// must do no engine work after write.
+func (x *Executor) write(ctx context.Context, q *stmtCtx, def *manifest.Table, part string, changes []tablestore.Change, unlock func()) error {
 	if len(changes) == 0 {
 		return nil
 	}
 	durable, err := x.opts.Writes.Apply(ctx, def, part, changes)
 	unlock()
+	if q != nil {
+		q.lim.yieldSlot()
+	}
 	if err == nil {
 		err = durable()
 	}

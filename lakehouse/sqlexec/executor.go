@@ -94,6 +94,8 @@ type Executor struct {
 	point   pointState
 	// binder checks queries; it caches DuckDB's parses.
 	binder *sqlbind.Binder
+	// readers run read-only statements (bounded).
+	readers *workers
 
 	// users is the user store (system.users, system.audit_log).
 	users *access.Store
@@ -121,13 +123,14 @@ func New(app *appctx.AppContext, opts Options) (*Executor, error) {
 		opts.MaxResultBytes = DefaultMaxResultBytes
 	}
 	x := &Executor{
-		app:    app,
-		opts:   opts,
-		store:  opts.Store,
-		engine: opts.Engine,
-		log:    app.Logger().With(slog.String("component", "sqlexec")),
-		ids:    newIDGenerator(app.NodeID().String(), app.Clock()),
-		binder: sqlbind.NewBinder(),
+		readers: &workers{},
+		app:     app,
+		opts:    opts,
+		store:   opts.Store,
+		engine:  opts.Engine,
+		log:     app.Logger().With(slog.String("component", "sqlexec")),
+		ids:     newIDGenerator(app.NodeID().String(), app.Clock()),
+		binder:  sqlbind.NewBinder(),
 	}
 	x.users = access.NewStore(access.StoreOptions{App: app, Rows: opts.Store, Writes: opts.Writes, NextID: x.ids.next})
 	x.virtual = x.virtualTables()

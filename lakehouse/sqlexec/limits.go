@@ -86,11 +86,11 @@ func (x *Executor) bounded(ctx context.Context, p access.Principal, st sqlparse.
 		err error
 	}
 	done := make(chan outcome, 1)
-	go func() {
+	x.readers.Go(func() {
 		defer finish()
 		res, err := run(ctx, lim)
 		done <- outcome{res, err}
-	}()
+	})
 	select {
 	case o := <-done:
 		return o.res, o.err
@@ -106,6 +106,16 @@ func (x *Executor) bounded(ctx context.Context, p access.Principal, st sqlparse.
 	x.log.LogAttrs(ctx, slog.LevelWarn, "statement answered at its deadline, still stopping in the engine",
 		slog.String("user", p.UserID), slog.String("statement", firstWords(st.Text())))
 	return Result{}, lim.stopError(ctx, context.Cause(ctx))
+}
+
+// yieldSlot gives the statement's query slot back before the statement
+// ends, when what is left of it does no engine work (a write waiting for
+// its WAL sync). The slot is released once: the statement's end then
+// releases nothing. l may be nil (a statement outside bounded).
+func (l *limits) yieldSlot() {
+	if l != nil && l.ticket != nil {
+		l.ticket.Release()
+	}
 }
 
 // readOnly reports whether st only reads: it may be answered before it

@@ -115,7 +115,7 @@ func (x *Executor) evictPartition(ctx context.Context, t *schemaTable, partition
 	if err != nil {
 		return 0, err
 	}
-	if err := x.write(ctx, def, partition, k.deletes(def, rows, x.opts.OldValues), unlock); err != nil {
+	if err := x.write(ctx, nil, def, partition, k.deletes(def, rows, x.opts.OldValues), unlock); err != nil {
 		return 0, err
 	}
 	return int64(len(rows)), nil

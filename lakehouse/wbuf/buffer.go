@@ -117,11 +117,15 @@ func Open(opts Options) (*Buffer, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	cache := pebble.NewCache(opts.pebbleCacheSize())
+	defer cache.Unref() // the DB holds its own reference
 	po := &pebble.Options{
-		FS:                 opts.fs,
-		Logger:             pebbleLogger{logger: opts.Logger, exit: opts.exit},
-		MemTableSize:       opts.MemTableSize,
-		FormatMajorVersion: pebble.FormatNewest,
+		FS:                          opts.fs,
+		Logger:                      pebbleLogger{logger: opts.Logger, exit: opts.exit},
+		MemTableSize:                opts.MemTableSize,
+		MemTableStopWritesThreshold: memTableStopWrites,
+		Cache:                       cache,
+		FormatMajorVersion:          pebble.FormatNewest,
 	}
 	db, err := pebble.Open(opts.Dir, po)
 	if err != nil {

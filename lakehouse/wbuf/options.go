@@ -14,9 +14,15 @@ import (
 
 // Option defaults.
 const (
-	DefaultMaxBytes     = 1 << 30  // 1 GiB
-	DefaultMemTableSize = 64 << 20 // 64 MiB
+	DefaultMaxBytes       = 1 << 30  // 1 GiB
+	DefaultMemTableSize   = 64 << 20 // 64 MiB
+	DefaultBlockCacheSize = 32 << 20 // 32 MiB
 )
+
+// memTableStopWrites is Pebble's MemTableStopWritesThreshold: writes
+// stall while this many memtables are queued, so the memtables hold at
+// most this many MemTableSize plus the mutable one.
+const memTableStopWrites = 2
 
 // maxMemTableSize is Pebble's limit (MemTableSize must be below 4 GiB).
 const maxMemTableSize = 4 << 30
@@ -41,6 +47,10 @@ type Options struct {
 	MaxBytes int64
 	// MemTableSize is Pebble's memtable size. Default: 64 MiB.
 	MemTableSize uint64
+	// BlockCacheSize bounds the cache of Pebble blocks read back from the
+	// buffer's tables (partition states and versions that left the
+	// memtable), on top of the memtables. Default: 32 MiB.
+	BlockCacheSize int64
 	// Clock stamps the write time of each version (PartitionStats.
 	// OldestWrite). Default: time.Now.
 	Clock func() time.Time
@@ -63,12 +73,23 @@ func (o *Options) EnsureDefaults() {
 	if o.MemTableSize == 0 {
 		o.MemTableSize = DefaultMemTableSize
 	}
+	if o.BlockCacheSize == 0 {
+		o.BlockCacheSize = DefaultBlockCacheSize
+	}
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
 	if o.exit == nil {
 		o.exit = os.Exit
 	}
+}
+
+// pebbleCacheSize is the size of Pebble's cache: Pebble charges every
+// memtable to the cache (Cache.Reserve), and a cache whose reservations
+// reach its size caches no block at all, so the cache holds the largest
+// memtable charge plus BlockCacheSize.
+func (o *Options) pebbleCacheSize() int64 {
+	return int64(o.MemTableSize)*(memTableStopWrites+1) + o.BlockCacheSize
 }
 
 // Validate reports every problem of options that EnsureDefaults has filled.
@@ -79,6 +100,9 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("wbuf: MaxBytes is %d; it must be positive (0 means the default, %d)", o.MaxBytes, DefaultMaxBytes))
+	}
+	if o.BlockCacheSize < 0 {
+		errs = append(errs, fmt.Errorf("wbuf: BlockCacheSize is %d; it must be positive (0 means the default, %d)", o.BlockCacheSize, DefaultBlockCacheSize))
 	}
 	if o.MemTableSize >= maxMemTableSize {
 		errs = append(errs, fmt.Errorf("wbuf: MemTableSize is %d; it must be below 4 GiB", o.MemTableSize))

@@ -85,6 +85,51 @@ func BenchmarkAPIPointSelect(b *testing.B) {
 	reportLatency(b, samples)
 }
 
+// BenchmarkAPIInsertShared16: 16 clients, each logged in as its own
+// service user, each running single-row INSERTs into one SHARED table (one
+// partition, as bench-peers' insert workload); reports rows per second.
+func BenchmarkAPIInsertShared16(b *testing.B) {
+	s, _ := benchSetup(b)
+	const n = 16
+	root := s.login("root", rootPassword)
+	root.exec(b, "CREATE SHARED TABLE shared (id BIGINT PRIMARY KEY, body TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
+	cs := make([]*clients, n)
+	for i := range cs {
+		name := fmt.Sprintf("svc%02d", i)
+		root.exec(b, "CREATE USER "+name+" WITH PASSWORD 'user-password' ROLE service")
+		cs[i] = s.login(name, "user-password")
+	}
+	ctx := context.Background()
+	var next atomic.Int64
+	var mu sync.Mutex
+	samples := make([]time.Duration, 0, 1<<16)
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	per := max(1, b.N/n)
+	for _, c := range cs {
+		wg.Go(func() {
+			local := make([]time.Duration, 0, per)
+			for range per {
+				req := connect.NewRequest(&floev1.ExecuteSQLRequest{Sql: "INSERT INTO shared VALUES ($1, $2)",
+					Params: []*structpb.Value{structpb.NewNumberValue(float64(next.Add(1))), structpb.NewStringValue("a row")}})
+				t0 := time.Now()
+				if _, err := c.query.ExecuteSQL(ctx, req); err != nil {
+					b.Error(err)
+					return
+				}
+				local = append(local, time.Since(t0))
+			}
+			mu.Lock()
+			samples = append(samples, local...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(per*n)/time.Since(start).Seconds(), "rows/s")
+	reportLatency(b, samples)
+}
+
 // BenchmarkAPIConcurrent16: 16 clients, each logged in as its own user,
 // each alternating a single-row INSERT and a primary-key SELECT of its
 // rows; reports calls per second and the latency of all calls.

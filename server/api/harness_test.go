@@ -15,6 +15,7 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/floedb/floe/internal/httpsend"
 	"github.com/floedb/floe/internal/syncbuf"
 	"github.com/floedb/floe/lakehouse/access"
 	"github.com/floedb/floe/lakehouse/appctx"
@@ -114,8 +115,14 @@ type clients struct {
 	token string
 }
 
+// http1Client is the bench-peers client's: it keeps idle connections for
+// many concurrent clients, as pgx's pool does (http.DefaultClient keeps 2
+// per host and opens a new connection for every call beyond them), and
+// sends each call in one write (httpsend).
+var http1Client = &http.Client{Transport: httpsend.Transport(&http.Transport{MaxIdleConnsPerHost: 64})}
+
 func (s *server) clients(token string, opts ...connect.ClientOption) *clients {
-	hc := http.DefaultClient
+	hc := http1Client
 	for _, o := range opts {
 		if o == connect.WithGRPC() {
 			hc = h2cClient()
