@@ -172,49 +172,106 @@ func verifySegment(path string, t *manifest.Table, seg manifest.Segment) error {
 	return r.Verify()
 }
 
+// MergePlan says which rows of a FileScan need the merge rule and which
+// sources they are merged with, so that a query engine can drop superseded
+// versions with an anti join on the few versions that may supersede them
+// instead of sorting every row by key (a window).
+//
+// A row of segment S can only be superseded by a version of its key with a
+// greater _seq: one in a source T whose key range overlaps S's (judged by
+// the first key column) and whose _seq range reaches above S's least _seq
+// (T.SeqMax > S.SeqMin), or a buffered version of a key in S's range
+// (buffered versions are newer than every segment's). Segments with no
+// such source are Plain: none of their rows is superseded. The others are
+// Overlapped, and the versions that may supersede them are those of Newer
+// and, if Buffer is set, the buffered ones.
+//
+// The rows of the scan are then exactly
+//
+//	the non-tombstone rows of Plain,
+//	the non-tombstone rows r of Overlapped for which no version v of
+//	  Newer or the buffer has v.key = r.key and v._seq > r._seq,
+//	the non-tombstone buffered versions.
+//
+// The _seq condition makes the anti join exact whatever the order of the
+// sources (a segment of Newer may itself be Overlapped, or be older than
+// some Overlapped segment it overlaps). When Newer is empty, every
+// candidate is buffered and newer than every file row, so the anti join
+// may match on the key alone.
+type MergePlan struct {
+	Plain      []ScanFile
+	Overlapped []ScanFile
+	Newer      []ScanFile
+	Buffer     bool
+}
+
+// MergePlan returns the merge plan of the scan (see MergePlan). Bounds
+// or _seq ranges that are unknown count as overlapping: the plan may
+// overlap more than needed, never less.
+func (f *FileScan) MergePlan() MergePlan {
+	var p MergePlan
+	col := f.table.Columns[f.pk[0]]
+	k := f.pk[0]
+	bounds := make([]keyBounds, len(f.Files))
+	known := make([]bool, len(f.Files))
+	for i, sf := range f.Files {
+		bounds[i], known[i] = segmentBounds(sf.Segment, col)
+	}
+	overlap := func(i, j int) bool {
+		if !known[i] || !known[j] {
+			return true
+		}
+		return row.Compare(bounds[i].lo, bounds[j].hi) <= 0 && row.Compare(bounds[j].lo, bounds[i].hi) <= 0
+	}
+	// buffered reports whether a buffered key falls in file i's range.
+	buffered := func(i int) bool {
+		if len(f.Buffered) == 0 {
+			return false
+		}
+		if !known[i] {
+			return true
+		}
+		// Buffered is in key order: find the first key ≥ lo.
+		j, _ := slices.BinarySearchFunc(f.Buffered, bounds[i].lo, func(v row.Version, lo row.Value) int { return row.Compare(v.Values[k], lo) })
+		return j < len(f.Buffered) && row.Compare(f.Buffered[j].Values[k], bounds[i].hi) <= 0
+	}
+	newer := make([]bool, len(f.Files))
+	for i, s := range f.Files {
+		over := false
+		if s.Segment.Rows > 0 {
+			if buffered(i) {
+				over, p.Buffer = true, true
+			}
+			for j, t := range f.Files {
+				// A version of t can supersede one of s only if its _seq
+				// is above s's least; SeqMax 0 is unknown.
+				if j == i || t.Segment.Rows == 0 || (t.Segment.SeqMax != 0 && t.Segment.SeqMax <= s.Segment.SeqMin) || !overlap(i, j) {
+					continue
+				}
+				over, newer[j] = true, true
+			}
+		}
+		if over {
+			p.Overlapped = append(p.Overlapped, s)
+		} else {
+			p.Plain = append(p.Plain, s)
+		}
+	}
+	for j, t := range f.Files {
+		if newer[j] {
+			p.Newer = append(p.Newer, t)
+		}
+	}
+	return p
+}
+
 // Disjoint reports whether no primary key can occur in two sources of the
 // scan (files, and Buffered when not empty), judged by the first key
 // column's bounds: the segments' manifest statistics and the buffered
 // keys. Then the rows are simply the non-deleted versions of all sources,
 // with no merge. With more than one source it returns false whenever a
 // bound is unknown.
-func (f *FileScan) Disjoint() bool { return f.disjoint(true) }
-
-// FilesDisjoint is Disjoint of the files alone: no primary key occurs in
-// two segments. Buffered versions are newer than every file's (their _seq
-// is above Manifest.LastSeq), so when the files are disjoint the rows are
-// the buffered ones plus the files' rows whose key is not buffered: an
-// anti join with the (small) buffered keys, not a merge of everything.
-func (f *FileScan) FilesDisjoint() bool { return f.disjoint(false) }
-
-// BufferOverlaps reports, per file of Files, whether a buffered key may
-// fall in the file's key range (judged by the first key column; true when
-// the file's bounds are unknown). Files it reports false for hold no
-// buffered key: their rows need no merge with the buffer.
-func (f *FileScan) BufferOverlaps() []bool {
-	out := make([]bool, len(f.Files))
-	if len(f.Buffered) == 0 {
-		return out
-	}
-	col := f.table.Columns[f.pk[0]]
-	k := f.pk[0]
-	for i, sf := range f.Files {
-		if sf.Segment.Rows == 0 {
-			continue
-		}
-		b, ok := segmentBounds(sf.Segment, col)
-		if !ok {
-			out[i] = true
-			continue
-		}
-		// Buffered is in key order: find the first key ≥ lo.
-		j, _ := slices.BinarySearchFunc(f.Buffered, b.lo, func(v row.Version, lo row.Value) int { return row.Compare(v.Values[k], lo) })
-		out[i] = j < len(f.Buffered) && row.Compare(f.Buffered[j].Values[k], b.hi) <= 0
-	}
-	return out
-}
-
-func (f *FileScan) disjoint(withBuffer bool) bool {
+func (f *FileScan) Disjoint() bool {
 	var rs []keyBounds
 	known := true
 	col := f.table.Columns[f.pk[0]]
@@ -226,7 +283,7 @@ func (f *FileScan) disjoint(withBuffer bool) bool {
 		known = known && ok
 		rs = append(rs, b)
 	}
-	if n := len(f.Buffered); n > 0 && withBuffer {
+	if n := len(f.Buffered); n > 0 {
 		// Buffered is in key order: its first and last versions bound it.
 		rs = append(rs, keyBounds{f.Buffered[0].Values[f.pk[0]], f.Buffered[n-1].Values[f.pk[0]]})
 	}

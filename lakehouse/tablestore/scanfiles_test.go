@@ -3,9 +3,12 @@ package tablestore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"github.com/floedb/floe/lakehouse/row"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/floedb/floe/lakehouse/objstore"
@@ -154,5 +157,85 @@ func TestCacheDiscardRefetches(t *testing.T) {
 	}
 	if st := c.Stats(); st.Files != 1 || st.Bytes != 9 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestMergePlan: which segments need the anti join and which sources may
+// supersede their rows, from key bounds and _seq ranges.
+func TestMergePlan(t *testing.T) {
+	tb := testTable()
+	pk, err := pkIndexes(tb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// seg is a segment of keys [lo, hi] (lo > hi: bounds unknown) and
+	// _seq [smin, smax].
+	seg := func(name string, lo, hi int64, smin, smax uint64) ScanFile {
+		s := manifest.Segment{Key: name, Rows: 10, SeqMin: smin, SeqMax: smax}
+		if lo <= hi {
+			l, h := fmt.Sprint(lo), fmt.Sprint(hi)
+			s.Columns = []manifest.ColumnStats{{ColumnID: 1, Min: &l, Max: &h}}
+		}
+		return ScanFile{Path: name, Segment: s}
+	}
+	buffered := func(ids ...int64) []row.Version {
+		var out []row.Version
+		for _, id := range ids {
+			out = append(out, row.Version{Seq: 1000, Values: row.Row{row.BigInt(id), row.Null(), row.Null()}})
+		}
+		return out
+	}
+	names := func(fs []ScanFile) string {
+		var out []string
+		for _, f := range fs {
+			out = append(out, f.Path)
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tc := range []struct {
+		name                     string
+		files                    []ScanFile
+		buf                      []row.Version
+		plain, overlapped, newer string
+		buffer                   bool
+	}{
+		{name: "disjoint", files: []ScanFile{seg("a", 0, 9, 1, 10), seg("b", 10, 19, 11, 20)}, buf: buffered(30),
+			plain: "a b"},
+		{name: "buffer inside a range", files: []ScanFile{seg("a", 0, 9, 1, 10), seg("b", 10, 19, 11, 20)}, buf: buffered(5, 30),
+			plain: "b", overlapped: "a", buffer: true},
+		{name: "buffer between ranges", files: []ScanFile{seg("a", 0, 9, 1, 10), seg("b", 20, 29, 11, 20)}, buf: buffered(15),
+			plain: "a b"},
+		{name: "newer segment overlaps an older", files: []ScanFile{seg("a", 0, 9, 1, 10), seg("b", 5, 5, 11, 11), seg("c", 10, 19, 12, 20)},
+			plain: "b c", overlapped: "a", newer: "b"},
+		// Only the _seq ranges say which is newer: a segment listed later
+		// but older (SeqMax below the other's SeqMin) supersedes nothing.
+		{name: "order by seq, not by position", files: []ScanFile{seg("a", 0, 9, 11, 20), seg("b", 5, 5, 1, 10)},
+			plain: "a", overlapped: "b", newer: "a"},
+		{name: "interleaved seq ranges overlap both ways", files: []ScanFile{seg("a", 0, 9, 1, 20), seg("b", 5, 15, 10, 30)},
+			overlapped: "a b", newer: "a b"},
+		{name: "unknown bounds overlap everything", files: []ScanFile{seg("a", 1, 0, 1, 10), seg("b", 10, 19, 11, 20)}, buf: buffered(30),
+			plain: "b", overlapped: "a", newer: "b", buffer: true},
+		// SeqMax 0 is unknown: each may supersede the other.
+		{name: "unknown seq range", files: []ScanFile{seg("a", 0, 9, 5, 10), seg("b", 5, 5, 0, 0)},
+			overlapped: "a b", newer: "a b"},
+		{name: "many updates of one key", files: []ScanFile{seg("a", 0, 99, 1, 10), seg("b", 7, 7, 11, 11), seg("c", 7, 7, 12, 12), seg("d", 7, 7, 13, 13)}, buf: buffered(7),
+			overlapped: "a b c d", newer: "b c d", buffer: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := &FileScan{Files: tc.files, Buffered: tc.buf, pk: pk, table: tb}
+			p := fs.MergePlan()
+			if got := names(p.Plain); got != tc.plain {
+				t.Errorf("plain = %q, want %q", got, tc.plain)
+			}
+			if got := names(p.Overlapped); got != tc.overlapped {
+				t.Errorf("overlapped = %q, want %q", got, tc.overlapped)
+			}
+			if got := names(p.Newer); got != tc.newer {
+				t.Errorf("newer = %q, want %q", got, tc.newer)
+			}
+			if p.Buffer != tc.buffer {
+				t.Errorf("buffer = %v, want %v", p.Buffer, tc.buffer)
+			}
+		})
 	}
 }
