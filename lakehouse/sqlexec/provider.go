@@ -183,9 +183,8 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 		body := "SELECT " + strings.Join(casts, ", ") + " WHERE false"
 		return q.createView(ctx, body)
 	}
-	// Each part selects anchorColumn first, then the view's columns: see
-	// anchorColumn.
-	sel := "SELECT NULL AS " + anchorColumn + ", " + proj
+	// parts are the FROM and WHERE clauses of the view's parts, each
+	// selecting the view's columns.
 	where := func(tombstones bool, extra ...string) string {
 		var conds []string
 		if tombstones {
@@ -203,10 +202,10 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 	plan := fs.MergePlan()
 	var parts []string
 	if len(fs.Buffered) > 0 {
-		parts = append(parts, sel+" FROM ("+buffered+")"+where(true))
+		parts = append(parts, " FROM ("+buffered+")"+where(true))
 	}
 	for _, g := range fileGroups(plan.Plain) {
-		parts = append(parts, sel+" FROM ("+filesSQL(def.SchemaVersion, all, g)+")"+where(!g[0].Segment.NoTombstones()))
+		parts = append(parts, " FROM ("+filesSQL(def.SchemaVersion, all, g)+")"+where(!g[0].Segment.NoTombstones()))
 	}
 	if len(plan.Overlapped) > 0 {
 		tombstones := slices.ContainsFunc(plan.Overlapped, func(f tablestore.ScanFile) bool { return !f.Segment.NoTombstones() })
@@ -214,7 +213,7 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 		if notIn, ok := bufferedKeyList(def, fs, plan); ok {
 			// Only buffered versions can supersede: every one is newer
 			// than every file row, so the key alone decides.
-			parts = append(parts, sel+" FROM ("+read+")"+where(tombstones, notIn))
+			parts = append(parts, " FROM ("+read+")"+where(tombstones, notIn))
 		} else {
 			keys := make([]string, 0, len(def.PrimaryKey)+1)
 			on := make([]string, 0, len(def.PrimaryKey)+1)
@@ -232,9 +231,17 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 			if plan.Buffer {
 				newer = append(newer, "SELECT "+strings.Join(keys, ", ")+" FROM ("+buffered+")")
 			}
-			parts = append(parts, fmt.Sprintf("%s FROM (SELECT __s.* FROM (%s) AS __s ANTI JOIN (%s) AS __n ON %s)%s",
-				sel, read, strings.Join(newer, " UNION ALL "), strings.Join(on, " AND "), where(tombstones)))
+			parts = append(parts, fmt.Sprintf(" FROM (SELECT __s.* FROM (%s) AS __s ANTI JOIN (%s) AS __n ON %s)%s",
+				read, strings.Join(newer, " UNION ALL "), strings.Join(on, " AND "), where(tombstones)))
 		}
+	}
+	if len(parts) == 1 {
+		return q.createView(ctx, "SELECT "+proj+parts[0])
+	}
+	// Each part of a union selects anchorColumn first: see anchorColumn.
+	sel := "SELECT NULL AS " + anchorColumn + ", " + proj
+	for i, p := range parts {
+		parts[i] = sel + p
 	}
 	return q.createView(ctx, "SELECT "+proj+" FROM ("+strings.Join(parts, " UNION ALL ")+")")
 }
