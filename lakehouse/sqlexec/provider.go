@@ -210,9 +210,13 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 	if len(plan.Overlapped) > 0 {
 		tombstones := slices.ContainsFunc(plan.Overlapped, func(f tablestore.ScanFile) bool { return !f.Segment.NoTombstones() })
 		read := filesSQL(def.SchemaVersion, all, plan.Overlapped)
-		if notIn, ok := bufferedKeyList(def, fs, plan); ok {
-			// Only buffered versions can supersede: every one is newer
-			// than every file row, so the key alone decides.
+		notIn, ok, err := supersedingKeyList(def, fs, plan)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			// Every candidate is newer than every overlapped row: the key
+			// alone decides.
 			parts = append(parts, " FROM ("+read+")"+where(tombstones, notIn))
 		} else {
 			keys := make([]string, 0, len(def.PrimaryKey)+1)
@@ -323,35 +327,52 @@ func (q *stmtCtx) bufferedSource(ctx context.Context, def *manifest.Table, all [
 // from their metadata. Its name holds a space, which no column name may.
 const anchorColumn = `"__floe anchor"`
 
-// maxKeyList bounds the buffered keys an overlapped segment's read leaves
-// out by a literal NOT IN list (bufferedKeyList); more are anti joined.
+// maxKeyList bounds the keys a literal NOT IN list leaves out of the
+// overlapped segments (supersedingKeyList); more are anti joined.
 const maxKeyList = 1024
 
-// bufferedKeyList returns the condition "key NOT IN (…buffered keys…)"
-// that leaves the superseded rows out of plan.Overlapped, when that is
-// exact and cheap: only buffered versions can supersede (plan.Newer is
-// empty), the primary key is one column of a kind whose literal DuckDB
-// compares exactly, and there are at most maxKeyList buffered keys.
-// Tombstones' keys are in the list too: a buffered delete hides the key.
-func bufferedKeyList(def *manifest.Table, fs *tablestore.FileScan, plan tablestore.MergePlan) (string, bool) {
-	if len(plan.Newer) > 0 || len(def.PrimaryKey) != 1 || len(fs.Buffered) > maxKeyList {
-		return "", false
+// supersedingKeyList returns the condition "key NOT IN (…)" that leaves
+// the superseded rows out of plan.Overlapped, when that is exact and
+// cheap: every candidate version is newer than every overlapped row (the
+// buffered ones always are; Newer segments when
+// plan.NewerAfterOverlapped), the primary key is one column of a kind
+// whose literal DuckDB compares exactly, and there are at most maxKeyList
+// candidate versions. The keys of Newer segments are then read from their
+// (small) local files. Tombstones' keys are in the list too: a newer
+// delete hides the key.
+func supersedingKeyList(def *manifest.Table, fs *tablestore.FileScan, plan tablestore.MergePlan) (string, bool, error) {
+	if (len(plan.Newer) > 0 && !plan.NewerAfterOverlapped) || len(def.PrimaryKey) != 1 {
+		return "", false, nil
 	}
 	i := columnIndex(def, def.PrimaryKey[0])
 	if i < 0 {
-		return "", false
+		return "", false, nil
 	}
 	col := def.Columns[i]
 	switch col.Type.Kind {
 	case manifest.KindInt, manifest.KindBigInt, manifest.KindText:
 	default:
-		return "", false
+		return "", false, nil
 	}
-	lits := make([]string, len(fs.Buffered))
-	for j, v := range fs.Buffered {
-		lits[j] = sqlLiteral(v.Values[i], col.Type)
+	var vs []row.Version
+	if plan.Buffer {
+		vs = fs.Buffered
 	}
-	return duckengine.Ident(col.Name) + " NOT IN (" + strings.Join(lits, ", ") + ")", true
+	if len(vs) > maxKeyList {
+		return "", false, nil
+	}
+	newer, ok, err := fs.NewerVersions(plan, int64(maxKeyList-len(vs)))
+	if err != nil || !ok {
+		return "", false, err
+	}
+	lits := make([]string, 0, len(vs)+len(newer))
+	for _, v := range slices.Concat(vs, newer) {
+		lits = append(lits, sqlLiteral(v.Values[i], col.Type))
+	}
+	if len(lits) == 0 {
+		return "TRUE", true, nil // nothing can supersede
+	}
+	return duckengine.Ident(col.Name) + " NOT IN (" + strings.Join(lits, ", ") + ")", true, nil
 }
 
 // fileGroups splits files into the groups fileSelects reads alike: those

@@ -195,14 +195,20 @@ func verifySegment(path string, t *manifest.Table, seg manifest.Segment) error {
 //
 // The _seq condition makes the anti join exact whatever the order of the
 // sources (a segment of Newer may itself be Overlapped, or be older than
-// some Overlapped segment it overlaps). When Newer is empty, every
-// candidate is buffered and newer than every file row, so the anti join
-// may match on the key alone.
+// some Overlapped segment it overlaps). When every candidate is newer
+// than every row of Overlapped — Newer is empty (buffered versions are
+// newer than every segment's), or NewerAfterOverlapped — the anti join may
+// match on the key alone.
 type MergePlan struct {
 	Plain      []ScanFile
 	Overlapped []ScanFile
 	Newer      []ScanFile
 	Buffer     bool
+	// NewerAfterOverlapped: every Newer segment's least _seq is above
+	// every Overlapped segment's greatest (both known), so a key of Newer
+	// supersedes the key's version in any Overlapped segment. True when
+	// Newer is empty.
+	NewerAfterOverlapped bool
 }
 
 // MergePlan returns the merge plan of the scan (see MergePlan). Bounds
@@ -257,12 +263,63 @@ func (f *FileScan) MergePlan() MergePlan {
 			p.Plain = append(p.Plain, s)
 		}
 	}
+	var maxOverlapped uint64
+	seqKnown := true
+	for _, s := range p.Overlapped {
+		maxOverlapped = max(maxOverlapped, s.Segment.SeqMax)
+		seqKnown = seqKnown && s.Segment.SeqMax != 0
+	}
+	p.NewerAfterOverlapped = seqKnown
 	for j, t := range f.Files {
 		if newer[j] {
 			p.Newer = append(p.Newer, t)
+			p.NewerAfterOverlapped = p.NewerAfterOverlapped && t.Segment.SeqMin != 0 && t.Segment.SeqMin > maxOverlapped
 		}
 	}
 	return p
+}
+
+// NewerVersions returns the versions (tombstones included) of the Newer
+// segments of p, a plan of f, read from f's local files, when the manifest
+// counts at most limit rows in them; otherwise ok is false and nothing is
+// read. Values are the caller's to keep.
+func (f *FileScan) NewerVersions(p MergePlan, limit int64) (vs []row.Version, ok bool, err error) {
+	var n int64
+	for _, sf := range p.Newer {
+		n += sf.Segment.Rows
+	}
+	if n > limit {
+		return nil, false, nil
+	}
+	for _, sf := range p.Newer {
+		if vs, err = appendSegmentVersions(vs, f.table, sf); err != nil {
+			return nil, false, err
+		}
+	}
+	return vs, true, nil
+}
+
+// appendSegmentVersions appends the versions of the local segment file sf
+// to vs.
+func appendSegmentVersions(vs []row.Version, t *manifest.Table, sf ScanFile) ([]row.Version, error) {
+	file, err := os.Open(sf.Path)
+	if err != nil {
+		return nil, fmt.Errorf("tablestore: open cached segment %s: %w", sf.Segment.Key, err)
+	}
+	defer file.Close()
+	r, err := segment.Open(file, sf.Segment.Bytes, sf.Segment.Key, t)
+	if err != nil {
+		return nil, err
+	}
+	for v, err := range r.Versions() {
+		if err != nil {
+			return nil, err
+		}
+		// The values may share memory with the reader's batch.
+		v.Values = slices.Clone(v.Values)
+		vs = append(vs, v)
+	}
+	return vs, nil
 }
 
 // Disjoint reports whether no primary key can occur in two sources of the

@@ -198,28 +198,33 @@ func TestMergePlan(t *testing.T) {
 		buf                      []row.Version
 		plain, overlapped, newer string
 		buffer                   bool
+		after                    bool // NewerAfterOverlapped
 	}{
 		{name: "disjoint", files: []ScanFile{seg("a", 0, 9, 1, 10), seg("b", 10, 19, 11, 20)}, buf: buffered(30),
-			plain: "a b"},
+			plain: "a b", after: true},
 		{name: "buffer inside a range", files: []ScanFile{seg("a", 0, 9, 1, 10), seg("b", 10, 19, 11, 20)}, buf: buffered(5, 30),
-			plain: "b", overlapped: "a", buffer: true},
+			plain: "b", overlapped: "a", buffer: true, after: true},
 		{name: "buffer between ranges", files: []ScanFile{seg("a", 0, 9, 1, 10), seg("b", 20, 29, 11, 20)}, buf: buffered(15),
-			plain: "a b"},
+			plain: "a b", after: true},
 		{name: "newer segment overlaps an older", files: []ScanFile{seg("a", 0, 9, 1, 10), seg("b", 5, 5, 11, 11), seg("c", 10, 19, 12, 20)},
-			plain: "b c", overlapped: "a", newer: "b"},
+			plain: "b c", overlapped: "a", newer: "b", after: true},
 		// Only the _seq ranges say which is newer: a segment listed later
 		// but older (SeqMax below the other's SeqMin) supersedes nothing.
 		{name: "order by seq, not by position", files: []ScanFile{seg("a", 0, 9, 11, 20), seg("b", 5, 5, 1, 10)},
-			plain: "a", overlapped: "b", newer: "a"},
+			plain: "a", overlapped: "b", newer: "a", after: true},
 		{name: "interleaved seq ranges overlap both ways", files: []ScanFile{seg("a", 0, 9, 1, 20), seg("b", 5, 15, 10, 30)},
 			overlapped: "a b", newer: "a b"},
 		{name: "unknown bounds overlap everything", files: []ScanFile{seg("a", 1, 0, 1, 10), seg("b", 10, 19, 11, 20)}, buf: buffered(30),
-			plain: "b", overlapped: "a", newer: "b", buffer: true},
+			plain: "b", overlapped: "a", newer: "b", buffer: true, after: true},
 		// SeqMax 0 is unknown: each may supersede the other.
 		{name: "unknown seq range", files: []ScanFile{seg("a", 0, 9, 5, 10), seg("b", 5, 5, 0, 0)},
 			overlapped: "a b", newer: "a b"},
 		{name: "many updates of one key", files: []ScanFile{seg("a", 0, 99, 1, 10), seg("b", 7, 7, 11, 11), seg("c", 7, 7, 12, 12), seg("d", 7, 7, 13, 13)}, buf: buffered(7),
 			overlapped: "a b c d", newer: "b c d", buffer: true},
+		// b is newer than a, c newer than both, but b is overlapped too:
+		// a key of b does not supersede b's own row.
+		{name: "newer but overlapped", files: []ScanFile{seg("a", 0, 9, 1, 10), seg("b", 5, 5, 11, 11), seg("c", 5, 5, 12, 12)},
+			plain: "c", overlapped: "a b", newer: "b c"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := &FileScan{Files: tc.files, Buffered: tc.buf, pk: pk, table: tb}
@@ -235,6 +240,9 @@ func TestMergePlan(t *testing.T) {
 			}
 			if p.Buffer != tc.buffer {
 				t.Errorf("buffer = %v, want %v", p.Buffer, tc.buffer)
+			}
+			if p.NewerAfterOverlapped != tc.after {
+				t.Errorf("newer after overlapped = %v, want %v", p.NewerAfterOverlapped, tc.after)
 			}
 		})
 	}
