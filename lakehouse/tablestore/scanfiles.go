@@ -223,12 +223,6 @@ func (f *FileScan) MergePlan() MergePlan {
 	for i, sf := range f.Files {
 		bounds[i], known[i] = segmentBounds(sf.Segment, col)
 	}
-	overlap := func(i, j int) bool {
-		if !known[i] || !known[j] {
-			return true
-		}
-		return row.Compare(bounds[i].lo, bounds[j].hi) <= 0 && row.Compare(bounds[j].lo, bounds[i].hi) <= 0
-	}
 	// buffered reports whether a buffered key falls in file i's range.
 	buffered := func(i int) bool {
 		if len(f.Buffered) == 0 {
@@ -241,23 +235,53 @@ func (f *FileScan) MergePlan() MergePlan {
 		j, _ := slices.BinarySearchFunc(f.Buffered, bounds[i].lo, func(v row.Version, lo row.Value) int { return row.Compare(v.Values[k], lo) })
 		return j < len(f.Buffered) && row.Compare(f.Buffered[j].Values[k], bounds[i].hi) <= 0
 	}
+	over := make([]bool, len(f.Files))
 	newer := make([]bool, len(f.Files))
-	for i, s := range f.Files {
-		over := false
-		if s.Segment.Rows > 0 {
-			if buffered(i) {
-				over, p.Buffer = true, true
+	// consider records that a version of file j may supersede a row of
+	// file i, their key ranges overlapping: only if its _seq can be above
+	// i's least (SeqMax 0 is unknown).
+	consider := func(i, j int) {
+		s, t := f.Files[i].Segment, f.Files[j].Segment
+		if s.Rows == 0 || t.Rows == 0 || (t.SeqMax != 0 && t.SeqMax <= s.SeqMin) {
+			return
+		}
+		over[i], newer[j] = true, true
+	}
+	// The pairs of files whose key ranges overlap, without comparing all
+	// pairs: sorted by lo, a later file b overlaps a iff b.lo <= a.hi, so
+	// the scan from a stops at the first b past a.hi. A file of unknown
+	// bounds overlaps every other.
+	var sorted, unknown []int
+	for i := range f.Files {
+		if known[i] {
+			sorted = append(sorted, i)
+		} else {
+			unknown = append(unknown, i)
+		}
+	}
+	slices.SortFunc(sorted, func(a, b int) int { return row.Compare(bounds[a].lo, bounds[b].lo) })
+	for x, a := range sorted {
+		for _, b := range sorted[x+1:] {
+			if row.Compare(bounds[b].lo, bounds[a].hi) > 0 {
+				break
 			}
-			for j, t := range f.Files {
-				// A version of t can supersede one of s only if its _seq
-				// is above s's least; SeqMax 0 is unknown.
-				if j == i || t.Segment.Rows == 0 || (t.Segment.SeqMax != 0 && t.Segment.SeqMax <= s.Segment.SeqMin) || !overlap(i, j) {
-					continue
-				}
-				over, newer[j] = true, true
+			consider(a, b)
+			consider(b, a)
+		}
+	}
+	for _, u := range unknown {
+		for j := range f.Files {
+			if j != u {
+				consider(u, j)
+				consider(j, u)
 			}
 		}
-		if over {
+	}
+	for i, s := range f.Files {
+		if s.Segment.Rows > 0 && buffered(i) {
+			over[i], p.Buffer = true, true
+		}
+		if over[i] {
 			p.Overlapped = append(p.Overlapped, s)
 		} else {
 			p.Plain = append(p.Plain, s)

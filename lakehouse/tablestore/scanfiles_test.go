@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/floedb/floe/lakehouse/row"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -245,5 +246,97 @@ func TestMergePlan(t *testing.T) {
 				t.Errorf("newer after overlapped = %v, want %v", p.NewerAfterOverlapped, tc.after)
 			}
 		})
+	}
+}
+
+// TestMergePlanMatchesPairs: on random segments (some of unknown bounds
+// or _seq ranges, some empty) MergePlan, which sweeps the files sorted by
+// key, finds exactly the overlaps a comparison of every pair finds.
+func TestMergePlanMatchesPairs(t *testing.T) {
+	tb := testTable()
+	pk, err := pkIndexes(tb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for round := range 200 {
+		n := 1 + rng.IntN(40)
+		files := make([]ScanFile, n)
+		type span struct {
+			lo, hi int64
+			known  bool
+		}
+		spans := make([]span, n)
+		for i := range files {
+			lo := rng.Int64N(1000)
+			sp := span{lo, lo + rng.Int64N(60), rng.IntN(10) > 0}
+			spans[i] = sp
+			smin := uint64(1 + rng.IntN(100))
+			seg := manifest.Segment{Key: fmt.Sprint(i), Rows: int64(rng.IntN(8)), SeqMin: smin, SeqMax: smin + uint64(rng.IntN(20))}
+			if rng.IntN(10) == 0 {
+				seg.SeqMin, seg.SeqMax = 0, 0
+			}
+			if sp.known {
+				l, h := fmt.Sprint(sp.lo), fmt.Sprint(sp.hi)
+				seg.Columns = []manifest.ColumnStats{{ColumnID: 1, Min: &l, Max: &h}}
+			}
+			files[i] = ScanFile{Path: fmt.Sprint(i), Segment: seg}
+		}
+		var buf []row.Version
+		for _, id := range slices.Sorted(func(yield func(int64) bool) {
+			seen := map[int64]bool{}
+			for range rng.IntN(4) {
+				id := rng.Int64N(1100)
+				if !seen[id] {
+					seen[id] = true
+					if !yield(id) {
+						return
+					}
+				}
+			}
+		}) {
+			buf = append(buf, row.Version{Seq: 1000, Values: row.Row{row.BigInt(id), row.Null(), row.Null()}})
+		}
+		// The rule, pair by pair.
+		over, newer := make([]bool, n), make([]bool, n)
+		buffer := false
+		for i := range files {
+			s := files[i].Segment
+			if s.Rows == 0 {
+				continue
+			}
+			for _, v := range buf {
+				if id := v.Values[0].Int64(); !spans[i].known || (id >= spans[i].lo && id <= spans[i].hi) {
+					over[i], buffer = true, true
+				}
+			}
+			for j := range files {
+				tt := files[j].Segment
+				keys := !spans[i].known || !spans[j].known || (spans[i].lo <= spans[j].hi && spans[j].lo <= spans[i].hi)
+				if j != i && tt.Rows > 0 && (tt.SeqMax == 0 || tt.SeqMax > s.SeqMin) && keys {
+					over[i], newer[j] = true, true
+				}
+			}
+		}
+		var wantOver, wantNewer []string
+		for i := range files {
+			if over[i] {
+				wantOver = append(wantOver, files[i].Path)
+			}
+			if newer[i] {
+				wantNewer = append(wantNewer, files[i].Path)
+			}
+		}
+		p := (&FileScan{Files: files, Buffered: buf, pk: pk, table: tb}).MergePlan()
+		var gotOver, gotNewer []string
+		for _, f := range p.Overlapped {
+			gotOver = append(gotOver, f.Path)
+		}
+		for _, f := range p.Newer {
+			gotNewer = append(gotNewer, f.Path)
+		}
+		if !slices.Equal(gotOver, wantOver) || !slices.Equal(gotNewer, wantNewer) || p.Buffer != buffer || len(p.Plain)+len(p.Overlapped) != n {
+			t.Fatalf("round %d: overlapped %v newer %v buffer %v (%d plain), want %v %v %v", round, gotOver, gotNewer, p.Buffer, len(p.Plain), wantOver, wantNewer, buffer)
+		}
 	}
 }
