@@ -40,6 +40,9 @@ go run ./internal/tools/benchdoc -in bench.out -doc docs/BENCHMARKS.md \
 	-ratio "lookup in a flushed 100k-row segment: decoded / indexed=LookupFlushed/unindexed:LookupFlushed/indexed" \
 	-ratio "INSERT of 1 row inside a flushed key range / outside (goal: at most 1.2)=InsertIntoFlushedRange/rows=1:InsertOneRow/params" \
 	-ratio "GROUP BY 1M rows: after one UPDATE / before (goal: at most 1.1)=GroupBy1M/floe-after-update:GroupBy1M/floe" \
+	-ratio "GROUP BY 1M rows: after one UPDATE, flushed / before (goal: at most 1.1)=GroupBy1M/floe-after-update-flushed:GroupBy1M/floe" \
+	-ratio "count(*) over 1M rows: after one UPDATE / before (goal: at most 1.1)=Scan1M/count/floe-after-update:Scan1M/count/floe" \
+	-ratio "non-key filter over 1M rows: after one UPDATE / before (goal: at most 1.1)=Scan1M/non-key/floe-after-update:Scan1M/non-key/floe" \
 	-ratio "INSERT with a timestamp literal / without (goal: at most 1.5)=InsertTimestampLiteral/timestamp:InsertTimestampLiteral/none" \
 	-ratio "count(*) over 1M rows: Floe / DuckDB read_parquet (goal: at most 1.1)=Scan1M/count/floe:Scan1M/count/duckdb-direct" \
 	-ratio "non-key filter over 1M rows: Floe / DuckDB read_parquet (goal: at most 1.1)=Scan1M/non-key/floe:Scan1M/non-key/duckdb-direct"

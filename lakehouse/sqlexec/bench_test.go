@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -139,25 +140,43 @@ func BenchmarkGroupBy1M(b *testing.B) {
 			}
 		}
 	})
+	// Flushed, the update is a one-row segment inside a big one's key
+	// range: the files overlap.
+	h.must(svc, "FLUSH TABLE big")
+	b.Run("floe-after-update-flushed", func(b *testing.B) {
+		for b.Loop() {
+			res, err := h.node.Executor.Execute(ctx, alice, sqlexec.Request{SQL: fmt.Sprintf(q, "big")})
+			if err != nil || len(res[0].Rows) != 100 {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // BenchmarkScan1M: count(*), a selective key-range filter and a
 // non-key filter over 1M rows in 10 flushed segments, through Floe's SQL
 // and by DuckDB read_parquet on the same cached files (goal: Floe within
-// 1.1× of DuckDB, issue 15).
+// 1.1× of DuckDB, issue 15), and through Floe on an equal table after one
+// buffered UPDATE (goal: within 1.1× of before), interleaved per query.
 func BenchmarkScan1M(b *testing.B) {
 	h := newHarness(b)
-	h.must(svc, "CREATE TABLE big (id BIGINT PRIMARY KEY, g INT, v DOUBLE) WITH (ACCESS_LEVEL = 'PUBLIC')")
-	for c := range 10 {
-		h.must(svc, fmt.Sprintf("INSERT INTO big SELECT i, i %% 100, i * 0.5 FROM range(%d, %d) t(i)", c*100_000, (c+1)*100_000))
-		h.must(svc, "FLUSH TABLE big")
+	var files []string
+	for _, tb := range []string{"big", "upd"} {
+		h.must(svc, "CREATE TABLE "+tb+" (id BIGINT PRIMARY KEY, g INT, v DOUBLE) WITH (ACCESS_LEVEL = 'PUBLIC')")
+		for c := range 10 {
+			h.must(svc, fmt.Sprintf("INSERT INTO %s SELECT i, i %% 100, i * 0.5 FROM range(%d, %d) t(i)", tb, c*100_000, (c+1)*100_000))
+			h.must(svc, "FLUSH TABLE "+tb)
+		}
+		h.must(alice, "SELECT count(*) FROM "+tb) // fills the segment cache
+		if tb == "big" {
+			files, _ = filepath.Glob(filepath.Join(h.node.Cache.Dir(), "*.parquet"))
+			if len(files) != 10 {
+				b.Fatalf("%d cached segments, want 10", len(files))
+			}
+		}
 	}
 	ctx := context.Background()
-	h.must(alice, "SELECT count(*) FROM big") // fills the segment cache
-	files, _ := filepath.Glob(filepath.Join(h.node.Cache.Dir(), "*.parquet"))
-	if len(files) != 10 {
-		b.Fatalf("%d cached segments, want 10", len(files))
-	}
+	h.must(svc, "UPDATE upd SET v = v + 1 WHERE id = 123457")
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		b.Fatal(err)
@@ -171,14 +190,16 @@ func BenchmarkScan1M(b *testing.B) {
 		{"non-key", "SELECT count(*), sum(v) FROM %s WHERE g = 7"},
 		{"min-max", "SELECT min(id), max(id) FROM %s"},
 	} {
-		b.Run(q.name+"/floe", func(b *testing.B) {
-			for b.Loop() {
-				res, err := h.node.Executor.Execute(ctx, alice, sqlexec.Request{SQL: fmt.Sprintf(q.sql, "big")})
-				if err != nil || len(res[0].Rows) != 1 {
-					b.Fatal(err)
+		for _, tb := range []struct{ name, table string }{{"floe", "big"}, {"floe-after-update", "upd"}} {
+			b.Run(q.name+"/"+tb.name, func(b *testing.B) {
+				for b.Loop() {
+					res, err := h.node.Executor.Execute(ctx, alice, sqlexec.Request{SQL: fmt.Sprintf(q.sql, tb.table)})
+					if err != nil || len(res[0].Rows) != 1 {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 		b.Run(q.name+"/duckdb-direct", func(b *testing.B) {
 			for b.Loop() {
 				rows, err := db.QueryContext(ctx, fmt.Sprintf(q.sql, list))
@@ -442,4 +463,54 @@ func BenchmarkInsertConcurrentOnePartition(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkAfterUpdate1M: each query over 1M rows in 10 segments on three
+// equal tables — untouched, after one buffered UPDATE, and after that
+// UPDATE is flushed (a one-row segment inside a big one's key range) —
+// alternating per iteration, so that a busy machine slows all three
+// alike. Reported: the medians' ratios after/before and flushed/before
+// (goal: at most 1.1, issue 15).
+func BenchmarkAfterUpdate1M(b *testing.B) {
+	h := newHarness(b)
+	tables := []string{"big", "upd", "updf"}
+	for _, tb := range tables {
+		h.must(svc, "CREATE TABLE "+tb+" (id BIGINT PRIMARY KEY, g INT, v DOUBLE) WITH (ACCESS_LEVEL = 'PUBLIC')")
+		for c := range 10 {
+			h.must(svc, fmt.Sprintf("INSERT INTO %s SELECT i, i %% 100, i * 0.5 FROM range(%d, %d) t(i)", tb, c*100_000, (c+1)*100_000))
+			h.must(svc, "FLUSH TABLE "+tb)
+		}
+		h.must(alice, "SELECT count(*) FROM "+tb) // fills the segment cache
+	}
+	h.must(svc, "UPDATE upd SET v = v + 1 WHERE id = 123457")
+	h.must(svc, "UPDATE updf SET v = v + 1 WHERE id = 123457")
+	h.must(svc, "FLUSH TABLE updf")
+	ctx := context.Background()
+	for _, q := range []struct{ name, sql string }{
+		{"count", "SELECT count(*) FROM %s"},
+		{"group-by", "SELECT g, count(*), sum(v) FROM %s GROUP BY g"},
+		{"key-range", "SELECT count(*), sum(v) FROM %s WHERE id BETWEEN 500000 AND 500999"},
+		{"non-key", "SELECT count(*), sum(v) FROM %s WHERE g = 7"},
+	} {
+		b.Run(q.name, func(b *testing.B) {
+			ds := make([][]time.Duration, len(tables))
+			for b.Loop() {
+				for i, tb := range tables {
+					start := time.Now()
+					if _, err := h.node.Executor.Execute(ctx, alice, sqlexec.Request{SQL: fmt.Sprintf(q.sql, tb)}); err != nil {
+						b.Fatal(err)
+					}
+					ds[i] = append(ds[i], time.Since(start))
+				}
+			}
+			med := make([]float64, len(tables))
+			for i, d := range ds {
+				slices.Sort(d)
+				med[i] = float64(d[len(d)/2])
+			}
+			b.ReportMetric(med[0]/1e6, "before-ms")
+			b.ReportMetric(med[1]/med[0], "after/before")
+			b.ReportMetric(med[2]/med[0], "flushed/before")
+		})
+	}
 }

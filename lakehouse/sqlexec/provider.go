@@ -13,6 +13,7 @@ import (
 
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/duckengine"
+	"github.com/floedb/floe/lakehouse/row"
 	"github.com/floedb/floe/lakehouse/schema"
 	"github.com/floedb/floe/lakehouse/segment"
 	"github.com/floedb/floe/lakehouse/tablestore"
@@ -126,14 +127,15 @@ func (usersProvider) view(ctx context.Context, q *stmtCtx, tbl *schema.Table, ve
 	return q.partitionView(ctx, tbl, "", version, hidden, access.UsersRowFilter(q.p, duckengine.Literal), access.UsersHiddenColumns())
 }
 
-// partitionView creates the view of one partition: the segments (by field
-// id, so files of older schema versions map onto the current columns) and
-// the buffered versions, merged by tablestore's rule — per key the greatest
-// _seq wins and a winning tombstone hides the key — unless the sources are
-// disjoint by key, where the non-deleted rows of all sources are simply
-// concatenated, or only the buffer overlaps the files, where the files'
-// rows whose key is buffered are left out by an anti join. filter, if set, is an extra SQL condition on the rows;
-// omit lists columns the view leaves out.
+// partitionView creates the view of one partition: the segments (see
+// filesSQL) and the buffered versions, merged by tablestore's rule — per
+// key the greatest _seq wins and a winning tombstone hides the key —
+// without a window over all rows: the segments that no newer source
+// overlaps are read as they are, and the rows of the others that a newer
+// version supersedes are left out by an anti join with the (few) versions
+// that may supersede them (tablestore.MergePlan). filter, if set, is an
+// extra SQL condition on the merged rows; omit lists columns the view
+// leaves out.
 func (q *stmtCtx) partitionView(ctx context.Context, tbl *schema.Table, partition string, version uint64, hidden bool, filter string, omit []string) (string, error) {
 	def := tbl.Def()
 	fs, err := q.x.store.ScanFiles(ctx, def, partition, tablestore.ScanOptions{ManifestVersion: version})
@@ -161,47 +163,11 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 	if err != nil {
 		return "", err
 	}
-	var sources []string // the files' source, then the buffer's
-	// readFiles is the source of the given files: every column, _seq and
-	// _deleted (see filesSQL).
-	readFiles := func(files []tablestore.ScanFile) string {
-		return filesSQL(def.SchemaVersion, all, files)
-	}
-	if len(fs.Files) > 0 {
-		sources = append(sources, readFiles(fs.Files))
-	}
-	if len(fs.Buffered) > 0 {
-		name := q.sess.TempName()
-		tcols := make([]duckengine.Column, 0, len(all)+2)
-		sel := make([]string, 0, len(all)+2)
-		for _, c := range all {
-			typ, expr := appendColumn(c.name, c.typ)
-			tcols = append(tcols, duckengine.Column{Name: c.name, Type: typ})
-			sel = append(sel, expr)
-		}
-		tcols = append(tcols, duckengine.Column{Name: "_seq", Type: "BIGINT"}, duckengine.Column{Name: "_deleted", Type: "BOOLEAN"})
-		idx := make([]int, len(all))
-		for i, c := range all {
-			idx[i] = columnIndex(def, c.name)
-		}
-		err := q.sess.CreateTable(ctx, name, tcols, func(yield func([]driver.Value) bool) error {
-			vals := make([]driver.Value, len(tcols))
-			for _, v := range fs.Buffered {
-				for i, c := range all {
-					vals[i] = appendValue(v.Values[idx[i]], c.typ)
-				}
-				vals[len(all)] = int64(v.Seq)
-				vals[len(all)+1] = v.Deleted
-				if !yield(vals) {
-					return nil
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return "", err
-		}
-		sources = append(sources, "SELECT "+strings.Join(sel, ", ")+", _seq, _deleted FROM "+name)
+	// buffered is the source of the buffered versions (tombstones too),
+	// with every column, _seq and _deleted.
+	buffered, err := q.bufferedSource(ctx, def, all, fs.Buffered)
+	if err != nil {
+		return "", err
 	}
 
 	out := make([]string, len(cols))
@@ -209,54 +175,231 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 		out[i] = duckengine.Ident(c.name)
 	}
 	proj := strings.Join(out, ", ")
-	where := "NOT _deleted"
-	if filter != "" {
-		where += " AND (" + filter + ")"
-	}
-	pk := make([]string, len(def.PrimaryKey))
-	for i, k := range def.PrimaryKey {
-		pk[i] = duckengine.Ident(k)
-	}
-	var body string
-	switch {
-	case len(sources) == 0:
+	if len(fs.Files) == 0 && len(fs.Buffered) == 0 {
 		casts := make([]string, len(cols))
 		for i, c := range cols {
 			casts[i] = fmt.Sprintf("CAST(NULL AS %s) AS %s", c.duckType, duckengine.Ident(c.name))
 		}
-		body = "SELECT " + strings.Join(casts, ", ") + " WHERE false"
-	case fs.Disjoint():
-		// No key in two sources: each source's live rows as they are.
-		parts := fileSelects(def.SchemaVersion, all, fs.Files, proj, filter)
-		if len(fs.Buffered) > 0 {
-			parts = append(parts, fmt.Sprintf("SELECT %s FROM (%s) WHERE %s", proj, sources[len(sources)-1], where))
+		body := "SELECT " + strings.Join(casts, ", ") + " WHERE false"
+		return q.createView(ctx, body)
+	}
+	// parts are the FROM and WHERE clauses of the view's parts, each
+	// selecting the view's columns.
+	where := func(tombstones bool, extra ...string) string {
+		var conds []string
+		if tombstones {
+			conds = append(conds, "NOT _deleted")
 		}
-		body = strings.Join(parts, " UNION ALL ")
-	case len(sources) == 2 && fs.FilesDisjoint():
-		// Only the buffer overlaps the files (say, after an UPDATE): a file
-		// row is current unless its key is buffered, so the files whose
-		// key range holds a buffered key are anti-joined with the buffered
-		// keys, the others read as they are; no window over all rows.
-		var clean, overlapped []tablestore.ScanFile
-		for i, o := range fs.BufferOverlaps() {
-			if o {
-				overlapped = append(overlapped, fs.Files[i])
-			} else {
-				clean = append(clean, fs.Files[i])
+		conds = append(conds, extra...)
+		if filter != "" {
+			conds = append(conds, "("+filter+")")
+		}
+		if len(conds) == 0 {
+			return ""
+		}
+		return " WHERE " + strings.Join(conds, " AND ")
+	}
+	plan := fs.MergePlan()
+	var parts []string
+	if len(fs.Buffered) > 0 {
+		parts = append(parts, " FROM ("+buffered+")"+where(true))
+	}
+	for _, g := range fileGroups(plan.Plain) {
+		parts = append(parts, " FROM ("+filesSQL(def.SchemaVersion, all, g)+")"+where(!g[0].Segment.NoTombstones()))
+	}
+	if len(plan.Overlapped) > 0 {
+		tombstones := slices.ContainsFunc(plan.Overlapped, func(f tablestore.ScanFile) bool { return !f.Segment.NoTombstones() })
+		read := filesSQL(def.SchemaVersion, all, plan.Overlapped)
+		notIn, ok, err := supersedingKeyList(def, fs, plan)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			// Every candidate is newer than every overlapped row: the key
+			// alone decides.
+			parts = append(parts, " FROM ("+read+")"+where(tombstones, notIn))
+		} else {
+			keys := make([]string, 0, len(def.PrimaryKey)+1)
+			on := make([]string, 0, len(def.PrimaryKey)+1)
+			for _, k := range def.PrimaryKey {
+				k = duckengine.Ident(k)
+				keys = append(keys, k)
+				on = append(on, "__s."+k+" = __n."+k)
+			}
+			keys = append(keys, "_seq")
+			on = append(on, "__n._seq > __s._seq")
+			var newer []string
+			if len(plan.Newer) > 0 {
+				newer = append(newer, "SELECT "+strings.Join(keys, ", ")+" FROM ("+filesSQL(def.SchemaVersion, all, plan.Newer)+")")
+			}
+			if plan.Buffer {
+				newer = append(newer, "SELECT "+strings.Join(keys, ", ")+" FROM ("+buffered+")")
+			}
+			parts = append(parts, fmt.Sprintf(" FROM (SELECT __s.* FROM (%s) AS __s ANTI JOIN (%s) AS __n ON %s)%s",
+				read, strings.Join(newer, " UNION ALL "), strings.Join(on, " AND "), where(tombstones)))
+		}
+	}
+	if len(parts) == 1 {
+		return q.createView(ctx, "SELECT "+proj+parts[0])
+	}
+	// Each part of a union selects anchorColumn first: see anchorColumn.
+	sel := "SELECT NULL AS " + anchorColumn + ", " + proj
+	for i, p := range parts {
+		parts[i] = sel + p
+	}
+	return q.createView(ctx, "SELECT "+proj+" FROM ("+strings.Join(parts, " UNION ALL ")+")")
+}
+
+// maxInlineBuffered is the most buffered versions a view holds as a
+// VALUES list; more go to a temporary table.
+const maxInlineBuffered = 64
+
+// bufferedSource returns a source of the buffered versions vs with every
+// column of all, then _seq and _deleted ("" when vs is empty). A few
+// versions are written into the view's text as typed literals (sqlLiteral
+// spells each value exactly), which costs DuckDB less than a temporary
+// table filled by the appender; more go to a temporary table of the
+// statement's session.
+func (q *stmtCtx) bufferedSource(ctx context.Context, def *manifest.Table, all []scanColumn, vs []row.Version) (string, error) {
+	if len(vs) == 0 {
+		return "", nil
+	}
+	idx := make([]int, len(all))
+	for i, c := range all {
+		idx[i] = columnIndex(def, c.name)
+	}
+	if len(vs) <= maxInlineBuffered {
+		names := make([]string, 0, len(all)+2)
+		for _, c := range all {
+			names = append(names, duckengine.Ident(c.name))
+		}
+		names = append(names, "_seq", "_deleted")
+		var b strings.Builder
+		b.WriteString("SELECT * FROM (VALUES ")
+		for j, v := range vs {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('(')
+			for i, c := range all {
+				b.WriteString(sqlLiteral(v.Values[idx[i]], c.typ))
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "CAST(%d AS BIGINT), %t)", v.Seq, v.Deleted)
+		}
+		b.WriteString(") AS __b(" + strings.Join(names, ", ") + ")")
+		return b.String(), nil
+	}
+	name := q.sess.TempName()
+	tcols := make([]duckengine.Column, 0, len(all)+2)
+	sel := make([]string, 0, len(all)+2)
+	for _, c := range all {
+		typ, expr := appendColumn(c.name, c.typ)
+		tcols = append(tcols, duckengine.Column{Name: c.name, Type: typ})
+		sel = append(sel, expr)
+	}
+	tcols = append(tcols, duckengine.Column{Name: "_seq", Type: "BIGINT"}, duckengine.Column{Name: "_deleted", Type: "BOOLEAN"})
+	err := q.sess.CreateTable(ctx, name, tcols, func(yield func([]driver.Value) bool) error {
+		vals := make([]driver.Value, len(tcols))
+		for _, v := range vs {
+			for i, c := range all {
+				vals[i] = appendValue(v.Values[idx[i]], c.typ)
+			}
+			vals[len(all)] = int64(v.Seq)
+			vals[len(all)+1] = v.Deleted
+			if !yield(vals) {
+				return nil
 			}
 		}
-		keys := strings.Join(pk, ", ")
-		parts := []string{fmt.Sprintf("SELECT %s FROM (%s) WHERE %s", proj, sources[1], where)}
-		if len(overlapped) > 0 {
-			parts = append(parts, fmt.Sprintf("SELECT %s FROM (SELECT * FROM (%s) ANTI JOIN (SELECT %s FROM (%s)) USING (%s)) WHERE %s",
-				proj, readFiles(overlapped), keys, sources[1], keys, where))
-		}
-		parts = append(parts, fileSelects(def.SchemaVersion, all, clean, proj, filter)...)
-		body = strings.Join(parts, " UNION ALL ")
-	default:
-		body = fmt.Sprintf("SELECT %s FROM (%s) QUALIFY row_number() OVER (PARTITION BY %s ORDER BY _seq DESC) = 1 AND %s",
-			proj, strings.Join(sources, " UNION ALL "), strings.Join(pk, ", "), where)
+		return nil
+	})
+	if err != nil {
+		return "", err
 	}
+	return "SELECT " + strings.Join(sel, ", ") + ", _seq, _deleted FROM " + name, nil
+}
+
+// anchorColumn is the first column of every part of a view's UNION ALL: a
+// constant NULL that no query refers to. When a query refers to no column
+// of a UNION ALL (count(*)), DuckDB still keeps its first column; with the
+// anchor first, that is a constant, so no part reads a Parquet column it
+// does not need and count(*) over segments without tombstones is answered
+// from their metadata. Its name holds a space, which no column name may.
+const anchorColumn = `"__floe anchor"`
+
+// maxKeyList bounds the keys a literal NOT IN list leaves out of the
+// overlapped segments (supersedingKeyList); more are anti joined. DuckDB
+// tests a NOT IN list value by value: over 1M rows in 10 overlapped
+// segments a list of 16 keys cost about as much as the anti join, 64
+// keys twice as much, 256 five times; one key a third less.
+const maxKeyList = 16
+
+// supersedingKeyList returns the condition "key NOT IN (…)" that leaves
+// the superseded rows out of plan.Overlapped, when that is exact and
+// cheap: every candidate version is newer than every overlapped row (the
+// buffered ones always are; Newer segments when
+// plan.NewerAfterOverlapped), the primary key is one column of a kind
+// whose literal DuckDB compares exactly, and there are at most maxKeyList
+// candidate versions. The keys of Newer segments are then read from their
+// (small) local files. Tombstones' keys are in the list too: a newer
+// delete hides the key.
+func supersedingKeyList(def *manifest.Table, fs *tablestore.FileScan, plan tablestore.MergePlan) (string, bool, error) {
+	if (len(plan.Newer) > 0 && !plan.NewerAfterOverlapped) || len(def.PrimaryKey) != 1 {
+		return "", false, nil
+	}
+	i := columnIndex(def, def.PrimaryKey[0])
+	if i < 0 {
+		return "", false, nil
+	}
+	col := def.Columns[i]
+	switch col.Type.Kind {
+	case manifest.KindInt, manifest.KindBigInt, manifest.KindText:
+	default:
+		return "", false, nil
+	}
+	var vs []row.Version
+	if plan.Buffer {
+		vs = fs.Buffered
+	}
+	if len(vs) > maxKeyList {
+		return "", false, nil
+	}
+	newer, ok, err := fs.NewerVersions(plan, int64(maxKeyList-len(vs)))
+	if err != nil || !ok {
+		return "", false, err
+	}
+	lits := make([]string, 0, len(vs)+len(newer))
+	for _, v := range slices.Concat(vs, newer) {
+		lits = append(lits, sqlLiteral(v.Values[i], col.Type))
+	}
+	if len(lits) == 0 {
+		return "TRUE", true, nil // nothing can supersede
+	}
+	return duckengine.Ident(col.Name) + " NOT IN (" + strings.Join(lits, ", ") + ")", true, nil
+}
+
+// fileGroups splits files into the groups fileSelects reads alike: those
+// known to hold no tombstones, then the others; empty groups are left out.
+func fileGroups(files []tablestore.ScanFile) [][]tablestore.ScanFile {
+	var clean, dirty []tablestore.ScanFile
+	for _, f := range files {
+		if f.Segment.NoTombstones() {
+			clean = append(clean, f)
+		} else {
+			dirty = append(dirty, f)
+		}
+	}
+	var out [][]tablestore.ScanFile
+	for _, g := range [][]tablestore.ScanFile{clean, dirty} {
+		if len(g) > 0 {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// createView creates a temporary view of body and returns its name.
+func (q *stmtCtx) createView(ctx context.Context, body string) (string, error) {
 	name := q.sess.TempName()
 	if err := q.sess.CreateView(ctx, name, body); err != nil {
 		return "", err
@@ -289,38 +432,6 @@ func filesSQL(current uint32, all []scanColumn, files []tablestore.ScanFile) str
 		parts = append(parts, mappedRead(all, mapped))
 	}
 	return strings.Join(parts, " UNION ALL ")
-}
-
-// fileSelects returns "SELECT proj FROM … WHERE …" over files, one per
-// group of files read alike: segments known to hold no tombstones
-// (manifest.Segment.NoTombstones) are read without the _deleted filter,
-// so count(*) and min/max over them can come from Parquet metadata; the
-// others keep it. filter, if set, applies to all rows.
-func fileSelects(current uint32, all []scanColumn, files []tablestore.ScanFile, proj, filter string) []string {
-	var clean, dirty []tablestore.ScanFile
-	for _, f := range files {
-		if f.Segment.NoTombstones() {
-			clean = append(clean, f)
-		} else {
-			dirty = append(dirty, f)
-		}
-	}
-	var out []string
-	if len(clean) > 0 {
-		sel := fmt.Sprintf("SELECT %s FROM (%s)", proj, filesSQL(current, all, clean))
-		if filter != "" {
-			sel += " WHERE " + filter
-		}
-		out = append(out, sel)
-	}
-	if len(dirty) > 0 {
-		where := "NOT _deleted"
-		if filter != "" {
-			where += " AND (" + filter + ")"
-		}
-		out = append(out, fmt.Sprintf("SELECT %s FROM (%s) WHERE %s", proj, filesSQL(current, all, dirty), where))
-	}
-	return out
 }
 
 func parquetList(files []tablestore.ScanFile) string {

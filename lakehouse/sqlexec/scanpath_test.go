@@ -92,7 +92,9 @@ func TestScanSegmentTombstones(t *testing.T) {
 
 // Every type reads the same, values and DuckDB types, from a segment of
 // the current schema version (plain read_parquet) as from one written
-// before a schema change (read by field id).
+// before a schema change (read by field id), and as from the buffer: a
+// few buffered rows are written into the view as literals, many go to a
+// temporary table.
 func TestScanPlainAndMappedAgreeOnTypes(t *testing.T) {
 	h := newHarness(t)
 	const cols = `(id INT PRIMARY KEY, b BOOLEAN, i8 BIGINT, f REAL, d DOUBLE, n NUMERIC(12,3),
@@ -102,8 +104,14 @@ func TestScanPlainAndMappedAgreeOnTypes(t *testing.T) {
 		TIMESTAMPTZ '2024-02-29 12:34:56.789+00', TIMESTAMP '1999-12-31 23:59:59.999999', '0190f5b2-7c4e-7a3b-8f00-0123456789ab')`
 	h.must(svc, "CREATE TABLE plain "+cols)
 	h.must(svc, "CREATE TABLE mapped "+cols)
+	h.must(svc, "CREATE TABLE buffered "+cols)
+	h.must(svc, "CREATE TABLE many "+cols)
 	h.must(svc, "INSERT INTO plain VALUES "+rows)
 	h.must(svc, "INSERT INTO mapped VALUES "+rows)
+	h.must(svc, "INSERT INTO buffered VALUES "+rows)
+	h.must(svc, "INSERT INTO many VALUES "+rows)
+	// More rows than a view holds as literals, all after the two.
+	h.must(svc, "INSERT INTO many (id) SELECT i FROM range(3, 200) t(i)")
 	h.must(svc, "FLUSH TABLE plain")
 	h.must(svc, "FLUSH TABLE mapped")
 	h.must(svc, "ALTER TABLE mapped ADD COLUMN extra INT")
@@ -118,6 +126,8 @@ func TestScanPlainAndMappedAgreeOnTypes(t *testing.T) {
 		typeof(dt) || typeof(ts) || typeof(t) || typeof(u) FROM `
 	got := h.rows(svc, q+"plain ORDER BY id")
 	equal(t, "plain vs mapped", got, h.rows(svc, q+"mapped ORDER BY id"))
+	equal(t, "plain vs buffered", got, h.rows(svc, q+"buffered ORDER BY id"))
+	equal(t, "plain vs many buffered", got, h.rows(svc, q+"many WHERE id < 3 ORDER BY id"))
 	if len(got) != 2 {
 		t.Fatalf("%d rows", len(got))
 	}

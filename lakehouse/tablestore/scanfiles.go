@@ -172,49 +172,187 @@ func verifySegment(path string, t *manifest.Table, seg manifest.Segment) error {
 	return r.Verify()
 }
 
+// MergePlan says which rows of a FileScan need the merge rule and which
+// sources they are merged with, so that a query engine can drop superseded
+// versions with an anti join on the few versions that may supersede them
+// instead of sorting every row by key (a window).
+//
+// A row of segment S can only be superseded by a version of its key with a
+// greater _seq: one in a source T whose key range overlaps S's (judged by
+// the first key column) and whose _seq range reaches above S's least _seq
+// (T.SeqMax > S.SeqMin), or a buffered version of a key in S's range
+// (buffered versions are newer than every segment's). Segments with no
+// such source are Plain: none of their rows is superseded. The others are
+// Overlapped, and the versions that may supersede them are those of Newer
+// and, if Buffer is set, the buffered ones.
+//
+// The rows of the scan are then exactly
+//
+//	the non-tombstone rows of Plain,
+//	the non-tombstone rows r of Overlapped for which no version v of
+//	  Newer or the buffer has v.key = r.key and v._seq > r._seq,
+//	the non-tombstone buffered versions.
+//
+// The _seq condition makes the anti join exact whatever the order of the
+// sources (a segment of Newer may itself be Overlapped, or be older than
+// some Overlapped segment it overlaps). When every candidate is newer
+// than every row of Overlapped — Newer is empty (buffered versions are
+// newer than every segment's), or NewerAfterOverlapped — the anti join may
+// match on the key alone.
+type MergePlan struct {
+	Plain      []ScanFile
+	Overlapped []ScanFile
+	Newer      []ScanFile
+	Buffer     bool
+	// NewerAfterOverlapped: every Newer segment's least _seq is above
+	// every Overlapped segment's greatest (both known), so a key of Newer
+	// supersedes the key's version in any Overlapped segment. True when
+	// Newer is empty.
+	NewerAfterOverlapped bool
+}
+
+// MergePlan returns the merge plan of the scan (see MergePlan). Bounds
+// or _seq ranges that are unknown count as overlapping: the plan may
+// overlap more than needed, never less.
+func (f *FileScan) MergePlan() MergePlan {
+	var p MergePlan
+	col := f.table.Columns[f.pk[0]]
+	k := f.pk[0]
+	bounds := make([]keyBounds, len(f.Files))
+	known := make([]bool, len(f.Files))
+	for i, sf := range f.Files {
+		bounds[i], known[i] = segmentBounds(sf.Segment, col)
+	}
+	// buffered reports whether a buffered key falls in file i's range.
+	buffered := func(i int) bool {
+		if len(f.Buffered) == 0 {
+			return false
+		}
+		if !known[i] {
+			return true
+		}
+		// Buffered is in key order: find the first key ≥ lo.
+		j, _ := slices.BinarySearchFunc(f.Buffered, bounds[i].lo, func(v row.Version, lo row.Value) int { return row.Compare(v.Values[k], lo) })
+		return j < len(f.Buffered) && row.Compare(f.Buffered[j].Values[k], bounds[i].hi) <= 0
+	}
+	over := make([]bool, len(f.Files))
+	newer := make([]bool, len(f.Files))
+	// consider records that a version of file j may supersede a row of
+	// file i, their key ranges overlapping: only if its _seq can be above
+	// i's least (SeqMax 0 is unknown).
+	consider := func(i, j int) {
+		s, t := f.Files[i].Segment, f.Files[j].Segment
+		if s.Rows == 0 || t.Rows == 0 || (t.SeqMax != 0 && t.SeqMax <= s.SeqMin) {
+			return
+		}
+		over[i], newer[j] = true, true
+	}
+	// The pairs of files whose key ranges overlap, without comparing all
+	// pairs: sorted by lo, a later file b overlaps a iff b.lo <= a.hi, so
+	// the scan from a stops at the first b past a.hi. A file of unknown
+	// bounds overlaps every other.
+	var sorted, unknown []int
+	for i := range f.Files {
+		if known[i] {
+			sorted = append(sorted, i)
+		} else {
+			unknown = append(unknown, i)
+		}
+	}
+	slices.SortFunc(sorted, func(a, b int) int { return row.Compare(bounds[a].lo, bounds[b].lo) })
+	for x, a := range sorted {
+		for _, b := range sorted[x+1:] {
+			if row.Compare(bounds[b].lo, bounds[a].hi) > 0 {
+				break
+			}
+			consider(a, b)
+			consider(b, a)
+		}
+	}
+	for _, u := range unknown {
+		for j := range f.Files {
+			if j != u {
+				consider(u, j)
+				consider(j, u)
+			}
+		}
+	}
+	for i, s := range f.Files {
+		if s.Segment.Rows > 0 && buffered(i) {
+			over[i], p.Buffer = true, true
+		}
+		if over[i] {
+			p.Overlapped = append(p.Overlapped, s)
+		} else {
+			p.Plain = append(p.Plain, s)
+		}
+	}
+	var maxOverlapped uint64
+	seqKnown := true
+	for _, s := range p.Overlapped {
+		maxOverlapped = max(maxOverlapped, s.Segment.SeqMax)
+		seqKnown = seqKnown && s.Segment.SeqMax != 0
+	}
+	p.NewerAfterOverlapped = seqKnown
+	for j, t := range f.Files {
+		if newer[j] {
+			p.Newer = append(p.Newer, t)
+			p.NewerAfterOverlapped = p.NewerAfterOverlapped && t.Segment.SeqMin != 0 && t.Segment.SeqMin > maxOverlapped
+		}
+	}
+	return p
+}
+
+// NewerVersions returns the versions (tombstones included) of the Newer
+// segments of p, a plan of f, read from f's local files, when the manifest
+// counts at most limit rows in them; otherwise ok is false and nothing is
+// read. Values are the caller's to keep.
+func (f *FileScan) NewerVersions(p MergePlan, limit int64) (vs []row.Version, ok bool, err error) {
+	var n int64
+	for _, sf := range p.Newer {
+		n += sf.Segment.Rows
+	}
+	if n > limit {
+		return nil, false, nil
+	}
+	for _, sf := range p.Newer {
+		if vs, err = appendSegmentVersions(vs, f.table, sf); err != nil {
+			return nil, false, err
+		}
+	}
+	return vs, true, nil
+}
+
+// appendSegmentVersions appends the versions of the local segment file sf
+// to vs.
+func appendSegmentVersions(vs []row.Version, t *manifest.Table, sf ScanFile) ([]row.Version, error) {
+	file, err := os.Open(sf.Path)
+	if err != nil {
+		return nil, fmt.Errorf("tablestore: open cached segment %s: %w", sf.Segment.Key, err)
+	}
+	defer file.Close()
+	r, err := segment.Open(file, sf.Segment.Bytes, sf.Segment.Key, t)
+	if err != nil {
+		return nil, err
+	}
+	for v, err := range r.Versions() {
+		if err != nil {
+			return nil, err
+		}
+		// The values may share memory with the reader's batch.
+		v.Values = slices.Clone(v.Values)
+		vs = append(vs, v)
+	}
+	return vs, nil
+}
+
 // Disjoint reports whether no primary key can occur in two sources of the
 // scan (files, and Buffered when not empty), judged by the first key
 // column's bounds: the segments' manifest statistics and the buffered
 // keys. Then the rows are simply the non-deleted versions of all sources,
 // with no merge. With more than one source it returns false whenever a
 // bound is unknown.
-func (f *FileScan) Disjoint() bool { return f.disjoint(true) }
-
-// FilesDisjoint is Disjoint of the files alone: no primary key occurs in
-// two segments. Buffered versions are newer than every file's (their _seq
-// is above Manifest.LastSeq), so when the files are disjoint the rows are
-// the buffered ones plus the files' rows whose key is not buffered: an
-// anti join with the (small) buffered keys, not a merge of everything.
-func (f *FileScan) FilesDisjoint() bool { return f.disjoint(false) }
-
-// BufferOverlaps reports, per file of Files, whether a buffered key may
-// fall in the file's key range (judged by the first key column; true when
-// the file's bounds are unknown). Files it reports false for hold no
-// buffered key: their rows need no merge with the buffer.
-func (f *FileScan) BufferOverlaps() []bool {
-	out := make([]bool, len(f.Files))
-	if len(f.Buffered) == 0 {
-		return out
-	}
-	col := f.table.Columns[f.pk[0]]
-	k := f.pk[0]
-	for i, sf := range f.Files {
-		if sf.Segment.Rows == 0 {
-			continue
-		}
-		b, ok := segmentBounds(sf.Segment, col)
-		if !ok {
-			out[i] = true
-			continue
-		}
-		// Buffered is in key order: find the first key ≥ lo.
-		j, _ := slices.BinarySearchFunc(f.Buffered, b.lo, func(v row.Version, lo row.Value) int { return row.Compare(v.Values[k], lo) })
-		out[i] = j < len(f.Buffered) && row.Compare(f.Buffered[j].Values[k], b.hi) <= 0
-	}
-	return out
-}
-
-func (f *FileScan) disjoint(withBuffer bool) bool {
+func (f *FileScan) Disjoint() bool {
 	var rs []keyBounds
 	known := true
 	col := f.table.Columns[f.pk[0]]
@@ -226,7 +364,7 @@ func (f *FileScan) disjoint(withBuffer bool) bool {
 		known = known && ok
 		rs = append(rs, b)
 	}
-	if n := len(f.Buffered); n > 0 && withBuffer {
+	if n := len(f.Buffered); n > 0 {
 		// Buffered is in key order: its first and last versions bound it.
 		rs = append(rs, keyBounds{f.Buffered[0].Values[f.pk[0]], f.Buffered[n-1].Values[f.pk[0]]})
 	}

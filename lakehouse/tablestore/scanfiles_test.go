@@ -3,9 +3,13 @@ package tablestore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"github.com/floedb/floe/lakehouse/row"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/floedb/floe/lakehouse/objstore"
@@ -154,5 +158,185 @@ func TestCacheDiscardRefetches(t *testing.T) {
 	}
 	if st := c.Stats(); st.Files != 1 || st.Bytes != 9 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestMergePlan: which segments need the anti join and which sources may
+// supersede their rows, from key bounds and _seq ranges.
+func TestMergePlan(t *testing.T) {
+	tb := testTable()
+	pk, err := pkIndexes(tb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// seg is a segment of keys [lo, hi] (lo > hi: bounds unknown) and
+	// _seq [smin, smax].
+	seg := func(name string, lo, hi int64, smin, smax uint64) ScanFile {
+		s := manifest.Segment{Key: name, Rows: 10, SeqMin: smin, SeqMax: smax}
+		if lo <= hi {
+			l, h := fmt.Sprint(lo), fmt.Sprint(hi)
+			s.Columns = []manifest.ColumnStats{{ColumnID: 1, Min: &l, Max: &h}}
+		}
+		return ScanFile{Path: name, Segment: s}
+	}
+	buffered := func(ids ...int64) []row.Version {
+		var out []row.Version
+		for _, id := range ids {
+			out = append(out, row.Version{Seq: 1000, Values: row.Row{row.BigInt(id), row.Null(), row.Null()}})
+		}
+		return out
+	}
+	names := func(fs []ScanFile) string {
+		var out []string
+		for _, f := range fs {
+			out = append(out, f.Path)
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tc := range []struct {
+		name                     string
+		files                    []ScanFile
+		buf                      []row.Version
+		plain, overlapped, newer string
+		buffer                   bool
+		after                    bool // NewerAfterOverlapped
+	}{
+		{name: "disjoint", files: []ScanFile{seg("a", 0, 9, 1, 10), seg("b", 10, 19, 11, 20)}, buf: buffered(30),
+			plain: "a b", after: true},
+		{name: "buffer inside a range", files: []ScanFile{seg("a", 0, 9, 1, 10), seg("b", 10, 19, 11, 20)}, buf: buffered(5, 30),
+			plain: "b", overlapped: "a", buffer: true, after: true},
+		{name: "buffer between ranges", files: []ScanFile{seg("a", 0, 9, 1, 10), seg("b", 20, 29, 11, 20)}, buf: buffered(15),
+			plain: "a b", after: true},
+		{name: "newer segment overlaps an older", files: []ScanFile{seg("a", 0, 9, 1, 10), seg("b", 5, 5, 11, 11), seg("c", 10, 19, 12, 20)},
+			plain: "b c", overlapped: "a", newer: "b", after: true},
+		// Only the _seq ranges say which is newer: a segment listed later
+		// but older (SeqMax below the other's SeqMin) supersedes nothing.
+		{name: "order by seq, not by position", files: []ScanFile{seg("a", 0, 9, 11, 20), seg("b", 5, 5, 1, 10)},
+			plain: "a", overlapped: "b", newer: "a", after: true},
+		{name: "interleaved seq ranges overlap both ways", files: []ScanFile{seg("a", 0, 9, 1, 20), seg("b", 5, 15, 10, 30)},
+			overlapped: "a b", newer: "a b"},
+		{name: "unknown bounds overlap everything", files: []ScanFile{seg("a", 1, 0, 1, 10), seg("b", 10, 19, 11, 20)}, buf: buffered(30),
+			plain: "b", overlapped: "a", newer: "b", buffer: true, after: true},
+		// SeqMax 0 is unknown: each may supersede the other.
+		{name: "unknown seq range", files: []ScanFile{seg("a", 0, 9, 5, 10), seg("b", 5, 5, 0, 0)},
+			overlapped: "a b", newer: "a b"},
+		{name: "many updates of one key", files: []ScanFile{seg("a", 0, 99, 1, 10), seg("b", 7, 7, 11, 11), seg("c", 7, 7, 12, 12), seg("d", 7, 7, 13, 13)}, buf: buffered(7),
+			overlapped: "a b c d", newer: "b c d", buffer: true},
+		// b is newer than a, c newer than both, but b is overlapped too:
+		// a key of b does not supersede b's own row.
+		{name: "newer but overlapped", files: []ScanFile{seg("a", 0, 9, 1, 10), seg("b", 5, 5, 11, 11), seg("c", 5, 5, 12, 12)},
+			plain: "c", overlapped: "a b", newer: "b c"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := &FileScan{Files: tc.files, Buffered: tc.buf, pk: pk, table: tb}
+			p := fs.MergePlan()
+			if got := names(p.Plain); got != tc.plain {
+				t.Errorf("plain = %q, want %q", got, tc.plain)
+			}
+			if got := names(p.Overlapped); got != tc.overlapped {
+				t.Errorf("overlapped = %q, want %q", got, tc.overlapped)
+			}
+			if got := names(p.Newer); got != tc.newer {
+				t.Errorf("newer = %q, want %q", got, tc.newer)
+			}
+			if p.Buffer != tc.buffer {
+				t.Errorf("buffer = %v, want %v", p.Buffer, tc.buffer)
+			}
+			if p.NewerAfterOverlapped != tc.after {
+				t.Errorf("newer after overlapped = %v, want %v", p.NewerAfterOverlapped, tc.after)
+			}
+		})
+	}
+}
+
+// TestMergePlanMatchesPairs: on random segments (some of unknown bounds
+// or _seq ranges, some empty) MergePlan, which sweeps the files sorted by
+// key, finds exactly the overlaps a comparison of every pair finds.
+func TestMergePlanMatchesPairs(t *testing.T) {
+	tb := testTable()
+	pk, err := pkIndexes(tb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for round := range 200 {
+		n := 1 + rng.IntN(40)
+		files := make([]ScanFile, n)
+		type span struct {
+			lo, hi int64
+			known  bool
+		}
+		spans := make([]span, n)
+		for i := range files {
+			lo := rng.Int64N(1000)
+			sp := span{lo, lo + rng.Int64N(60), rng.IntN(10) > 0}
+			spans[i] = sp
+			smin := uint64(1 + rng.IntN(100))
+			seg := manifest.Segment{Key: fmt.Sprint(i), Rows: int64(rng.IntN(8)), SeqMin: smin, SeqMax: smin + uint64(rng.IntN(20))}
+			if rng.IntN(10) == 0 {
+				seg.SeqMin, seg.SeqMax = 0, 0
+			}
+			if sp.known {
+				l, h := fmt.Sprint(sp.lo), fmt.Sprint(sp.hi)
+				seg.Columns = []manifest.ColumnStats{{ColumnID: 1, Min: &l, Max: &h}}
+			}
+			files[i] = ScanFile{Path: fmt.Sprint(i), Segment: seg}
+		}
+		var buf []row.Version
+		for _, id := range slices.Sorted(func(yield func(int64) bool) {
+			seen := map[int64]bool{}
+			for range rng.IntN(4) {
+				id := rng.Int64N(1100)
+				if !seen[id] {
+					seen[id] = true
+					if !yield(id) {
+						return
+					}
+				}
+			}
+		}) {
+			buf = append(buf, row.Version{Seq: 1000, Values: row.Row{row.BigInt(id), row.Null(), row.Null()}})
+		}
+		// The rule, pair by pair.
+		over, newer := make([]bool, n), make([]bool, n)
+		buffer := false
+		for i := range files {
+			s := files[i].Segment
+			if s.Rows == 0 {
+				continue
+			}
+			for _, v := range buf {
+				if id := v.Values[0].Int64(); !spans[i].known || (id >= spans[i].lo && id <= spans[i].hi) {
+					over[i], buffer = true, true
+				}
+			}
+			for j := range files {
+				tt := files[j].Segment
+				keys := !spans[i].known || !spans[j].known || (spans[i].lo <= spans[j].hi && spans[j].lo <= spans[i].hi)
+				if j != i && tt.Rows > 0 && (tt.SeqMax == 0 || tt.SeqMax > s.SeqMin) && keys {
+					over[i], newer[j] = true, true
+				}
+			}
+		}
+		var wantOver, wantNewer []string
+		for i := range files {
+			if over[i] {
+				wantOver = append(wantOver, files[i].Path)
+			}
+			if newer[i] {
+				wantNewer = append(wantNewer, files[i].Path)
+			}
+		}
+		p := (&FileScan{Files: files, Buffered: buf, pk: pk, table: tb}).MergePlan()
+		var gotOver, gotNewer []string
+		for _, f := range p.Overlapped {
+			gotOver = append(gotOver, f.Path)
+		}
+		for _, f := range p.Newer {
+			gotNewer = append(gotNewer, f.Path)
+		}
+		if !slices.Equal(gotOver, wantOver) || !slices.Equal(gotNewer, wantNewer) || p.Buffer != buffer || len(p.Plain)+len(p.Overlapped) != n {
+			t.Fatalf("round %d: overlapped %v newer %v buffer %v (%d plain), want %v %v %v", round, gotOver, gotNewer, p.Buffer, len(p.Plain), wantOver, wantNewer, buffer)
+		}
 	}
 }
