@@ -35,12 +35,17 @@ func (l *Log[M]) DeleteVersionsBefore(ctx context.Context, oldest uint64) (int, 
 		}
 		doomed = append(doomed, a.Key)
 	}
-	for i, key := range doomed {
+	return l.deleteKeys(ctx, doomed)
+}
+
+// deleteKeys deletes keys in order and returns how many it deleted.
+func (l *Log[M]) deleteKeys(ctx context.Context, keys []string) (int, error) {
+	for i, key := range keys {
 		if err := l.bucket.Delete(ctx, key); err != nil {
 			return i, fmt.Errorf("manifest: delete %s: %w", key, err)
 		}
 	}
-	return len(doomed), nil
+	return len(keys), nil
 }
 
 // PruneResult describes one Prune call.
@@ -65,8 +70,8 @@ type PruneResult struct {
 // cutoff must leave committers that trust a cached head (HeadTTL) far
 // behind: callers use a retention of at least twice HeadTTL.
 //
-// Cost: 1 LIST page per 1000 versions, twice; 1 DELETE per version
-// deleted. No version is read.
+// Cost: 1 LIST page per 1000 versions; 1 DELETE per version deleted. No
+// version is read.
 func (l *Log[M]) Prune(ctx context.Context, cutoff time.Time) (PruneResult, error) {
 	var res PruneResult
 	if err := l.usable(); err != nil {
@@ -79,6 +84,8 @@ func (l *Log[M]) Prune(ctx context.Context, cutoff time.Time) (PruneResult, erro
 	// deletes nothing more).
 	var oldest uint64
 	seenRecent := false
+	var keys []string // the version keys, ascending
+	kept := 0         // the index of oldest's key in keys
 	for a, err := range l.bucket.List(ctx, vprefix, "") {
 		if err != nil {
 			return res, fmt.Errorf("manifest: list %s: %w", vprefix, err)
@@ -88,20 +95,19 @@ func (l *Log[M]) Prune(ctx context.Context, cutoff time.Time) (PruneResult, erro
 			continue
 		}
 		res.LatestVersion = max(res.LatestVersion, v)
-		if oldest == 0 {
-			oldest = v
-		}
+		keys = append(keys, a.Key)
 		if a.LastModified.IsZero() || !a.LastModified.Before(cutoff) {
 			seenRecent = true
 		} else if !seenRecent {
-			oldest = v
+			oldest, kept = v, len(keys)-1
+		}
+		if oldest == 0 {
+			oldest, kept = v, len(keys)-1
 		}
 	}
 	res.OldestKeptVersion = oldest
-	if oldest <= 1 {
-		return res, nil
-	}
-	n, err := l.DeleteVersionsBefore(ctx, oldest)
+	// The keys listed before oldest's are the versions below it.
+	n, err := l.deleteKeys(ctx, keys[:kept])
 	res.Deleted = n
 	return res, err
 }

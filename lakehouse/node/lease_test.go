@@ -61,6 +61,31 @@ func (w *world) open(id string, edit ...func(*config.Config)) (*node.Node, *sync
 	return n, log
 }
 
+// openFaulty opens node id on the world's shared directory through a
+// Faulty bucket, with the given lease duration; both close when t ends.
+func (w *world) openFaulty(t *testing.T, id string, leaseDuration time.Duration) (*node.Node, *objstore.Faulty) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.NodeID, cfg.DataDir = id, filepath.Join(w.dir, id)
+	cfg.Lease.Duration = config.Duration{Duration: leaseDuration}
+	bucket, err := objstore.NewFS(filepath.Join(w.dir, "shared"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	faulty := objstore.NewFaulty(bucket)
+	app, err := appctx.New(context.Background(), cfg, appctx.Deps{Bucket: faulty, LogOutput: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.Close() })
+	n, err := node.Open(context.Background(), app, node.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n, faulty
+}
+
 func exec(t *testing.T, n *node.Node, sql string) []sqlexec.Result {
 	t.Helper()
 	res, err := n.Executor.Execute(context.Background(), root, sqlexec.Request{SQL: sql})
@@ -203,24 +228,7 @@ func TestReleaseAndReclaim(t *testing.T) {
 // serves and takes writes as before.
 func TestLapsedLeaseRecovers(t *testing.T) {
 	w := &world{t: t, dir: t.TempDir()}
-	cfg := config.Default()
-	cfg.NodeID, cfg.DataDir = "a", filepath.Join(w.dir, "a")
-	cfg.Lease.Duration = config.Duration{Duration: 500 * time.Millisecond}
-	bucket, err := objstore.NewFS(filepath.Join(w.dir, "shared"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	faulty := objstore.NewFaulty(bucket)
-	app, err := appctx.New(context.Background(), cfg, appctx.Deps{Bucket: faulty, LogOutput: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.Close()
-	n, err := node.Open(context.Background(), app, node.Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
+	n, faulty := w.openFaulty(t, "a", 500*time.Millisecond)
 	exec(t, n, "CREATE NAMESPACE app; CREATE SHARED TABLE app.t (id BIGINT PRIMARY KEY)")
 
 	faulty.SetHook(func(_ context.Context, op, key string) error {
@@ -230,7 +238,7 @@ func TestLapsedLeaseRecovers(t *testing.T) {
 		return nil
 	})
 	waitFor(t, "the lease to lapse", func() bool { return !n.Serving() })
-	_, err = n.Executor.Execute(context.Background(), root, sqlexec.Request{SQL: "INSERT INTO app.t VALUES (1)"})
+	_, err := n.Executor.Execute(context.Background(), root, sqlexec.Request{SQL: "INSERT INTO app.t VALUES (1)"})
 	if dberr.CodeOf(err) != dberr.Unavailable {
 		t.Fatalf("insert with a lapsed lease: %v", err)
 	}
@@ -272,28 +280,6 @@ func TestDataDirOfAnotherWarehouse(t *testing.T) {
 // and the lease stays with the data dir, so that no supervisor or operator
 // takes the stop for a hand-off.
 func TestGracefulStopRetriesFaults(t *testing.T) {
-	open := func(t *testing.T, w *world, id string) (*node.Node, *objstore.Faulty) {
-		t.Helper()
-		cfg := config.Default()
-		cfg.NodeID, cfg.DataDir = id, filepath.Join(w.dir, id)
-		cfg.Lease.Duration = config.Duration{Duration: 5 * time.Second}
-		bucket, err := objstore.NewFS(filepath.Join(w.dir, "shared"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		faulty := objstore.NewFaulty(bucket)
-		app, err := appctx.New(context.Background(), cfg, appctx.Deps{Bucket: faulty, LogOutput: io.Discard})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { app.Close() })
-		n, err := node.Open(context.Background(), app, node.Deps{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { n.Close() })
-		return n, faulty
-	}
 	run := func(n *node.Node, timeout time.Duration) error {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
@@ -302,7 +288,7 @@ func TestGracefulStopRetriesFaults(t *testing.T) {
 
 	t.Run("transient", func(t *testing.T) {
 		w := &world{t: t, dir: t.TempDir()}
-		a, faulty := open(t, w, "a")
+		a, faulty := w.openFaulty(t, "a", 5*time.Second)
 		exec(t, a, "CREATE NAMESPACE app; CREATE SHARED TABLE app.t (id BIGINT PRIMARY KEY)")
 		exec(t, a, "INSERT INTO app.t VALUES (1), (2), (3)")
 		// The store refuses the next 8 segment uploads (more than the
@@ -331,7 +317,7 @@ func TestGracefulStopRetriesFaults(t *testing.T) {
 
 	t.Run("lasting", func(t *testing.T) {
 		w := &world{t: t, dir: t.TempDir()}
-		a, faulty := open(t, w, "a")
+		a, faulty := w.openFaulty(t, "a", 5*time.Second)
 		exec(t, a, "CREATE NAMESPACE app; CREATE SHARED TABLE app.t (id BIGINT PRIMARY KEY)")
 		exec(t, a, "INSERT INTO app.t VALUES (1)")
 		faulty.SetHook(func(_ context.Context, op, key string) error {
@@ -349,7 +335,7 @@ func TestGracefulStopRetriesFaults(t *testing.T) {
 		}
 		a.Close()
 		faulty.SetHook(nil)
-		a, _ = open(t, w, "a") // the restart on the data dir flushes them
+		a, _ = w.openFaulty(t, "a", 5*time.Second) // the restart on the data dir flushes them
 		if err := run(a, time.Minute); err != nil {
 			t.Fatal(err)
 		}

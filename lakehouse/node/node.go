@@ -486,28 +486,35 @@ const shutdownAttempts = 8
 func (n *Node) release(ctx context.Context) error {
 	var left int64
 	var err error
-	for attempt := 1; ; attempt++ {
+	retryAtShutdown(ctx, func() bool {
 		left, err = n.drain(ctx)
-		if left == 0 || attempt == shutdownAttempts || shutdownRetry.Sleep(ctx, attempt) != nil {
-			break
-		}
-	}
+		return left == 0
+	})
 	if left > 0 {
 		n.App.Logger().LogAttrs(ctx, slog.LevelError, "writer lease kept, not released: rows are still buffered; restart this node on its data dir to flush them",
 			slog.Int64("rows", left), slog.Any("error", err))
 		return fmt.Errorf("node: %d rows are still buffered after the final flush, so the writer lease stays with data dir %s: restart the node on it to flush them: %w",
 			left, n.Dir.Path(), err)
 	}
-	for attempt := 1; ; attempt++ {
+	retryAtShutdown(ctx, func() bool {
 		err = n.Lease.Release(ctx)
-		if err == nil || dberr.CodeOf(err) == dberr.Fenced || attempt == shutdownAttempts || shutdownRetry.Sleep(ctx, attempt) != nil {
-			break
-		}
-	}
+		return err == nil || dberr.CodeOf(err) == dberr.Fenced // fenced: for good
+	})
 	if err != nil {
 		return fmt.Errorf("node: release the writer lease: %w", err)
 	}
 	return nil
+}
+
+// retryAtShutdown calls try until it reports done, at most
+// shutdownAttempts times, pausing by shutdownRetry between calls, until
+// ctx ends.
+func retryAtShutdown(ctx context.Context, try func() (done bool)) {
+	for attempt := 1; !try() && attempt < shutdownAttempts; attempt++ {
+		if shutdownRetry.Sleep(ctx, attempt) != nil {
+			return
+		}
+	}
 }
 
 // drain flushes every buffered partition of an existing table, without

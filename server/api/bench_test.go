@@ -101,20 +101,34 @@ func BenchmarkAPIInsertShared16(b *testing.B) {
 	}
 	ctx := context.Background()
 	var next atomic.Int64
+	runConcurrent(b, cs, "rows/s", func(c *clients) func(k int) error {
+		return func(int) error {
+			req := connect.NewRequest(&floev1.ExecuteSQLRequest{Sql: "INSERT INTO shared VALUES ($1, $2)",
+				Params: []*structpb.Value{structpb.NewNumberValue(float64(next.Add(1))), structpb.NewStringValue("a row")}})
+			_, err := c.query.ExecuteSQL(ctx, req)
+			return err
+		}
+	})
+}
+
+// runConcurrent runs b.N calls (at least one per client), divided among
+// the clients, each client's calls in order on its own goroutine; call(c)
+// returns client c's call k. It reports calls per second as unit and the
+// latency of all calls; a failed call ends its client's share.
+func runConcurrent(b *testing.B, cs []*clients, unit string, call func(c *clients) func(k int) error) {
 	var mu sync.Mutex
 	samples := make([]time.Duration, 0, 1<<16)
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
-	per := max(1, b.N/n)
+	per := max(1, b.N/len(cs))
 	for _, c := range cs {
+		do := call(c)
 		wg.Go(func() {
 			local := make([]time.Duration, 0, per)
-			for range per {
-				req := connect.NewRequest(&floev1.ExecuteSQLRequest{Sql: "INSERT INTO shared VALUES ($1, $2)",
-					Params: []*structpb.Value{structpb.NewNumberValue(float64(next.Add(1))), structpb.NewStringValue("a row")}})
+			for k := range per {
 				t0 := time.Now()
-				if _, err := c.query.ExecuteSQL(ctx, req); err != nil {
+				if err := do(k); err != nil {
 					b.Error(err)
 					return
 				}
@@ -126,7 +140,7 @@ func BenchmarkAPIInsertShared16(b *testing.B) {
 		})
 	}
 	wg.Wait()
-	b.ReportMetric(float64(per*n)/time.Since(start).Seconds(), "rows/s")
+	b.ReportMetric(float64(per*len(cs))/time.Since(start).Seconds(), unit)
 	reportLatency(b, samples)
 }
 
@@ -145,40 +159,22 @@ func BenchmarkAPIConcurrent16(b *testing.B) {
 	}
 	ctx := context.Background()
 	var next atomic.Int64
-	var mu sync.Mutex
-	samples := make([]time.Duration, 0, 1<<16)
-	b.ResetTimer()
-	start := time.Now()
-	var wg sync.WaitGroup
-	per := max(1, b.N/n)
-	for _, c := range cs {
-		wg.Go(func() {
-			local := make([]time.Duration, 0, per)
-			var last int64
-			for k := range per {
-				req := selectReq(last)
-				if k%2 == 0 {
-					last = next.Add(1)
-					req = insertReq(last)
-				}
-				t0 := time.Now()
-				res, err := c.query.ExecuteSQL(ctx, req)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				if k%2 == 1 && len(res.Msg.GetResults()[0].GetRows()) != 1 {
-					b.Errorf("row %d not found", last)
-					return
-				}
-				local = append(local, time.Since(t0))
+	runConcurrent(b, cs, "calls/s", func(c *clients) func(k int) error {
+		var last int64
+		return func(k int) error {
+			req := selectReq(last)
+			if k%2 == 0 {
+				last = next.Add(1)
+				req = insertReq(last)
 			}
-			mu.Lock()
-			samples = append(samples, local...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	b.ReportMetric(float64(per*n)/time.Since(start).Seconds(), "calls/s")
-	reportLatency(b, samples)
+			res, err := c.query.ExecuteSQL(ctx, req)
+			if err != nil {
+				return err
+			}
+			if k%2 == 1 && len(res.Msg.GetResults()[0].GetRows()) != 1 {
+				return fmt.Errorf("row %d not found", last)
+			}
+			return nil
+		}
+	})
 }
