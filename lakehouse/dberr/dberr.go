@@ -59,9 +59,10 @@ const (
 	Unsupported Code = "UNSUPPORTED"
 	// Conflict: a concurrent change won; redo the read-modify-write.
 	Conflict Code = "CONFLICT"
-	// Unavailable: the node cannot take writes now (full buffer, writer
-	// lease not confirmed while the object store does not answer); retry
-	// later or elsewhere.
+	// Unavailable: the object store did not answer (after retries), or
+	// the node cannot take writes now (full buffer, writer lease not
+	// confirmed while the object store does not answer); retry later or
+	// elsewhere.
 	Unavailable Code = "UNAVAILABLE"
 	// Fenced: another node took over the warehouse's writer lease; this
 	// node acknowledges no more writes (it reports NOT_SERVING on its
@@ -106,6 +107,12 @@ const (
 	// not let it. The message names the mode; send the write to a process
 	// that may (the node, or a function of a direct-mode warehouse).
 	ReadOnly Code = "READ_ONLY"
+	// OutcomeUnknown: the object store did not confirm whether a commit
+	// of this statement landed (its answer was lost, and reading it back
+	// failed too). The change may be visible later. Read the affected
+	// rows or objects before running the statement again: repeating it
+	// blindly may apply it twice.
+	OutcomeUnknown Code = "OUTCOME_UNKNOWN"
 )
 
 // Codes lists every code above, for documentation and for mappings that
@@ -114,7 +121,7 @@ var Codes = []Code{Internal, SyntaxError, PermissionDenied, NamespaceNotFound, T
 	AlreadyExists, TypeMismatch, NotNullViolation, PKViolation, InvalidOption, InvalidArgument, NotEmpty,
 	HasDependents, Unsupported, Conflict, Unavailable, Fenced, Timeout, Canceled, ViewBroken, Unauthenticated, RateLimited,
 	ResourceExhausted, Overloaded, CatalogBehind, DataLoss,
-	ReadOnly}
+	ReadOnly, OutcomeUnknown}
 
 // Error is a user-facing failure.
 type Error struct {

@@ -68,6 +68,12 @@ var (
 	ErrInvalidKey = errors.New("objstore: invalid key")
 	// ErrInvalidRange: a byte range that cannot be satisfied.
 	ErrInvalidRange = errors.New("objstore: invalid range")
+	// ErrUnavailable: the object store did not answer, or answered that
+	// it cannot now (HTTP 5xx, 429, a throttling code, a request that
+	// could not be sent), after the backend's own retries. The same call
+	// may succeed later. For a Put it says nothing about whether the
+	// object was written.
+	ErrUnavailable = errors.New("objstore: object store unavailable")
 )
 
 // IsNotFound reports whether err says the object does not exist.
@@ -75,6 +81,10 @@ func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 
 // IsConditionNotMet reports whether err says a conditional put lost.
 func IsConditionNotMet(err error) bool { return errors.Is(err, ErrConditionNotMet) }
+
+// IsUnavailable reports whether err says the object store could not answer
+// now (ErrUnavailable).
+func IsUnavailable(err error) bool { return errors.Is(err, ErrUnavailable) }
 
 // Attrs describes one stored object.
 type Attrs struct {

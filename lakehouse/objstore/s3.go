@@ -384,8 +384,30 @@ func classify(op string, err error) error {
 		return ErrInvalidKey
 	case code == "InvalidRange" || status == http.StatusRequestedRangeNotSatisfiable:
 		return ErrInvalidRange
+	case isUnavailable(code, status, err):
+		return ErrUnavailable
 	}
 	return nil
+}
+
+// isUnavailable reports SDK errors that say the store could not serve the
+// request now: HTTP 5xx and 429, S3's throttling and timeout codes, and a
+// request that could not be sent at all (connection refused or reset, DNS,
+// TLS). The SDK has already retried them. A cancelled or expired context
+// is the caller's doing, not the store's.
+func isUnavailable(code string, status int, err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if status >= http.StatusInternalServerError || status == http.StatusTooManyRequests {
+		return true
+	}
+	switch code {
+	case "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "ServiceUnavailable", "InternalError":
+		return true
+	}
+	var send *smithyhttp.RequestSendError
+	return errors.As(err, &send)
 }
 
 // wrapErr wraps an SDK error with the operation and key, classifying it.
@@ -395,6 +417,9 @@ func (s *S3) wrapErr(op, key string, err error) error {
 		if sentinel == ErrBucketNotFound {
 			return fmt.Errorf("objstore: s3 %s %q: %w: %q at %s (create it, or fix storage.s3.bucket / storage.s3.endpoint)",
 				op, key, sentinel, s.bucket, s.endpointName())
+		}
+		if sentinel == ErrUnavailable {
+			return fmt.Errorf("objstore: s3 %s %q: %w: %w", op, key, sentinel, err)
 		}
 		return fmt.Errorf("objstore: s3 %s %q: %w (%s, HTTP %d)", op, key, sentinel, code, status)
 	}
@@ -492,8 +517,9 @@ func (s *S3) Attributes(ctx context.Context, key string) (Attrs, error) {
 //
 // Errors from a conditional Put fall into three classes. ErrConditionNotMet:
 // the object was not written. ErrInvalidKey or invalid options: nothing was
-// sent. Anything else, including a precondition failure reported after the
-// SDK retried the request: the object may or may not have been written.
+// sent. Anything else, including ErrUnavailable and a precondition failure
+// reported after the SDK retried the request: the object may or may not have
+// been written.
 //
 // LastModified of the result is the server's response Date (one second
 // precision), since PutObject does not report the stored time.
@@ -537,6 +563,8 @@ func (s *S3) Put(ctx context.Context, key string, data []byte, opts PutOptions) 
 				"failed; that attempt may have written the object (outcome unknown): %s, HTTP %d", key, attempts, code, status)
 		case sentinel == ErrConditionNotMet || sentinel == ErrInvalidKey:
 			return Attrs{}, fmt.Errorf("objstore: s3 put %q: %w (%s, HTTP %d)", key, sentinel, code, status)
+		case sentinel == ErrUnavailable:
+			return Attrs{}, fmt.Errorf("objstore: s3 put %q: %w (the object may have been written): %w", key, sentinel, err)
 		}
 		return Attrs{}, fmt.Errorf("objstore: s3 put %q: %w", key, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -246,6 +247,78 @@ func TestS3ErrorMapping(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestS3Unavailable: a store that does not answer, or answers that it
+// cannot now, is ErrUnavailable once the SDK's retries are spent; answers
+// that retrying cannot change (a missing key, a refused permission, a lost
+// precondition) are not, so callers never retry those.
+func TestS3Unavailable(t *testing.T) {
+	ifNone := objstore.PutOptions{IfNoneMatch: true}
+	for _, tc := range []struct {
+		name string
+		op   func(ctx context.Context, b *objstore.S3) error
+		resp fakeResponse
+		want bool
+	}{
+		{"get 503 SlowDown", get, fakeResponse{status: 503, code: "SlowDown"}, true},
+		{"get 500 InternalError", get, fakeResponse{status: 500, code: "InternalError"}, true},
+		{"head 502", head, fakeResponse{status: 502}, true},
+		{"range 429", getRange, fakeResponse{status: 429, code: "TooManyRequests"}, true},
+		{"put 503", put(objstore.PutOptions{}), fakeResponse{status: 503, code: "ServiceUnavailable"}, true},
+		{"conditional put 500", put(ifNone), fakeResponse{status: 500, code: "InternalError"}, true},
+		{"delete 503", del, fakeResponse{status: 503, code: "SlowDown"}, true},
+		{"list 503", list, fakeResponse{status: 503, code: "SlowDown"}, true},
+		{"get missing key", get, fakeResponse{status: 404, code: "NoSuchKey"}, false},
+		{"access denied", put(ifNone), fakeResponse{status: 403, code: "AccessDenied"}, false},
+		{"precondition lost", put(ifNone), fakeResponse{status: 412, code: "PreconditionFailed"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, _, _ := newFakeS3(t, tc.resp)
+			err := tc.op(t.Context(), b)
+			if err == nil {
+				t.Fatal("succeeded")
+			}
+			if got := objstore.IsUnavailable(err); got != tc.want {
+				t.Errorf("IsUnavailable = %v, want %v: %v", got, tc.want, err)
+			}
+		})
+	}
+	t.Run("nothing listens", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		_ = l.Close()
+		b, err := objstore.NewS3(t.Context(), objstore.S3Config{
+			Bucket: "fake", Endpoint: "http://" + addr, Region: "us-east-1", ForcePathStyle: true,
+			AccessKeyID: "AKIA", SecretAccessKey: testSecret, MaxAttempts: 2, MaxBackoff: time.Millisecond,
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := get(t.Context(), b); !objstore.IsUnavailable(err) {
+			t.Errorf("connection refused: %v, want ErrUnavailable", err)
+		}
+	})
+	t.Run("cancelled context is not the store's fault", func(t *testing.T) {
+		b, _, _ := newFakeS3(t, fakeResponse{status: 503, code: "SlowDown"})
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if err := get(ctx, b); err == nil || objstore.IsUnavailable(err) {
+			t.Errorf("cancelled: %v, want a context error that is not ErrUnavailable", err)
+		}
+	})
+}
+
+func list(ctx context.Context, b *objstore.S3) error {
+	for _, err := range b.List(ctx, "", "") {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func get(ctx context.Context, b *objstore.S3) error {

@@ -442,6 +442,13 @@ func (q *stmtCtx) userError(ctx context.Context, err error) error {
 		q.x.log.LogAttrs(ctx, slog.LevelError, "manifest versions lost", slog.Any("error", err))
 		return dberr.Wrap(dberr.DataLoss, err,
 			"manifest versions this node knows existed are missing from the object store; Floe will not answer from an older version: the operator must restore them (bucket versioning)")
+	case errors.Is(err, manifest.ErrCommitUnknown):
+		q.x.log.LogAttrs(ctx, slog.LevelError, "commit outcome unknown", slog.Any("error", err))
+		return dberr.Wrap(dberr.OutcomeUnknown, err,
+			"the object store did not confirm whether this statement's change was committed, and it may still become visible: read the affected rows back before running it again")
+	case objstore.IsUnavailable(err):
+		q.x.log.LogAttrs(ctx, slog.LevelWarn, "object store unavailable", slog.Any("error", err))
+		return dberr.Wrap(dberr.Unavailable, err, "the object store did not answer (the node's log has the details): retry shortly")
 	case errors.Is(err, wbuf.ErrFull):
 		return dberr.Wrap(dberr.Unavailable, err,
 			"the node's write buffer is full (buffer.max_bytes); it drains as buffered rows are flushed to segments: retry shortly, or raise buffer.max_bytes")

@@ -40,6 +40,7 @@ var connectCodes = map[dberr.Code]connect.Code{
 	dberr.CatalogBehind:     connect.CodeUnavailable,
 	dberr.DataLoss:          connect.CodeDataLoss,
 	dberr.ReadOnly:          connect.CodeFailedPrecondition,
+	dberr.OutcomeUnknown:    connect.CodeUnknown,
 	dberr.Internal:          connect.CodeInternal,
 }
 
