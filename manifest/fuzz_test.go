@@ -42,10 +42,11 @@ func FuzzDecodeCatalog(f *testing.F) {
 		}
 		// The catalog log's encoder, cold and then warm with the
 		// seed's tables (whose IDs fuzzed documents reuse), agrees.
-		enc := &catalogEncoder{}
-		checkEncoder(t, enc, c1)
-		checkEncoder(t, enc, validCatalog())
-		checkEncoder(t, enc, c1)
+		m := &memChunks{objs: map[string][]byte{}}
+		enc := newTestStore(m)
+		checkEncoder(t, enc, m, nil, c1)
+		checkEncoder(t, enc, m, nil, validCatalog())
+		checkEncoder(t, enc, m, nil, c1)
 		c2, err := DecodeCatalog(b1)
 		if err != nil {
 			t.Fatalf("encoded catalog does not decode: %v\n%s", err, b1)

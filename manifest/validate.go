@@ -3,6 +3,8 @@ package manifest
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -235,9 +237,10 @@ func (p *problems) err(subject string) error {
 	return fmt.Errorf("%w: %s: %w", ErrInvalid, subject, errors.Join(errs...))
 }
 
-func (p *problems) header(h *Header) {
-	if h.FormatVersion != FormatVersion {
-		p.addf("format_version is %d, want %d", h.FormatVersion, FormatVersion)
+func (p *problems) header(h *Header, formats ...int) {
+	if !slices.Contains(formats, h.FormatVersion) {
+		want := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(formats)), " or "), "[]")
+		p.addf("format_version is %d, want %s", h.FormatVersion, want)
 	}
 	if h.Version < 1 {
 		p.addf("version must be at least 1 (versions start at 1)")
@@ -251,7 +254,8 @@ func (p *problems) header(h *Header) {
 // problem, each naming the namespace, table or column concerned (at most
 // 50 are listed). The rules:
 //
-//   - header: format_version is FormatVersion and version ≥ 1;
+//   - header: format_version is FormatVersion or CatalogFormatVersion and
+//     version ≥ 1;
 //   - the writer lease, when set, has a node_id and the header's
 //     writer_epoch (≥ 1);
 //   - namespace, table and column names pass ValidateName; namespace names
@@ -286,7 +290,7 @@ func (c *Catalog) validate(checked func(i int) bool) error {
 		return fmt.Errorf("%w: nil catalog", ErrInvalid)
 	}
 	var p problems
-	p.header(&c.Header)
+	p.header(&c.Header, FormatVersion, CatalogFormatVersion)
 	if c.WarehouseID != "" {
 		p.add(idProblem("warehouse_id", c.WarehouseID))
 	}
@@ -522,7 +526,7 @@ func (p *Partition) Validate() error {
 		return fmt.Errorf("%w: nil partition", ErrInvalid)
 	}
 	var pr problems
-	pr.header(&p.Header)
+	pr.header(&p.Header, FormatVersion)
 	pr.add(tableIDProblem(p.TableID))
 	pr.add(partitionProblem(p.Partition))
 	if p.PurgedThrough > p.LastSeq {
