@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/floedb/floe/lakehouse/objstore"
 )
 
 // The chunked catalog (format 2). A catalog version is a small root
@@ -193,6 +195,28 @@ func decodeRoot(data []byte) (*catalogRoot, error) {
 		return nil, fmt.Errorf("%w: %s", ErrCorrupt, strings.TrimPrefix(err.Error(), "manifest: "))
 	}
 	return &r, nil
+}
+
+// rootChunks returns the chunk hashes a stored catalog version refers
+// to: none for a format-1 document.
+func rootChunks(data []byte) ([]string, error) {
+	switch f := catalogFormat(data); {
+	case f > CatalogFormatVersion:
+		return nil, fmt.Errorf("%w %d (this build reads catalog formats %d and %d)", ErrUnsupportedFormat, f, FormatVersion, CatalogFormatVersion)
+	case f == FormatVersion:
+		return nil, nil
+	case f != CatalogFormatVersion:
+		return nil, fmt.Errorf("%w: catalog version without a readable format_version", ErrCorrupt)
+	}
+	r, err := decodeRoot(data)
+	if err != nil {
+		return nil, err
+	}
+	shas := make([]string, len(r.TableChunks))
+	for i, ref := range r.TableChunks {
+		shas[i] = ref.SHA256
+	}
+	return shas, nil
 }
 
 // catalog returns the catalog of the root with the given tables.
@@ -515,7 +539,19 @@ func (s *catalogStore) fetch(ctx context.Context, r *catalogRoot, missing []int,
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make([]error, len(missing))
+	// The first failure is the cause; the reads it cancels fail after it.
+	var first struct {
+		sync.Mutex
+		err error
+	}
+	fail := func(err error) {
+		first.Lock()
+		if first.err == nil {
+			first.err = err
+		}
+		first.Unlock()
+		cancel()
+	}
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(chunkFetchers, len(missing)) {
@@ -524,15 +560,17 @@ func (s *catalogStore) fetch(ctx context.Context, r *catalogRoot, missing []int,
 				ref := r.TableChunks[missing[j]]
 				key := ChunkKey(ref.SHA256)
 				data, err := s.read(ctx, key, maxChunkSize)
+				if objstore.IsNotFound(err) {
+					// A root is put only after its chunks: one is gone.
+					err = fmt.Errorf("%w: the root refers to a chunk that does not exist: %w", ErrCorrupt, err)
+				}
 				if err != nil {
-					errs[j] = fmt.Errorf("read table chunk %s of catalog v%d: %w", key, r.Version, err)
-					cancel()
+					fail(fmt.Errorf("read table chunk %s of catalog v%d: %w", key, r.Version, err))
 					continue
 				}
 				tables, err := decodeChunk(data, ref, r.TableShards)
 				if err != nil {
-					errs[j] = fmt.Errorf("table chunk %s of catalog v%d: %w", key, r.Version, err)
-					cancel()
+					fail(fmt.Errorf("table chunk %s of catalog v%d: %w", key, r.Version, err))
 					continue
 				}
 				parts[missing[j]] = tables
@@ -548,10 +586,10 @@ func (s *catalogStore) fetch(ctx context.Context, r *catalogRoot, missing []int,
 	}
 	close(next)
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
+	first.Lock()
+	defer first.Unlock()
+	if first.err != nil {
+		return first.err
 	}
 	return ctx.Err()
 }

@@ -284,6 +284,9 @@ type kind[M Manifest] struct {
 	// keeps checks what a commit must not change (base → next).
 	keeps  func(base, next M) error
 	holder func(M) string
+	// chunkRefs returns the hashes of the chunks a stored version refers
+	// to; nil for logs whose versions refer to no chunks.
+	chunkRefs func(data []byte) ([]string, error)
 }
 
 // NewCatalogLog returns the log of the warehouse catalog in b. Options are
@@ -310,7 +313,8 @@ func NewCatalogLog(b objstore.Bucket, opts LogOptions) *Log[*Catalog] {
 			}
 			return nil
 		},
-		holder: (*Catalog).Holder,
+		holder:    (*Catalog).Holder,
+		chunkRefs: rootChunks,
 	}
 	l := newLog(b, CatalogPrefix, k, opts, nil)
 	st.read = l.read
