@@ -320,14 +320,23 @@ type catalogStore struct {
 	read  func(ctx context.Context, key string, limit int64) ([]byte, error)
 	cache *chunkCache
 
-	mu     sync.Mutex
-	tables map[string]*encodedTable // by table ID
-	shards [CatalogShards]shardState
+	mu sync.Mutex
+	// The last catalog the store encoded or decoded, when valid is set:
+	// its tables by ID and in order, their names, its namespaces and
+	// views (private, never mutated), and per shard its chunk.
+	valid      bool
+	tables     map[string]*encodedTable // by table ID
+	order      []*encodedTable
+	names      map[qualifiedName]string // table ID by name
+	namespaces []Namespace
+	views      []View
+	shards     [CatalogShards]shardState
+	gen        uint64 // of the current encode, marking the tables it found
 	// roots maps the commit ID of recently decoded or encoded roots to
 	// their chunk hashes by shard: the chunks a commit on that base may
 	// reuse without putting them.
-	roots map[string]map[int]string
-	order []string // of roots, for eviction
+	roots     map[string]map[int]string
+	rootOrder []string // of roots, for eviction
 }
 
 // shardState is what catalogStore knows of a shard: the chunk of the last
@@ -351,48 +360,125 @@ type encodedObject struct {
 type encoded struct {
 	data  []byte
 	parts []encodedObject
+	// snapshot, if set, is a copy of the encoded manifest (a *Catalog
+	// made of the store's private tables) for the Log to keep instead of
+	// a clone.
+	snapshot any
 }
 
 // encode validates c and returns its root and the chunks that its base
 // (the version c was derived from, nil for none) does not already refer
-// to. Tables equal to the cached ones are neither re-encoded nor
-// re-checked alone (see Catalog.validate); a shard all of whose tables
-// are cached, with the same count, and whose cached chunk the base's root
-// refers to, is not rewritten.
+// to, plus the copy of c the Log keeps (see encoded.snapshot).
+//
+// Its cost is independent of the number of tables but for a pass over
+// c.Tables that compares each table with the store's copy (found at the
+// same position, or by ID): a table equal to its copy is neither
+// re-encoded nor re-checked alone, and when the namespaces and views are
+// unchanged too, only the changed tables are checked against the rest
+// (validateChanges, which agrees with Validate). A shard is rewritten only
+// if one of its tables changed, came or went, or its chunk is not one the
+// base refers to (an earlier attempt's); every other chunk is the base's.
 func (s *catalogStore) encode(base, c *Catalog) (encoded, error) {
 	if c == nil {
 		return encoded{}, fmt.Errorf("%w: nil catalog", ErrInvalid)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	known := make([]*encodedTable, len(c.Tables))
+	s.gen++
+	gen := s.gen
+	ets := make([]*encodedTable, len(c.Tables))
+	known := make([]bool, len(c.Tables))
+	dup, present := false, 0
 	for i := range c.Tables {
-		if et := s.tables[c.Tables[i].ID]; et != nil && sameTable(&et.t, &c.Tables[i]) {
-			known[i] = et
+		t := &c.Tables[i]
+		var et *encodedTable
+		if i < len(s.order) && s.order[i].t.ID == t.ID {
+			et = s.order[i]
+		} else {
+			et = s.tables[t.ID]
+		}
+		if et == nil {
+			continue
+		}
+		if et.mark == gen { // the ID appears twice
+			dup = true
+			continue
+		}
+		et.mark = gen
+		present++
+		if sameTable(&et.t, t) {
+			et.same = gen
+			ets[i], known[i] = et, true
 		}
 	}
-	if err := c.validate(func(i int) bool { return known[i] != nil }); err != nil {
-		return encoded{}, err
+	fast := s.valid && !dup && slices.Equal(c.Namespaces, s.namespaces) && sameViews(c.Views, s.views)
+	var verr error
+	if fast {
+		verr = s.validateChanges(c, known, gen)
+	} else {
+		verr = c.validate(func(i int) bool { return known[i] })
+	}
+	if verr != nil {
+		return encoded{}, verr
+	}
+
+	var dirty [CatalogShards]bool
+	for i := range c.Tables {
+		if !known[i] {
+			t := &c.Tables[i]
+			ets[i] = &encodedTable{t: cloneTable(*t), shard: shardOf(t.ID, CatalogShards)}
+			dirty[ets[i].shard] = true
+		}
+	}
+	var removed []*encodedTable
+	if present < len(s.tables) {
+		for _, et := range s.tables {
+			if et.mark != gen {
+				removed = append(removed, et)
+				dirty[et.shard] = true
+			}
+		}
 	}
 	var baseRefs map[int]string
 	if base != nil && base.FormatVersion == CatalogFormatVersion {
 		baseRefs = s.roots[base.CommitID]
 	}
-
-	var members [CatalogShards][]*encodedTable
-	dirty := [CatalogShards]bool{}
-	next := make(map[string]*encodedTable, len(c.Tables))
-	for i := range c.Tables {
-		et := known[i]
-		if et == nil {
-			t := &c.Tables[i]
-			et = &encodedTable{t: cloneTable(*t), shard: shardOf(t.ID, CatalogShards)}
-			dirty[et.shard] = true
+	for shard, st := range s.shards {
+		if st.n > 0 && baseRefs[shard] != st.sha {
+			dirty[shard] = true // an earlier attempt's chunk, or no base
 		}
-		next[et.t.ID] = et
-		members[et.shard] = append(members[et.shard], et)
 	}
+	var members [CatalogShards][]*encodedTable
+	for _, et := range ets {
+		if dirty[et.shard] {
+			members[et.shard] = append(members[et.shard], et)
+		}
+	}
+
 	var out encoded
+	states := s.shards
+	for shard := range members {
+		if !dirty[shard] {
+			continue
+		}
+		ms := members[shard]
+		if len(ms) == 0 {
+			states[shard] = shardState{}
+			continue
+		}
+		data, err := encodeChunk(c.CommitID, shard, ms)
+		if err != nil {
+			return encoded{}, err
+		}
+		sum := sha256.Sum256(data)
+		states[shard] = shardState{sha: hex.EncodeToString(sum[:]), n: len(ms)}
+		out.parts = append(out.parts, encodedObject{key: ChunkKey(states[shard].sha), data: data})
+		tables := make([]Table, len(ms))
+		for i, et := range ms {
+			tables[i] = et.t
+		}
+		s.cache.add(states[shard].sha, tables, len(data))
+	}
 	root := catalogRoot{
 		Header: c.Header, WarehouseID: c.WarehouseID, Writer: c.Writer,
 		SystemSchemaVersion: c.SystemSchemaVersion, WriteMode: c.WriteMode,
@@ -403,39 +489,125 @@ func (s *catalogStore) encode(base, c *Catalog) (encoded, error) {
 	if root.Namespaces == nil {
 		root.Namespaces = []Namespace{}
 	}
-	var states [CatalogShards]shardState
 	refs := make(map[int]string, len(root.TableChunks))
-	for shard, ets := range members {
-		if len(ets) == 0 {
-			continue
+	for shard, st := range states {
+		if st.n > 0 {
+			refs[shard] = st.sha
+			root.TableChunks = append(root.TableChunks, chunkRef{Shard: shard, SHA256: st.sha, Tables: st.n})
 		}
-		st := s.shards[shard]
-		if dirty[shard] || st.n != len(ets) || st.sha == "" || baseRefs[shard] != st.sha {
-			data, err := encodeChunk(c.CommitID, shard, ets)
-			if err != nil {
-				return encoded{}, err
-			}
-			sum := sha256.Sum256(data)
-			st = shardState{sha: hex.EncodeToString(sum[:]), n: len(ets)}
-			out.parts = append(out.parts, encodedObject{key: ChunkKey(st.sha), data: data})
-			tables := make([]Table, len(ets))
-			for i, et := range ets {
-				tables[i] = et.t
-			}
-			s.cache.add(st.sha, tables, len(data))
-		}
-		states[shard] = st
-		refs[shard] = st.sha
-		root.TableChunks = append(root.TableChunks, chunkRef{Shard: shard, SHA256: st.sha, Tables: st.n})
 	}
 	data, err := encodeJSON(&root)
 	if err != nil {
 		return encoded{}, err
 	}
 	out.data = data
-	s.tables, s.shards = next, states
+
+	// The store now describes c.
+	if fast {
+		for _, et := range removed {
+			delete(s.tables, et.t.ID)
+			if q := et.t.qualified(); s.names[q] == et.t.ID {
+				delete(s.names, q)
+			}
+		}
+		for i, et := range ets {
+			if !known[i] {
+				if old := s.tables[et.t.ID]; old != nil {
+					if q := old.t.qualified(); s.names[q] == et.t.ID {
+						delete(s.names, q)
+					}
+				}
+			}
+		}
+		for i, et := range ets {
+			if !known[i] {
+				s.tables[et.t.ID] = et
+				s.names[et.t.qualified()] = et.t.ID
+			}
+		}
+	} else {
+		s.tables = make(map[string]*encodedTable, len(ets))
+		s.names = make(map[qualifiedName]string, len(ets))
+		for _, et := range ets {
+			s.tables[et.t.ID] = et
+			s.names[et.t.qualified()] = et.t.ID
+		}
+		s.namespaces = slices.Clone(c.Namespaces)
+		s.views = cloneViews(c.Views)
+	}
+	s.order, s.shards, s.valid = ets, states, true
 	s.rememberRoot(c.CommitID, refs)
+
+	snap := *c
+	snap.Writer = clonePtr(c.Writer)
+	snap.Namespaces, snap.Views = s.namespaces, s.views
+	snap.Tables = make([]Table, len(ets))
+	for i, et := range ets {
+		snap.Tables[i] = et.t
+	}
+	out.snapshot = &snap
 	return out, nil
+}
+
+// sameViews reports whether a and b are equal lists of views (nil and
+// empty alike).
+func sameViews(a, b []View) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// validateChanges is Validate for a catalog that differs from the store's
+// (valid) one only in its tables: the namespaces and views are equal, no
+// table ID is listed twice, and the tables with known[i] true are
+// unchanged. It checks the header and namespaces, and each other table
+// alone and against the rest (its namespace exists; no other table or
+// view has its ID or name) with the store's name index, and returns nil
+// exactly when Validate does; on a problem it returns Validate's error.
+// Callers hold mu; gen marks the tables of c found in the store.
+func (s *catalogStore) validateChanges(c *Catalog, known []bool, gen uint64) error {
+	var p problems
+	namespaces := c.validateHead(&p)
+	fresh := map[qualifiedName]string{}
+	freshIDs := map[string]bool{}
+	for i := range c.Tables {
+		if known[i] {
+			continue
+		}
+		t := &c.Tables[i]
+		label := tableLabel{t}
+		p.add(tableIDProblem(t.ID))
+		p.add(nameProblem("table", t.Name))
+		if !namespaces[t.Namespace] {
+			p.addf("%s: namespace %q does not exist", label, t.Namespace)
+		}
+		validateTable(&p, label, t)
+		if freshIDs[t.ID] {
+			p.addf("%s: table id is used twice", label)
+		}
+		freshIDs[t.ID] = true
+		q := t.qualified()
+		if _, ok := fresh[q]; ok {
+			p.addf("%s: another table has the same name", label)
+		}
+		fresh[q] = t.ID
+		if id, ok := s.names[q]; ok && id != t.ID {
+			if et := s.tables[id]; et != nil && et.same == gen { // still there, unchanged
+				p.addf("%s: another table has the same name", label)
+			}
+		}
+		for j := range c.Views {
+			if v := &c.Views[j]; v.ID == t.ID || (v.Namespace == t.Namespace && v.Name == t.Name) {
+				p.addf("%s: clashes with %s", label, viewLabel{v})
+			}
+		}
+	}
+	if len(p.errs) > 0 {
+		// Word it as Validate does.
+		return c.validate(func(i int) bool { return known[i] })
+	}
+	return nil
 }
 
 // encodeChunk returns the chunk of one shard's tables, sorted by ID.
@@ -482,12 +654,12 @@ func (s *catalogStore) rememberRoot(commitID string, refs map[int]string) {
 		s.roots = map[string]map[int]string{}
 	}
 	if _, ok := s.roots[commitID]; !ok {
-		s.order = append(s.order, commitID)
+		s.rootOrder = append(s.rootOrder, commitID)
 	}
 	s.roots[commitID] = refs
-	for len(s.order) > maxRoots {
-		delete(s.roots, s.order[0])
-		s.order = s.order[1:]
+	for len(s.rootOrder) > maxRoots {
+		delete(s.roots, s.rootOrder[0])
+		s.rootOrder = s.rootOrder[1:]
 	}
 }
 
@@ -603,7 +775,13 @@ func (s *catalogStore) learn(r *catalogRoot, parts [][]Table) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tables := make(map[string]*encodedTable, len(s.tables))
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	tables := make(map[string]*encodedTable, n)
+	order := make([]*encodedTable, 0, n)
+	names := make(map[qualifiedName]string, n)
 	var states [CatalogShards]shardState
 	refs := make(map[int]string, len(r.TableChunks))
 	for i, ref := range r.TableChunks {
@@ -611,14 +789,17 @@ func (s *catalogStore) learn(r *catalogRoot, parts [][]Table) {
 		refs[ref.Shard] = ref.SHA256
 		for j := range parts[i] {
 			t := &parts[i][j]
-			if old := s.tables[t.ID]; old != nil && sameTable(&old.t, t) {
-				tables[t.ID] = old // keep its encoding
-				continue
+			et := s.tables[t.ID]
+			if et == nil || !sameTable(&et.t, t) {
+				// The chunk cache's tables are never mutated: share them.
+				et = &encodedTable{t: *t, shard: ref.Shard}
 			}
-			// The chunk cache's tables are never mutated: share them.
-			tables[t.ID] = &encodedTable{t: *t, shard: ref.Shard}
+			tables[t.ID] = et
+			order = append(order, et)
+			names[t.qualified()] = t.ID
 		}
 	}
-	s.tables, s.shards = tables, states
+	s.tables, s.order, s.names, s.shards = tables, order, names, states
+	s.namespaces, s.views, s.valid = r.Namespaces, r.Views, true
 	s.rememberRoot(r.CommitID, refs)
 }

@@ -10,7 +10,13 @@ type encodedTable struct {
 	t     Table
 	shard int
 	data  []byte
+	// mark and same are the catalogStore.gen of the last encode that
+	// found the table in its catalog, and found it unchanged.
+	mark, same uint64
 }
+
+// qualified returns the table's namespace and name.
+func (t *Table) qualified() qualifiedName { return qualifiedName{t.Namespace, t.Name} }
 
 // tablesKey is the member of a chunk document that holds the tables,
 // encoded as an empty array. It is the chunk's last member, and a string

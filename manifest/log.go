@@ -845,7 +845,11 @@ func (l *Log[M]) commitOnce(ctx context.Context, mutate func(M) (M, error), epoc
 		}
 		if won {
 			l.opts.Metrics.committed(l.kind.what)
-			l.remember(version, l.kind.clone(next))
+			kept, ok := enc.snapshot.(M) // the encoder's private copy, if it made one
+			if !ok {
+				kept = l.kind.clone(next)
+			}
+			l.remember(version, kept)
 			l.confirmHead(version, now)
 			if stale := l.hintStale.Swap(false); stale || version%uint64(l.opts.HintEvery) == 0 {
 				l.writeHint(ctx, version)

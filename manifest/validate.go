@@ -283,13 +283,22 @@ func (c *Catalog) Validate() error { return c.validate(nil) }
 // validate is Validate, skipping the rules that concern one table alone
 // (its ID and name spelling, validateTable) for the tables for which
 // checked returns true: tables known to have passed them before (see
-// catalogEncoder). The rules that relate a table to others (unique IDs and
+// catalogStore). The rules that relate a table to others (unique IDs and
 // names, an existing namespace) always run. A nil checked checks all.
 func (c *Catalog) validate(checked func(i int) bool) error {
 	if c == nil {
 		return fmt.Errorf("%w: nil catalog", ErrInvalid)
 	}
 	var p problems
+	namespaces := c.validateHead(&p)
+	c.validateTables(&p, namespaces, checked)
+	return p.err(fmt.Sprintf("catalog v%d", c.Version))
+}
+
+// validateHead checks the rules of Validate that concern neither tables
+// nor views (header, warehouse id, writer lease, write mode, namespaces)
+// and returns the set of namespace names.
+func (c *Catalog) validateHead(p *problems) map[string]bool {
 	p.header(&c.Header, FormatVersion, CatalogFormatVersion)
 	if c.WarehouseID != "" {
 		p.add(idProblem("warehouse_id", c.WarehouseID))
@@ -311,7 +320,6 @@ func (c *Catalog) validate(checked func(i int) bool) error {
 	default:
 		p.addf("write_mode %q is not one of %q, %q", c.WriteMode, WriteModeNode, WriteModeDirect)
 	}
-
 	namespaces := make(map[string]bool, len(c.Namespaces))
 	for _, ns := range c.Namespaces {
 		p.add(nameProblem("namespace", ns.Name))
@@ -320,7 +328,11 @@ func (c *Catalog) validate(checked func(i int) bool) error {
 		}
 		namespaces[ns.Name] = true
 	}
+	return namespaces
+}
 
+// validateTables checks the rules of Validate on tables and views.
+func (c *Catalog) validateTables(p *problems, namespaces map[string]bool, checked func(i int) bool) {
 	ids := make(map[string]idOwner, len(c.Tables)+len(c.Views))
 	names := make(map[qualifiedName]bool, len(c.Tables)+len(c.Views))
 	for i := range c.Tables {
@@ -349,11 +361,10 @@ func (c *Catalog) validate(checked func(i int) bool) error {
 		}
 		names[qualified] = true
 		if !known {
-			validateTable(&p, label, t)
+			validateTable(p, label, t)
 		}
 	}
-	validateViews(&p, c, namespaces, ids, names)
-	return p.err(fmt.Sprintf("catalog v%d", c.Version))
+	validateViews(p, c, namespaces, ids, names)
 }
 
 // ValidateTable checks the rules of Validate that concern the table with
