@@ -42,6 +42,29 @@ func (c *Catalog) Clone() *Catalog {
 	return &out
 }
 
+// commitClone is the copy of c that Log.Commit hands to a mutation: its
+// own header, lease, namespaces, views and tables array, but each
+// table's Columns and PrimaryKey shared with c, capped at their length
+// so that an append copies them. A mutation must replace those slices
+// (or clone them) before changing their elements in place. It costs one
+// copy of the tables array, not a copy of every table's columns.
+func (c *Catalog) commitClone() *Catalog {
+	out := *c
+	if c.Writer != nil {
+		w := *c.Writer
+		out.Writer = &w
+	}
+	out.Namespaces = slices.Clone(c.Namespaces)
+	out.Tables = slices.Clone(c.Tables)
+	for i := range out.Tables {
+		t := &out.Tables[i]
+		t.Columns = slices.Clip(t.Columns)
+		t.PrimaryKey = slices.Clip(t.PrimaryKey)
+	}
+	out.Views = cloneViews(c.Views)
+	return &out
+}
+
 // Clone returns a deep copy of p, like Catalog.Clone.
 func (p *Partition) Clone() *Partition {
 	if p == nil {

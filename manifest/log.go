@@ -301,7 +301,7 @@ func NewCatalogLog(b objstore.Bucket, opts LogOptions) *Log[*Catalog] {
 		what:        "catalog",
 		format:      CatalogFormatVersion,
 		empty:       func() *Catalog { return &Catalog{} },
-		clone:       (*Catalog).Clone,
+		clone:       (*Catalog).commitClone,
 		header:      func(c *Catalog) *Header { return &c.Header },
 		encode:      st.encode,
 		fingerprint: EncodeCatalog,
@@ -708,7 +708,12 @@ func (l *Log[M]) Base(ctx context.Context) (M, error) {
 //
 // mutate receives a private clone of the latest manifest (a zero manifest
 // with Version 0 when the log is empty) and returns the next state, usually
-// the same pointer after changing it. It must check its preconditions
+// the same pointer after changing it. For a catalog the clone is shallow
+// below the tables array, so that its cost does not grow with the
+// tables' columns: each table's Columns and PrimaryKey are shared with
+// the cached version (capped, so an append copies them); replace or clone
+// them before changing their elements in place (the invariants build
+// panics when a cached manifest was changed). It must check its preconditions
 // against base and return an error when they fail ("table exists"); that
 // error is returned as it is, without retry and without writing anything.
 // mutate may be called several times, once per attempt, each time with the
@@ -759,7 +764,8 @@ func (l *Log[M]) Base(ctx context.Context) (M, error) {
 // stale head costs the failed put, 1 GET (the version that took its place)
 // and 1 LIST; each lost race after that adds 1 GET and 1 LIST.
 //
-// The returned manifest is the committed version; it belongs to the caller.
+// The returned manifest is the committed version; it belongs to the caller,
+// with the sharing of a catalog's columns and keys described above.
 func (l *Log[M]) Commit(ctx context.Context, mutate func(base M) (M, error), opts CommitOptions) (M, error) {
 	return l.commit(ctx, mutate, func(base M) (uint64, error) {
 		h := l.kind.header(base)
