@@ -36,6 +36,10 @@ func sameTable(a, b *Table) bool {
 		a.CreatedAt == b.CreatedAt && a.UpdatedAt == b.UpdatedAt
 }
 
+// Equal reports whether t and o are the same definition: every field
+// equal (times compared with ==), and Columns nil in both or in neither.
+func (t *Table) Equal(o *Table) bool { return sameTable(t, o) }
+
 // cloneTable returns t with its own slices.
 func cloneTable(t Table) Table {
 	t.Columns = slices.Clone(t.Columns)
