@@ -28,10 +28,14 @@ const tablesKey = `"tables":[]`
 // Times are compared with ==, which is stricter than encoding alike. A
 // test changes each field of Table in turn (by reflection), so a field
 // added to Table and not compared here fails it.
+//
+// Slices that share their array (as a catalog commit's tables share them
+// with the cached version, see Catalog.commitClone) are equal without
+// comparing their elements.
 func sameTable(a, b *Table) bool {
 	return a.ID == b.ID && a.Namespace == b.Namespace && a.Name == b.Name && a.Type == b.Type &&
-		(a.Columns == nil) == (b.Columns == nil) && slices.Equal(a.Columns, b.Columns) &&
-		slices.Equal(a.PrimaryKey, b.PrimaryKey) &&
+		(a.Columns == nil) == (b.Columns == nil) && sameSlice(a.Columns, b.Columns) &&
+		sameSlice(a.PrimaryKey, b.PrimaryKey) &&
 		a.SchemaVersion == b.SchemaVersion && a.NextColumnID == b.NextColumnID && a.Options == b.Options &&
 		a.CreatedAt == b.CreatedAt && a.UpdatedAt == b.UpdatedAt
 }
@@ -39,6 +43,18 @@ func sameTable(a, b *Table) bool {
 // Equal reports whether t and o are the same definition: every field
 // equal (times compared with ==), and Columns nil in both or in neither.
 func (t *Table) Equal(o *Table) bool { return sameTable(t, o) }
+
+// sameSlice is slices.Equal, without looking at the elements of two
+// slices of one array.
+func sameSlice[E comparable](a, b []E) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || &a[0] == &b[0] {
+		return true
+	}
+	return slices.Equal(a, b)
+}
 
 // cloneTable returns t with its own slices.
 func cloneTable(t Table) Table {

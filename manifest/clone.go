@@ -55,7 +55,10 @@ func (c *Catalog) commitClone() *Catalog {
 		out.Writer = &w
 	}
 	out.Namespaces = slices.Clone(c.Namespaces)
-	out.Tables = slices.Clone(c.Tables)
+	if c.Tables != nil {
+		// Room for a CREATE TABLE's append, which would copy it again.
+		out.Tables = append(make([]Table, 0, len(c.Tables)+1), c.Tables...)
+	}
 	for i := range out.Tables {
 		t := &out.Tables[i]
 		t.Columns = slices.Clip(t.Columns)
