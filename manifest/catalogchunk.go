@@ -251,6 +251,7 @@ func decodeChunk(data []byte, ref chunkRef, shards int) ([]Table, error) {
 	p.utf8(plainLabel(""), "commit_id", c.CommitID)
 	for i := range c.Tables {
 		t := &c.Tables[i]
+		clipTable(t) // shared by the catalogs assembled from the chunk (see commitClone)
 		if s := shardOf(t.ID, shards); s != c.Shard {
 			p.addf("%s: belongs to shard %d", tableLabel{t}, s)
 		}
@@ -360,15 +361,11 @@ type encodedObject struct {
 type encoded struct {
 	data  []byte
 	parts []encodedObject
-	// snapshot, if set, is a copy of the encoded manifest (a *Catalog
-	// made of the store's private tables) for the Log to keep instead of
-	// a clone.
-	snapshot any
 }
 
 // encode validates c and returns its root and the chunks that its base
 // (the version c was derived from, nil for none) does not already refer
-// to, plus the copy of c the Log keeps (see encoded.snapshot).
+// to.
 //
 // Its cost is independent of the number of tables but for a pass over
 // c.Tables that compares each table with the store's copy (found at the
@@ -426,7 +423,12 @@ func (s *catalogStore) encode(base, c *Catalog) (encoded, error) {
 	for i := range c.Tables {
 		if !known[i] {
 			t := &c.Tables[i]
-			ets[i] = &encodedTable{t: cloneTable(*t), shard: shardOf(t.ID, CatalogShards)}
+			// The store keeps the table as it is, sharing its slices with
+			// c, which the Log keeps and clones for the next commit (see
+			// commitClone): unchanged tables then share their arrays with
+			// the store's, which sameTable compares without reading them.
+			clipTable(t)
+			ets[i] = &encodedTable{t: *t, shard: shardOf(t.ID, CatalogShards)}
 			dirty[ets[i].shard] = true
 		}
 	}
@@ -538,14 +540,6 @@ func (s *catalogStore) encode(base, c *Catalog) (encoded, error) {
 	s.order, s.shards, s.valid = ets, states, true
 	s.rememberRoot(c.CommitID, refs)
 
-	snap := *c
-	snap.Writer = clonePtr(c.Writer)
-	snap.Namespaces, snap.Views = s.namespaces, s.views
-	snap.Tables = make([]Table, len(ets))
-	for i, et := range ets {
-		snap.Tables[i] = et.t
-	}
-	out.snapshot = &snap
 	return out, nil
 }
 
@@ -671,7 +665,13 @@ func (s *catalogStore) decode(ctx context.Context, data []byte) (*Catalog, error
 	case f > CatalogFormatVersion:
 		return nil, fmt.Errorf("%w %d (this build reads catalog formats %d and %d)", ErrUnsupportedFormat, f, FormatVersion, CatalogFormatVersion)
 	case f != CatalogFormatVersion:
-		return DecodeCatalog(data)
+		c, err := DecodeCatalog(data)
+		if err == nil {
+			for i := range c.Tables {
+				clipTable(&c.Tables[i]) // see commitClone
+			}
+		}
+		return c, err
 	}
 	r, err := decodeRoot(data)
 	if err != nil {

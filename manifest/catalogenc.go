@@ -56,9 +56,16 @@ func sameSlice[E comparable](a, b []E) bool {
 	return slices.Equal(a, b)
 }
 
-// cloneTable returns t with its own slices.
+// cloneTable returns t with its own slices, without room to append.
 func cloneTable(t Table) Table {
-	t.Columns = slices.Clone(t.Columns)
-	t.PrimaryKey = slices.Clone(t.PrimaryKey)
+	t.Columns = slices.Clip(slices.Clone(t.Columns))
+	t.PrimaryKey = slices.Clip(slices.Clone(t.PrimaryKey))
 	return t
+}
+
+// clipTable removes the room beyond the length of t's slices, so that an
+// append to a copy of t that shares them copies them (see commitClone).
+func clipTable(t *Table) {
+	t.Columns = slices.Clip(t.Columns)
+	t.PrimaryKey = slices.Clip(t.PrimaryKey)
 }

@@ -162,13 +162,16 @@ func TestCatalogEncoderSequence(t *testing.T) {
 	}
 }
 
-// The encoder keeps a private copy: changing a table it encoded, in
-// place, is seen as a change.
-func TestCatalogEncoderOwnsItsCopies(t *testing.T) {
+// A change made as a catalog commit must make it (see commitClone:
+// clone a table's slices, then change their elements) is seen.
+func TestCatalogEncoderSeesClonedChanges(t *testing.T) {
 	m := &memChunks{objs: map[string][]byte{}}
 	enc := newTestStore(m)
 	c := validCatalog()
 	checkEncoder(t, enc, m, nil, c)
+	c = c.commitClone()
+	c.Tables[0].Columns = slices.Clone(c.Tables[0].Columns)
+	c.Tables[0].PrimaryKey = slices.Clone(c.Tables[0].PrimaryKey)
 	c.Tables[0].Columns[1].Name = "changed"
 	c.Tables[0].PrimaryKey[0] = "balance"
 	c.Tables[0].Columns[2].Nullable = false

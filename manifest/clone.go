@@ -42,12 +42,14 @@ func (c *Catalog) Clone() *Catalog {
 	return &out
 }
 
-// commitClone is the copy of c that Log.Commit hands to a mutation: its
-// own header, lease, namespaces, views and tables array, but each
-// table's Columns and PrimaryKey shared with c, capped at their length
-// so that an append copies them. A mutation must replace those slices
-// (or clone them) before changing their elements in place. It costs one
-// copy of the tables array, not a copy of every table's columns.
+// commitClone is the copy of c that Log.Commit hands to a mutation (and
+// keeps of a committed catalog): its own header, lease, namespaces, views
+// and tables array, but each table's Columns and PrimaryKey shared with
+// c. A mutation must replace those slices (or clone them) before changing
+// their elements in place. The catalogs a catalog Log caches hold no such
+// slice with room beyond its length (catalogStore clips them), so an
+// append copies it. It costs one copy of the tables array, not a copy of
+// every table's columns.
 func (c *Catalog) commitClone() *Catalog {
 	out := *c
 	if c.Writer != nil {
@@ -59,11 +61,22 @@ func (c *Catalog) commitClone() *Catalog {
 		// Room for a CREATE TABLE's append, which would copy it again.
 		out.Tables = append(make([]Table, 0, len(c.Tables)+1), c.Tables...)
 	}
-	for i := range out.Tables {
-		t := &out.Tables[i]
-		t.Columns = slices.Clip(t.Columns)
-		t.PrimaryKey = slices.Clip(t.PrimaryKey)
+	out.Views = cloneViews(c.Views)
+	return &out
+}
+
+// keepClone is the copy of a committed catalog that its Log caches: its
+// own header, lease, namespaces and views, but the tables array of c
+// (capped at its length), which the committer must not change in place.
+// It copies nothing that grows with the number of tables.
+func (c *Catalog) keepClone() *Catalog {
+	out := *c
+	if c.Writer != nil {
+		w := *c.Writer
+		out.Writer = &w
 	}
+	out.Namespaces = slices.Clone(c.Namespaces)
+	out.Tables = slices.Clip(c.Tables)
 	out.Views = cloneViews(c.Views)
 	return &out
 }

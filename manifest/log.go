@@ -284,6 +284,9 @@ type kind[M Manifest] struct {
 	// keeps checks what a commit must not change (base → next).
 	keeps  func(base, next M) error
 	holder func(M) string
+	// keep returns the copy of a committed manifest the Log caches; the
+	// caller keeps the original.
+	keep func(M) M
 	// chunkRefs returns the hashes of the chunks a stored version refers
 	// to; nil for logs whose versions refer to no chunks.
 	chunkRefs func(data []byte) ([]string, error)
@@ -302,6 +305,7 @@ func NewCatalogLog(b objstore.Bucket, opts LogOptions) *Log[*Catalog] {
 		format:      CatalogFormatVersion,
 		empty:       func() *Catalog { return &Catalog{} },
 		clone:       (*Catalog).commitClone,
+		keep:        (*Catalog).keepClone,
 		header:      func(c *Catalog) *Header { return &c.Header },
 		encode:      st.encode,
 		fingerprint: EncodeCatalog,
@@ -331,6 +335,7 @@ func NewPartitionLog(b objstore.Bucket, tableID, partition string, opts LogOptio
 		empty:  func() *Partition { return &Partition{TableID: tableID, Partition: partition} },
 		format: FormatVersion,
 		clone:  (*Partition).Clone,
+		keep:   (*Partition).Clone,
 		header: func(p *Partition) *Header { return &p.Header },
 		encode: func(_, p *Partition) (encoded, error) {
 			data, err := EncodePartition(p)
@@ -764,8 +769,10 @@ func (l *Log[M]) Base(ctx context.Context) (M, error) {
 // stale head costs the failed put, 1 GET (the version that took its place)
 // and 1 LIST; each lost race after that adds 1 GET and 1 LIST.
 //
-// The returned manifest is the committed version; it belongs to the caller,
-// with the sharing of a catalog's columns and keys described above.
+// The returned manifest is the committed version; it belongs to the
+// caller, but for a catalog only down to the tables: its Tables array (and
+// each table's slices, as described above) is shared with the Log's cache
+// and must not be changed in place; replace the slice to change it.
 func (l *Log[M]) Commit(ctx context.Context, mutate func(base M) (M, error), opts CommitOptions) (M, error) {
 	return l.commit(ctx, mutate, func(base M) (uint64, error) {
 		h := l.kind.header(base)
@@ -851,11 +858,7 @@ func (l *Log[M]) commitOnce(ctx context.Context, mutate func(M) (M, error), epoc
 		}
 		if won {
 			l.opts.Metrics.committed(l.kind.what)
-			kept, ok := enc.snapshot.(M) // the encoder's private copy, if it made one
-			if !ok {
-				kept = l.kind.clone(next)
-			}
-			l.remember(version, kept)
+			l.remember(version, l.kind.keep(next))
 			l.confirmHead(version, now)
 			if stale := l.hintStale.Swap(false); stale || version%uint64(l.opts.HintEvery) == 0 {
 				l.writeHint(ctx, version)
