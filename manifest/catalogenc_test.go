@@ -1,25 +1,87 @@
 package manifest
 
 import (
-	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/floedb/floe/lakehouse/objstore"
 )
 
-// checkEncoder fails unless enc encodes c exactly as EncodeCatalog does:
-// the same bytes, or the same error.
-func checkEncoder(t *testing.T, enc *catalogEncoder, c *Catalog) {
+// memChunks is the bucket of a catalogStore under test: the chunks it
+// may read.
+type memChunks struct {
+	objs map[string][]byte
+	refs map[int]string // the chunks of the last root, by shard
+}
+
+func newTestStore(m *memChunks) *catalogStore {
+	return &catalogStore{cache: newChunkCache(chunkCacheBytes), read: func(_ context.Context, key string, _ int64) ([]byte, error) {
+		if b, ok := m.objs[key]; ok {
+			return b, nil
+		}
+		return nil, fmt.Errorf("%s: %w", key, objstore.ErrNotFound)
+	}}
+}
+
+// checkEncoder fails unless enc fails where EncodeCatalog fails (with the
+// same error) and otherwise writes a root that refers only to chunks its
+// base refers to or that it returned to put, and that a cold store
+// decodes to c (tables in chunk order). base is the version c was derived
+// from, nil for none; its chunks are the ones in m.refs.
+//
+// It returns the encoded catalog (a commit's next version, to be the base
+// of the next call), nil if encoding failed.
+func checkEncoder(t *testing.T, enc *catalogStore, m *memChunks, base, c *Catalog) *Catalog {
 	t.Helper()
-	want, werr := EncodeCatalog(c)
-	got, gerr := enc.encode(c)
+	c = c.Clone()
+	c.FormatVersion = CatalogFormatVersion
+	c.CommitID = rand.Text()
+	_, werr := EncodeCatalog(c)
+	got, gerr := enc.encode(base, c)
 	if fmt.Sprint(gerr) != fmt.Sprint(werr) {
 		t.Fatalf("encoder error = %v\nEncodeCatalog error = %v", gerr, werr)
 	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("encoder output differs from EncodeCatalog:\n%s\n%s", got, want)
+	if gerr != nil {
+		return nil
 	}
+	durable := map[string]bool{}
+	for _, sha := range m.refs {
+		durable[ChunkKey(sha)] = true
+	}
+	for _, p := range got.parts {
+		m.objs[p.key] = p.data
+		durable[p.key] = true
+	}
+	root, err := decodeRoot(got.data)
+	if err != nil {
+		t.Fatalf("root does not decode: %v\n%s", err, got.data)
+	}
+	m.refs = map[int]string{}
+	for _, ref := range root.TableChunks {
+		if !durable[ChunkKey(ref.SHA256)] {
+			t.Fatalf("root refers to chunk %s, which neither its base refers to nor the commit puts", ref.SHA256)
+		}
+		m.refs[ref.Shard] = ref.SHA256
+	}
+	back, err := newTestStore(m).decode(t.Context(), got.data)
+	if err != nil {
+		t.Fatalf("root does not decode with its chunks: %v", err)
+	}
+	want := c.Clone()
+	slices.SortStableFunc(want.Tables, func(a, b Table) int {
+		return cmp.Or(cmp.Compare(shardOf(a.ID, CatalogShards), shardOf(b.ID, CatalogShards)), strings.Compare(a.ID, b.ID))
+	})
+	if wb, bb := mustEncodeCatalog(t, want), mustEncodeCatalog(t, back); wb != bb || back.FormatVersion != CatalogFormatVersion {
+		t.Fatalf("round trip changed the catalog:\n%s\n%s", wb, bb)
+	}
+	return c
 }
 
 // Every validation case, on an encoder that has already encoded the valid
@@ -28,15 +90,16 @@ func checkEncoder(t *testing.T, enc *catalogEncoder, c *Catalog) {
 // catalog alike. Run twice, so that the second run starts from a cache
 // the first case left.
 func TestCatalogEncoderMatchesEncodeCatalog(t *testing.T) {
-	enc := &catalogEncoder{}
+	m := &memChunks{objs: map[string][]byte{}}
+	enc := newTestStore(m)
 	for round := range 2 {
 		for _, tc := range catalogValidationCases() {
 			t.Run(fmt.Sprintf("%d/%s", round, tc.name), func(t *testing.T) {
-				checkEncoder(t, enc, validCatalog())
+				checkEncoder(t, enc, m, nil, validCatalog())
 				c := validCatalog()
 				tc.mutate(c)
-				checkEncoder(t, enc, c)
-				checkEncoder(t, enc, c) // from the cache it just filled
+				checkEncoder(t, enc, m, nil, c)
+				checkEncoder(t, enc, m, nil, c) // from the cache it just filled
 			})
 		}
 	}
@@ -45,7 +108,8 @@ func TestCatalogEncoderMatchesEncodeCatalog(t *testing.T) {
 // A sequence of DDL-like changes, each encoded by one encoder, as a
 // catalog log's commits are.
 func TestCatalogEncoderSequence(t *testing.T) {
-	enc := &catalogEncoder{}
+	m := &memChunks{objs: map[string][]byte{}}
+	enc := newTestStore(m)
 	c := bigCatalog(50)
 	c.Views = validCatalog().Views
 	c.Namespaces = append(c.Namespaces, Namespace{Name: "app", CreatedAt: testTime})
@@ -84,25 +148,34 @@ func TestCatalogEncoderSequence(t *testing.T) {
 		{"html characters", func(c *Catalog) { c.Tables[12].Columns[1].Default = "'<a & b>'" }},
 		{"no tables", func(c *Catalog) { c.Tables = nil; c.Views = nil }},
 	}
+	var base *Catalog
 	for _, st := range steps {
 		st.change(c)
 		t.Run(st.name, func(t *testing.T) {
-			checkEncoder(t, enc, c)
-			checkEncoder(t, enc, c.Clone())
+			next := checkEncoder(t, enc, m, base, c)
+			if next == nil {
+				return // invalid: the commit fails, the base stays
+			}
+			checkEncoder(t, enc, m, base, c.Clone()) // a retry on the same base
+			base = checkEncoder(t, enc, m, next, c)
 		})
 	}
 }
 
-// The encoder keeps a private copy: changing a table it encoded, in
-// place, is seen as a change.
-func TestCatalogEncoderOwnsItsCopies(t *testing.T) {
-	enc := &catalogEncoder{}
+// A change made as a catalog commit must make it (see commitClone:
+// clone a table's slices, then change their elements) is seen.
+func TestCatalogEncoderSeesClonedChanges(t *testing.T) {
+	m := &memChunks{objs: map[string][]byte{}}
+	enc := newTestStore(m)
 	c := validCatalog()
-	checkEncoder(t, enc, c)
+	checkEncoder(t, enc, m, nil, c)
+	c = c.commitClone()
+	c.Tables[0].Columns = slices.Clone(c.Tables[0].Columns)
+	c.Tables[0].PrimaryKey = slices.Clone(c.Tables[0].PrimaryKey)
 	c.Tables[0].Columns[1].Name = "changed"
 	c.Tables[0].PrimaryKey[0] = "balance"
 	c.Tables[0].Columns[2].Nullable = false
-	checkEncoder(t, enc, c)
+	checkEncoder(t, enc, m, nil, c)
 }
 
 // sameTable must compare every field of Table: changing any one of them

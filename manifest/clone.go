@@ -15,11 +15,68 @@ func (c *Catalog) Clone() *Catalog {
 	}
 	out.Namespaces = slices.Clone(c.Namespaces)
 	out.Tables = slices.Clone(c.Tables)
+	// The tables' columns and keys are copied into two shared arrays (3
+	// allocations instead of 2 per table); each table's slices are capped
+	// at their length, so an append to one reallocates instead of
+	// overwriting the next table's.
+	nc, nk := 0, 0
+	for i := range c.Tables {
+		nc += len(c.Tables[i].Columns)
+		nk += len(c.Tables[i].PrimaryKey)
+	}
+	cols, keys := make([]Column, 0, nc), make([]string, 0, nk)
 	for i := range out.Tables {
 		t := &out.Tables[i]
-		t.Columns = slices.Clone(t.Columns)
-		t.PrimaryKey = slices.Clone(t.PrimaryKey)
+		if t.Columns != nil {
+			at := len(cols)
+			cols = append(cols, t.Columns...)
+			t.Columns = cols[at:len(cols):len(cols)]
+		}
+		if t.PrimaryKey != nil {
+			at := len(keys)
+			keys = append(keys, t.PrimaryKey...)
+			t.PrimaryKey = keys[at:len(keys):len(keys)]
+		}
 	}
+	out.Views = cloneViews(c.Views)
+	return &out
+}
+
+// commitClone is the copy of c that Log.Commit hands to a mutation (and
+// keeps of a committed catalog): its own header, lease, namespaces, views
+// and tables array, but each table's Columns and PrimaryKey shared with
+// c. A mutation must replace those slices (or clone them) before changing
+// their elements in place. The catalogs a catalog Log caches hold no such
+// slice with room beyond its length (catalogStore clips them), so an
+// append copies it. It costs one copy of the tables array, not a copy of
+// every table's columns.
+func (c *Catalog) commitClone() *Catalog {
+	out := *c
+	if c.Writer != nil {
+		w := *c.Writer
+		out.Writer = &w
+	}
+	out.Namespaces = slices.Clone(c.Namespaces)
+	if c.Tables != nil {
+		// Room for a CREATE TABLE's append, which would copy it again.
+		out.Tables = append(make([]Table, 0, len(c.Tables)+1), c.Tables...)
+	}
+	out.Views = cloneViews(c.Views)
+	return &out
+}
+
+// keepClone is the copy of a committed catalog that its Log caches: its
+// own header, lease, namespaces and views, but the tables array of c
+// (capped at its length), which the committer must not change in place.
+// It copies nothing that grows with the number of tables.
+func (c *Catalog) keepClone() *Catalog {
+	out := *c
+	if c.Writer != nil {
+		w := *c.Writer
+		out.Writer = &w
+	}
+	out.Namespaces = slices.Clone(c.Namespaces)
+	out.Tables = slices.Clip(c.Tables)
 	out.Views = cloneViews(c.Views)
 	return &out
 }

@@ -39,7 +39,10 @@ var (
 	ErrUnsupportedFormat = errors.New("manifest: unsupported format version")
 )
 
-// EncodeCatalog validates c and returns its canonical JSON document.
+// EncodeCatalog validates c and returns its canonical JSON document in
+// the single-document format 1 (FormatVersion), whatever c's header says:
+// the form DecodeCatalog reads and older builds wrote to the catalog log.
+// The catalog log itself writes the chunked format (CatalogFormatVersion).
 // Encoding is deterministic: equal values give equal bytes, and a nil slice
 // encodes like an empty one. It fails with ErrInvalid if c does not pass
 // Validate, so an encoded document always decodes.
@@ -51,6 +54,7 @@ func EncodeCatalog(c *Catalog) ([]byte, error) {
 		return nil, err
 	}
 	cc := *c
+	cc.FormatVersion = FormatVersion
 	if cc.Namespaces == nil {
 		cc.Namespaces = []Namespace{}
 	}
@@ -119,7 +123,12 @@ func DecodePartition(data []byte) (*Partition, error) {
 // decodeStrict checks data against the shape of dst's type (see walker),
 // then decodes it with encoding/json as a second line of defence.
 func decodeStrict(data []byte, what string, s *shape, dst any) error {
-	w := walker{what: what, tok: tokenizer{data: data}}
+	return decodeStrictFormat(data, what, s, dst, FormatVersion)
+}
+
+// decodeStrictFormat is decodeStrict for documents of the given format.
+func decodeStrictFormat(data []byte, what string, s *shape, dst any, format int) error {
+	w := walker{what: what, tok: tokenizer{data: data}, want: format}
 	if err := w.document(s); err != nil {
 		return err // syntax or truncation
 	}
@@ -227,6 +236,7 @@ func addFields(s *shape, t reflect.Type, seen map[reflect.Type]*shape) {
 // still found and reported first.
 type walker struct {
 	what     string
+	want     int // the format_version accepted
 	tok      tokenizer
 	path     []string
 	shapeErr error
@@ -320,8 +330,8 @@ func (w *walker) checkFormat() error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: format_version (offset %d): want an integer, got %s", ErrCorrupt, w.what, w.formatOff, n)
 	}
-	if v != FormatVersion {
-		return fmt.Errorf("%w %d (this build reads %d)", ErrUnsupportedFormat, v, FormatVersion)
+	if v != int64(w.want) {
+		return fmt.Errorf("%w %d (this build reads %d)", ErrUnsupportedFormat, v, w.want)
 	}
 	return nil
 }

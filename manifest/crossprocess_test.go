@@ -24,6 +24,7 @@ const (
 	helperCommits   = "FLOE_MANIFEST_HELPER_COMMITS"   // commits to make
 	helperDirEnv    = "FLOE_MANIFEST_HELPER_DIR"       // FS bucket directory, or
 	helperS3Prefix  = "FLOE_MANIFEST_HELPER_S3_PREFIX" // S3 prefix (with FLOE_TEST_S3_*)
+	helperKindEnv   = "FLOE_MANIFEST_HELPER_KIND"      // "catalog": create tables in the catalog
 	crossTableID    = "T1"
 	crossPartition  = "shared-user"
 	crossProcesses  = 4
@@ -46,9 +47,21 @@ func TestHelperProcess(t *testing.T) {
 	}
 	b := objstoretest.OpenShared(t, os.Getenv(helperDirEnv), os.Getenv(helperS3Prefix))
 	opts := LogOptions{NodeID: "proc-" + id, MaxAttempts: 10000, MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond}
-	l := NewPartitionLog(b, crossTableID, crossPartition, opts)
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
+	if os.Getenv(helperKindEnv) == "catalog" {
+		cat := NewCatalogLog(b, opts)
+		for c := range n {
+			name := fmt.Sprintf("p%s_c%02d", id, c)
+			got, err := cat.Commit(ctx, addTable("P"+id+"C"+strconv.Itoa(c), name), CommitOptions{})
+			if err != nil {
+				t.Fatalf("commit %s: %v", name, err)
+			}
+			fmt.Fprintf(out, "COMMIT %d %s %s\n", got.Version, got.CommitID, name)
+		}
+		return
+	}
+	l := NewPartitionLog(b, crossTableID, crossPartition, opts)
 	for c := range n {
 		key := fmt.Sprintf("p%s-c%02d", id, c)
 		p, err := l.Commit(ctx, appendSegment(key, uint64(1+c%4)), CommitOptions{})
@@ -91,6 +104,21 @@ func TestCommitCrossProcess(t *testing.T) {
 }
 
 func runCrossProcess(t *testing.T, env []string, open func() objstore.Bucket) {
+	commitOf, commitIDOf := runHelpers(t, env)
+	b := open()
+	const total = crossProcesses * crossCommitsPer
+	verifyPartitionHistory(t, b, crossTableID, crossPartition, total, commitOf)
+	l := NewPartitionLog(b, crossTableID, crossPartition, LogOptions{})
+	for v, id := range commitIDOf {
+		if ok, err := l.CheckCommit(t.Context(), v, id); err != nil || !ok {
+			t.Fatalf("v%d does not hold commit %s: %v", v, id, err)
+		}
+	}
+}
+
+// runHelpers runs crossProcesses helper processes with env and returns
+// the version and commit ID each commit was reported at.
+func runHelpers(t *testing.T, env []string) (commitOf, commitIDOf map[uint64]string) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	type result struct {
@@ -119,8 +147,7 @@ func runCrossProcess(t *testing.T, env []string, open func() objstore.Bucket) {
 	}
 	wg.Wait()
 
-	commitOf := map[uint64]string{}
-	commitIDOf := map[uint64]string{}
+	commitOf, commitIDOf = map[uint64]string{}, map[uint64]string{}
 	for _, r := range results {
 		if r.err != nil {
 			t.Fatalf("process %d: %v\nstdout:\n%s\nstderr:\n%s", r.id, r.err, r.stdout, r.stderr)
@@ -145,13 +172,5 @@ func runCrossProcess(t *testing.T, env []string, open func() objstore.Bucket) {
 			t.Fatalf("process %d reported %d commits, want %d:\n%s", r.id, n, crossCommitsPer, r.stdout)
 		}
 	}
-	b := open()
-	const total = crossProcesses * crossCommitsPer
-	verifyPartitionHistory(t, b, crossTableID, crossPartition, total, commitOf)
-	l := NewPartitionLog(b, crossTableID, crossPartition, LogOptions{})
-	for v, id := range commitIDOf {
-		if ok, err := l.CheckCommit(t.Context(), v, id); err != nil || !ok {
-			t.Fatalf("v%d does not hold commit %s: %v", v, id, err)
-		}
-	}
+	return commitOf, commitIDOf
 }

@@ -20,7 +20,8 @@
 //
 // # Layout
 //
-//	catalog/v/00000000000000000007.json       catalog version 7
+//	catalog/v/00000000000000000007.json       catalog version 7 (a root)
+//	catalog/chunks/<sha256>.json              table chunks of catalog roots
 //	catalog/latest                            hint: "7" (best effort)
 //	tables/<table id>/shared/v/<version>.json  partition "" of a table
 //	tables/<table id>/shared/latest
@@ -32,6 +33,47 @@
 // "._~-" as they are, every other byte as %XX), so that any user id yields a
 // valid key and distinct ids never share a folder, even on a case-insensitive
 // file system. See PartitionPrefix and SegmentPrefix.
+//
+// # The chunked catalog
+//
+// A catalog version is stored as a small root (format 2,
+// CatalogFormatVersion) holding the header, writer lease, namespaces and
+// views, and a reference per non-empty shard to an immutable chunk
+// holding that shard's tables: a table belongs to shard fnv-1a-32(ID) mod
+// the root's table_shards (CatalogShards = 256 when written), a chunk
+// lists its tables by ascending ID and is named by the SHA-256 of its
+// bytes (ChunkKey). A DDL statement therefore rewrites one chunk and the
+// root, whatever the number of tables. Rules:
+//
+//   - Commit puts the chunks a new root refers to, other than those its
+//     base's root refers to, before the root's conditional put (plain puts;
+//     a repeated put writes the same bytes): a root never refers to a chunk
+//     that is not durable. A failed or crashed commit leaves orphan chunks,
+//     never a broken catalog.
+//   - A chunk carries the commit ID of the attempt that wrote it, so one
+//     key is only ever written by one attempt, and a root reuses only its
+//     base's chunks. Prune (catalog log) deletes a chunk only if no kept
+//     version refers to it and it was last written before the cutoff: the
+//     chunks of a commit in flight are younger, and the chunks a commit
+//     reuses belong to its base, which was the head within HeadTTL and so
+//     is kept.
+//   - Loading a root reads its chunks in parallel, except those in the
+//     Log's chunk cache (decoded chunks by hash, bounded, immutable). Any
+//     chunk that cannot be read fails the load; a chunk that is missing or
+//     whose bytes do not hash to its name is ErrCorrupt. The assembled
+//     catalog is validated as a whole. Its tables come in shard order, then
+//     ID order, not in the order they were added.
+//   - Versions written by older builds as one document (format 1) are read
+//     as before (DecodeCatalog); the first commit writes a root. An older
+//     build meeting a root fails with ErrUnsupportedFormat ("unsupported
+//     format version 2").
+//
+// The per-commit work in memory does not grow with the number of tables
+// beyond one copy of the tables array and one pass comparing each table
+// with the encoder's copy: mutate's clone shares each table's columns and
+// key with the cached version (see Commit), only changed tables are
+// encoded and validated (against a kept index of table names), and the
+// Log keeps the encoder's private copy of the committed catalog.
 //
 // # Reading
 //
@@ -109,7 +151,9 @@
 //
 // # Codec
 //
-// EncodeCatalog and EncodePartition produce canonical, deterministic JSON.
+// EncodeCatalog and EncodePartition produce canonical, deterministic JSON
+// (EncodeCatalog: the single-document format 1; the catalog log writes
+// roots and chunks, whose decoders are as strict).
 // DecodeCatalog and DecodePartition are strict: unknown, misspelled or
 // duplicate fields, wrong types, out-of-range numbers and trailing data are
 // refused with ErrCorrupt naming the field path and byte offset, a newer

@@ -266,39 +266,63 @@ type Log[M Manifest] struct {
 
 // kind holds what differs between catalog and partition logs.
 type kind[M Manifest] struct {
-	what     string
-	empty    func() M
-	clone    func(M) M
-	header   func(M) *Header
-	encode   func(M) ([]byte, error)
-	decode   func([]byte) (M, error)
+	what   string
+	format int // the FormatVersion a commit writes
+	empty  func() M
+	clone  func(M) M
+	header func(M) *Header
+	// encode validates next and returns its version object and the
+	// objects that must be durable before it; base is the version next
+	// was derived from.
+	encode func(base, next M) (encoded, error)
+	// fingerprint is a deterministic encoding of a manifest, for the
+	// invariants check of cached manifests.
+	fingerprint func(M) ([]byte, error)
+	// decode parses a version object, reading what it refers to.
+	decode   func(ctx context.Context, data []byte) (M, error)
 	identity func(M) error // the manifest belongs to this log
 	// keeps checks what a commit must not change (base → next).
 	keeps  func(base, next M) error
 	holder func(M) string
+	// keep returns the copy of a committed manifest the Log caches; the
+	// caller keeps the original.
+	keep func(M) M
+	// chunkRefs returns the hashes of the chunks a stored version refers
+	// to; nil for logs whose versions refer to no chunks.
+	chunkRefs func(data []byte) ([]string, error)
 }
 
 // NewCatalogLog returns the log of the warehouse catalog in b. Options are
 // completed with EnsureDefaults; invalid options make every method fail.
+//
+// Versions are written in the chunked format (CatalogFormatVersion: a
+// root and table chunks, see ChunksPrefix); versions in the single-document
+// format 1 written by older builds are read as well.
 func NewCatalogLog(b objstore.Bucket, opts LogOptions) *Log[*Catalog] {
-	enc := &catalogEncoder{}
+	st := &catalogStore{cache: newChunkCache(chunkCacheBytes)}
 	k := kind[*Catalog]{
-		what:     "catalog",
-		empty:    func() *Catalog { return &Catalog{} },
-		clone:    (*Catalog).Clone,
-		header:   func(c *Catalog) *Header { return &c.Header },
-		encode:   enc.encode, // EncodeCatalog, reusing the encodings of unchanged tables
-		decode:   DecodeCatalog,
-		identity: func(*Catalog) error { return nil },
+		what:        "catalog",
+		format:      CatalogFormatVersion,
+		empty:       func() *Catalog { return &Catalog{} },
+		clone:       (*Catalog).commitClone,
+		keep:        (*Catalog).keepClone,
+		header:      func(c *Catalog) *Header { return &c.Header },
+		encode:      st.encode,
+		fingerprint: EncodeCatalog,
+		decode:      st.decode,
+		identity:    func(*Catalog) error { return nil },
 		keeps: func(base, next *Catalog) error {
 			if base.WarehouseID != "" && next.WarehouseID != base.WarehouseID {
 				return fmt.Errorf("the warehouse id %q must not change (to %q)", base.WarehouseID, next.WarehouseID)
 			}
 			return nil
 		},
-		holder: (*Catalog).Holder,
+		holder:    (*Catalog).Holder,
+		chunkRefs: rootChunks,
 	}
-	return newLog(b, CatalogPrefix, k, opts, nil)
+	l := newLog(b, CatalogPrefix, k, opts, nil)
+	st.read = l.read
+	return l
 }
 
 // NewPartitionLog returns the log of partition partition ("" for SHARED and
@@ -309,10 +333,16 @@ func NewPartitionLog(b objstore.Bucket, tableID, partition string, opts LogOptio
 	k := kind[*Partition]{
 		what:   "partition",
 		empty:  func() *Partition { return &Partition{TableID: tableID, Partition: partition} },
+		format: FormatVersion,
 		clone:  (*Partition).Clone,
+		keep:   (*Partition).Clone,
 		header: func(p *Partition) *Header { return &p.Header },
-		encode: EncodePartition,
-		decode: DecodePartition,
+		encode: func(_, p *Partition) (encoded, error) {
+			data, err := EncodePartition(p)
+			return encoded{data: data}, err
+		},
+		fingerprint: EncodePartition,
+		decode:      func(_ context.Context, data []byte) (*Partition, error) { return DecodePartition(data) },
 		identity: func(p *Partition) error {
 			if p.TableID != tableID || p.Partition != partition {
 				return fmt.Errorf("manifest holds partition %q of table %q, this log is partition %q of table %q", p.Partition, p.TableID, partition, tableID)
@@ -524,7 +554,7 @@ func (l *Log[M]) Load(ctx context.Context, v uint64) (M, error) {
 	if err != nil {
 		return zero, fmt.Errorf("manifest: load %s v%d: %w", key, v, err)
 	}
-	m, err := l.decodeAt(key, v, data)
+	m, err := l.decodeAt(ctx, key, v, data)
 	if err != nil {
 		return zero, err
 	}
@@ -533,9 +563,9 @@ func (l *Log[M]) Load(ctx context.Context, v uint64) (M, error) {
 }
 
 // decodeAt decodes the object stored at key, which must hold version v.
-func (l *Log[M]) decodeAt(key string, v uint64, data []byte) (M, error) {
+func (l *Log[M]) decodeAt(ctx context.Context, key string, v uint64, data []byte) (M, error) {
 	var zero M
-	m, err := l.kind.decode(data)
+	m, err := l.kind.decode(ctx, data)
 	if err != nil {
 		return zero, fmt.Errorf("manifest: load %s v%d: %w", key, v, err)
 	}
@@ -573,7 +603,7 @@ func (l *Log[M]) cached(v uint64) (M, bool) {
 		return zero, false
 	}
 	if invariantsEnabled {
-		checkUnchanged(l.kind.encode, l.mu.m, l.mu.data, l.VersionKey(v))
+		checkUnchanged(l.kind.fingerprint, l.mu.m, l.mu.data, l.VersionKey(v))
 	}
 	return l.mu.m, true
 }
@@ -583,7 +613,7 @@ func (l *Log[M]) remember(v uint64, m M) {
 	l.see(v)
 	var data []byte
 	if invariantsEnabled {
-		data, _ = l.kind.encode(m)
+		data, _ = l.kind.fingerprint(m)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -649,7 +679,7 @@ func (l *Log[M]) cachedBase() (M, bool) {
 		return zero, false
 	}
 	if invariantsEnabled {
-		checkUnchanged(l.kind.encode, l.mu.m, l.mu.data, l.VersionKey(l.mu.head))
+		checkUnchanged(l.kind.fingerprint, l.mu.m, l.mu.data, l.VersionKey(l.mu.head))
 	}
 	return l.mu.m, true
 }
@@ -683,7 +713,12 @@ func (l *Log[M]) Base(ctx context.Context) (M, error) {
 //
 // mutate receives a private clone of the latest manifest (a zero manifest
 // with Version 0 when the log is empty) and returns the next state, usually
-// the same pointer after changing it. It must check its preconditions
+// the same pointer after changing it. For a catalog the clone is shallow
+// below the tables array, so that its cost does not grow with the
+// tables' columns: each table's Columns and PrimaryKey are shared with
+// the cached version (capped, so an append copies them); replace or clone
+// them before changing their elements in place (the invariants build
+// panics when a cached manifest was changed). It must check its preconditions
 // against base and return an error when they fail ("table exists"); that
 // error is returned as it is, without retry and without writing anything.
 // mutate may be called several times, once per attempt, each time with the
@@ -734,7 +769,10 @@ func (l *Log[M]) Base(ctx context.Context) (M, error) {
 // stale head costs the failed put, 1 GET (the version that took its place)
 // and 1 LIST; each lost race after that adds 1 GET and 1 LIST.
 //
-// The returned manifest is the committed version; it belongs to the caller.
+// The returned manifest is the committed version; it belongs to the
+// caller, but for a catalog only down to the tables: its Tables array (and
+// each table's slices, as described above) is shared with the Log's cache
+// and must not be changed in place; replace the slice to change it.
 func (l *Log[M]) Commit(ctx context.Context, mutate func(base M) (M, error), opts CommitOptions) (M, error) {
 	return l.commit(ctx, mutate, func(base M) (uint64, error) {
 		h := l.kind.header(base)
@@ -788,7 +826,7 @@ func (l *Log[M]) commitOnce(ctx context.Context, mutate func(M) (M, error), epoc
 	for {
 		version := l.kind.header(base).Version + 1
 		now := l.opts.Clock()
-		next, commitID, data, err := l.prepare(base, mutate, epochFor, now)
+		next, commitID, enc, err := l.prepare(base, mutate, epochFor, now)
 		if err != nil {
 			if !cached {
 				return zero, err
@@ -808,7 +846,10 @@ func (l *Log[M]) commitOnce(ctx context.Context, mutate func(M) (M, error), epoc
 		}
 
 		key := l.VersionKey(version)
-		won, err := l.place(ctx, key, version, commitID, data, &attempts)
+		if err := l.putParts(ctx, version, enc.parts); err != nil {
+			return zero, err
+		}
+		won, err := l.place(ctx, key, version, commitID, enc.data, &attempts)
 		if err != nil {
 			if errors.Is(err, ErrCommitUnknown) {
 				l.dropHead()
@@ -817,7 +858,7 @@ func (l *Log[M]) commitOnce(ctx context.Context, mutate func(M) (M, error), epoc
 		}
 		if won {
 			l.opts.Metrics.committed(l.kind.what)
-			l.remember(version, l.kind.clone(next))
+			l.remember(version, l.kind.keep(next))
 			l.confirmHead(version, now)
 			if stale := l.hintStale.Swap(false); stale || version%uint64(l.opts.HintEvery) == 0 {
 				l.writeHint(ctx, version)
@@ -859,25 +900,25 @@ func (l *Log[M]) commitOnce(ctx context.Context, mutate func(M) (M, error), epoc
 
 // prepare applies mutate to a clone of base and returns the next version,
 // its commit ID and its encoding, stamped at now.
-func (l *Log[M]) prepare(base M, mutate func(M) (M, error), epochFor func(M) (uint64, error), now time.Time) (next M, commitID string, data []byte, err error) {
+func (l *Log[M]) prepare(base M, mutate func(M) (M, error), epochFor func(M) (uint64, error), now time.Time) (next M, commitID string, enc encoded, err error) {
 	baseVersion := l.kind.header(base).Version
 	if baseVersion == math.MaxUint64 {
-		return next, "", nil, fmt.Errorf("manifest: commit %s: version space exhausted", l.name())
+		return next, "", enc, fmt.Errorf("manifest: commit %s: version space exhausted", l.name())
 	}
 	version := baseVersion + 1
 	epoch, err := epochFor(base)
 	if err != nil {
-		return next, "", nil, err
+		return next, "", enc, err
 	}
 	if next, err = mutate(l.kind.clone(base)); err != nil {
-		return next, "", nil, err
+		return next, "", enc, err
 	}
 	if next == nil {
-		return next, "", nil, fmt.Errorf("manifest: commit %s v%d: mutate returned a nil manifest", l.name(), version)
+		return next, "", enc, fmt.Errorf("manifest: commit %s v%d: mutate returned a nil manifest", l.name(), version)
 	}
 	commitID = rand.Text()
 	*l.kind.header(next) = Header{
-		FormatVersion: FormatVersion,
+		FormatVersion: l.kind.format,
 		Version:       version,
 		CommitID:      commitID,
 		CommittedAt:   now.UTC(),
@@ -885,12 +926,38 @@ func (l *Log[M]) prepare(base M, mutate func(M) (M, error), epochFor func(M) (ui
 		WriterEpoch:   epoch,
 	}
 	if err := errors.Join(l.kind.identity(next), l.kind.keeps(base, next)); err != nil {
-		return next, "", nil, fmt.Errorf("manifest: commit %s v%d: %w: %w", l.name(), version, ErrInvalid, err)
+		return next, "", enc, fmt.Errorf("manifest: commit %s v%d: %w: %w", l.name(), version, ErrInvalid, err)
 	}
-	if data, err = l.kind.encode(next); err != nil {
-		return next, "", nil, fmt.Errorf("manifest: commit %s v%d: %w", l.name(), version, err)
+	if enc, err = l.kind.encode(base, next); err != nil {
+		return next, "", enc, fmt.Errorf("manifest: commit %s v%d: %w", l.name(), version, err)
 	}
-	return next, commitID, data, nil
+	return next, commitID, enc, nil
+}
+
+// putParts makes the objects a version refers to durable before the
+// version itself is put: plain puts, chunkFetchers at a time. The keys
+// are written by this commit attempt only (see ChunksPrefix), so a put
+// repeated after a failure writes the same bytes. An error means the
+// version was not put: the commit did not happen, and the parts already
+// put are orphans for garbage collection.
+func (l *Log[M]) putParts(ctx context.Context, version uint64, parts []encodedObject) error {
+	if len(parts) == 0 {
+		return nil
+	}
+	errs := make([]error, len(parts))
+	sem := make(chan struct{}, chunkFetchers)
+	var wg sync.WaitGroup
+	for i, p := range parts {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if _, err := l.bucket.Put(ctx, p.key, p.data, objstore.PutOptions{}); err != nil {
+				errs[i] = fmt.Errorf("manifest: commit %s v%d: put %s: %w", l.name(), version, p.key, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // place creates key with data (IfNoneMatch) and finds out whether it did:
@@ -965,7 +1032,7 @@ func (l *Log[M]) resolve(ctx context.Context, key string, version uint64, commit
 	case bytes.Equal(got, data):
 		return resolvedOurs, nil
 	}
-	m, err := l.decodeAt(key, version, got)
+	m, err := l.decodeAt(rctx, key, version, got)
 	if err != nil {
 		// Not ours (ours decodes); the reload will report the corruption.
 		return resolvedTheirs, nil

@@ -107,7 +107,7 @@ func TestCommitSequence(t *testing.T) {
 				t.Fatal(err)
 			}
 			h := c.Header
-			if h.Version != uint64(i+1) || h.FormatVersion != FormatVersion || h.CommitID == "" ||
+			if h.Version != uint64(i+1) || h.FormatVersion != CatalogFormatVersion || h.CommitID == "" ||
 				!h.CommittedAt.Equal(testTime) || h.CommittedBy != "node-a" || h.WriterEpoch != 0 {
 				t.Fatalf("header of commit %d: %+v", i+1, h)
 			}
@@ -201,7 +201,7 @@ func TestCommitMutateErrorAborts(t *testing.T) {
 			c.Version, c.CommitID, c.FormatVersion = 99, "mine", 5
 			return c, nil
 		}, CommitOptions{})
-		if err != nil || c.Version != 2 || c.CommitID == "mine" || c.FormatVersion != FormatVersion {
+		if err != nil || c.Version != 2 || c.CommitID == "mine" || c.FormatVersion != CatalogFormatVersion {
 			t.Fatalf("Commit = %+v, %v", c, err)
 		}
 		if n := counting.Counts().Put; n != 1 { // the version (no hint for v2)
@@ -995,7 +995,7 @@ func TestLoadCorrupt(t *testing.T) {
 		t.Fatalf("Load(other partition) = %v", err)
 	}
 	// A newer format is reported as such.
-	putRaw(t, b, cat.VersionKey(3), `{"format_version":2}`)
+	putRaw(t, b, cat.VersionKey(3), `{"format_version":3}`)
 	if _, err := cat.Load(ctx, 3); !errors.Is(err, ErrUnsupportedFormat) {
 		t.Fatalf("Load(newer format) = %v", err)
 	}

@@ -56,6 +56,8 @@ type PruneResult struct {
 	OldestKeptVersion uint64
 	// Deleted counts the versions deleted.
 	Deleted int
+	// ChunksDeleted counts the table chunks deleted (catalog logs only).
+	ChunksDeleted int
 }
 
 // Prune deletes the versions of the log that no reader within a time
@@ -70,8 +72,21 @@ type PruneResult struct {
 // cutoff must leave committers that trust a cached head (HeadTTL) far
 // behind: callers use a retention of at least twice HeadTTL.
 //
+// For the catalog log, Prune then deletes the table chunks (ChunksPrefix)
+// that no kept version refers to and that were last written before cutoff.
+// The age rule protects the chunks of a commit in flight: it puts its new
+// chunks before its root, so they are younger than cutoff until long after
+// the root is visible (or the attempt has failed, leaving orphans that a
+// later Prune removes). A chunk a commit reuses without putting it is one
+// its base version refers to, and the base was the head of the log within
+// HeadTTL, so Prune keeps it. Kept versions are read only after the
+// listing of versions, and chunks listed only after that, so a root that
+// appears meanwhile refers to chunks that are either young or kept. If any
+// kept version cannot be read, no chunk is deleted.
+//
 // Cost: 1 LIST page per 1000 versions; 1 DELETE per version deleted. No
-// version is read.
+// partition version is read; for the catalog, 1 GET per kept format-2
+// version, 1 LIST page per 1000 chunks and 1 DELETE per chunk deleted.
 func (l *Log[M]) Prune(ctx context.Context, cutoff time.Time) (PruneResult, error) {
 	var res PruneResult
 	if err := l.usable(); err != nil {
@@ -109,5 +124,40 @@ func (l *Log[M]) Prune(ctx context.Context, cutoff time.Time) (PruneResult, erro
 	// The keys listed before oldest's are the versions below it.
 	n, err := l.deleteKeys(ctx, keys[:kept])
 	res.Deleted = n
+	if err != nil || l.kind.chunkRefs == nil || len(keys) == 0 {
+		return res, err
+	}
+	res.ChunksDeleted, err = l.pruneChunks(ctx, keys[kept:], cutoff)
 	return res, err
+}
+
+// pruneChunks deletes the chunks that none of the versions stored at
+// kept refers to and that were last modified before cutoff.
+func (l *Log[M]) pruneChunks(ctx context.Context, kept []string, cutoff time.Time) (int, error) {
+	live := map[string]bool{}
+	for _, key := range kept {
+		data, err := l.read(ctx, key, maxManifestSize)
+		if err != nil {
+			return 0, fmt.Errorf("manifest: prune chunks: read kept version %s: %w", key, err)
+		}
+		shas, err := l.kind.chunkRefs(data)
+		if err != nil {
+			return 0, fmt.Errorf("manifest: prune chunks: kept version %s: %w", key, err)
+		}
+		for _, sha := range shas {
+			live[sha] = true
+		}
+	}
+	var doomed []string
+	for a, err := range l.bucket.List(ctx, ChunksPrefix, "") {
+		if err != nil {
+			return 0, fmt.Errorf("manifest: list %s: %w", ChunksPrefix, err)
+		}
+		sha, ok := parseChunkKey(a.Key)
+		if !ok || live[sha] || a.LastModified.IsZero() || !a.LastModified.Before(cutoff) {
+			continue
+		}
+		doomed = append(doomed, a.Key)
+	}
+	return l.deleteKeys(ctx, doomed)
 }

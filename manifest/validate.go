@@ -3,6 +3,8 @@ package manifest
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -235,9 +237,10 @@ func (p *problems) err(subject string) error {
 	return fmt.Errorf("%w: %s: %w", ErrInvalid, subject, errors.Join(errs...))
 }
 
-func (p *problems) header(h *Header) {
-	if h.FormatVersion != FormatVersion {
-		p.addf("format_version is %d, want %d", h.FormatVersion, FormatVersion)
+func (p *problems) header(h *Header, formats ...int) {
+	if !slices.Contains(formats, h.FormatVersion) {
+		want := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(formats)), " or "), "[]")
+		p.addf("format_version is %d, want %s", h.FormatVersion, want)
 	}
 	if h.Version < 1 {
 		p.addf("version must be at least 1 (versions start at 1)")
@@ -251,7 +254,8 @@ func (p *problems) header(h *Header) {
 // problem, each naming the namespace, table or column concerned (at most
 // 50 are listed). The rules:
 //
-//   - header: format_version is FormatVersion and version ≥ 1;
+//   - header: format_version is FormatVersion or CatalogFormatVersion and
+//     version ≥ 1;
 //   - the writer lease, when set, has a node_id and the header's
 //     writer_epoch (≥ 1);
 //   - namespace, table and column names pass ValidateName; namespace names
@@ -279,14 +283,23 @@ func (c *Catalog) Validate() error { return c.validate(nil) }
 // validate is Validate, skipping the rules that concern one table alone
 // (its ID and name spelling, validateTable) for the tables for which
 // checked returns true: tables known to have passed them before (see
-// catalogEncoder). The rules that relate a table to others (unique IDs and
+// catalogStore). The rules that relate a table to others (unique IDs and
 // names, an existing namespace) always run. A nil checked checks all.
 func (c *Catalog) validate(checked func(i int) bool) error {
 	if c == nil {
 		return fmt.Errorf("%w: nil catalog", ErrInvalid)
 	}
 	var p problems
-	p.header(&c.Header)
+	namespaces := c.validateHead(&p)
+	c.validateTables(&p, namespaces, checked)
+	return p.err(fmt.Sprintf("catalog v%d", c.Version))
+}
+
+// validateHead checks the rules of Validate that concern neither tables
+// nor views (header, warehouse id, writer lease, write mode, namespaces)
+// and returns the set of namespace names.
+func (c *Catalog) validateHead(p *problems) map[string]bool {
+	p.header(&c.Header, FormatVersion, CatalogFormatVersion)
 	if c.WarehouseID != "" {
 		p.add(idProblem("warehouse_id", c.WarehouseID))
 	}
@@ -307,7 +320,6 @@ func (c *Catalog) validate(checked func(i int) bool) error {
 	default:
 		p.addf("write_mode %q is not one of %q, %q", c.WriteMode, WriteModeNode, WriteModeDirect)
 	}
-
 	namespaces := make(map[string]bool, len(c.Namespaces))
 	for _, ns := range c.Namespaces {
 		p.add(nameProblem("namespace", ns.Name))
@@ -316,7 +328,11 @@ func (c *Catalog) validate(checked func(i int) bool) error {
 		}
 		namespaces[ns.Name] = true
 	}
+	return namespaces
+}
 
+// validateTables checks the rules of Validate on tables and views.
+func (c *Catalog) validateTables(p *problems, namespaces map[string]bool, checked func(i int) bool) {
 	ids := make(map[string]idOwner, len(c.Tables)+len(c.Views))
 	names := make(map[qualifiedName]bool, len(c.Tables)+len(c.Views))
 	for i := range c.Tables {
@@ -345,11 +361,10 @@ func (c *Catalog) validate(checked func(i int) bool) error {
 		}
 		names[qualified] = true
 		if !known {
-			validateTable(&p, label, t)
+			validateTable(p, label, t)
 		}
 	}
-	validateViews(&p, c, namespaces, ids, names)
-	return p.err(fmt.Sprintf("catalog v%d", c.Version))
+	validateViews(p, c, namespaces, ids, names)
 }
 
 // ValidateTable checks the rules of Validate that concern the table with
@@ -522,7 +537,7 @@ func (p *Partition) Validate() error {
 		return fmt.Errorf("%w: nil partition", ErrInvalid)
 	}
 	var pr problems
-	pr.header(&p.Header)
+	pr.header(&p.Header, FormatVersion)
 	pr.add(tableIDProblem(p.TableID))
 	pr.add(partitionProblem(p.Partition))
 	if p.PurgedThrough > p.LastSeq {

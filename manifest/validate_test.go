@@ -63,7 +63,7 @@ func catalogValidationCases() []catalogCase {
 		{name: "valid without writer", mutate: func(c *Catalog) { c.Writer = nil }},
 		{name: "valid empty", mutate: func(c *Catalog) { c.Namespaces, c.Tables, c.Views, c.Writer = nil, nil, nil, nil }},
 		{name: "version zero", mutate: func(c *Catalog) { c.Version = 0 }, want: []string{"catalog v0", "version must be at least 1"}},
-		{name: "format version", mutate: func(c *Catalog) { c.FormatVersion = 2 }, want: []string{"format_version is 2, want 1"}},
+		{name: "format version", mutate: func(c *Catalog) { c.FormatVersion = 3 }, want: []string{"format_version is 3, want 1 or 2"}},
 		{name: "writer epoch mismatch", mutate: func(c *Catalog) { c.Writer.Epoch = 2 },
 			want: []string{"writer lease: epoch 2 differs from the header's writer_epoch 3"}},
 		{name: "writer epoch zero", mutate: func(c *Catalog) { c.Writer.Epoch, c.WriterEpoch = 0, 0 },

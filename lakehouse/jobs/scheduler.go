@@ -348,13 +348,13 @@ func (s *Scheduler) pruneCatalog(ctx context.Context, env *Env, trigger string) 
 	r := env.start(KindGC, trigger, nil, "")
 	r.TableID = CatalogJobTableID
 	res, err := s.opts.Catalog.Prune(ctx, env.Clock().Add(-s.opts.Schedule.GCOptions.Retention))
-	if err == nil && res.Deleted == 0 {
+	if err == nil && res.Deleted == 0 && res.ChunksDeleted == 0 {
 		return nil
 	}
 	if err != nil {
 		err = fmt.Errorf("jobs: prune the catalog: %w", err)
 	}
-	r.Rows = int64(res.Deleted)
+	r.Rows = int64(res.Deleted + res.ChunksDeleted) // versions and table chunks
 	env.finish(ctx, r, err)
 	return err
 }

@@ -96,8 +96,8 @@ func BenchmarkHeap1000Tables(b *testing.B) {
 			b.Fatal(err)
 		}
 		before := liveHeap()
-		for id := range snap.byID {
-			if _, err := reg.ArrowSchema(id); err != nil {
+		for _, def := range snap.Catalog().Tables {
+			if _, err := reg.ArrowSchema(def.ID); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -208,30 +208,18 @@ func (r *Registry) Install(cat *manifest.Catalog) *Snapshot {
 // tables whose schema did not change. Callers hold refreshMu.
 func (r *Registry) install(cat *manifest.Catalog, now time.Time) *Snapshot {
 	prev := r.snap.Load()
-	s := &Snapshot{
-		catalog:   cat,
-		checkedAt: now,
-		byID:      make(map[string]*Table, len(cat.Tables)),
-		byName:    make(map[tableKey]*Table, len(cat.Tables)),
+	s := &Snapshot{catalog: cat, checkedAt: now}
+	var reused int
+	ok := false
+	if prev != nil {
+		s.tables, reused, ok = updateIndex(r, prev.catalog, cat, prev.tables)
 	}
-	reused := 0
-	tables := make([]Table, len(cat.Tables)) // one allocation, not one per table
-	for i := range cat.Tables {
-		def := &cat.Tables[i]
-		var m *memo
+	if !ok {
+		var prevIndex *tableIndex
 		if prev != nil {
-			if old, ok := prev.byID[def.ID]; ok && old.memo.matches(def) {
-				m = old.memo
-				reused++
-			}
+			prevIndex = prev.tables
 		}
-		if m == nil {
-			m = newMemo(def)
-		}
-		t := &tables[i]
-		*t = Table{def: def, memo: m, reg: r}
-		s.byID[def.ID] = t
-		s.byName[tableKey{def.Namespace, def.Name}] = t
+		s.tables, reused = buildIndex(r, cat, prevIndex)
 	}
 	viewsKept := s.installViews(prev)
 	r.snap.Store(s)
@@ -250,7 +238,7 @@ func (r *Registry) ArrowSchema(tableID string) (*arrow.Schema, error) {
 	if s == nil {
 		return nil, fmt.Errorf("%w: %s (no catalog loaded)", ErrTableNotFound, tableID)
 	}
-	t, ok := s.byID[tableID]
+	t, ok := s.tables.byID(tableID)
 	if !ok {
 		return nil, fmt.Errorf("%w: id %s in catalog v%d", ErrTableNotFound, tableID, s.Version())
 	}
@@ -261,7 +249,7 @@ func (r *Registry) ArrowSchema(tableID string) (*arrow.Schema, error) {
 // rebuilds it. Unknown IDs are ignored.
 func (r *Registry) Invalidate(tableID string) {
 	if s := r.snap.Load(); s != nil {
-		if t, ok := s.byID[tableID]; ok {
+		if t, ok := s.tables.byID(tableID); ok {
 			t.memo.schema.Store(nil)
 		}
 	}
@@ -273,9 +261,7 @@ func (r *Registry) Clear() {
 	r.refreshMu.Lock()
 	defer r.refreshMu.Unlock()
 	if s := r.snap.Load(); s != nil {
-		for _, t := range s.byID {
-			t.memo.schema.Store(nil)
-		}
+		s.tables.each(func(t *Table) { t.memo.schema.Store(nil) })
 	}
 	r.snap.Store(nil)
 }
@@ -289,8 +275,7 @@ type tableKey struct{ namespace, name string }
 type Snapshot struct {
 	catalog   *manifest.Catalog
 	checkedAt time.Time
-	byID      map[string]*Table
-	byName    map[tableKey]*Table
+	tables    *tableIndex
 	views     map[tableKey]*View
 }
 
@@ -302,7 +287,7 @@ func (s *Snapshot) Catalog() *manifest.Catalog { return s.catalog }
 
 // Table looks a table up by namespace and name.
 func (s *Snapshot) Table(namespace, name string) (*Table, error) {
-	if t, ok := s.byName[tableKey{namespace, name}]; ok {
+	if t, ok := s.tables.byName(tableKey{namespace, name}); ok {
 		return t, nil
 	}
 	return nil, fmt.Errorf("%w: %s.%s in catalog v%d", ErrTableNotFound, namespace, name, s.Version())
@@ -310,14 +295,14 @@ func (s *Snapshot) Table(namespace, name string) (*Table, error) {
 
 // TableByID looks a table up by its stable ID.
 func (s *Snapshot) TableByID(id string) (*Table, error) {
-	if t, ok := s.byID[id]; ok {
+	if t, ok := s.tables.byID(id); ok {
 		return t, nil
 	}
 	return nil, fmt.Errorf("%w: id %s in catalog v%d", ErrTableNotFound, id, s.Version())
 }
 
 // Tables returns the number of tables in the snapshot.
-func (s *Snapshot) Tables() int { return len(s.byID) }
+func (s *Snapshot) Tables() int { return s.tables.n }
 
 // Table is one table of a snapshot: its definition plus its schema memo.
 type Table struct {

@@ -126,7 +126,7 @@ func (s *Snapshot) viewFingerprint(key tableKey, fps map[tableKey][sha256.Size]b
 		}
 		for _, d := range def.DependsOn {
 			put(string(d.Kind), d.Namespace, d.Name)
-			if t, ok := s.byName[tableKey{d.Namespace, d.Name}]; ok {
+			if t, ok := s.tables.byName(tableKey{d.Namespace, d.Name}); ok {
 				put("table", t.def.ID, fmt.Sprint(t.def.SchemaVersion))
 				continue
 			}

@@ -498,6 +498,9 @@ func (x *Executor) alterTable(ctx context.Context, q *stmtCtx, s *sqlparse.Alter
 		if !ok {
 			return dberr.New(dberr.TableNotFound, "table %s.%s was dropped", name.Namespace, name.Name)
 		}
+		// The commit shares the columns and key with the cached catalog
+		// (manifest.Log.Commit): applyAlter changes them in place.
+		ct.Columns, ct.PrimaryKey = slices.Clone(ct.Columns), slices.Clone(ct.PrimaryKey)
 		if err := applyAlter(ct, s.Action, initial, x.app.Clock()().UTC(), &changed); err != nil {
 			return err
 		}
