@@ -21,15 +21,29 @@ import (
 )
 
 // A provider gives one statement the rows of one table that its principal
-// may see, as a temporary view in the statement's DuckDB session. Every
+// may see: as a query over the table's files, which the gate inlines at
+// each reference as a trusted subquery (sqlbind.Replacement.Trusted), or
+// as a temporary relation of the statement's DuckDB session. Every
 // provider takes the table's shape from the schema registry
 // (schema.Table.ArrowSchema, memoized per schema version): that is the one
 // place a table's columns are turned into an engine schema.
 type provider interface {
-	// view creates the view and returns its quoted name. version is a
-	// partition manifest version for time travel (0: latest). hidden
-	// includes the hidden _rowid column (for UPDATE/DELETE).
-	view(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, hidden bool) (string, error)
+	// source returns the table's rows. version is a partition manifest
+	// version for time travel (0: latest). hidden includes the hidden
+	// _rowid column (for UPDATE/DELETE).
+	source(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, hidden bool) (tableSource, error)
+}
+
+// tableSource is what a provider returns: exactly one of query and
+// relation is set.
+type tableSource struct {
+	// query is Floe's own SQL for the rows, built from the catalog, the
+	// store and values Floe quotes itself: never from user SQL. It may
+	// read files (read_parquet), which the gate lets no user SQL do.
+	query string
+	// relation is the quoted name of a temporary relation of the
+	// statement's session holding the rows.
+	relation string
 }
 
 // providerFor returns the provider of a table.
@@ -110,24 +124,36 @@ func duckTypeOf(f arrow.Field, t manifest.Type) string {
 // otherwise.
 type partitionProvider struct{ perUser bool }
 
-func (pp partitionProvider) view(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, hidden bool) (string, error) {
+func (pp partitionProvider) source(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, hidden bool) (tableSource, error) {
 	partition := ""
 	if pp.perUser {
 		partition = q.p.UserID
 	}
-	return q.partitionView(ctx, tbl, partition, version, hidden, q.x.expiryFilter(tbl.Def()), nil)
+	query, err := q.partitionQuery(ctx, tbl, partition, version, hidden, q.x.expiryFilter(tbl.Def()), nil)
+	return tableSource{query: query}, err
 }
 
 // usersProvider serves system.users: dba and system see every row, other
 // roles only their own; no one sees password_hash.
 type usersProvider struct{}
 
-func (usersProvider) view(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, hidden bool) (string, error) {
+func (usersProvider) source(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, hidden bool) (tableSource, error) {
 	// Password hashes never leave the engine through SQL.
-	return q.partitionView(ctx, tbl, "", version, hidden, access.UsersRowFilter(q.p, duckengine.Literal), access.UsersHiddenColumns())
+	query, err := q.partitionQuery(ctx, tbl, "", version, hidden, access.UsersRowFilter(q.p, duckengine.Literal), access.UsersHiddenColumns())
+	return tableSource{query: query}, err
 }
 
-// partitionView creates the view of one partition: the segments (see
+// partitionView is partitionQuery as a temporary view; it returns the
+// view's name.
+func (q *stmtCtx) partitionView(ctx context.Context, tbl *schema.Table, partition string, version uint64, hidden bool, filter string, omit []string) (string, error) {
+	body, err := q.partitionQuery(ctx, tbl, partition, version, hidden, filter, omit)
+	if err != nil {
+		return "", err
+	}
+	return q.createView(ctx, body)
+}
+
+// partitionQuery returns the query of the rows of one partition: the segments (see
 // filesSQL) and the buffered versions, merged by tablestore's rule — per
 // key the greatest _seq wins and a winning tombstone hides the key —
 // without a window over all rows: the segments that no newer source
@@ -136,7 +162,7 @@ func (usersProvider) view(ctx context.Context, q *stmtCtx, tbl *schema.Table, ve
 // that may supersede them (tablestore.MergePlan). filter, if set, is an
 // extra SQL condition on the merged rows; omit lists columns the view
 // leaves out.
-func (q *stmtCtx) partitionView(ctx context.Context, tbl *schema.Table, partition string, version uint64, hidden bool, filter string, omit []string) (string, error) {
+func (q *stmtCtx) partitionQuery(ctx context.Context, tbl *schema.Table, partition string, version uint64, hidden bool, filter string, omit []string) (string, error) {
 	def := tbl.Def()
 	fs, err := q.x.store.ScanFiles(ctx, def, partition, tablestore.ScanOptions{ManifestVersion: version})
 	if err != nil {
@@ -146,11 +172,21 @@ func (q *stmtCtx) partitionView(ctx context.Context, tbl *schema.Table, partitio
 		return "", fmt.Errorf("sqlexec: scan %s.%s: %w", def.Namespace, def.Name, err)
 	}
 	q.releases = append(q.releases, fs.Release)
-	return q.fileScanView(ctx, tbl, fs, hidden, filter, omit)
+	return q.fileScanQuery(ctx, tbl, fs, hidden, filter, omit)
 }
 
-// fileScanView creates the view of the rows of fs (see partitionView).
+// fileScanView creates a temporary view of the rows of fs (see
+// partitionQuery) and returns its name.
 func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *tablestore.FileScan, hidden bool, filter string, omit []string) (string, error) {
+	body, err := q.fileScanQuery(ctx, tbl, fs, hidden, filter, omit)
+	if err != nil {
+		return "", err
+	}
+	return q.createView(ctx, body)
+}
+
+// fileScanQuery returns the query of the rows of fs (see partitionQuery).
+func (q *stmtCtx) fileScanQuery(ctx context.Context, tbl *schema.Table, fs *tablestore.FileScan, hidden bool, filter string, omit []string) (string, error) {
 	def := tbl.Def()
 	cols, err := scanColumns(tbl, hidden)
 	if err != nil {
@@ -180,8 +216,7 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 		for i, c := range cols {
 			casts[i] = fmt.Sprintf("CAST(NULL AS %s) AS %s", c.duckType, duckengine.Ident(c.name))
 		}
-		body := "SELECT " + strings.Join(casts, ", ") + " WHERE false"
-		return q.createView(ctx, body)
+		return "SELECT " + strings.Join(casts, ", ") + " WHERE false", nil
 	}
 	// parts are the FROM and WHERE clauses of the view's parts, each
 	// selecting the view's columns.
@@ -240,14 +275,14 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 		}
 	}
 	if len(parts) == 1 {
-		return q.createView(ctx, "SELECT "+proj+parts[0])
+		return "SELECT " + proj + parts[0], nil
 	}
 	// Each part of a union selects anchorColumn first: see anchorColumn.
 	sel := "SELECT NULL AS " + anchorColumn + ", " + proj
 	for i, p := range parts {
 		parts[i] = sel + p
 	}
-	return q.createView(ctx, "SELECT "+proj+" FROM ("+strings.Join(parts, " UNION ALL ")+")")
+	return "SELECT " + proj + " FROM (" + strings.Join(parts, " UNION ALL ") + ")", nil
 }
 
 // maxInlineBuffered is the most buffered versions a view holds as a
@@ -483,17 +518,17 @@ type virtualProvider struct {
 	rows func(ctx context.Context, q *stmtCtx) ([][]driver.Value, error)
 }
 
-func (vp virtualProvider) view(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, _ bool) (string, error) {
+func (vp virtualProvider) source(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, _ bool) (tableSource, error) {
 	if version > 0 {
-		return "", dberr.New(dberr.Unsupported, "system.%s has no versions: AS OF VERSION applies to stored tables", tbl.Def().Name)
+		return tableSource{}, dberr.New(dberr.Unsupported, "system.%s has no versions: AS OF VERSION applies to stored tables", tbl.Def().Name)
 	}
 	cols, err := scanColumns(tbl, false)
 	if err != nil {
-		return "", err
+		return tableSource{}, err
 	}
 	rows, err := vp.rows(ctx, q)
 	if err != nil {
-		return "", err
+		return tableSource{}, err
 	}
 	tcols := make([]duckengine.Column, len(cols))
 	for i, c := range cols {
@@ -508,7 +543,7 @@ func (vp virtualProvider) view(ctx context.Context, q *stmtCtx, tbl *schema.Tabl
 		}
 		return nil
 	})
-	return name, err
+	return tableSource{relation: name}, err
 }
 
 // schemaTable is a table of the statement's catalog snapshot.

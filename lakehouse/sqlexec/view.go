@@ -63,7 +63,7 @@ const maxViewDepth = 16
 type relations struct {
 	// tables are the views of tables, shared by the statement's own text
 	// and every view it expands.
-	tables map[viewKey]string
+	tables map[viewKey]*boundSource
 	// views maps a view's ID to its temporary view.
 	views map[string]string
 	// inlined maps a view's ID to its query, bound for the caller and
