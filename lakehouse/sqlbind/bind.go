@@ -103,6 +103,15 @@ type Bound struct {
 	trusted []trustedAt
 }
 
+// checkedSQL is the text of b as the gate checks it where b is inlined.
+// A Bound made outside Bind has no trusted queries: its SQL is that text.
+func (b *Bound) checkedSQL() string {
+	if b.checked == "" && len(b.trusted) == 0 {
+		return b.SQL
+	}
+	return b.checked
+}
+
 // trustedAt is a trusted query to put in place of the placeholder name
 // at byte pos of a Bound's checked text.
 type trustedAt struct {
@@ -125,7 +134,7 @@ type replAt struct {
 // inlined, as part of the whole query.
 func (b *Bound) Wrap(prefix, suffix string) *Bound {
 	w := &Bound{SQL: prefix + b.SQL + suffix, Tables: b.Tables, Params: b.Params, repls: make([]replAt, len(b.repls)),
-		checked: prefix + b.checked + suffix, trusted: make([]trustedAt, len(b.trusted))}
+		checked: prefix + b.checkedSQL() + suffix, trusted: make([]trustedAt, len(b.trusted))}
 	for i, r := range b.repls {
 		r.pos += len(prefix)
 		w.repls[i] = r

@@ -87,7 +87,7 @@ func inlineRef(query string, r foundRef, sub *Bound) ([]edit, error) {
 		return nil, unsafeRewrite("the query for %s at byte %d cannot be inlined there", r.qualified(), r.Location)
 	}
 	const open = "(\n"
-	text := open + sub.checked + "\n)"
+	text := open + sub.checkedSQL() + "\n)"
 	if r.Alias == "" {
 		text += " AS " + quoteIdent(r.Name)
 	}
