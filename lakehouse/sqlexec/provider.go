@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/floedb/floe/lakehouse/access"
@@ -242,7 +243,21 @@ func (q *stmtCtx) fileScanQuery(ctx context.Context, tbl *schema.Table, fs *tabl
 	for _, g := range fileGroups(plan.Plain) {
 		parts = append(parts, " FROM ("+filesSQL(def.SchemaVersion, all, g)+")"+where(!g[0].Segment.NoTombstones()))
 	}
-	if len(plan.Overlapped) > 0 {
+	overlapped := plan.Overlapped
+	if len(overlapped) > 0 {
+		// First choice: leave the superseded rows out by position.
+		byPos, ok, err := supersededByPosition(ctx, def, all, fs, plan)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			overlapped = nil
+			for _, p := range byPos {
+				parts = append(parts, " FROM ("+p.read+")"+where(p.tombstones))
+			}
+		}
+	}
+	if len(overlapped) > 0 {
 		tombstones := slices.ContainsFunc(plan.Overlapped, func(f tablestore.ScanFile) bool { return !f.Segment.NoTombstones() })
 		read := filesSQL(def.SchemaVersion, all, plan.Overlapped)
 		notIn, ok, err := supersedingKeyList(def, fs, plan)
@@ -283,6 +298,60 @@ func (q *stmtCtx) fileScanQuery(ctx context.Context, tbl *schema.Table, fs *tabl
 		parts[i] = sel + p
 	}
 	return "SELECT " + proj + " FROM (" + strings.Join(parts, " UNION ALL ") + ")", nil
+}
+
+// maxSupersededRows bounds the candidate versions (buffered and Newer)
+// whose keys supersededByPosition looks up in the overlapped segments'
+// key indexes; with more, the merge falls back to a key list or anti
+// join. Each found key is one value of a NOT IN list on the file's row
+// number, which DuckDB tests per row of that file only.
+const maxSupersededRows = 64
+
+// positionRead is one part of a view read by supersededByPosition.
+type positionRead struct {
+	read       string
+	tombstones bool
+}
+
+// supersededByPosition returns reads of plan.Overlapped that leave out
+// the superseded rows by their position in the file
+// (FileScan.SupersededRows): a segment with superseded rows is read with
+// read_parquet's file_row_number and a NOT IN list of those positions,
+// the others as they are. No key column is read or compared, so count(*)
+// over such a file counts row numbers, not keys. ok is false when the
+// positions are not known (too many candidates, an index too large to
+// cache) or a segment is not in the table's current schema version;
+// then the caller merges by key.
+func supersededByPosition(ctx context.Context, def *manifest.Table, all []scanColumn, fs *tablestore.FileScan, plan tablestore.MergePlan) ([]positionRead, bool, error) {
+	for _, f := range plan.Overlapped {
+		if f.Segment.SchemaVersion != def.SchemaVersion {
+			return nil, false, nil
+		}
+	}
+	rows, ok, err := fs.SupersededRows(ctx, plan, maxSupersededRows)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	var out []positionRead
+	var whole []tablestore.ScanFile
+	for i, f := range plan.Overlapped {
+		if len(rows[i]) == 0 {
+			whole = append(whole, f)
+			continue
+		}
+		pos := make([]string, len(rows[i]))
+		for j, p := range rows[i] {
+			pos[j] = strconv.FormatInt(p, 10)
+		}
+		out = append(out, positionRead{
+			read:       plainReadExcept(all, f, "file_row_number NOT IN ("+strings.Join(pos, ", ")+")"),
+			tombstones: !f.Segment.NoTombstones(),
+		})
+	}
+	for _, g := range fileGroups(whole) {
+		out = append(out, positionRead{read: filesSQL(def.SchemaVersion, all, g), tombstones: !g[0].Segment.NoTombstones()})
+	}
+	return out, true, nil
 }
 
 // maxInlineBuffered is the most buffered versions a view holds as a
@@ -489,6 +558,19 @@ func plainRead(all []scanColumn, files []tablestore.ScanFile) string {
 	}
 	sel = append(sel, "_seq", "_deleted")
 	return fmt.Sprintf("SELECT %s FROM read_parquet(%s)", strings.Join(sel, ", "), parquetList(files))
+}
+
+// plainReadExcept is plainRead of one file (of the current schema
+// version) with a condition on its row numbers (file_row_number).
+func plainReadExcept(all []scanColumn, file tablestore.ScanFile, cond string) string {
+	sel := make([]string, 0, len(all)+2)
+	for _, c := range all {
+		id := duckengine.Ident(c.name)
+		sel = append(sel, fmt.Sprintf("CAST(%s AS %s) AS %s", id, c.duckType, id))
+	}
+	sel = append(sel, "_seq", "_deleted")
+	return fmt.Sprintf("SELECT %s FROM read_parquet(%s, file_row_number = true) WHERE %s",
+		strings.Join(sel, ", "), parquetList([]tablestore.ScanFile{file}), cond)
 }
 
 // mappedRead reads segments by Parquet field id.
