@@ -8,10 +8,12 @@
 // External access is off except for the directories Floe reads segments
 // from (allowed_directories), extension auto-install and auto-load are
 // off, and memory and threads are bounded. The engine holds no tables of
-// its own: the data of a query lives in temporary views and tables of the
-// query's Session, private to its connection and dropped when the Session
-// closes. Callers (lakehouse/sqlexec) pass DuckDB only SQL that
-// lakehouse/sqlbind has checked and rewritten to those private names.
+// its own: the data of a query is read by subqueries Floe writes into the
+// query's text (read_parquet of the segment cache) or lives in temporary
+// views and tables of the query's Session, private to its connection and
+// dropped when the Session closes. Callers (lakehouse/sqlexec) pass DuckDB
+// only SQL that lakehouse/sqlbind has checked and rewritten to those
+// private names and Floe's own subqueries.
 //
 // # Bounds
 //

@@ -154,15 +154,17 @@ func (q *stmtCtx) partitionView(ctx context.Context, tbl *schema.Table, partitio
 	return q.createView(ctx, body)
 }
 
-// partitionQuery returns the query of the rows of one partition: the segments (see
-// filesSQL) and the buffered versions, merged by tablestore's rule — per
-// key the greatest _seq wins and a winning tombstone hides the key —
+// partitionQuery returns the query of the rows of one partition (Floe's
+// own SQL, for the gate to inline as a trusted subquery): the segments
+// (see filesSQL) and the buffered versions, merged by tablestore's rule —
+// per key the greatest _seq wins and a winning tombstone hides the key —
 // without a window over all rows: the segments that no newer source
 // overlaps are read as they are, and the rows of the others that a newer
-// version supersedes are left out by an anti join with the (few) versions
-// that may supersede them (tablestore.MergePlan). filter, if set, is an
-// extra SQL condition on the merged rows; omit lists columns the view
-// leaves out.
+// version supersedes are left out by their file positions
+// (supersededByPosition) or, failing that, by key: a NOT IN list or an
+// anti join with the (few) versions that may supersede them
+// (tablestore.MergePlan). filter, if set, is an extra SQL condition on
+// the merged rows; omit lists columns the query leaves out.
 func (q *stmtCtx) partitionQuery(ctx context.Context, tbl *schema.Table, partition string, version uint64, hidden bool, filter string, omit []string) (string, error) {
 	def := tbl.Def()
 	fs, err := q.x.store.ScanFiles(ctx, def, partition, tablestore.ScanOptions{ManifestVersion: version})
