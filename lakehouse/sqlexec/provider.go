@@ -139,9 +139,12 @@ func (pp partitionProvider) source(ctx context.Context, q *stmtCtx, tbl *schema.
 type usersProvider struct{}
 
 func (usersProvider) source(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, hidden bool) (tableSource, error) {
-	// Password hashes never leave the engine through SQL.
-	query, err := q.partitionQuery(ctx, tbl, "", version, hidden, access.UsersRowFilter(q.p, duckengine.Literal), access.UsersHiddenColumns())
-	return tableSource{query: query}, err
+	// Password hashes never leave the engine through SQL. The query's
+	// text holds buffered rows of every user, hashes included, as
+	// literals: it goes into a temporary view, never into the text of the
+	// statement (which EXPLAIN ANALYZE echoes).
+	view, err := q.partitionView(ctx, tbl, "", version, hidden, access.UsersRowFilter(q.p, duckengine.Literal), access.UsersHiddenColumns())
+	return tableSource{relation: view}, err
 }
 
 // partitionView is partitionQuery as a temporary view; it returns the

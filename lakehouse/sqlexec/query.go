@@ -211,15 +211,31 @@ func (x *Executor) query(ctx context.Context, q *stmtCtx, s *sqlparse.Select) (R
 		return res, err
 	}
 	// Plans name the segment files a query reads: clients never see
-	// local paths.
+	// local paths. EXPLAIN ANALYZE echoes the statement it ran, which
+	// holds Floe's queries for the tables (buffered rows as literals):
+	// the client sees its own text there instead.
 	for _, row := range res.Rows {
 		for i, v := range row {
 			if str, ok := v.(string); ok {
-				row[i] = q.x.engine.RedactPlan(str)
+				row[i] = q.x.engine.RedactPlan(echoUserText(str, s.Query))
 			}
 		}
 	}
 	return res, nil
+}
+
+// echoUserText replaces the statement text EXPLAIN ANALYZE echoes in plan
+// (a line "EXPLAIN ANALYZE …", line breaks turned into spaces) by the
+// user's query.
+func echoUserText(plan, query string) string {
+	const prefix = "EXPLAIN ANALYZE "
+	lines := strings.Split(plan, "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			lines[i] = prefix + strings.Join(strings.Fields(query), " ")
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // args returns the first n request parameters.
