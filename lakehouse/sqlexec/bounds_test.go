@@ -251,3 +251,21 @@ func TestExplainAnalyzeShowsOnlyTheUsersText(t *testing.T) {
 		}
 	}
 }
+
+// A plan with several scans side by side (a UNION of the merge's parts)
+// shows no local path either: each box's file list is blanked.
+func TestNoLocalPathsInWidePlans(t *testing.T) {
+	h := newHarness(t)
+	h.must(root, "CREATE SHARED TABLE public.t (id INT PRIMARY KEY, v TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
+	for i := range 3 {
+		h.must(root, fmt.Sprintf("INSERT INTO t SELECT i, 'v' FROM range(%d, %d) r(i)", i*100, i*100+100))
+		h.must(root, "FLUSH TABLE t")
+	}
+	h.must(root, "UPDATE t SET v = 'w' WHERE id = 150")
+	for _, q := range []string{"EXPLAIN SELECT count(*) FROM t", "EXPLAIN ANALYZE SELECT count(*) FROM t", "EXPLAIN SELECT * FROM t a JOIN t b ON a.id = b.id"} {
+		text := fmt.Sprint(h.must(alice, q).Rows)
+		if strings.Contains(text, h.dir) || strings.Contains(text, ".parquet") || strings.Contains(text, "/cache") {
+			t.Errorf("%s shows a local path: %s", q, text)
+		}
+	}
+}
