@@ -8,10 +8,12 @@
 // External access is off except for the directories Floe reads segments
 // from (allowed_directories), extension auto-install and auto-load are
 // off, and memory and threads are bounded. The engine holds no tables of
-// its own: the data of a query lives in temporary views and tables of the
-// query's Session, private to its connection and dropped when the Session
-// closes. Callers (lakehouse/sqlexec) pass DuckDB only SQL that
-// lakehouse/sqlbind has checked and rewritten to those private names.
+// its own: the data of a query is read by subqueries Floe writes into the
+// query's text (read_parquet of the segment cache) or lives in temporary
+// views and tables of the query's Session, private to its connection and
+// dropped when the Session closes. Callers (lakehouse/sqlexec) pass DuckDB
+// only SQL that lakehouse/sqlbind has checked and rewritten to those
+// private names and Floe's own subqueries.
 //
 // # Bounds
 //
@@ -31,7 +33,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/duckdb/duckdb-go/v2"
 )
@@ -171,38 +172,55 @@ func (e *Engine) Redact(s string) string {
 
 // RedactPlan is Redact for EXPLAIN output: a plan box lists the files a
 // scan reads under "Filename(s):", wrapped over several lines, which
-// RedactPlan blanks out.
+// RedactPlan blanks out. Boxes may stand side by side (the parts of a
+// UNION, the sides of a join), so the list is blanked within its box's
+// columns only: from the box's left border to its right one, on each line
+// below "Filename(s):" until the box's cell is empty or its border ends.
 func (e *Engine) RedactPlan(plan string) string {
 	lines := strings.Split(plan, "\n")
-	inFiles := false
+	// open are the file-list cells being blanked: rune columns of their
+	// left and right borders, and whether the label is written yet.
+	type cell struct {
+		left, right int
+		labelled    bool
+	}
+	var open []cell
 	for i, l := range lines {
-		inner := strings.TrimSpace(strings.Trim(strings.TrimSpace(l), "│"))
-		switch {
-		case inner == "Filename(s):":
-			inFiles = true
-			continue
-		case !inFiles:
-			continue
-		case inner == "" || strings.ContainsAny(inner, "┌└─"):
-			inFiles = false
-			continue
-		}
-		// Keep the box: replace the cell's text, keeping its width.
-		start := strings.Index(l, "│")
-		end := strings.LastIndex(l, "│")
-		if start < 0 || end <= start {
-			lines[i] = ""
-			continue
-		}
-		width := utf8.RuneCountInString(l[start+len("│") : end])
-		lines[i] = l[:start+len("│")] + strings.Repeat(" ", width) + l[end:]
-		if inner != "" && (i == 0 || !strings.Contains(lines[i-1], "<segment files>")) {
-			label := "<segment files>"
-			if width >= len(label) {
+		rs := []rune(l)
+		kept := open[:0]
+		for _, c := range open {
+			if c.right >= len(rs) || rs[c.left] != '│' || rs[c.right] != '│' {
+				continue
+			}
+			inner := strings.TrimSpace(string(rs[c.left+1 : c.right]))
+			if inner == "" || strings.ContainsAny(inner, "┌└─│") {
+				continue
+			}
+			width := c.right - c.left - 1
+			fill := []rune(strings.Repeat(" ", width))
+			if label := "<segment files>"; !c.labelled && width >= len(label) {
 				pad := (width - len(label)) / 2
-				lines[i] = l[:start+len("│")] + strings.Repeat(" ", pad) + label + strings.Repeat(" ", width-pad-len(label)) + l[end:]
+				copy(fill[pad:], []rune(label))
+				c.labelled = true
+			}
+			copy(rs[c.left+1:c.right], fill)
+			kept = append(kept, c)
+		}
+		open = kept
+		// New lists start below each "Filename(s):" cell of this line.
+		for j := 0; j+1 < len(rs); j++ {
+			if rs[j] != '│' {
+				continue
+			}
+			k := j + 1
+			for k < len(rs) && rs[k] != '│' {
+				k++
+			}
+			if k < len(rs) && strings.TrimSpace(string(rs[j+1:k])) == "Filename(s):" {
+				open = append(open, cell{left: j, right: k})
 			}
 		}
+		lines[i] = string(rs)
 	}
 	return e.Redact(strings.Join(lines, "\n"))
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,6 +67,16 @@ type Replacement struct {
 	// new positions, with their aliases, like the outer ones. A Bare
 	// reference cannot be inlined. An inlined query must use no parameters.
 	Inline *Bound
+	// Trusted, when set with Name, is the caller's own query for the
+	// reference, which Bind does not check: Bind checks the query with Name
+	// at the reference, exactly as for a plain name, and then puts
+	// "(\n" + Trusted + "\n)" in place of that name in the returned SQL
+	// (Bound.SQL), keeping the reference's alias. The caller must build
+	// Trusted from nothing the user wrote but values it quoted itself (it
+	// may read files, which user SQL may not). Bind refuses a Trusted text
+	// that is not one self-contained term (see checkTrusted), and a Bare
+	// reference with one: give such a reference a plain name.
+	Trusted string
 }
 
 // InlineResolver is a Resolver that may also inline queries (a view's
@@ -82,9 +93,31 @@ type Bound struct {
 	// Params is the highest positional parameter number used ($n, or the
 	// count of ?), 0 if none.
 	Params int
-	// repls are the replacements in SQL, with their positions, for
-	// checking SQL again where it is inlined into another query.
+	// repls are the replacements in checked, with their positions, for
+	// checking the query again where it is inlined into another query.
 	repls []replAt
+	// checked is the query as the gate checked it: SQL with each trusted
+	// query still a placeholder name (the name of its Replacement).
+	checked string
+	// trusted are the trusted queries to put at positions of checked.
+	trusted []trustedAt
+}
+
+// checkedSQL is the text of b as the gate checks it where b is inlined.
+// A Bound made outside Bind has no trusted queries: its SQL is that text.
+func (b *Bound) checkedSQL() string {
+	if b.checked == "" && len(b.trusted) == 0 {
+		return b.SQL
+	}
+	return b.checked
+}
+
+// trustedAt is a trusted query to put in place of the placeholder name
+// at byte pos of a Bound's checked text.
+type trustedAt struct {
+	pos  int
+	name string
+	text string
 }
 
 // replAt is a replacement name at byte pos of a Bound's SQL, where DuckDB
@@ -100,10 +133,15 @@ type replAt struct {
 // Nothing is checked here: the text is checked where the result is
 // inlined, as part of the whole query.
 func (b *Bound) Wrap(prefix, suffix string) *Bound {
-	w := &Bound{SQL: prefix + b.SQL + suffix, Tables: b.Tables, Params: b.Params, repls: make([]replAt, len(b.repls))}
+	w := &Bound{SQL: prefix + b.SQL + suffix, Tables: b.Tables, Params: b.Params, repls: make([]replAt, len(b.repls)),
+		checked: prefix + b.checkedSQL() + suffix, trusted: make([]trustedAt, len(b.trusted))}
 	for i, r := range b.repls {
 		r.pos += len(prefix)
 		w.repls[i] = r
+	}
+	for i, t := range b.trusted {
+		t.pos += len(prefix)
+		w.trusted[i] = t
 	}
 	return w
 }
@@ -164,10 +202,21 @@ func bind(ctx context.Context, parses *parseCache, q Querier, query string, reso
 			return nil, err
 		}
 		var e []edit
-		if repl.Inline != nil {
+		switch {
+		case repl.Inline != nil:
 			e, err = inlineRef(query, r, repl.Inline)
-		} else if err = checkReplacement(repl.Name); err == nil {
-			e, err = rewriteRef(query, r, repl.Name)
+		case repl.Trusted != "" && r.Bare:
+			err = unsafeRewrite("the query for %s at byte %d cannot be inlined there", r.qualified(), r.Location)
+		default:
+			if err = checkReplacement(repl.Name); err == nil && repl.Trusted != "" {
+				err = checkTrusted(repl.Trusted)
+			}
+			if err == nil {
+				e, err = rewriteRef(query, r, repl.Name)
+			}
+			if err == nil {
+				e[0].trusted = repl.Trusted
+			}
 		}
 		if err != nil {
 			return nil, err
@@ -175,31 +224,62 @@ func bind(ctx context.Context, parses *parseCache, q Querier, query string, reso
 		edits = append(edits, e...)
 		b.Tables = append(b.Tables, r.TableRef)
 	}
-	b.SQL, err = apply(query, edits)
+	b.checked, err = apply(query, edits)
 	if err != nil {
 		return nil, err
 	}
-	b.repls = expected(edits)
-	if err := verify(ctx, parses, q, b.SQL, b.repls, w); err != nil {
+	b.repls, b.trusted = expected(edits)
+	if err := verify(ctx, parses, q, b.checked, b.repls, w); err != nil {
 		return nil, err
 	}
+	b.SQL = substitute(b.checked, b.trusted)
 	return b, nil
 }
 
+// substitute puts each trusted query in place of its placeholder name in
+// checked, which verify has found there as a table reference.
+func substitute(checked string, trusted []trustedAt) string {
+	if len(trusted) == 0 {
+		return checked
+	}
+	ts := slices.Clone(trusted)
+	slices.SortFunc(ts, func(a, b trustedAt) int { return a.pos - b.pos })
+	var b strings.Builder
+	pos := 0
+	for _, t := range ts {
+		b.WriteString(checked[pos:t.pos])
+		b.WriteString("(\n")
+		b.WriteString(t.text)
+		b.WriteString("\n)")
+		pos = t.pos + len(t.name)
+	}
+	b.WriteString(checked[pos:])
+	return b.String()
+}
+
 // expected lists the replacements the applied edits put into the
-// rewritten query, with the positions they have there.
-func expected(edits []edit) []replAt {
+// rewritten query, and the trusted queries to put at some of them, with
+// the positions they have there.
+func expected(edits []edit) ([]replAt, []trustedAt) {
 	var out []replAt
+	var trusted []trustedAt
 	for _, e := range edits {
 		if e.repl != "" {
 			out = append(out, replAt{pos: e.newRepl, name: e.repl, alias: e.alias})
+			if e.trusted != "" {
+				trusted = append(trusted, trustedAt{pos: e.newRepl, name: e.repl, text: e.trusted})
+			}
 		}
 		for _, in := range e.inner {
 			in.pos += e.newRepl
 			out = append(out, in)
 		}
+		for _, in := range e.innerTrusted {
+			in.pos += e.newRepl
+			trusted = append(trusted, in)
+		}
 	}
-	return out
+	return out, trusted
 }
 
 // dedupe sorts refs by location and merges references DuckDB's parser

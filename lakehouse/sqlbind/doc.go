@@ -32,6 +32,19 @@
 // the outer query cannot capture them, and an inlined query is checked by
 // the same rules as the user's.
 //
+// A resolver may also return a placeholder name with a trusted query of
+// its own (Replacement.Trusted: Floe's SQL for a table's rows, which reads
+// files). Everything above is established for the text with the
+// placeholder at the reference (Bound's checked text); only then is the
+// placeholder, at the positions where the check found it as a table
+// reference, replaced by the trusted query in parentheses. So b.SQL is the
+// checked text with some verified table references replaced by the
+// resolver's own queries, and nothing the user wrote is exempt from the
+// rules: user text that looks like a trusted query is user text. A trusted
+// query must be one self-contained term (checkTrusted: quotes closed,
+// parentheses balanced, no comment, separator or parameter), so that it
+// cannot change how the text around it is read.
+//
 // Bind does not take its own rewrite on trust: before returning, it has
 // DuckDB parse b.SQL again and checks the tree against these rules and
 // against the positions where it put the replacements. Anything Bind does

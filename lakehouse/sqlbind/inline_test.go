@@ -136,7 +136,13 @@ func TestBindInlineChecksTheWhole(t *testing.T) {
 // rowsOf runs query and renders its rows as "a,b;c,d".
 func rowsOf(t *testing.T, conn *sql.Conn, query string) string {
 	t.Helper()
-	rows, err := conn.QueryContext(context.Background(), query)
+	return rowsOfArgs(t, conn, query)
+}
+
+// rowsOfArgs is rowsOf with query arguments.
+func rowsOfArgs(t *testing.T, conn *sql.Conn, query string, args ...any) string {
+	t.Helper()
+	rows, err := conn.QueryContext(context.Background(), query, args...)
 	if err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}

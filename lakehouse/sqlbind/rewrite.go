@@ -18,9 +18,13 @@ type edit struct {
 	replOff int
 	newRepl int
 	alias   string
+	// trusted is the Replacement's trusted query for repl, if any.
+	trusted string
 	// inner are the replacements of an inlined query, their positions
-	// relative to newRepl (the start of the edit's text).
-	inner []replAt
+	// relative to newRepl (the start of the edit's text), and
+	// innerTrusted its trusted queries.
+	inner        []replAt
+	innerTrusted []trustedAt
 }
 
 // wrapPrefix starts the subquery that replaces a table read at a
@@ -83,7 +87,7 @@ func inlineRef(query string, r foundRef, sub *Bound) ([]edit, error) {
 		return nil, unsafeRewrite("the query for %s at byte %d cannot be inlined there", r.qualified(), r.Location)
 	}
 	const open = "(\n"
-	text := open + sub.SQL + "\n)"
+	text := open + sub.checkedSQL() + "\n)"
 	if r.Alias == "" {
 		text += " AS " + quoteIdent(r.Name)
 	}
@@ -92,7 +96,12 @@ func inlineRef(query string, r foundRef, sub *Bound) ([]edit, error) {
 		in.pos += len(open)
 		inner[i] = in
 	}
-	return []edit{{start: r.Location, end: end, text: text, inner: inner}}, nil
+	innerTrusted := make([]trustedAt, len(sub.trusted))
+	for i, in := range sub.trusted {
+		in.pos += len(open)
+		innerTrusted[i] = in
+	}
+	return []edit{{start: r.Location, end: end, text: text, inner: inner, innerTrusted: innerTrusted}}, nil
 }
 
 // afterTableKeyword reports whether the name at s[i] follows the keyword
@@ -161,6 +170,57 @@ func namesMatch(parts []string, r TableRef) bool {
 func checkReplacement(repl string) error {
 	if _, end, ok := scanName(repl, 0, true); !ok || end != len(repl) {
 		return fmt.Errorf("sqlbind: resolver returned %q, which is not a table name", repl)
+	}
+	return nil
+}
+
+// checkTrusted accepts a trusted query (Replacement.Trusted) only when,
+// put in parentheses anywhere, it is one term that cannot change how the
+// text around it is read: every 'string' and "identifier" is closed,
+// parentheses balance and never close below the first level, and there
+// are no comments, no statement separators and no parameters ($, ?)
+// outside quotes. A string may not follow a letter directly (E'…', X'…'
+// read escapes), nor may a $ appear outside quotes ($$…$$ quotes).
+func checkTrusted(text string) error {
+	depth := 0
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch c {
+		case '\'', '"':
+			if c == '\'' && i > 0 && identCont(text[i-1]) {
+				return fmt.Errorf("sqlbind: trusted query: a prefixed string at byte %d", i)
+			}
+			j := i + 1
+			for ; j < len(text); j++ {
+				if text[j] == c {
+					if j+1 < len(text) && text[j+1] == c {
+						j++
+						continue
+					}
+					break
+				}
+			}
+			if j >= len(text) {
+				return fmt.Errorf("sqlbind: trusted query: an unclosed quote at byte %d", i)
+			}
+			i = j
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth < 0 {
+				return fmt.Errorf("sqlbind: trusted query: an unbalanced ) at byte %d", i)
+			}
+		case ';', '?', '$':
+			return fmt.Errorf("sqlbind: trusted query: %q at byte %d", c, i)
+		case '-', '/':
+			if strings.HasPrefix(text[i:], "--") || strings.HasPrefix(text[i:], "/*") {
+				return fmt.Errorf("sqlbind: trusted query: a comment at byte %d", i)
+			}
+		}
+	}
+	if depth != 0 {
+		return fmt.Errorf("sqlbind: trusted query: %d unclosed (", depth)
 	}
 	return nil
 }

@@ -227,3 +227,45 @@ func TestShowNamespacesCountsVisibleTables(t *testing.T) {
 		t.Errorf("alice sees %s tables in sec, want 1", c)
 	}
 }
+
+// EXPLAIN ANALYZE echoes the statement it ran: the client sees its own
+// text there, not Floe's queries for the tables, whose literals hold
+// buffered rows — of other users and their password hashes in
+// system.users — that the caller may not read.
+func TestExplainAnalyzeShowsOnlyTheUsersText(t *testing.T) {
+	h := newHarness(t)
+	h.must(root, "CREATE USER 'dora' WITH PASSWORD 'dora-pass-1' ROLE dba EMAIL 'd@x.io'")
+	h.must(root, "CREATE SHARED TABLE public.t (id INT PRIMARY KEY, v TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
+	h.must(root, "INSERT INTO t VALUES (1, 'flushed-value')")
+	h.must(root, "FLUSH TABLE t")
+	h.must(root, "INSERT INTO t VALUES (2, 'buffered-value')")
+	for _, q := range []string{"EXPLAIN ANALYZE SELECT * FROM system.users", "EXPLAIN ANALYZE SELECT count(*) FROM t WHERE id > 0"} {
+		text := fmt.Sprint(h.must(alice, q).Rows)
+		for _, secret := range []string{"$2a$", "d@x.io", "dora", "buffered-value", "read_parquet", "_seq"} {
+			if strings.Contains(text, secret) {
+				t.Errorf("%s shows %q: %s", q, secret, text)
+			}
+		}
+		if !strings.Contains(text, strings.TrimPrefix(q, "EXPLAIN ANALYZE ")) {
+			t.Errorf("%s: the plan does not echo the query: %s", q, text)
+		}
+	}
+}
+
+// A plan with several scans side by side (a UNION of the merge's parts)
+// shows no local path either: each box's file list is blanked.
+func TestNoLocalPathsInWidePlans(t *testing.T) {
+	h := newHarness(t)
+	h.must(root, "CREATE SHARED TABLE public.t (id INT PRIMARY KEY, v TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
+	for i := range 3 {
+		h.must(root, fmt.Sprintf("INSERT INTO t SELECT i, 'v' FROM range(%d, %d) r(i)", i*100, i*100+100))
+		h.must(root, "FLUSH TABLE t")
+	}
+	h.must(root, "UPDATE t SET v = 'w' WHERE id = 150")
+	for _, q := range []string{"EXPLAIN SELECT count(*) FROM t", "EXPLAIN ANALYZE SELECT count(*) FROM t", "EXPLAIN SELECT * FROM t a JOIN t b ON a.id = b.id"} {
+		text := fmt.Sprint(h.must(alice, q).Rows)
+		if strings.Contains(text, h.dir) || strings.Contains(text, ".parquet") || strings.Contains(text, "/cache") {
+			t.Errorf("%s shows a local path: %s", q, text)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/floedb/floe/lakehouse/access"
@@ -21,15 +22,29 @@ import (
 )
 
 // A provider gives one statement the rows of one table that its principal
-// may see, as a temporary view in the statement's DuckDB session. Every
+// may see: as a query over the table's files, which the gate inlines at
+// each reference as a trusted subquery (sqlbind.Replacement.Trusted), or
+// as a temporary relation of the statement's DuckDB session. Every
 // provider takes the table's shape from the schema registry
 // (schema.Table.ArrowSchema, memoized per schema version): that is the one
 // place a table's columns are turned into an engine schema.
 type provider interface {
-	// view creates the view and returns its quoted name. version is a
-	// partition manifest version for time travel (0: latest). hidden
-	// includes the hidden _rowid column (for UPDATE/DELETE).
-	view(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, hidden bool) (string, error)
+	// source returns the table's rows. version is a partition manifest
+	// version for time travel (0: latest). hidden includes the hidden
+	// _rowid column (for UPDATE/DELETE).
+	source(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, hidden bool) (tableSource, error)
+}
+
+// tableSource is what a provider returns: exactly one of query and
+// relation is set.
+type tableSource struct {
+	// query is Floe's own SQL for the rows, built from the catalog, the
+	// store and values Floe quotes itself: never from user SQL. It may
+	// read files (read_parquet), which the gate lets no user SQL do.
+	query string
+	// relation is the quoted name of a temporary relation of the
+	// statement's session holding the rows.
+	relation string
 }
 
 // providerFor returns the provider of a table.
@@ -110,33 +125,50 @@ func duckTypeOf(f arrow.Field, t manifest.Type) string {
 // otherwise.
 type partitionProvider struct{ perUser bool }
 
-func (pp partitionProvider) view(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, hidden bool) (string, error) {
+func (pp partitionProvider) source(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, hidden bool) (tableSource, error) {
 	partition := ""
 	if pp.perUser {
 		partition = q.p.UserID
 	}
-	return q.partitionView(ctx, tbl, partition, version, hidden, q.x.expiryFilter(tbl.Def()), nil)
+	query, err := q.partitionQuery(ctx, tbl, partition, version, hidden, q.x.expiryFilter(tbl.Def()), nil)
+	return tableSource{query: query}, err
 }
 
 // usersProvider serves system.users: dba and system see every row, other
 // roles only their own; no one sees password_hash.
 type usersProvider struct{}
 
-func (usersProvider) view(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, hidden bool) (string, error) {
-	// Password hashes never leave the engine through SQL.
-	return q.partitionView(ctx, tbl, "", version, hidden, access.UsersRowFilter(q.p, duckengine.Literal), access.UsersHiddenColumns())
+func (usersProvider) source(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, hidden bool) (tableSource, error) {
+	// Password hashes never leave the engine through SQL. The query's
+	// text holds buffered rows of every user, hashes included, as
+	// literals: it goes into a temporary view, never into the text of the
+	// statement (which EXPLAIN ANALYZE echoes).
+	view, err := q.partitionView(ctx, tbl, "", version, hidden, access.UsersRowFilter(q.p, duckengine.Literal), access.UsersHiddenColumns())
+	return tableSource{relation: view}, err
 }
 
-// partitionView creates the view of one partition: the segments (see
-// filesSQL) and the buffered versions, merged by tablestore's rule — per
-// key the greatest _seq wins and a winning tombstone hides the key —
+// partitionView is partitionQuery as a temporary view; it returns the
+// view's name.
+func (q *stmtCtx) partitionView(ctx context.Context, tbl *schema.Table, partition string, version uint64, hidden bool, filter string, omit []string) (string, error) {
+	body, err := q.partitionQuery(ctx, tbl, partition, version, hidden, filter, omit)
+	if err != nil {
+		return "", err
+	}
+	return q.createView(ctx, body)
+}
+
+// partitionQuery returns the query of the rows of one partition (Floe's
+// own SQL, for the gate to inline as a trusted subquery): the segments
+// (see filesSQL) and the buffered versions, merged by tablestore's rule —
+// per key the greatest _seq wins and a winning tombstone hides the key —
 // without a window over all rows: the segments that no newer source
 // overlaps are read as they are, and the rows of the others that a newer
-// version supersedes are left out by an anti join with the (few) versions
-// that may supersede them (tablestore.MergePlan). filter, if set, is an
-// extra SQL condition on the merged rows; omit lists columns the view
-// leaves out.
-func (q *stmtCtx) partitionView(ctx context.Context, tbl *schema.Table, partition string, version uint64, hidden bool, filter string, omit []string) (string, error) {
+// version supersedes are left out by their file positions
+// (supersededByPosition) or, failing that, by key: a NOT IN list or an
+// anti join with the (few) versions that may supersede them
+// (tablestore.MergePlan). filter, if set, is an extra SQL condition on
+// the merged rows; omit lists columns the query leaves out.
+func (q *stmtCtx) partitionQuery(ctx context.Context, tbl *schema.Table, partition string, version uint64, hidden bool, filter string, omit []string) (string, error) {
 	def := tbl.Def()
 	fs, err := q.x.store.ScanFiles(ctx, def, partition, tablestore.ScanOptions{ManifestVersion: version})
 	if err != nil {
@@ -146,11 +178,21 @@ func (q *stmtCtx) partitionView(ctx context.Context, tbl *schema.Table, partitio
 		return "", fmt.Errorf("sqlexec: scan %s.%s: %w", def.Namespace, def.Name, err)
 	}
 	q.releases = append(q.releases, fs.Release)
-	return q.fileScanView(ctx, tbl, fs, hidden, filter, omit)
+	return q.fileScanQuery(ctx, tbl, fs, hidden, filter, omit)
 }
 
-// fileScanView creates the view of the rows of fs (see partitionView).
+// fileScanView creates a temporary view of the rows of fs (see
+// partitionQuery) and returns its name.
 func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *tablestore.FileScan, hidden bool, filter string, omit []string) (string, error) {
+	body, err := q.fileScanQuery(ctx, tbl, fs, hidden, filter, omit)
+	if err != nil {
+		return "", err
+	}
+	return q.createView(ctx, body)
+}
+
+// fileScanQuery returns the query of the rows of fs (see partitionQuery).
+func (q *stmtCtx) fileScanQuery(ctx context.Context, tbl *schema.Table, fs *tablestore.FileScan, hidden bool, filter string, omit []string) (string, error) {
 	def := tbl.Def()
 	cols, err := scanColumns(tbl, hidden)
 	if err != nil {
@@ -180,8 +222,7 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 		for i, c := range cols {
 			casts[i] = fmt.Sprintf("CAST(NULL AS %s) AS %s", c.duckType, duckengine.Ident(c.name))
 		}
-		body := "SELECT " + strings.Join(casts, ", ") + " WHERE false"
-		return q.createView(ctx, body)
+		return "SELECT " + strings.Join(casts, ", ") + " WHERE false", nil
 	}
 	// parts are the FROM and WHERE clauses of the view's parts, each
 	// selecting the view's columns.
@@ -207,7 +248,21 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 	for _, g := range fileGroups(plan.Plain) {
 		parts = append(parts, " FROM ("+filesSQL(def.SchemaVersion, all, g)+")"+where(!g[0].Segment.NoTombstones()))
 	}
-	if len(plan.Overlapped) > 0 {
+	overlapped := plan.Overlapped
+	if len(overlapped) > 0 {
+		// First choice: leave the superseded rows out by position.
+		byPos, ok, err := supersededByPosition(ctx, def, all, fs, plan)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			overlapped = nil
+			for _, p := range byPos {
+				parts = append(parts, " FROM ("+p.read+")"+where(p.tombstones))
+			}
+		}
+	}
+	if len(overlapped) > 0 {
 		tombstones := slices.ContainsFunc(plan.Overlapped, func(f tablestore.ScanFile) bool { return !f.Segment.NoTombstones() })
 		read := filesSQL(def.SchemaVersion, all, plan.Overlapped)
 		notIn, ok, err := supersedingKeyList(def, fs, plan)
@@ -240,14 +295,68 @@ func (q *stmtCtx) fileScanView(ctx context.Context, tbl *schema.Table, fs *table
 		}
 	}
 	if len(parts) == 1 {
-		return q.createView(ctx, "SELECT "+proj+parts[0])
+		return "SELECT " + proj + parts[0], nil
 	}
 	// Each part of a union selects anchorColumn first: see anchorColumn.
 	sel := "SELECT NULL AS " + anchorColumn + ", " + proj
 	for i, p := range parts {
 		parts[i] = sel + p
 	}
-	return q.createView(ctx, "SELECT "+proj+" FROM ("+strings.Join(parts, " UNION ALL ")+")")
+	return "SELECT " + proj + " FROM (" + strings.Join(parts, " UNION ALL ") + ")", nil
+}
+
+// maxSupersededRows bounds the candidate versions (buffered and Newer)
+// whose keys supersededByPosition looks up in the overlapped segments'
+// key indexes; with more, the merge falls back to a key list or anti
+// join. Each found key is one value of a NOT IN list on the file's row
+// number, which DuckDB tests per row of that file only.
+const maxSupersededRows = 64
+
+// positionRead is one part of a view read by supersededByPosition.
+type positionRead struct {
+	read       string
+	tombstones bool
+}
+
+// supersededByPosition returns reads of plan.Overlapped that leave out
+// the superseded rows by their position in the file
+// (FileScan.SupersededRows): a segment with superseded rows is read with
+// read_parquet's file_row_number and a NOT IN list of those positions,
+// the others as they are. No key column is read or compared, so count(*)
+// over such a file counts row numbers, not keys. ok is false when the
+// positions are not known (too many candidates, an index too large to
+// cache) or a segment is not in the table's current schema version;
+// then the caller merges by key.
+func supersededByPosition(ctx context.Context, def *manifest.Table, all []scanColumn, fs *tablestore.FileScan, plan tablestore.MergePlan) ([]positionRead, bool, error) {
+	for _, f := range plan.Overlapped {
+		if f.Segment.SchemaVersion != def.SchemaVersion {
+			return nil, false, nil
+		}
+	}
+	rows, ok, err := fs.SupersededRows(ctx, plan, maxSupersededRows)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	var out []positionRead
+	var whole []tablestore.ScanFile
+	for i, f := range plan.Overlapped {
+		if len(rows[i]) == 0 {
+			whole = append(whole, f)
+			continue
+		}
+		pos := make([]string, len(rows[i]))
+		for j, p := range rows[i] {
+			pos[j] = strconv.FormatInt(p, 10)
+		}
+		out = append(out, positionRead{
+			read:       plainReadExcept(all, f, "file_row_number NOT IN ("+strings.Join(pos, ", ")+")"),
+			tombstones: !f.Segment.NoTombstones(),
+		})
+	}
+	for _, g := range fileGroups(whole) {
+		out = append(out, positionRead{read: filesSQL(def.SchemaVersion, all, g), tombstones: !g[0].Segment.NoTombstones()})
+	}
+	return out, true, nil
 }
 
 // maxInlineBuffered is the most buffered versions a view holds as a
@@ -456,6 +565,19 @@ func plainRead(all []scanColumn, files []tablestore.ScanFile) string {
 	return fmt.Sprintf("SELECT %s FROM read_parquet(%s)", strings.Join(sel, ", "), parquetList(files))
 }
 
+// plainReadExcept is plainRead of one file (of the current schema
+// version) with a condition on its row numbers (file_row_number).
+func plainReadExcept(all []scanColumn, file tablestore.ScanFile, cond string) string {
+	sel := make([]string, 0, len(all)+2)
+	for _, c := range all {
+		id := duckengine.Ident(c.name)
+		sel = append(sel, fmt.Sprintf("CAST(%s AS %s) AS %s", id, c.duckType, id))
+	}
+	sel = append(sel, "_seq", "_deleted")
+	return fmt.Sprintf("SELECT %s FROM read_parquet(%s, file_row_number = true) WHERE %s",
+		strings.Join(sel, ", "), parquetList([]tablestore.ScanFile{file}), cond)
+}
+
 // mappedRead reads segments by Parquet field id.
 func mappedRead(all []scanColumn, files []tablestore.ScanFile) string {
 	var m strings.Builder
@@ -483,17 +605,17 @@ type virtualProvider struct {
 	rows func(ctx context.Context, q *stmtCtx) ([][]driver.Value, error)
 }
 
-func (vp virtualProvider) view(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, _ bool) (string, error) {
+func (vp virtualProvider) source(ctx context.Context, q *stmtCtx, tbl *schema.Table, version uint64, _ bool) (tableSource, error) {
 	if version > 0 {
-		return "", dberr.New(dberr.Unsupported, "system.%s has no versions: AS OF VERSION applies to stored tables", tbl.Def().Name)
+		return tableSource{}, dberr.New(dberr.Unsupported, "system.%s has no versions: AS OF VERSION applies to stored tables", tbl.Def().Name)
 	}
 	cols, err := scanColumns(tbl, false)
 	if err != nil {
-		return "", err
+		return tableSource{}, err
 	}
 	rows, err := vp.rows(ctx, q)
 	if err != nil {
-		return "", err
+		return tableSource{}, err
 	}
 	tcols := make([]duckengine.Column, len(cols))
 	for i, c := range cols {
@@ -508,7 +630,7 @@ func (vp virtualProvider) view(ctx context.Context, q *stmtCtx, tbl *schema.Tabl
 		}
 		return nil
 	})
-	return name, err
+	return tableSource{relation: name}, err
 }
 
 // schemaTable is a table of the statement's catalog snapshot.

@@ -46,8 +46,7 @@ func (q *stmtCtx) bind(ctx context.Context, text string, hidden bool, within *vi
 		if v, ok := q.viewOf(ref, within); ok {
 			return q.expandView(ctx, v, ref, within)
 		}
-		name, err := q.resolveTable(ctx, ref, hidden, within)
-		return sqlbind.Replacement{Name: name}, err
+		return q.resolveTable(ctx, ref, hidden, within)
 	})
 }
 
@@ -60,32 +59,57 @@ func (q *stmtCtx) extraRelation(ref sqlbind.TableRef) (string, bool) {
 	return name, ok
 }
 
-// resolveTable returns the temporary view of the table ref names, as the
-// principal may see it, creating it on first use in the statement.
-func (q *stmtCtx) resolveTable(ctx context.Context, ref sqlbind.TableRef, hidden bool, within *viewChain) (string, error) {
+// resolveTable returns what replaces the table ref names: the rows the
+// principal may see there, as a trusted subquery in place of a
+// placeholder name (sqlbind.Replacement.Trusted) or, for a provider's
+// temporary relation and for a bare reference (TABLE t), where no
+// subquery can stand, a relation's name. The source is built once per
+// table, version and hiddenness in a statement.
+func (q *stmtCtx) resolveTable(ctx context.Context, ref sqlbind.TableRef, hidden bool, within *viewChain) (sqlbind.Replacement, error) {
 	t, err := q.resolveRef(ref, within.namespace(q.ns))
 	if err != nil {
-		return "", err
+		return sqlbind.Replacement{}, err
 	}
 	within.record(manifest.DependsOnTable, t.Def().Namespace, t.Def().Name, t.Def().ID)
 	version, err := q.refVersion(ref)
 	if err != nil {
-		return "", err
+		return sqlbind.Replacement{}, err
 	}
+	qualified := t.Def().Namespace + "." + t.Def().Name
 	key := viewKey{t.Def().ID, version, hidden}
-	if name, ok := q.rels.tables[key]; ok {
-		return name, nil
+	src, ok := q.rels.tables[key]
+	if !ok {
+		s, err := q.x.providerFor(t.Def()).source(ctx, q, t, version, hidden)
+		if err != nil {
+			return sqlbind.Replacement{}, err
+		}
+		src = &boundSource{tableSource: s}
+		if s.query != "" {
+			src.placeholder = q.sess.TempName()
+			q.names[strings.Trim(src.placeholder, `"`)] = qualified
+		}
+		if q.rels.tables == nil {
+			q.rels.tables = map[viewKey]*boundSource{}
+		}
+		q.rels.tables[key] = src
 	}
-	name, err := q.x.providerFor(t.Def()).view(ctx, q, t, version, hidden)
-	if err != nil {
-		return "", err
+	if src.query != "" && !ref.Bare {
+		return sqlbind.Replacement{Name: src.placeholder, Trusted: src.query}, nil
 	}
-	if q.rels.tables == nil {
-		q.rels.tables = map[viewKey]string{}
+	if src.relation == "" {
+		if src.relation, err = q.createView(ctx, src.query); err != nil {
+			return sqlbind.Replacement{}, err
+		}
+		q.names[strings.Trim(src.relation, `"`)] = qualified
 	}
-	q.rels.tables[key] = name
-	q.names[strings.Trim(name, `"`)] = t.Def().Namespace + "." + t.Def().Name
-	return name, nil
+	return sqlbind.Replacement{Name: src.relation}, nil
+}
+
+// boundSource is a table's source in one statement.
+type boundSource struct {
+	tableSource
+	// placeholder is the name the gate checks where query is inlined.
+	placeholder string
 }
 
 // refVersion returns the manifest version of an AT (VERSION => n) clause.
@@ -187,15 +211,31 @@ func (x *Executor) query(ctx context.Context, q *stmtCtx, s *sqlparse.Select) (R
 		return res, err
 	}
 	// Plans name the segment files a query reads: clients never see
-	// local paths.
+	// local paths. EXPLAIN ANALYZE echoes the statement it ran, which
+	// holds Floe's queries for the tables (buffered rows as literals):
+	// the client sees its own text there instead.
 	for _, row := range res.Rows {
 		for i, v := range row {
 			if str, ok := v.(string); ok {
-				row[i] = q.x.engine.RedactPlan(str)
+				row[i] = q.x.engine.RedactPlan(echoUserText(str, s.Query))
 			}
 		}
 	}
 	return res, nil
+}
+
+// echoUserText replaces the statement text EXPLAIN ANALYZE echoes in plan
+// (a line "EXPLAIN ANALYZE …", line breaks turned into spaces) by the
+// user's query.
+func echoUserText(plan, query string) string {
+	const prefix = "EXPLAIN ANALYZE "
+	lines := strings.Split(plan, "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			lines[i] = prefix + strings.Join(strings.Fields(query), " ")
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // args returns the first n request parameters.

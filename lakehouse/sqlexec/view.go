@@ -61,9 +61,10 @@ const maxViewDepth = 16
 
 // relations are the temporary relations one statement has created.
 type relations struct {
-	// tables are the views of tables, shared by the statement's own text
-	// and every view it expands.
-	tables map[viewKey]string
+	// tables are the sources of tables (trusted queries, or temporary
+	// relations), shared by the statement's own text and every view it
+	// expands.
+	tables map[viewKey]*boundSource
 	// views maps a view's ID to its temporary view.
 	views map[string]string
 	// inlined maps a view's ID to its query, bound for the caller and

@@ -180,6 +180,43 @@ func (s *Store) segmentLookup(ctx context.Context, t *manifest.Table, pk []int, 
 	return match, found, nil
 }
 
+// cachedSegmentIndex returns the key index of seg from the point cache,
+// building and caching it (reading the segment whole) when absent; nil
+// when the index would be too large to cache.
+func (s *Store) cachedSegmentIndex(ctx context.Context, t *manifest.Table, pk []int, seg manifest.Segment) (*segmentIndex, error) {
+	ck := pointKey{segment: seg.Key, schema: t.SchemaVersion}
+	if idx := s.points.get(ck); idx != nil {
+		return idx, nil
+	}
+	limit := s.opts.PointCacheBytes
+	if limit == 0 {
+		limit = DefaultPointCacheBytes
+	}
+	if limit < 0 {
+		return nil, nil
+	}
+	r, release, err := s.openSegment(ctx, t, seg)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	idx := &segmentIndex{key: ck}
+	var k []byte
+	for v, err := range r.Versions() {
+		if err != nil {
+			return nil, err
+		}
+		k = appendKeyOf(k[:0], pk, v.Values)
+		idx.add(k, v)
+		if idx.size() > limit/2 {
+			return nil, nil
+		}
+	}
+	idx.sort()
+	s.points.put(idx, limit)
+	return idx, nil
+}
+
 // pointKey identifies a decoded segment: the same file decoded in another
 // schema version of its table has other Values.
 type pointKey struct {
@@ -199,6 +236,9 @@ type segmentIndex struct {
 	vers     []byte
 	verEnds  []uint32
 	overflow bool // an arena passed 4 GiB: not cacheable
+	// reordered: the segment's rows were not in key order, so an entry's
+	// index is not its row's position in the file.
+	reordered bool
 }
 
 // add appends the version v with encoded key k.
@@ -254,7 +294,7 @@ func (x *segmentIndex) sort() {
 			order[i] = i
 		}
 		slices.SortFunc(order, func(a, b int) int { return bytes.Compare(x.keyAt(a), x.keyAt(b)) })
-		y := segmentIndex{key: x.key}
+		y := segmentIndex{key: x.key, reordered: true}
 		for _, j := range order {
 			y.keys = append(y.keys, x.keyAt(j)...)
 			y.vers = append(y.vers, x.verAt(j)...)
@@ -280,6 +320,21 @@ func (x *segmentIndex) find(enc []byte) (row.Version, bool, error) {
 		return row.Version{}, false, fmt.Errorf("cached point index of segment %s: %w", x.key.segment, err)
 	}
 	return v, true, nil
+}
+
+// position returns the index of the encoded key enc — its row's position
+// in the segment file unless the index is reordered — and the _seq of its
+// version.
+func (x *segmentIndex) position(enc []byte) (pos int, seq uint64, found bool, err error) {
+	i, ok := sort.Find(x.len(), func(i int) int { return bytes.Compare(enc, x.keyAt(i)) })
+	if !ok {
+		return 0, 0, false, nil
+	}
+	v, err := row.DecodeVersion(x.verAt(i))
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("cached point index of segment %s: %w", x.key.segment, err)
+	}
+	return i, v.Seq, true, nil
 }
 
 // pointCache is an LRU of decoded segments bounded by their approximate

@@ -43,6 +43,7 @@ type FileScan struct {
 
 	pk      []int
 	table   *manifest.Table
+	store   *Store
 	handles []*Handle
 }
 
@@ -89,7 +90,7 @@ func (s *Store) ScanFiles(ctx context.Context, t *manifest.Table, partition stri
 	if err != nil {
 		return nil, fmt.Errorf("tablestore: scan %s/%q: %w", t.ID, partition, err)
 	}
-	fs := &FileScan{Manifest: m, pk: pk, table: t}
+	fs := &FileScan{Manifest: m, pk: pk, table: t, store: s}
 	for _, seg := range m.Segments {
 		if err := s.addFile(ctx, fs, seg); err != nil {
 			fs.Release()
@@ -323,6 +324,64 @@ func (f *FileScan) NewerVersions(p MergePlan, limit int64) (vs []row.Version, ok
 	return vs, true, nil
 }
 
+// SupersededRows returns, for each segment of p.Overlapped (p a plan of
+// f), the positions in its file (0-based row numbers in file order,
+// ascending) of the rows that a version of Newer or, if p.Buffer, a
+// buffered version supersedes: same key, greater _seq. Every other row of
+// an Overlapped segment is then latest, so the rows of the scan are the
+// non-tombstone rows of every file but those positions, and of the
+// buffer — a deletion vector computed at query time, with no key
+// comparison over the segments' rows.
+//
+// It looks each candidate key up in the segment's key index (the one
+// point reads use, cached in Options.PointCacheBytes; building it reads
+// the segment once). ok is false, and nothing is returned, when there are
+// more than limit candidate versions, or when a segment's index is too
+// large to cache or not in file order.
+func (f *FileScan) SupersededRows(ctx context.Context, p MergePlan, limit int) (rows [][]int64, ok bool, err error) {
+	if f.store == nil {
+		return nil, false, nil
+	}
+	var buffered []row.Version
+	if p.Buffer {
+		buffered = f.Buffered
+	}
+	if len(buffered) > limit {
+		return nil, false, nil
+	}
+	newer, ok, err := f.NewerVersions(p, int64(limit-len(buffered)))
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	cands := slices.Concat(buffered, newer)
+	keys := make([][]byte, len(cands))
+	for i, v := range cands {
+		keys[i] = keyOf(f.pk, v.Values)
+	}
+	rows = make([][]int64, len(p.Overlapped))
+	for i, sf := range p.Overlapped {
+		idx, err := f.store.cachedSegmentIndex(ctx, f.table, f.pk, sf.Segment)
+		if err != nil {
+			return nil, false, err
+		}
+		if idx == nil || idx.reordered {
+			return nil, false, nil
+		}
+		for j, v := range cands {
+			pos, seq, found, err := idx.position(keys[j])
+			if err != nil {
+				return nil, false, err
+			}
+			if found && seq < v.Seq {
+				rows[i] = append(rows[i], int64(pos))
+			}
+		}
+		slices.Sort(rows[i])
+		rows[i] = slices.Compact(rows[i])
+	}
+	return rows, true, nil
+}
+
 // appendSegmentVersions appends the versions of the local segment file sf
 // to vs.
 func appendSegmentVersions(vs []row.Version, t *manifest.Table, sf ScanFile) ([]row.Version, error) {
@@ -469,7 +528,7 @@ func (s *Store) KeyScan(ctx context.Context, t *manifest.Table, partition string
 	if err != nil {
 		return nil, fmt.Errorf("tablestore: key scan %s/%q: %w", t.ID, partition, err)
 	}
-	fs := &FileScan{Manifest: m, pk: pk, table: t}
+	fs := &FileScan{Manifest: m, pk: pk, table: t, store: s}
 	encoded := make([][]byte, len(keys))
 	firsts := make([]row.Value, len(keys))
 	for i, k := range keys {
