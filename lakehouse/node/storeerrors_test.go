@@ -138,7 +138,7 @@ func TestObjectStoreOutageCodes(t *testing.T) {
 	// The catalog commit lands, its answer is lost, and reading it back
 	// fails: the outcome is unknown, and the table does exist afterwards.
 	stop(t, b)
-	c, out := w.openOutage(t, "c", "catalog/")
+	c, out := w.openOutage(t, "c", "catalog/v/")
 	out.armed.Store(true)
 	_, err := c.Executor.Execute(context.Background(), root, sqlexec.Request{SQL: "CREATE SHARED TABLE app.u (id BIGINT PRIMARY KEY)"})
 	if dberr.CodeOf(err) != dberr.OutcomeUnknown {
