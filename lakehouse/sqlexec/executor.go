@@ -96,6 +96,9 @@ type Executor struct {
 	binder *sqlbind.Binder
 	// readers run read-only statements (bounded).
 	readers *workers
+	// parses and plans are the per-call caches (stmtcache.go).
+	parses parseCache
+	plans  planCache
 
 	// users is the user store (system.users, system.audit_log).
 	users *access.Store
@@ -185,10 +188,11 @@ func (x *Executor) Execute(ctx context.Context, p access.Principal, req Request)
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	stmts, err := sqlparse.Parse(req.SQL)
+	pr, err := x.parses.get(req.SQL)
 	if err != nil {
 		return nil, err
 	}
+	stmts := pr.stmts
 	if len(stmts) == 0 {
 		return nil, dberr.New(dberr.SyntaxError, "no statement to run")
 	}
@@ -198,7 +202,7 @@ func (x *Executor) Execute(ctx context.Context, p access.Principal, req Request)
 	}
 	results := make([]Result, 0, len(stmts))
 	for i, st := range stmts {
-		res, err := x.run(ctx, p, st, req, ns)
+		res, err := x.run(ctx, p, pr, st, req, ns)
 		if err != nil {
 			if len(stmts) > 1 {
 				err = statementError(i+1, err)
@@ -244,6 +248,9 @@ type stmtCtx struct {
 	rels relations
 	// lim is the statement's accounting: deadline, admission, size guard.
 	lim *limits
+	// parsed is the parse the statement came from (point-read shapes);
+	// nil for statements built by the executor.
+	parsed *parsed
 }
 
 func (q *stmtCtx) close() {
@@ -271,8 +278,15 @@ func (q *stmtCtx) session(ctx context.Context) (*duckengine.Session, error) {
 	return q.sess, nil
 }
 
-func (x *Executor) run(ctx context.Context, p access.Principal, st sqlparse.Statement, req Request, ns string) (Result, error) {
-	return x.bounded(ctx, p, st, func(ctx context.Context, lim *limits) (Result, error) {
+func (x *Executor) run(ctx context.Context, p access.Principal, pr *parsed, st sqlparse.Statement, req Request, ns string) (Result, error) {
+	// A statement shaped as a point read is admitted with a point-read
+	// permit; it takes a query slot only if it turns out to need DuckDB
+	// (pointSelect).
+	point := false
+	if s, ok := st.(*sqlparse.Select); ok && !x.point.off {
+		_, point = pr.shape(s)
+	}
+	return x.boundedAs(ctx, p, st, point, func(ctx context.Context, lim *limits) (Result, error) {
 		snap, err := x.catalog(ctx, req.MinCatalogVersion)
 		if err != nil {
 			if errors.Is(err, schema.ErrVersionNotVisible) {
@@ -281,7 +295,7 @@ func (x *Executor) run(ctx context.Context, p access.Principal, st sqlparse.Stat
 			}
 			return Result{}, fmt.Errorf("sqlexec: load catalog: %w", err)
 		}
-		q := &stmtCtx{x: x, p: p, actor: p, ns: ns, params: req.Params, snap: snap, names: map[string]string{}, lim: lim}
+		q := &stmtCtx{x: x, p: p, actor: p, ns: ns, params: req.Params, snap: snap, names: map[string]string{}, lim: lim, parsed: pr}
 		defer q.close()
 		done := x.opts.Metrics.start(st)
 		res, err := x.dispatch(ctx, q, st)

@@ -30,12 +30,18 @@ const abandonGrace = 300 * time.Millisecond
 type limits struct {
 	x      *Executor
 	parent context.Context // the caller's context
+	user   string          // whose query slots the statement takes
 	// clientDeadline is set when the caller's deadline comes before
 	// query.timeout: the deadline that stops the statement is the
 	// client's.
 	clientDeadline time.Duration
 	usage          *duckengine.Usage
-	ticket         *admission.Ticket // nil without admission control
+	ticket         *admission.Ticket // nil without admission control, or before admitEngine
+	// cancel stops the statement (the memory guard's handle).
+	cancel context.CancelCauseFunc
+	// releasePoint frees the point-read permit of a statement admitted
+	// as a point read; nil otherwise.
+	releasePoint func()
 }
 
 // bounded runs one statement under its limits: admission (a query slot),
@@ -49,24 +55,34 @@ type limits struct {
 // slot stays taken until then, so admission still counts that work.
 // Other statements write: they always return their real outcome.
 func (x *Executor) bounded(ctx context.Context, p access.Principal, st sqlparse.Statement, run func(context.Context, *limits) (Result, error)) (Result, error) {
-	lim := &limits{x: x, parent: ctx, usage: &duckengine.Usage{}}
+	return x.boundedAs(ctx, p, st, false, run)
+}
+
+// boundedAs is bounded; a point statement (one shaped as a point read) is
+// admitted with a point-read permit (admission.Controller.AdmitPoint)
+// instead of a query slot, and must call limits.admitEngine before it
+// does any engine work.
+func (x *Executor) boundedAs(ctx context.Context, p access.Principal, st sqlparse.Statement, point bool, run func(context.Context, *limits) (Result, error)) (Result, error) {
+	lim := &limits{x: x, parent: ctx, user: p.UserID, usage: &duckengine.Usage{}}
 	if a := x.opts.Admission; a != nil {
-		t, err := a.Admit(ctx, p.UserID)
-		if err != nil {
-			if errors.Is(err, admission.ErrBusy) {
-				return Result{}, dberr.Wrap(dberr.Overloaded, err, "the node is busy: %s", trimBusy(err))
-			}
-			return Result{}, lim.stopError(ctx, err)
+		var err error
+		if point {
+			lim.releasePoint, err = a.AdmitPoint(ctx)
+		} else {
+			lim.ticket, err = a.Admit(ctx, p.UserID)
 		}
-		lim.ticket = t
-		lim.usage.OnBuild = t.Built
+		if err != nil {
+			return Result{}, lim.admitError(ctx, err)
+		}
 	}
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < x.opts.QueryTimeout {
 		lim.clientDeadline = max(time.Until(d), time.Millisecond)
 	}
 	ctx, cancelTimeout := context.WithTimeout(ctx, x.opts.QueryTimeout)
 	ctx, cancel := context.WithCancelCause(ctx)
+	lim.cancel = cancel
 	if lim.ticket != nil {
+		lim.usage.OnBuild = lim.ticket.Built
 		lim.ticket.SetCancel(cancel)
 	}
 	ctx = duckengine.WithUsage(ctx, lim.usage)
@@ -75,6 +91,9 @@ func (x *Executor) bounded(ctx context.Context, p access.Principal, st sqlparse.
 		cancelTimeout()
 		if lim.ticket != nil {
 			lim.ticket.Release()
+		}
+		if lim.releasePoint != nil {
+			lim.releasePoint()
 		}
 	}
 	if !readOnly(st) {
@@ -106,6 +125,36 @@ func (x *Executor) bounded(ctx context.Context, p access.Principal, st sqlparse.
 	x.log.LogAttrs(ctx, slog.LevelWarn, "statement answered at its deadline, still stopping in the engine",
 		slog.String("user", p.UserID), slog.String("statement", firstWords(st.Text())))
 	return Result{}, lim.stopError(ctx, context.Cause(ctx))
+}
+
+// admitError is the error of a statement admission refused.
+func (l *limits) admitError(ctx context.Context, err error) error {
+	if errors.Is(err, admission.ErrBusy) {
+		return dberr.Wrap(dberr.Overloaded, err, "the node is busy: %s", trimBusy(err))
+	}
+	return l.stopError(ctx, err)
+}
+
+// admitEngine takes a query slot for a statement admitted as a point read
+// that needs the engine after all, and gives its point-read permit back.
+// It does nothing for a statement that holds a slot, or without admission
+// control. ctx is the statement's. l may be nil (a statement outside
+// bounded).
+func (l *limits) admitEngine(ctx context.Context) error {
+	if l == nil || l.releasePoint == nil || l.ticket != nil {
+		return nil
+	}
+	t, err := l.x.opts.Admission.Admit(ctx, l.user)
+	if err != nil {
+		return l.admitError(ctx, err)
+	}
+	// Set before the engine runs, on the statement's goroutine: finish
+	// (on the same goroutine) releases it.
+	l.ticket = t
+	l.usage.OnBuild = t.Built
+	t.SetCancel(l.cancel)
+	l.releasePoint()
+	return nil
 }
 
 // yieldSlot gives the statement's query slot back before the statement
