@@ -3,10 +3,10 @@
 // short queue in front, and a memory guard that cancels the largest
 // running statement before the process goes past its memory budget.
 //
-// Statements that never reach the query engine (primary-key point reads
-// answered by the storage engine) do not take a query slot: they take a
-// point-read permit (AdmitPoint), from a separate, larger limit that
-// still bounds a flood of them.
+// Statements that need not reach the query engine (primary-key point
+// reads and small INSERTs answered by the storage engine) do not take a
+// query slot: they take a point permit (AdmitPoint), from a separate,
+// larger limit that still bounds a flood of them.
 //
 // A statement is admitted by Admit and holds its slot until its Ticket is
 // released — which, for a statement abandoned at its deadline, is when the
@@ -54,8 +54,9 @@ type Config struct {
 	// PollInterval is how often the guard reads the process's memory.
 	// Default: 20ms.
 	PollInterval time.Duration
-	// PointSlots is how many point reads (statements that do no query
-	// engine work, see AdmitPoint) run at once; more wait up to QueueWait.
+	// PointSlots is how many point statements (statements that do no
+	// query engine work, see AdmitPoint) run at once; more wait up to
+	// QueueWait.
 	// Default: 64.
 	PointSlots int
 }
@@ -195,7 +196,7 @@ func (c *Controller) Admit(ctx context.Context, user string) (*Ticket, error) {
 	return nil, cause
 }
 
-// AdmitPoint takes a point-read permit for a statement that does no query
+// AdmitPoint takes a point permit for a statement that does no query
 // engine work (no DuckDB session, no memory the guard measures), waiting
 // up to Config.QueueWait for one of Config.PointSlots. It does not take a
 // query slot, so point reads are not queued behind analytical statements
@@ -212,7 +213,7 @@ func (c *Controller) AdmitPoint(ctx context.Context) (release func(), err error)
 		select {
 		case c.points <- struct{}{}:
 		case <-timer.C:
-			return nil, fmt.Errorf("%w: waited %s for one of %d point-read permits; retry with backoff", ErrBusy, c.cfg.QueueWait, c.cfg.PointSlots)
+			return nil, fmt.Errorf("%w: waited %s for one of %d point permits; retry with backoff", ErrBusy, c.cfg.QueueWait, c.cfg.PointSlots)
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -221,7 +222,7 @@ func (c *Controller) AdmitPoint(ctx context.Context) (release func(), err error)
 	return func() { once.Do(func() { <-c.points }) }, nil
 }
 
-// PointsRunning returns how many point-read permits are taken.
+// PointsRunning returns how many point permits are taken.
 func (c *Controller) PointsRunning() int { return len(c.points) }
 
 func indexOf(ws []*waiter, w *waiter) int {

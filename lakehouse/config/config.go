@@ -254,11 +254,12 @@ type QueryConfig struct {
 	// QueueWait is how long a statement waits for a slot before it is
 	// refused with OVERLOADED. Default: 2s.
 	QueueWait Duration `toml:"queue_wait" help:"how long a statement waits for a query slot"`
-	// MaxConcurrentPointReads is how many primary-key point reads (which
-	// the storage engine answers without DuckDB) run at once. They take
-	// no query slot; more wait up to QueueWait for their own permit.
-	// Default: 64.
-	MaxConcurrentPointReads int `toml:"max_concurrent_point_reads" help:"primary-key point reads that run at once (they take no query slot)"`
+	// MaxConcurrentPointStatements is how many point statements run at
+	// once: primary-key point reads and INSERT … VALUES of up to 64 rows,
+	// which the storage engine answers without DuckDB. They take no query
+	// slot (unless they turn out to need DuckDB); more wait up to
+	// QueueWait for their own permit. Default: 64.
+	MaxConcurrentPointStatements int `toml:"max_concurrent_point_statements" help:"point reads and INSERT … VALUES that run at once (they take no query slot)"`
 	// ProcessMemoryLimit is the process's memory budget (resident set
 	// size): above it, the memory guard stops the largest running
 	// statement. "" means twice memory_limit; "off" turns the guard off.
@@ -392,7 +393,7 @@ func Default() Config {
 		Flush:   FlushConfig{Rows: 100_000, Interval: Duration{time.Minute}},
 		Query: QueryConfig{MemoryLimit: "1GB", Threads: 2, Timeout: Duration{time.Minute}, CacheBytes: 1 << 30, PointCacheBytes: 128 << 20,
 			MaxValueBytes: 16 << 20, MaxResultBytes: 64 << 20, MaxConcurrent: 4, MaxConcurrentPerUser: 2,
-			QueueLength: 16, QueueWait: Duration{2 * time.Second}, MaxConcurrentPointReads: 64},
+			QueueLength: 16, QueueWait: Duration{2 * time.Second}, MaxConcurrentPointStatements: 64},
 		Server: ServerConfig{Listen: "127.0.0.1:7878", MaxRequestBytes: 16 << 20},
 		Auth: AuthConfig{AccessTTL: Duration{15 * time.Minute}, RefreshTTL: Duration{7 * 24 * time.Hour},
 			MaxFailedLogins: 5, LoginBackoff: Duration{time.Second}, Lockout: Duration{15 * time.Minute}, UserCacheTTL: Duration{time.Second}, RootUser: "root"},
@@ -563,8 +564,8 @@ func (c *Config) Validate() error {
 	if c.Query.QueueLength < 0 {
 		bad("query.queue_length", "must not be negative, got %d", c.Query.QueueLength)
 	}
-	if c.Query.MaxConcurrentPointReads < 1 {
-		bad("query.max_concurrent_point_reads", "must be positive, got %d", c.Query.MaxConcurrentPointReads)
+	if c.Query.MaxConcurrentPointStatements < 1 {
+		bad("query.max_concurrent_point_statements", "must be positive, got %d", c.Query.MaxConcurrentPointStatements)
 	}
 	if c.Query.QueueWait.Duration <= 0 {
 		bad("query.queue_wait", "must be positive, got %s", c.Query.QueueWait)

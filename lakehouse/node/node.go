@@ -190,7 +190,7 @@ func Open(ctx context.Context, app *appctx.AppContext, deps Deps) (_ *Node, err 
 	n.Admission = admission.New(admission.Config{
 		Slots: cfg.Query.MaxConcurrent, PerUser: cfg.Query.MaxConcurrentPerUser,
 		Queue: cfg.Query.QueueLength, QueueWait: cfg.Query.QueueWait.Duration,
-		MemoryBudget: cfg.Query.ProcessMemoryBytes(), PointSlots: cfg.Query.MaxConcurrentPointReads,
+		MemoryBudget: cfg.Query.ProcessMemoryBytes(), PointSlots: cfg.Query.MaxConcurrentPointStatements,
 	}, log.With(slog.String("component", "admission")), admission.ReadRSS, clock)
 	n.Executor, err = sqlexec.New(app, sqlexec.Options{
 		Store: n.Store, Writes: writes, Engine: n.Engine,

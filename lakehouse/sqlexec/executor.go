@@ -266,9 +266,14 @@ func (q *stmtCtx) close() {
 	}
 }
 
-// session opens the statement's DuckDB session on first use.
+// session opens the statement's DuckDB session on first use. It is the
+// one way to DuckDB: a statement admitted with a point permit takes its
+// query slot here (limits.admitEngine).
 func (q *stmtCtx) session(ctx context.Context) (*duckengine.Session, error) {
 	if q.sess == nil {
+		if err := q.lim.admitEngine(ctx); err != nil {
+			return nil, err
+		}
 		s, err := q.x.engine.Session(ctx)
 		if err != nil {
 			return nil, err
@@ -279,13 +284,9 @@ func (q *stmtCtx) session(ctx context.Context) (*duckengine.Session, error) {
 }
 
 func (x *Executor) run(ctx context.Context, p access.Principal, pr *parsed, st sqlparse.Statement, req Request, ns string) (Result, error) {
-	// A statement shaped as a point read is admitted with a point-read
-	// permit; it takes a query slot only if it turns out to need DuckDB
-	// (pointSelect).
-	point := false
-	if s, ok := st.(*sqlparse.Select); ok && !x.point.off {
-		_, point = pr.shape(s)
-	}
+	// A point statement is admitted with a point permit; it takes a
+	// query slot only if it turns out to need DuckDB (stmtCtx.session).
+	point := x.pointStatement(pr, st)
 	return x.boundedAs(ctx, p, st, point, func(ctx context.Context, lim *limits) (Result, error) {
 		snap, err := x.catalog(ctx, req.MinCatalogVersion)
 		if err != nil {
@@ -309,6 +310,23 @@ func (x *Executor) run(ctx context.Context, p access.Principal, pr *parsed, st s
 		res.AsUser = q.p.Label()
 		return res, nil
 	})
+}
+
+// pointStatement reports whether st, a statement of pr, is a point
+// statement, which the storage engine answers without DuckDB unless a
+// detail says otherwise: a SELECT shaped as a primary-key point read
+// (pointread.go), or an INSERT … VALUES of at most lookupKeysMax rows
+// (literal values, key checks by point lookups). Admission gives such a
+// statement a point permit instead of a query slot (see boundedAs).
+func (x *Executor) pointStatement(pr *parsed, st sqlparse.Statement) bool {
+	switch s := st.(type) {
+	case *sqlparse.Select:
+		_, ok := pr.shape(s)
+		return ok && !x.point.off
+	case *sqlparse.Insert:
+		return s.Query == "" && len(s.Rows) <= lookupKeysMax
+	}
+	return false
 }
 
 // catalog returns the catalog snapshot a statement runs on: at least

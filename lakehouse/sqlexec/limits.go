@@ -39,8 +39,8 @@ type limits struct {
 	ticket         *admission.Ticket // nil without admission control, or before admitEngine
 	// cancel stops the statement (the memory guard's handle).
 	cancel context.CancelCauseFunc
-	// releasePoint frees the point-read permit of a statement admitted
-	// as a point read; nil otherwise.
+	// releasePoint frees the point permit of a statement admitted as a
+	// point statement; nil otherwise. Only its first call counts.
 	releasePoint func()
 }
 
@@ -58,10 +58,10 @@ func (x *Executor) bounded(ctx context.Context, p access.Principal, st sqlparse.
 	return x.boundedAs(ctx, p, st, false, run)
 }
 
-// boundedAs is bounded; a point statement (one shaped as a point read) is
-// admitted with a point-read permit (admission.Controller.AdmitPoint)
-// instead of a query slot, and must call limits.admitEngine before it
-// does any engine work.
+// boundedAs is bounded; a point statement (Executor.pointStatement) is
+// admitted with a point permit (admission.Controller.AdmitPoint) instead
+// of a query slot, and takes its query slot when it opens a DuckDB
+// session (stmtCtx.session calls limits.admitEngine).
 func (x *Executor) boundedAs(ctx context.Context, p access.Principal, st sqlparse.Statement, point bool, run func(context.Context, *limits) (Result, error)) (Result, error) {
 	lim := &limits{x: x, parent: ctx, user: p.UserID, usage: &duckengine.Usage{}}
 	if a := x.opts.Admission; a != nil {
@@ -135,8 +135,9 @@ func (l *limits) admitError(ctx context.Context, err error) error {
 	return l.stopError(ctx, err)
 }
 
-// admitEngine takes a query slot for a statement admitted as a point read
-// that needs the engine after all, and gives its point-read permit back.
+// admitEngine takes a query slot for a statement admitted as a point
+// statement that needs the engine after all, and gives its point permit
+// back.
 // It does nothing for a statement that holds a slot, or without admission
 // control. ctx is the statement's. l may be nil (a statement outside
 // bounded).
@@ -157,13 +158,19 @@ func (l *limits) admitEngine(ctx context.Context) error {
 	return nil
 }
 
-// yieldSlot gives the statement's query slot back before the statement
-// ends, when what is left of it does no engine work (a write waiting for
+// yieldSlot gives the statement's query slot (or point permit) back
+// before the statement ends, when what is left of it does no engine work (a write waiting for
 // its WAL sync). The slot is released once: the statement's end then
 // releases nothing. l may be nil (a statement outside bounded).
 func (l *limits) yieldSlot() {
-	if l != nil && l.ticket != nil {
+	if l == nil {
+		return
+	}
+	if l.ticket != nil {
 		l.ticket.Release()
+	}
+	if l.releasePoint != nil {
+		l.releasePoint()
 	}
 }
 

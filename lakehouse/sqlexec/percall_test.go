@@ -13,11 +13,13 @@ import (
 	"github.com/floedb/floe/lakehouse/sqlexec"
 )
 
-// A burst of point reads needs no query slot: with the only slot taken
-// and no queue, 64 concurrent point reads all succeed, while a statement
-// that needs DuckDB — an aggregate, or a point-shaped read the fast path
-// declines — is refused OVERLOADED: the engine's slots stay bounded.
-func TestPointReadBurstNeedsNoQuerySlot(t *testing.T) {
+// A burst of point statements needs no query slot: with the only slot
+// taken and no queue, 64 concurrent point reads and then 64 concurrent
+// single-row INSERTs all succeed, while a statement that needs DuckDB — an
+// aggregate, a point-shaped read the fast path declines, INSERT … SELECT,
+// an ON CONFLICT DO UPDATE that hits a key — is refused OVERLOADED: the
+// engine's slots stay bounded.
+func TestPointStatementBurstNeedsNoQuerySlot(t *testing.T) {
 	h := newHarnessConfigured(t, func(c *config.Config) {
 		c.Query.MaxConcurrent, c.Query.MaxConcurrentPerUser, c.Query.QueueLength = 1, 1, 0
 		c.Query.QueueWait = config.Duration{Duration: 100 * time.Millisecond}
@@ -65,15 +67,50 @@ func TestPointReadBurstNeedsNoQuerySlot(t *testing.T) {
 	// so it needs a slot.
 	_, err = h.exec(alice, "SELECT id, v FROM kv WHERE id = '7'")
 	wantCode(t, "a declined point read with the only slot taken", err, dberr.Overloaded, "busy")
+	burst(t, "INSERT", n, func(i int) error {
+		p := access.Principal{UserID: fmt.Sprintf("u%02d", i), Role: access.RoleService}
+		_, err := h.exec(p, "INSERT INTO kv VALUES ($1, 'new')", int64(1000+i))
+		if r := adm.Running(); r > 1 {
+			return fmt.Errorf("%d statements hold query slots (1 allowed)", r)
+		}
+		return err
+	})
+	_, err = h.exec(root, "INSERT INTO kv SELECT 5000, 'x'")
+	wantCode(t, "INSERT … SELECT with the only slot taken", err, dberr.Overloaded, "busy")
+	_, err = h.exec(root, "INSERT INTO kv VALUES (1, 'x') ON CONFLICT (id) DO UPDATE SET v = excluded.v")
+	wantCode(t, "ON CONFLICT DO UPDATE of an existing key with the only slot taken", err, dberr.Overloaded, "busy")
 	if r := adm.PointsRunning(); r != 0 {
-		t.Errorf("%d point-read permits still taken after every statement ended", r)
+		t.Errorf("%d point permits still taken after every statement ended", r)
 	}
 	slot.Release()
 	if got := h.rows(alice, "SELECT id, v FROM kv WHERE id = '7'"); len(got) != 1 {
 		t.Errorf("the declined point read with a free slot: %v", got)
 	}
+	equal(t, "inserted", h.rows(alice, "SELECT count(*) FROM kv WHERE v = 'new'"), []string{fmt.Sprint(n)})
 	if r := adm.Running(); r != 0 {
 		t.Errorf("%d query slots still taken after every statement ended", r)
+	}
+}
+
+// burst runs f(0) … f(n-1) at once and reports their errors.
+func burst(t *testing.T, what string, n int, f func(i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			if err := f(i); err != nil {
+				errs <- fmt.Errorf("%s %d: %w", what, i, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
 

@@ -40,22 +40,8 @@ type pointState struct {
 }
 
 // pointSelect answers s by a point lookup. handled is false when s is not
-// a point read; the caller then runs it on DuckDB. A statement admitted as
-// a point read (with a point-read permit, not a query slot) takes its
-// query slot here before it declines; if that fails, handled is true and
-// err says why.
+// a point read; the caller then runs it on DuckDB.
 func (x *Executor) pointSelect(ctx context.Context, q *stmtCtx, s *sqlparse.Select) (res Result, handled bool, err error) {
-	res, handled, err = x.tryPointSelect(ctx, q, s)
-	if handled {
-		return res, handled, err
-	}
-	if err := q.lim.admitEngine(ctx); err != nil {
-		return Result{}, true, err
-	}
-	return Result{}, false, nil
-}
-
-func (x *Executor) tryPointSelect(ctx context.Context, q *stmtCtx, s *sqlparse.Select) (res Result, handled bool, err error) {
 	if x.point.off || s.Explain {
 		return Result{}, false, nil
 	}
