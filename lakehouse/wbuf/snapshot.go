@@ -183,12 +183,12 @@ func (s *Snapshot) stateLocked(snap *pebble.Snapshot, p PartitionKey) (state, er
 		}
 		return st, nil
 	}
+	s.b.statePebbleReads.Add(1)
 	return s.readState(snap, p)
 }
 
 // readState reads p's state record from snap.
 func (s *Snapshot) readState(snap *pebble.Snapshot, p PartitionKey) (state, error) {
-	s.b.statePebbleReads.Add(1)
 	v, closer, err := snap.Get(stateKey(p))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return state{}, nil
