@@ -106,8 +106,10 @@ func (x *Executor) boundedAs(ctx context.Context, p access.Principal, st sqlpars
 	}
 	done := make(chan outcome, 1)
 	x.readers.Go(func() {
-		defer finish()
 		res, err := run(ctx, lim)
+		// Free the slot before the caller has the answer: its next
+		// statement must not find it still taken.
+		finish()
 		done <- outcome{res, err}
 	})
 	select {
