@@ -287,7 +287,36 @@ func (x *Executor) run(ctx context.Context, p access.Principal, pr *parsed, st s
 	// A point statement is admitted with a point permit; it takes a
 	// query slot only if it turns out to need DuckDB (stmtCtx.session).
 	point := x.pointStatement(pr, st)
-	return x.boundedAs(ctx, p, st, point, func(ctx context.Context, lim *limits) (Result, error) {
+	if s, ok := st.(*sqlparse.Select); ok && point {
+		// A point read runs on the caller's goroutine (no hand-off to a
+		// reader: it never reaches DuckDB, so it needs no abandoning at
+		// its deadline); one the fast path declines runs again as any
+		// query, with a query slot.
+		res, err := x.boundedAs(ctx, p, st, true, true, x.statement(p, pr, st, req, ns, func(ctx context.Context, q *stmtCtx, _ sqlparse.Statement) (Result, error) {
+			res, handled, err := x.pointSelect(ctx, q, s)
+			if !handled {
+				return Result{}, errNotPoint
+			}
+			return res, err
+		}))
+		if !errors.Is(err, errNotPoint) {
+			return res, err
+		}
+		point = false
+	}
+	return x.boundedAs(ctx, p, st, point, false, x.statement(p, pr, st, req, ns, x.dispatch))
+}
+
+// errNotPoint is how a point read the fast path declines leaves its
+// inline attempt (run); it never reaches a caller.
+var errNotPoint = errors.New("sqlexec: not a point read")
+
+// statement returns the body of one statement for boundedAs: it loads the
+// catalog, runs body on a fresh stmtCtx, records the statement's metrics
+// and turns its error into what the caller sees.
+func (x *Executor) statement(p access.Principal, pr *parsed, st sqlparse.Statement, req Request, ns string,
+	body func(context.Context, *stmtCtx, sqlparse.Statement) (Result, error)) func(context.Context, *limits) (Result, error) {
+	return func(ctx context.Context, lim *limits) (Result, error) {
 		snap, err := x.catalog(ctx, req.MinCatalogVersion)
 		if err != nil {
 			if errors.Is(err, schema.ErrVersionNotVisible) {
@@ -299,7 +328,10 @@ func (x *Executor) run(ctx context.Context, p access.Principal, pr *parsed, st s
 		q := &stmtCtx{x: x, p: p, actor: p, ns: ns, params: req.Params, snap: snap, names: map[string]string{}, lim: lim, parsed: pr}
 		defer q.close()
 		done := x.opts.Metrics.start(st)
-		res, err := x.dispatch(ctx, q, st)
+		res, err := body(ctx, q, st)
+		if errors.Is(err, errNotPoint) {
+			return Result{}, err
+		}
 		done(err)
 		if err != nil {
 			return Result{}, q.userError(ctx, err)
@@ -309,7 +341,7 @@ func (x *Executor) run(ctx context.Context, p access.Principal, pr *parsed, st s
 		}
 		res.AsUser = q.p.Label()
 		return res, nil
-	})
+	}
 }
 
 // pointStatement reports whether st, a statement of pr, is a point

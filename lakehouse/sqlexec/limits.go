@@ -55,14 +55,16 @@ type limits struct {
 // slot stays taken until then, so admission still counts that work.
 // Other statements write: they always return their real outcome.
 func (x *Executor) bounded(ctx context.Context, p access.Principal, st sqlparse.Statement, run func(context.Context, *limits) (Result, error)) (Result, error) {
-	return x.boundedAs(ctx, p, st, false, run)
+	return x.boundedAs(ctx, p, st, false, false, run)
 }
 
 // boundedAs is bounded; a point statement (Executor.pointStatement) is
 // admitted with a point permit (admission.Controller.AdmitPoint) instead
 // of a query slot, and takes its query slot when it opens a DuckDB
-// session (stmtCtx.session calls limits.admitEngine).
-func (x *Executor) boundedAs(ctx context.Context, p access.Principal, st sqlparse.Statement, point bool, run func(context.Context, *limits) (Result, error)) (Result, error) {
+// session (stmtCtx.session calls limits.admitEngine). An inline statement
+// runs on the caller's goroutine even if it only reads: it must not reach
+// DuckDB (it is not abandoned at its deadline).
+func (x *Executor) boundedAs(ctx context.Context, p access.Principal, st sqlparse.Statement, point, inline bool, run func(context.Context, *limits) (Result, error)) (Result, error) {
 	lim := &limits{x: x, parent: ctx, user: p.UserID, usage: &duckengine.Usage{}}
 	if a := x.opts.Admission; a != nil {
 		var err error
@@ -96,7 +98,7 @@ func (x *Executor) boundedAs(ctx context.Context, p access.Principal, st sqlpars
 			lim.releasePoint()
 		}
 	}
-	if !readOnly(st) {
+	if !readOnly(st) || inline {
 		defer finish()
 		return run(ctx, lim)
 	}
