@@ -3,6 +3,11 @@
 // short queue in front, and a memory guard that cancels the largest
 // running statement before the process goes past its memory budget.
 //
+// Statements that need not reach the query engine (primary-key point
+// reads and small INSERTs answered by the storage engine) do not take a
+// query slot: they take a point permit (AdmitPoint), from a separate,
+// larger limit that still bounds a flood of them.
+//
 // A statement is admitted by Admit and holds its slot until its Ticket is
 // released — which, for a statement abandoned at its deadline, is when the
 // engine has really stopped, not when the client got its answer: the slots
@@ -49,6 +54,11 @@ type Config struct {
 	// PollInterval is how often the guard reads the process's memory.
 	// Default: 20ms.
 	PollInterval time.Duration
+	// PointSlots is how many point statements (statements that do no
+	// query engine work, see AdmitPoint) run at once; more wait up to
+	// QueueWait.
+	// Default: 64.
+	PointSlots int
 }
 
 func (c *Config) ensureDefaults() {
@@ -64,7 +74,13 @@ func (c *Config) ensureDefaults() {
 	if c.PollInterval <= 0 {
 		c.PollInterval = 20 * time.Millisecond
 	}
+	if c.PointSlots <= 0 {
+		c.PointSlots = DefaultPointSlots
+	}
 }
+
+// DefaultPointSlots is Config.PointSlots' default.
+const DefaultPointSlots = 64
 
 // Controller admits statements; see the package documentation.
 type Controller struct {
@@ -84,6 +100,8 @@ type Controller struct {
 		waiting []*waiter      // FIFO
 		waitPer map[string]int // waiting statements per user
 	}
+	// points holds one token per running point read (Config.PointSlots).
+	points chan struct{}
 	// lastKill is when the guard last cancelled a statement (unix nanos).
 	lastKill atomic.Int64
 	kills    atomic.Int64
@@ -102,7 +120,7 @@ func New(cfg Config, log *slog.Logger, rss func() (int64, error), now func() tim
 	if now == nil {
 		now = time.Now
 	}
-	c := &Controller{cfg: cfg, log: log, rss: rss, now: now}
+	c := &Controller{cfg: cfg, log: log, rss: rss, now: now, points: make(chan struct{}, cfg.PointSlots)}
 	if rss != nil {
 		c.release = debug.FreeOSMemory
 	}
@@ -177,6 +195,35 @@ func (c *Controller) Admit(ctx context.Context, user string) (*Ticket, error) {
 	c.releaseLocked(t)
 	return nil, cause
 }
+
+// AdmitPoint takes a point permit for a statement that does no query
+// engine work (no DuckDB session, no memory the guard measures), waiting
+// up to Config.QueueWait for one of Config.PointSlots. It does not take a
+// query slot, so point reads are not queued behind analytical statements
+// and do not count against a user's query slots. It returns release,
+// which frees the permit (only its first call counts), or an error
+// wrapping ErrBusy, or ctx's error when ctx ends first. A statement that
+// turns out to need the engine must also Admit before it uses it.
+func (c *Controller) AdmitPoint(ctx context.Context) (release func(), err error) {
+	select {
+	case c.points <- struct{}{}:
+	default:
+		timer := time.NewTimer(c.cfg.QueueWait)
+		defer timer.Stop()
+		select {
+		case c.points <- struct{}{}:
+		case <-timer.C:
+			return nil, fmt.Errorf("%w: waited %s for one of %d point permits; retry with backoff", ErrBusy, c.cfg.QueueWait, c.cfg.PointSlots)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	var once sync.Once
+	return func() { once.Do(func() { <-c.points }) }, nil
+}
+
+// PointsRunning returns how many point permits are taken.
+func (c *Controller) PointsRunning() int { return len(c.points) }
 
 func indexOf(ws []*waiter, w *waiter) int {
 	for i, x := range ws {

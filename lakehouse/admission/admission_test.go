@@ -160,3 +160,49 @@ func TestReadRSS(t *testing.T) {
 		t.Fatalf("rss %d bytes", n)
 	}
 }
+
+// Point reads take permits of their own: they run while every query slot
+// is taken, up to PointSlots at once; one more waits for a permit and is
+// refused after QueueWait; a released permit admits the next.
+func TestPointPermits(t *testing.T) {
+	c := New(Config{Slots: 1, PerUser: 1, QueueWait: 30 * time.Millisecond, PointSlots: 3}, quiet(), nil, nil)
+	slot := mustAdmit(t, c, "alice")
+	defer slot.Release()
+	if _, err := c.Admit(context.Background(), "bob"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second query slot: %v, want ErrBusy", err)
+	}
+	var releases []func()
+	for i := range 3 {
+		r, err := c.AdmitPoint(context.Background())
+		if err != nil {
+			t.Fatalf("point read %d with every query slot taken: %v", i, err)
+		}
+		releases = append(releases, r)
+	}
+	if got := c.PointsRunning(); got != 3 || c.Running() != 1 {
+		t.Fatalf("PointsRunning %d, Running %d; want 3 and 1", got, c.Running())
+	}
+	if _, err := c.AdmitPoint(context.Background()); !errors.Is(err, ErrBusy) {
+		t.Fatalf("fourth point read: %v, want ErrBusy after QueueWait", err)
+	}
+	releases[0]()
+	releases[0]() // only the first call counts
+	if got := c.PointsRunning(); got != 2 {
+		t.Fatalf("PointsRunning after one release (twice): %d, want 2", got)
+	}
+	r, err := c.AdmitPoint(context.Background())
+	if err != nil {
+		t.Fatalf("point read after a release: %v", err)
+	}
+	r()
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err = c.AdmitPoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := c.AdmitPoint(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("point read with a cancelled context: %v, want context.Canceled", err)
+	}
+	r()
+}

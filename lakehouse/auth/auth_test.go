@@ -314,3 +314,58 @@ func TestConcurrentLoginsAndVerify(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// countingUsers counts the user lookups verification makes.
+type countingUsers struct {
+	*fakeUsers
+	lookups int
+}
+
+func (c *countingUsers) LookupID(ctx context.Context, id string) (access.User, bool, error) {
+	c.lookups++
+	return c.fakeUsers.LookupID(ctx, id)
+}
+
+// Verification is cached per token and per user, and a revocation made
+// by another process (no change callback here) is still seen within
+// UserCacheTTL: until then the cached user row answers without a lookup;
+// after it the row is read again and the revoked token is refused.
+func TestRevocationElsewhereSeenWithinUserCacheTTL(t *testing.T) {
+	users := &countingUsers{fakeUsers: newFakeUsers(t, map[string]string{"alice": "alice-pass-1"})}
+	c := &clock{t: time.Now()}
+	s, err := New(users, Options{Secret: []byte(strings.Repeat("k", 32)), AccessTTL: 15 * time.Minute,
+		RefreshTTL: 24 * time.Hour, MaxFailedLogins: 3, Clock: c.now, UserCacheTTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tok, err := s.Login(ctx, "alice", "alice-pass-1", "192.0.2.1:1234")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		if _, err := s.Verify(ctx, tok.Access); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if users.lookups != 1 {
+		t.Fatalf("100 verifications within UserCacheTTL read the user %d times, want 1", users.lookups)
+	}
+	// Another process revokes alice's tokens: the epoch moves in the
+	// store, this Service hears nothing.
+	users.mu.Lock()
+	u := users.users["alice"]
+	u.TokenEpoch++
+	users.users["alice"] = u
+	users.mu.Unlock()
+	c.t = c.t.Add(999 * time.Millisecond)
+	if _, err := s.Verify(ctx, tok.Access); err != nil {
+		t.Fatalf("within UserCacheTTL the cached row still answers: %v", err)
+	}
+	c.t = c.t.Add(time.Millisecond)
+	_, err = s.Verify(ctx, tok.Access)
+	wantUnauthenticated(t, "a token revoked elsewhere, UserCacheTTL later", err)
+	if !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("message: %v", err)
+	}
+}

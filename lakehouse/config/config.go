@@ -198,6 +198,15 @@ type BufferConfig struct {
 	// fail with a "buffer full" error until a flush frees room.
 	// Default: 1073741824 (1 GiB).
 	MaxBytes int64 `toml:"max_bytes" help:"bound of buffered unflushed data in bytes"`
+	// MemTableBytes is the size of the buffer's Pebble memtable: writes
+	// land there before Pebble writes them to its own files. Pebble keeps
+	// up to a few memtables in memory while they are written out.
+	// Default: 67108864 (64 MiB).
+	MemTableBytes int64 `toml:"memtable_bytes" help:"Pebble memtable size of the write buffer, in bytes"`
+	// BlockCacheBytes bounds the cache of blocks the buffer reads back
+	// from its Pebble files (point reads and key checks of buffered
+	// rows). Default: 33554432 (32 MiB).
+	BlockCacheBytes int64 `toml:"block_cache_bytes" help:"Pebble block cache of the write buffer, in bytes"`
 }
 
 // FlushConfig is the default flush policy; a table's WITH (FLUSH_POLICY)
@@ -245,6 +254,12 @@ type QueryConfig struct {
 	// QueueWait is how long a statement waits for a slot before it is
 	// refused with OVERLOADED. Default: 2s.
 	QueueWait Duration `toml:"queue_wait" help:"how long a statement waits for a query slot"`
+	// MaxConcurrentPointStatements is how many point statements run at
+	// once: primary-key point reads and INSERT … VALUES of up to 64 rows,
+	// which the storage engine answers without DuckDB. They take no query
+	// slot (unless they turn out to need DuckDB); more wait up to
+	// QueueWait for their own permit. Default: 64.
+	MaxConcurrentPointStatements int `toml:"max_concurrent_point_statements" help:"point reads and INSERT … VALUES that run at once (they take no query slot)"`
 	// ProcessMemoryLimit is the process's memory budget (resident set
 	// size): above it, the memory guard stops the largest running
 	// statement. "" means twice memory_limit; "off" turns the guard off.
@@ -374,11 +389,11 @@ func Default() Config {
 			S3:      S3Config{Region: "us-east-1", MaxAttempts: 5, MaxBackoff: Duration{2 * time.Second}},
 		},
 		Catalog: CatalogConfig{RefreshInterval: Duration{2 * time.Second}},
-		Buffer:  BufferConfig{MaxBytes: 1 << 30},
+		Buffer:  BufferConfig{MaxBytes: 1 << 30, MemTableBytes: 64 << 20, BlockCacheBytes: 32 << 20},
 		Flush:   FlushConfig{Rows: 100_000, Interval: Duration{time.Minute}},
 		Query: QueryConfig{MemoryLimit: "1GB", Threads: 2, Timeout: Duration{time.Minute}, CacheBytes: 1 << 30, PointCacheBytes: 128 << 20,
 			MaxValueBytes: 16 << 20, MaxResultBytes: 64 << 20, MaxConcurrent: 4, MaxConcurrentPerUser: 2,
-			QueueLength: 16, QueueWait: Duration{2 * time.Second}},
+			QueueLength: 16, QueueWait: Duration{2 * time.Second}, MaxConcurrentPointStatements: 64},
 		Server: ServerConfig{Listen: "127.0.0.1:7878", MaxRequestBytes: 16 << 20},
 		Auth: AuthConfig{AccessTTL: Duration{15 * time.Minute}, RefreshTTL: Duration{7 * 24 * time.Hour},
 			MaxFailedLogins: 5, LoginBackoff: Duration{time.Second}, Lockout: Duration{15 * time.Minute}, UserCacheTTL: Duration{time.Second}, RootUser: "root"},
@@ -507,6 +522,12 @@ func (c *Config) Validate() error {
 	if c.Buffer.MaxBytes < 1<<20 {
 		bad("buffer.max_bytes", "must be at least 1048576 (1 MiB), got %d", c.Buffer.MaxBytes)
 	}
+	if c.Buffer.MemTableBytes < 1<<20 || c.Buffer.MemTableBytes >= 4<<30 {
+		bad("buffer.memtable_bytes", "must be at least 1048576 (1 MiB) and below 4294967296 (4 GiB), got %d", c.Buffer.MemTableBytes)
+	}
+	if c.Buffer.BlockCacheBytes < 1<<20 {
+		bad("buffer.block_cache_bytes", "must be at least 1048576 (1 MiB), got %d", c.Buffer.BlockCacheBytes)
+	}
 	if c.Flush.Rows < 1 {
 		bad("flush.rows", "must be positive, got %d", c.Flush.Rows)
 	}
@@ -542,6 +563,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Query.QueueLength < 0 {
 		bad("query.queue_length", "must not be negative, got %d", c.Query.QueueLength)
+	}
+	if c.Query.MaxConcurrentPointStatements < 1 {
+		bad("query.max_concurrent_point_statements", "must be positive, got %d", c.Query.MaxConcurrentPointStatements)
 	}
 	if c.Query.QueueWait.Duration <= 0 {
 		bad("query.queue_wait", "must be positive, got %s", c.Query.QueueWait)

@@ -85,12 +85,16 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.Live.MaxSubscriptionsPerConnection = 1000
 	c.Live.Heartbeat.Duration = time.Millisecond
 	c.Live.Nodes = "http://ok:1, live-2:7878"
+	c.Buffer.MemTableBytes = 4 << 30
+	c.Buffer.BlockCacheBytes = 1000
+	c.Query.MaxConcurrentPointStatements = 0
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("Validate succeeded")
 	}
 	for _, key := range []string{"node_id", "log.level", "storage.s3.bucket", "storage.s3.endpoint", "storage.s3.access_key_id", "storage.s3.max_attempts",
-		"lease.duration", "lease.request_grace", "live.max_subscriptions_per_connection", "live.heartbeat", "live.nodes[1]"} {
+		"lease.duration", "lease.request_grace", "live.max_subscriptions_per_connection", "live.heartbeat", "live.nodes[1]",
+		"buffer.memtable_bytes", "buffer.block_cache_bytes", "query.max_concurrent_point_statements"} {
 		if !strings.Contains(err.Error(), "config: "+key+":") {
 			t.Errorf("error does not name %s:\n%v", key, err)
 		}

@@ -190,7 +190,7 @@ func Open(ctx context.Context, app *appctx.AppContext, deps Deps) (_ *Node, err 
 	n.Admission = admission.New(admission.Config{
 		Slots: cfg.Query.MaxConcurrent, PerUser: cfg.Query.MaxConcurrentPerUser,
 		Queue: cfg.Query.QueueLength, QueueWait: cfg.Query.QueueWait.Duration,
-		MemoryBudget: cfg.Query.ProcessMemoryBytes(),
+		MemoryBudget: cfg.Query.ProcessMemoryBytes(), PointSlots: cfg.Query.MaxConcurrentPointStatements,
 	}, log.With(slog.String("component", "admission")), admission.ReadRSS, clock)
 	n.Executor, err = sqlexec.New(app, sqlexec.Options{
 		Store: n.Store, Writes: writes, Engine: n.Engine,
@@ -255,6 +255,9 @@ func openBuffer(app *appctx.AppContext, l *lease.Lease) (*wbuf.Buffer, error) {
 		Logger:   app.Logger().With(slog.String("component", "wbuf")),
 		MaxBytes: cfg.Buffer.MaxBytes,
 		Clock:    app.Clock(),
+		// Validated by config: 1 MiB up to 4 GiB.
+		MemTableSize:   uint64(cfg.Buffer.MemTableBytes),
+		BlockCacheSize: cfg.Buffer.BlockCacheBytes,
 	}
 	buf, err := wbuf.Open(opts)
 	if err != nil {

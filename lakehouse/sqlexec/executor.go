@@ -96,6 +96,9 @@ type Executor struct {
 	binder *sqlbind.Binder
 	// readers run read-only statements (bounded).
 	readers *workers
+	// parses and plans are the per-call caches (stmtcache.go).
+	parses parseCache
+	plans  planCache
 
 	// users is the user store (system.users, system.audit_log).
 	users *access.Store
@@ -185,10 +188,11 @@ func (x *Executor) Execute(ctx context.Context, p access.Principal, req Request)
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	stmts, err := sqlparse.Parse(req.SQL)
+	pr, err := x.parses.get(req.SQL)
 	if err != nil {
 		return nil, err
 	}
+	stmts := pr.stmts
 	if len(stmts) == 0 {
 		return nil, dberr.New(dberr.SyntaxError, "no statement to run")
 	}
@@ -198,7 +202,7 @@ func (x *Executor) Execute(ctx context.Context, p access.Principal, req Request)
 	}
 	results := make([]Result, 0, len(stmts))
 	for i, st := range stmts {
-		res, err := x.run(ctx, p, st, req, ns)
+		res, err := x.run(ctx, p, pr, st, req, ns)
 		if err != nil {
 			if len(stmts) > 1 {
 				err = statementError(i+1, err)
@@ -244,6 +248,9 @@ type stmtCtx struct {
 	rels relations
 	// lim is the statement's accounting: deadline, admission, size guard.
 	lim *limits
+	// parsed is the parse the statement came from (point-read shapes);
+	// nil for statements built by the executor.
+	parsed *parsed
 }
 
 func (q *stmtCtx) close() {
@@ -259,9 +266,14 @@ func (q *stmtCtx) close() {
 	}
 }
 
-// session opens the statement's DuckDB session on first use.
+// session opens the statement's DuckDB session on first use. It is the
+// one way to DuckDB: a statement admitted with a point permit takes its
+// query slot here (limits.admitEngine).
 func (q *stmtCtx) session(ctx context.Context) (*duckengine.Session, error) {
 	if q.sess == nil {
+		if err := q.lim.admitEngine(ctx); err != nil {
+			return nil, err
+		}
 		s, err := q.x.engine.Session(ctx)
 		if err != nil {
 			return nil, err
@@ -271,8 +283,40 @@ func (q *stmtCtx) session(ctx context.Context) (*duckengine.Session, error) {
 	return q.sess, nil
 }
 
-func (x *Executor) run(ctx context.Context, p access.Principal, st sqlparse.Statement, req Request, ns string) (Result, error) {
-	return x.bounded(ctx, p, st, func(ctx context.Context, lim *limits) (Result, error) {
+func (x *Executor) run(ctx context.Context, p access.Principal, pr *parsed, st sqlparse.Statement, req Request, ns string) (Result, error) {
+	// A point statement is admitted with a point permit; it takes a
+	// query slot only if it turns out to need DuckDB (stmtCtx.session).
+	point := x.pointStatement(pr, st)
+	if s, ok := st.(*sqlparse.Select); ok && point {
+		// A point read runs on the caller's goroutine (no hand-off to a
+		// reader: it never reaches DuckDB, so it needs no abandoning at
+		// its deadline); one the fast path declines runs again as any
+		// query, with a query slot.
+		res, err := x.boundedAs(ctx, p, st, true, true, x.statement(p, pr, st, req, ns, func(ctx context.Context, q *stmtCtx, _ sqlparse.Statement) (Result, error) {
+			res, handled, err := x.pointSelect(ctx, q, s)
+			if !handled {
+				return Result{}, errNotPoint
+			}
+			return res, err
+		}))
+		if !errors.Is(err, errNotPoint) {
+			return res, err
+		}
+		point = false
+	}
+	return x.boundedAs(ctx, p, st, point, false, x.statement(p, pr, st, req, ns, x.dispatch))
+}
+
+// errNotPoint is how a point read the fast path declines leaves its
+// inline attempt (run); it never reaches a caller.
+var errNotPoint = errors.New("sqlexec: not a point read")
+
+// statement returns the body of one statement for boundedAs: it loads the
+// catalog, runs body on a fresh stmtCtx, records the statement's metrics
+// and turns its error into what the caller sees.
+func (x *Executor) statement(p access.Principal, pr *parsed, st sqlparse.Statement, req Request, ns string,
+	body func(context.Context, *stmtCtx, sqlparse.Statement) (Result, error)) func(context.Context, *limits) (Result, error) {
+	return func(ctx context.Context, lim *limits) (Result, error) {
 		snap, err := x.catalog(ctx, req.MinCatalogVersion)
 		if err != nil {
 			if errors.Is(err, schema.ErrVersionNotVisible) {
@@ -281,10 +325,13 @@ func (x *Executor) run(ctx context.Context, p access.Principal, st sqlparse.Stat
 			}
 			return Result{}, fmt.Errorf("sqlexec: load catalog: %w", err)
 		}
-		q := &stmtCtx{x: x, p: p, actor: p, ns: ns, params: req.Params, snap: snap, names: map[string]string{}, lim: lim}
+		q := &stmtCtx{x: x, p: p, actor: p, ns: ns, params: req.Params, snap: snap, names: map[string]string{}, lim: lim, parsed: pr}
 		defer q.close()
 		done := x.opts.Metrics.start(st)
-		res, err := x.dispatch(ctx, q, st)
+		res, err := body(ctx, q, st)
+		if errors.Is(err, errNotPoint) {
+			return Result{}, err
+		}
 		done(err)
 		if err != nil {
 			return Result{}, q.userError(ctx, err)
@@ -294,7 +341,24 @@ func (x *Executor) run(ctx context.Context, p access.Principal, st sqlparse.Stat
 		}
 		res.AsUser = q.p.Label()
 		return res, nil
-	})
+	}
+}
+
+// pointStatement reports whether st, a statement of pr, is a point
+// statement, which the storage engine answers without DuckDB unless a
+// detail says otherwise: a SELECT shaped as a primary-key point read
+// (pointread.go), or an INSERT … VALUES of at most lookupKeysMax rows
+// (literal values, key checks by point lookups). Admission gives such a
+// statement a point permit instead of a query slot (see boundedAs).
+func (x *Executor) pointStatement(pr *parsed, st sqlparse.Statement) bool {
+	switch s := st.(type) {
+	case *sqlparse.Select:
+		_, ok := pr.shape(s)
+		return ok && !x.point.off
+	case *sqlparse.Insert:
+		return s.Query == "" && len(s.Rows) <= lookupKeysMax
+	}
+	return false
 }
 
 // catalog returns the catalog snapshot a statement runs on: at least

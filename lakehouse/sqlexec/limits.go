@@ -30,12 +30,18 @@ const abandonGrace = 300 * time.Millisecond
 type limits struct {
 	x      *Executor
 	parent context.Context // the caller's context
+	user   string          // whose query slots the statement takes
 	// clientDeadline is set when the caller's deadline comes before
 	// query.timeout: the deadline that stops the statement is the
 	// client's.
 	clientDeadline time.Duration
 	usage          *duckengine.Usage
-	ticket         *admission.Ticket // nil without admission control
+	ticket         *admission.Ticket // nil without admission control, or before admitEngine
+	// cancel stops the statement (the memory guard's handle).
+	cancel context.CancelCauseFunc
+	// releasePoint frees the point permit of a statement admitted as a
+	// point statement; nil otherwise. Only its first call counts.
+	releasePoint func()
 }
 
 // bounded runs one statement under its limits: admission (a query slot),
@@ -49,24 +55,36 @@ type limits struct {
 // slot stays taken until then, so admission still counts that work.
 // Other statements write: they always return their real outcome.
 func (x *Executor) bounded(ctx context.Context, p access.Principal, st sqlparse.Statement, run func(context.Context, *limits) (Result, error)) (Result, error) {
-	lim := &limits{x: x, parent: ctx, usage: &duckengine.Usage{}}
+	return x.boundedAs(ctx, p, st, false, false, run)
+}
+
+// boundedAs is bounded; a point statement (Executor.pointStatement) is
+// admitted with a point permit (admission.Controller.AdmitPoint) instead
+// of a query slot, and takes its query slot when it opens a DuckDB
+// session (stmtCtx.session calls limits.admitEngine). An inline statement
+// runs on the caller's goroutine even if it only reads: it must not reach
+// DuckDB (it is not abandoned at its deadline).
+func (x *Executor) boundedAs(ctx context.Context, p access.Principal, st sqlparse.Statement, point, inline bool, run func(context.Context, *limits) (Result, error)) (Result, error) {
+	lim := &limits{x: x, parent: ctx, user: p.UserID, usage: &duckengine.Usage{}}
 	if a := x.opts.Admission; a != nil {
-		t, err := a.Admit(ctx, p.UserID)
-		if err != nil {
-			if errors.Is(err, admission.ErrBusy) {
-				return Result{}, dberr.Wrap(dberr.Overloaded, err, "the node is busy: %s", trimBusy(err))
-			}
-			return Result{}, lim.stopError(ctx, err)
+		var err error
+		if point {
+			lim.releasePoint, err = a.AdmitPoint(ctx)
+		} else {
+			lim.ticket, err = a.Admit(ctx, p.UserID)
 		}
-		lim.ticket = t
-		lim.usage.OnBuild = t.Built
+		if err != nil {
+			return Result{}, lim.admitError(ctx, err)
+		}
 	}
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < x.opts.QueryTimeout {
 		lim.clientDeadline = max(time.Until(d), time.Millisecond)
 	}
 	ctx, cancelTimeout := context.WithTimeout(ctx, x.opts.QueryTimeout)
 	ctx, cancel := context.WithCancelCause(ctx)
+	lim.cancel = cancel
 	if lim.ticket != nil {
+		lim.usage.OnBuild = lim.ticket.Built
 		lim.ticket.SetCancel(cancel)
 	}
 	ctx = duckengine.WithUsage(ctx, lim.usage)
@@ -76,8 +94,11 @@ func (x *Executor) bounded(ctx context.Context, p access.Principal, st sqlparse.
 		if lim.ticket != nil {
 			lim.ticket.Release()
 		}
+		if lim.releasePoint != nil {
+			lim.releasePoint()
+		}
 	}
-	if !readOnly(st) {
+	if !readOnly(st) || inline {
 		defer finish()
 		return run(ctx, lim)
 	}
@@ -87,8 +108,10 @@ func (x *Executor) bounded(ctx context.Context, p access.Principal, st sqlparse.
 	}
 	done := make(chan outcome, 1)
 	x.readers.Go(func() {
-		defer finish()
 		res, err := run(ctx, lim)
+		// Free the slot before the caller has the answer: its next
+		// statement must not find it still taken.
+		finish()
 		done <- outcome{res, err}
 	})
 	select {
@@ -108,13 +131,50 @@ func (x *Executor) bounded(ctx context.Context, p access.Principal, st sqlparse.
 	return Result{}, lim.stopError(ctx, context.Cause(ctx))
 }
 
-// yieldSlot gives the statement's query slot back before the statement
-// ends, when what is left of it does no engine work (a write waiting for
+// admitError is the error of a statement admission refused.
+func (l *limits) admitError(ctx context.Context, err error) error {
+	if errors.Is(err, admission.ErrBusy) {
+		return dberr.Wrap(dberr.Overloaded, err, "the node is busy: %s", trimBusy(err))
+	}
+	return l.stopError(ctx, err)
+}
+
+// admitEngine takes a query slot for a statement admitted as a point
+// statement that needs the engine after all, and gives its point permit
+// back.
+// It does nothing for a statement that holds a slot, or without admission
+// control. ctx is the statement's. l may be nil (a statement outside
+// bounded).
+func (l *limits) admitEngine(ctx context.Context) error {
+	if l == nil || l.releasePoint == nil || l.ticket != nil {
+		return nil
+	}
+	t, err := l.x.opts.Admission.Admit(ctx, l.user)
+	if err != nil {
+		return l.admitError(ctx, err)
+	}
+	// Set before the engine runs, on the statement's goroutine: finish
+	// (on the same goroutine) releases it.
+	l.ticket = t
+	l.usage.OnBuild = t.Built
+	t.SetCancel(l.cancel)
+	l.releasePoint()
+	return nil
+}
+
+// yieldSlot gives the statement's query slot (or point permit) back
+// before the statement ends, when what is left of it does no engine work (a write waiting for
 // its WAL sync). The slot is released once: the statement's end then
 // releases nothing. l may be nil (a statement outside bounded).
 func (l *limits) yieldSlot() {
-	if l != nil && l.ticket != nil {
+	if l == nil {
+		return
+	}
+	if l.ticket != nil {
 		l.ticket.Release()
+	}
+	if l.releasePoint != nil {
+		l.releasePoint()
 	}
 }
 

@@ -45,11 +45,16 @@ func (x *Executor) pointSelect(ctx context.Context, q *stmtCtx, s *sqlparse.Sele
 	if x.point.off || s.Explain {
 		return Result{}, false, nil
 	}
-	shape, ok := parsePointShape(s.Query)
+	shape, ok := q.parsed.shape(s)
 	if !ok {
-		return Result{}, false, nil
+		if q.parsed != nil && q.parsed.owns(s) {
+			return Result{}, false, nil // parsed: not a point read
+		}
+		if shape, ok = parsePointShape(s.Query); !ok {
+			return Result{}, false, nil
+		}
 	}
-	plan, ok := q.planPoint(shape)
+	plan, ok := q.planPoint(s.Query, shape)
 	if !ok {
 		return Result{}, false, nil
 	}
@@ -74,47 +79,74 @@ func (x *Executor) pointSelect(ctx context.Context, q *stmtCtx, s *sqlparse.Sele
 			out.Rows = [][]any{r}
 		}
 	}
-	out.Message = fmt.Sprintf("SELECT %d", len(out.Rows))
+	out.Message = "SELECT " + strconv.Itoa(len(out.Rows))
 	x.point.served.Add(1)
 	return out, true, nil
 }
 
-// pointPlan is a point read bound to the catalog.
+// pointPlan is a point read bound to the catalog and its parameters.
 type pointPlan struct {
-	tbl       *schemaTable
-	partition string
-	cols      []scanColumn // the result's columns
-	idx       []int        // their positions in the table's columns
-	key       row.Row      // in primary key order
-	null      bool         // a key is compared with NULL: no row matches
+	*pointBinding
+	key  row.Row // in primary key order
+	null bool    // a key is compared with NULL: no row matches
 }
 
-// planPoint binds shape to the statement's catalog, or declines.
-func (q *stmtCtx) planPoint(shape pointShape) (pointPlan, bool) {
-	var plan pointPlan
+// planPoint binds shape (of the query text) to the statement's catalog
+// and parameters, or declines. The catalog half comes from the
+// executor's plan cache when the same principal ran the same text on the
+// same catalog version before (see planCache).
+func (q *stmtCtx) planPoint(text string, shape pointShape) (pointPlan, bool) {
 	if len(q.extra) > 0 {
-		return plan, false
+		return pointPlan{}, false
 	}
+	k := planKey{version: q.snap.Version(), userID: q.p.UserID, role: q.p.Role, ns: q.ns, query: text}
+	b, ok := q.x.plans.get(k)
+	if !ok {
+		b = q.bindPoint(shape)
+		q.x.plans.put(k, b)
+	}
+	if !b.ok {
+		return pointPlan{}, false
+	}
+	plan := pointPlan{pointBinding: b, key: make(row.Row, len(b.keyPreds))}
+	for i, pr := range b.keyPreds {
+		v, ok := keyValue(pr, b.keyTypes[i], q.params)
+		if !ok {
+			return pointPlan{}, false
+		}
+		if v.IsNull() {
+			plan.null = true
+		}
+		plan.key[i] = v
+	}
+	return plan, true
+}
+
+// bindPoint binds shape to the statement's catalog and principal: the
+// part of a point plan that does not depend on the parameters.
+func (q *stmtCtx) bindPoint(shape pointShape) *pointBinding {
+	no := &pointBinding{}
+	b := &pointBinding{ok: true}
 	// The same resolution and read check as every table reference of a
 	// query; its errors are left for the general path to report.
 	t, err := q.resolveRef(sqlbind.TableRef{Schema: shape.Namespace, Name: shape.Table}, q.ns)
 	if err != nil {
-		return plan, false
+		return no
 	}
 	def := t.Def()
 	switch def.Type {
 	case manifest.TableUser, manifest.TableStream:
-		plan.partition = q.p.UserID
+		b.partition = q.p.UserID
 	case manifest.TableShared:
 	default:
-		return plan, false
+		return no
 	}
 	if len(def.PrimaryKey) == 0 || def.HasHiddenRowID() {
-		return plan, false
+		return no
 	}
 	visible, err := scanColumns(t, false) // the columns of the table's view
 	if err != nil {
-		return plan, false
+		return no
 	}
 	byName := func(name string) (scanColumn, bool) {
 		for _, c := range visible {
@@ -125,29 +157,30 @@ func (q *stmtCtx) planPoint(shape pointShape) (pointPlan, bool) {
 		return scanColumn{}, false
 	}
 	if shape.Star {
-		plan.cols = visible
+		b.cols = visible
 	} else {
 		for i, name := range shape.Columns {
 			c, ok := byName(name)
 			if !ok {
-				return plan, false
+				return no
 			}
 			for _, prev := range shape.Columns[:i] {
 				if prev == name {
-					return plan, false
+					return no
 				}
 			}
-			plan.cols = append(plan.cols, c)
+			b.cols = append(b.cols, c)
 		}
 	}
-	plan.idx = make([]int, len(plan.cols))
-	for i, c := range plan.cols {
-		plan.idx[i] = columnIndex(def, c.name)
+	b.idx = make([]int, len(b.cols))
+	for i, c := range b.cols {
+		b.idx[i] = columnIndex(def, c.name)
 	}
 	if len(shape.Preds) != len(def.PrimaryKey) {
-		return plan, false
+		return no
 	}
-	plan.key = make(row.Row, len(def.PrimaryKey))
+	b.keyPreds = make([]pointPred, len(def.PrimaryKey))
+	b.keyTypes = make([]manifest.Type, len(def.PrimaryKey))
 	for i, k := range def.PrimaryKey {
 		n := 0
 		for _, pr := range shape.Preds {
@@ -157,23 +190,16 @@ func (q *stmtCtx) planPoint(shape pointShape) (pointPlan, bool) {
 			n++
 			c, ok := byName(k)
 			if !ok {
-				return plan, false
+				return no
 			}
-			v, ok := keyValue(pr, c.typ, q.params)
-			if !ok {
-				return plan, false
-			}
-			if v.IsNull() {
-				plan.null = true
-			}
-			plan.key[i] = v
+			b.keyPreds[i], b.keyTypes[i] = pr, c.typ
 		}
 		if n != 1 {
-			return plan, false
+			return no
 		}
 	}
-	plan.tbl = t
-	return plan, true
+	b.tbl = t
+	return b
 }
 
 // visible applies the view's row filter: an expired STREAM row is hidden

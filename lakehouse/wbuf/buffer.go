@@ -63,6 +63,16 @@ type Buffer struct {
 	// plus the reservations of Writes in progress.
 	bytes atomic.Int64
 
+	// changes numbers the partitions' state changes: each change takes
+	// the next value (partition.mu.changedAt) after it is applied to
+	// Pebble, and a Snapshot notes the value before it is taken, so that
+	// it can tell whether a partition's in-memory state is the one it
+	// shows (Buffer.stateAsOf).
+	changes atomic.Uint64
+	// statePebbleReads counts state records read from Pebble snapshots
+	// (tests: the in-memory shortcut is taken).
+	statePebbleReads atomic.Int64
+
 	// testHookDeleteScanned, if set, runs in DeleteUpTo between the scan
 	// of the snapshot and the apply (tests: writes during the scan).
 	testHookDeleteScanned func()
@@ -96,6 +106,10 @@ type partition struct {
 	mu struct {
 		sync.Mutex
 		st state
+		// changedAt is the Buffer.changes value taken by the last change
+		// of st, after it was applied to Pebble (0: none since Open). Set
+		// with st, under mu.
+		changedAt uint64
 		// While a DeleteUpTo scans a snapshot, since records the first
 		// seq and the oldest write time of the versions written after that
 		// snapshot (sinceFirst 0: none yet).
@@ -103,6 +117,38 @@ type partition struct {
 		sinceFirst  uint64
 		sinceOldest int64
 	}
+}
+
+// setState installs st, just applied to Pebble as the partition's state
+// record, as its in-memory state. The caller holds part.mu.
+func (part *partition) setState(b *Buffer, st state) {
+	part.mu.st = st
+	part.mu.changedAt = b.changes.Add(1)
+}
+
+// stateAsOf returns p's in-memory state if it is the state a Snapshot
+// taken after the change counter read at shows: when the partition's last
+// state change took its number at or before at. That change was applied
+// to Pebble before it took its number, hence before the snapshot was
+// taken, and no later change is applied (a change holds part.mu from its
+// apply until its number is set). ok is false otherwise: the caller reads
+// the state record from its snapshot.
+func (b *Buffer) stateAsOf(p PartitionKey, at uint64) (st state, ok bool) {
+	b.mu.Lock()
+	part := b.mu.parts[p]
+	b.mu.Unlock()
+	if part == nil {
+		// parts holds every partition with a state record (Open reads
+		// them all; begin adds a partition before its first write) and
+		// never drops one: p has no record, now or in any snapshot.
+		return state{}, true
+	}
+	part.mu.Lock()
+	defer part.mu.Unlock()
+	if part.mu.changedAt > at {
+		return state{}, false
+	}
+	return part.mu.st, true
 }
 
 func newPartition(p PartitionKey) *partition {
@@ -472,7 +518,7 @@ func (b *Buffer) Apply(ctx context.Context, p PartitionKey, muts []Mutation) (fi
 		return fail(err)
 	}
 	applied = true
-	part.mu.st = next
+	part.setState(b, next)
 	if part.mu.tracking {
 		if part.mu.sinceFirst == 0 {
 			part.mu.sinceFirst, part.mu.sinceOldest = first, nowMs
@@ -534,7 +580,7 @@ func (b *Buffer) SetSeqFloor(p PartitionKey, floor uint64) error {
 			part.mu.Unlock()
 			return fail(err)
 		}
-		part.mu.st = next
+		part.setState(b, next)
 	}
 	part.mu.Unlock()
 	// Sync even when the counter was already high enough: it may come from
@@ -716,7 +762,7 @@ func (b *Buffer) DeleteUpTo(ctx context.Context, p PartitionKey, seq uint64) err
 		part.mu.Unlock()
 		return fail(err)
 	}
-	part.mu.st = next
+	part.setState(b, next)
 	part.mu.Unlock()
 	b.bytes.Add(-delBytes)
 
@@ -743,7 +789,7 @@ func (b *Buffer) deleteAllLocked(part *partition, st state) error {
 	if err := b.db.Apply(batch, pebble.NoSync); err != nil {
 		return err
 	}
-	part.mu.st = next
+	part.setState(b, next)
 	if st.rows >= flushAfterRangeDelete {
 		// Iterators step over range-deleted versions one by one until a
 		// flush or compaction drops them: flush the memtable now (in the

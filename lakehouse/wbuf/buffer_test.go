@@ -1012,3 +1012,69 @@ func TestSnapshotLookup(t *testing.T) {
 		t.Fatalf("after seq %d: %d versions, want key 2's tombstone", s2, n)
 	}
 }
+
+// A snapshot's partition state comes from memory when the partition has
+// not changed since the snapshot was taken, and from the snapshot when it
+// has: a snapshot taken before more writes, a DeleteUpTo or a SetSeqFloor
+// still shows the state and versions it was taken with.
+func TestSnapshotStateAfterChanges(t *testing.T) {
+	ctx := context.Background()
+	b := openTest(t, Options{})
+	p := PartitionKey{TableID: "t", Partition: "u"}
+	k := func(i int64) []byte { return row.AppendKey(nil, row.BigInt(i)) }
+	put := func(i int64) {
+		if _, err := b.Write(ctx, p, []Mutation{{Key: k(i), SchemaVersion: 1, Values: row.Row{row.BigInt(i)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lookup := func(s *Snapshot, i int64) bool {
+		found := false
+		for _, err := range s.Lookup(ctx, p, [][]byte{k(i)}, 0) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			found = true
+		}
+		return found
+	}
+	unknown := b.Snapshot()
+	defer unknown.Close()
+	for i := range 3 {
+		put(int64(i))
+	}
+	old := b.Snapshot()
+	defer old.Close()
+	reads := b.statePebbleReads.Load()
+	if got := old.MaxSeq(p); got != 3 {
+		t.Fatalf("MaxSeq of an unchanged partition: %d, want 3", got)
+	}
+	if b.statePebbleReads.Load() != reads {
+		t.Error("the state of a partition unchanged since the snapshot was read from Pebble")
+	}
+	if got := unknown.MaxSeq(p); got != 0 || lookup(unknown, 1) {
+		t.Fatalf("a snapshot from before the partition's first write: MaxSeq %d, want 0", got)
+	}
+	put(3)
+	put(4)
+	if got := old.MaxSeq(p); got != 3 {
+		t.Fatalf("MaxSeq after two more writes: %d, want the snapshot's 3", got)
+	}
+	if err := b.DeleteUpTo(ctx, p, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetSeqFloor(p, 100); err != nil {
+		t.Fatal(err)
+	}
+	if got := old.MaxSeq(p); got != 3 || !lookup(old, 1) || lookup(old, 4) {
+		t.Fatalf("the old snapshot after DeleteUpTo: MaxSeq %d, want 3, key 1 visible, key 4 not", got)
+	}
+	now := b.Snapshot()
+	defer now.Close()
+	reads = b.statePebbleReads.Load()
+	if got := now.MaxSeq(p); got != 0 || lookup(now, 1) {
+		t.Fatalf("a new snapshot after DeleteUpTo: MaxSeq %d, want 0 and no key 1", got)
+	}
+	if b.statePebbleReads.Load() != reads {
+		t.Error("the state of a partition unchanged since the snapshot was read from Pebble")
+	}
+}

@@ -28,7 +28,10 @@ import (
 // iteration ends, even if Close is called meanwhile. Buffer.Close closes the
 // Snapshots still open, after the iterations in progress have ended.
 type Snapshot struct {
-	b  *Buffer
+	b *Buffer
+	// at is the buffer's change counter read just before the Pebble
+	// snapshot was taken (see Buffer.stateAsOf).
+	at uint64
 	mu struct {
 		sync.Mutex
 		snap   *pebble.Snapshot // nil once released
@@ -52,6 +55,9 @@ func (b *Buffer) Snapshot() *Snapshot {
 		return s
 	}
 	// Close sets closed under b.mu before it closes Pebble: Pebble is open.
+	// The counter is read before the snapshot is taken: every change
+	// numbered at or below it is in the snapshot.
+	s.at = b.changes.Load()
 	s.mu.snap = b.db.NewSnapshot()
 	b.mu.snaps[s] = struct{}{}
 	return s
@@ -163,8 +169,26 @@ func (s *Snapshot) state(p PartitionKey) (state, error) {
 	return s.stateLocked(snap, p)
 }
 
-// stateLocked reads p's state record from snap, acquired by the caller.
+// stateLocked reads p's state record from snap, acquired by the caller:
+// from memory when the partition's state has not changed since the
+// snapshot was taken (Buffer.stateAsOf), else from Pebble. A Pebble read
+// of the record costs microseconds (it may open an iterator per sstable),
+// a point read's largest part when the buffer holds nothing for it.
 func (s *Snapshot) stateLocked(snap *pebble.Snapshot, p PartitionKey) (state, error) {
+	if st, ok := s.b.stateAsOf(p, s.at); ok {
+		if invariantsEnabled {
+			if disk, err := s.readState(snap, p); err == nil && disk != st {
+				panic(fmt.Sprintf("wbuf: in-memory state %+v of %s/%q differs from the snapshot's %+v", st, p.TableID, p.Partition, disk))
+			}
+		}
+		return st, nil
+	}
+	s.b.statePebbleReads.Add(1)
+	return s.readState(snap, p)
+}
+
+// readState reads p's state record from snap.
+func (s *Snapshot) readState(snap *pebble.Snapshot, p PartitionKey) (state, error) {
 	v, closer, err := snap.Get(stateKey(p))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return state{}, nil

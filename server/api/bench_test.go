@@ -85,6 +85,34 @@ func BenchmarkAPIPointSelect(b *testing.B) {
 	reportLatency(b, samples)
 }
 
+// BenchmarkAPIPointSelectProtocol: BenchmarkAPIPointSelect's call (the
+// Connect protocol, binary protobuf) over HTTP/1.1 and over cleartext
+// HTTP/2 (h2c), alternating per call so that a busy machine slows both
+// alike: which transport costs less per unary call.
+func BenchmarkAPIPointSelectProtocol(b *testing.B) {
+	s, c := benchSetup(b)
+	c.exec(b, "INSERT INTO notes SELECT i, 'note ' || i FROM range(10000) t(i); FLUSH TABLE notes")
+	cs := map[string]*clients{"http1": c, "h2c": s.clientsOver(h2cClient(), c.token)}
+	names := []string{"http1", "h2c"}
+	ctx := context.Background()
+	samples := map[string][]time.Duration{}
+	for i := int64(0); b.Loop(); i++ {
+		for _, name := range names {
+			start := time.Now()
+			res, err := cs[name].query.ExecuteSQL(ctx, selectReq(i%10000))
+			if err != nil || len(res.Msg.GetResults()[0].GetRows()) != 1 {
+				b.Fatal(err, res)
+			}
+			samples[name] = append(samples[name], time.Since(start))
+		}
+	}
+	for _, name := range names {
+		d := samples[name]
+		slices.Sort(d)
+		b.ReportMetric(float64(d[len(d)/2].Nanoseconds())/1e3, name+"-p50-µs")
+	}
+}
+
 // BenchmarkAPIInsertShared16: 16 clients, each logged in as its own
 // service user, each running single-row INSERTs into one SHARED table (one
 // partition, as bench-peers' insert workload); reports rows per second.

@@ -128,6 +128,11 @@ func (s *server) clients(token string, opts ...connect.ClientOption) *clients {
 			hc = h2cClient()
 		}
 	}
+	return s.clientsOver(hc, token, opts...)
+}
+
+// clientsOver returns clients sending over hc.
+func (s *server) clientsOver(hc *http.Client, token string, opts ...connect.ClientOption) *clients {
 	c := &clients{token: token}
 	opts = append(opts, connect.WithInterceptors(connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
