@@ -269,3 +269,38 @@ func TestNoLocalPathsInWidePlans(t *testing.T) {
 		}
 	}
 }
+
+// An engine error names what the client wrote, not Floe's rewrite: no
+// "LINE n" context of the rewritten text (wrong lines, Floe's SQL), no
+// internal names, no rows the message is not about.
+func TestEngineErrorsShowOnlyTheUsersText(t *testing.T) {
+	h := newHarness(t)
+	h.must(root, "CREATE SHARED TABLE public.t (id INT PRIMARY KEY, v TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
+	h.must(root, "INSERT INTO t VALUES (1, 'flushed-value'), (3, 'other-value')")
+	h.must(root, "FLUSH TABLE t")
+	h.must(root, "INSERT INTO t VALUES (2, 'buffered-value')")
+	h.must(root, "UPDATE t SET v = 'updated' WHERE id = 1")
+	for _, tc := range []struct{ sql, names string }{
+		{"SELECT nosuch FROM t", "nosuch"},
+		{"SELECT t.nosuch FROM t", "nosuch"},
+		{"SELECT * FROM t JOIN t u ON t.id = u.nosuch", "nosuch"},
+		{"SELECT _seq FROM t", "_seq"},
+		{"SELECT id FROM t WHERE v + 1 > 0", "+"},
+		{"SELECT count(*) FROM t\nGROUP BY nosuch", "nosuch"},
+		{"SELECT * FROM t WHERE id = 'x'", "'x'"},
+	} {
+		_, err := h.exec(alice, tc.sql)
+		if err == nil {
+			t.Fatalf("%s succeeded", tc.sql)
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, tc.names) {
+			t.Errorf("%s: message does not name %q: %s", tc.sql, tc.names, msg)
+		}
+		for _, inner := range []string{"LINE ", "read_parquet", "__floe", "file_row_number", "Values list", "buffered-value", "other-value", h.dir} {
+			if strings.Contains(msg, inner) {
+				t.Errorf("%s: message shows %q: %s", tc.sql, inner, msg)
+			}
+		}
+	}
+}

@@ -445,6 +445,22 @@ func firstWords(s string) string {
 
 var tempName = regexp.MustCompile(`"?__floe_\d+"?`)
 
+// engineContext is the tail DuckDB adds to a message: the line of the
+// statement it ran and a caret under the position.
+var engineContext = regexp.MustCompile(`(?s)\n+LINE \d+:.*$`)
+
+// tidyEngineMessage rewrites a DuckDB message for the client: DuckDB ran
+// Floe's rewrite of the statement (table references replaced by Floe's
+// subqueries, on lines of their own), so its "LINE n: …" context would show
+// Floe's text at line numbers the client never wrote; it is dropped. A
+// table reference whose rows are literals is what DuckDB calls a "Values
+// list"; the client wrote a table.
+func tidyEngineMessage(msg string) string {
+	msg = engineContext.ReplaceAllString(msg, "")
+	msg = strings.ReplaceAll(msg, "Values list \"", "Table \"")
+	return msg
+}
+
 // userError turns an error into what the caller sees: *dberr.Error pass
 // through; DuckDB errors get a code by their type, with temporary names
 // replaced by table names; storage and context errors keep their codes;
@@ -470,7 +486,7 @@ func (q *stmtCtx) userError(ctx context.Context, err error) error {
 		})
 		// DuckDB quotes the segment files it reads; clients never see
 		// local paths.
-		msg = q.x.engine.Redact(msg)
+		msg = q.x.engine.Redact(tidyEngineMessage(msg))
 		code := dberr.Internal
 		switch dk.Type {
 		case duckdb.ErrorTypeConversion, duckdb.ErrorTypeMismatchType, duckdb.ErrorTypeInvalidType, duckdb.ErrorTypeOutOfRange, duckdb.ErrorTypeDecimal:
