@@ -16,6 +16,7 @@ import (
 	"github.com/floedb/floe/lakehouse/config"
 	"github.com/floedb/floe/lakehouse/objstore"
 	"github.com/floedb/floe/lakehouse/objstore/objstoretest"
+	"github.com/floedb/floe/manifest"
 	"github.com/floedb/floe/server"
 )
 
@@ -205,6 +206,7 @@ func TestFunctionRequestCounts(t *testing.T) {
 	// A cold container: start, first query (with a token from before, as
 	// a client keeps it across containers), warm queries, writes.
 	f, start := coldStart(t, s3, "fn-cold")
+	chunks := catalogChunks(t, s3)
 	const query = "SELECT id, body FROM app.notes ORDER BY id"
 	rows, cold := f.sql(alice, query)
 	if len(rows) != 3 {
@@ -230,11 +232,12 @@ func TestFunctionRequestCounts(t *testing.T) {
 		what      string
 		got, want objstore.OpCounts
 	}{
-		// The catalog (hint GET, LIST, GET of the latest version, and a
-		// LIST confirming it) and the two system tables auth needs
-		// (system.user_names, system.users: hint GET, LIST, manifest GET,
-		// one segment GET each).
-		{"start", start, objstore.OpCounts{Get: 8, List: 4}},
+		// The catalog (hint GET, LIST, GET of the latest version's root,
+		// one GET per table chunk it refers to, and a LIST confirming it)
+		// and the two system tables auth needs (system.user_names,
+		// system.users: hint GET, LIST, manifest GET, one segment GET
+		// each).
+		{"start", start, objstore.OpCounts{Get: 8 + int64(chunks), List: 4}},
 		// The token's user re-checked (LIST of system.users, GET of its
 		// newer segment), then the partition: hint GET, LIST, manifest
 		// GET, one GET per segment (2).
@@ -264,4 +267,38 @@ func TestFunctionRequestCounts(t *testing.T) {
 			t.Errorf("%s: %v, want %v", c.what, c.got, c.want)
 		}
 	}
+}
+
+// catalogChunks returns how many table chunks the latest catalog version
+// refers to: one per shard holding a table, which depends on the tables'
+// IDs (app.notes' is random, so it may share a shard with a system table).
+func catalogChunks(t *testing.T, cfg objstore.S3Config) int {
+	t.Helper()
+	ctx := context.Background()
+	b, err := objstore.NewS3(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest := ""
+	for a, err := range b.List(ctx, manifest.CatalogPrefix+"v/", "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		latest = a.Key
+	}
+	rc, _, err := b.Get(ctx, latest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var root struct {
+		TableChunks []json.RawMessage `json:"table_chunks"`
+	}
+	if err := json.NewDecoder(rc).Decode(&root); err != nil {
+		t.Fatal(err)
+	}
+	if len(root.TableChunks) == 0 {
+		t.Fatalf("catalog version %s refers to no table chunks", latest)
+	}
+	return len(root.TableChunks)
 }
