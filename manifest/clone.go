@@ -8,12 +8,7 @@ func (c *Catalog) Clone() *Catalog {
 	if c == nil {
 		return nil
 	}
-	out := *c
-	if c.Writer != nil {
-		w := *c.Writer
-		out.Writer = &w
-	}
-	out.Namespaces = slices.Clone(c.Namespaces)
+	out := c.cloneButTables()
 	out.Tables = slices.Clone(c.Tables)
 	// The tables' columns and keys are copied into two shared arrays (3
 	// allocations instead of 2 per table); each table's slices are capped
@@ -38,8 +33,20 @@ func (c *Catalog) Clone() *Catalog {
 			t.PrimaryKey = keys[at:len(keys):len(keys)]
 		}
 	}
-	out.Views = cloneViews(c.Views)
 	return &out
+}
+
+// cloneButTables returns a copy of c with its own writer lease, namespaces
+// and views; the tables are c's, for the caller to copy or share.
+func (c *Catalog) cloneButTables() Catalog {
+	out := *c
+	if c.Writer != nil {
+		w := *c.Writer
+		out.Writer = &w
+	}
+	out.Namespaces = slices.Clone(c.Namespaces)
+	out.Views = cloneViews(c.Views)
+	return out
 }
 
 // commitClone is the copy of c that Log.Commit hands to a mutation (and
@@ -51,17 +58,11 @@ func (c *Catalog) Clone() *Catalog {
 // append copies it. It costs one copy of the tables array, not a copy of
 // every table's columns.
 func (c *Catalog) commitClone() *Catalog {
-	out := *c
-	if c.Writer != nil {
-		w := *c.Writer
-		out.Writer = &w
-	}
-	out.Namespaces = slices.Clone(c.Namespaces)
+	out := c.cloneButTables()
 	if c.Tables != nil {
 		// Room for a CREATE TABLE's append, which would copy it again.
 		out.Tables = append(make([]Table, 0, len(c.Tables)+1), c.Tables...)
 	}
-	out.Views = cloneViews(c.Views)
 	return &out
 }
 
@@ -70,14 +71,8 @@ func (c *Catalog) commitClone() *Catalog {
 // (capped at its length), which the committer must not change in place.
 // It copies nothing that grows with the number of tables.
 func (c *Catalog) keepClone() *Catalog {
-	out := *c
-	if c.Writer != nil {
-		w := *c.Writer
-		out.Writer = &w
-	}
-	out.Namespaces = slices.Clone(c.Namespaces)
+	out := c.cloneButTables()
 	out.Tables = slices.Clip(c.Tables)
-	out.Views = cloneViews(c.Views)
 	return &out
 }
 

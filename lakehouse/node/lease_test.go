@@ -65,6 +65,19 @@ func (w *world) open(id string, edit ...func(*config.Config)) (*node.Node, *sync
 // Faulty bucket, with the given lease duration; both close when t ends.
 func (w *world) openFaulty(t *testing.T, id string, leaseDuration time.Duration) (*node.Node, *objstore.Faulty) {
 	t.Helper()
+	var faulty *objstore.Faulty
+	n := w.openWrapped(t, id, leaseDuration, func(b objstore.Bucket) objstore.Bucket {
+		faulty = objstore.NewFaulty(b)
+		return faulty
+	})
+	return n, faulty
+}
+
+// openWrapped opens node id on the world's shared directory through the
+// bucket wrap makes of it, with the given lease duration; both close when
+// t ends.
+func (w *world) openWrapped(t *testing.T, id string, leaseDuration time.Duration, wrap func(objstore.Bucket) objstore.Bucket) *node.Node {
+	t.Helper()
 	cfg := config.Default()
 	cfg.NodeID, cfg.DataDir = id, filepath.Join(w.dir, id)
 	cfg.Lease.Duration = config.Duration{Duration: leaseDuration}
@@ -72,8 +85,7 @@ func (w *world) openFaulty(t *testing.T, id string, leaseDuration time.Duration)
 	if err != nil {
 		t.Fatal(err)
 	}
-	faulty := objstore.NewFaulty(bucket)
-	app, err := appctx.New(context.Background(), cfg, appctx.Deps{Bucket: faulty, LogOutput: io.Discard})
+	app, err := appctx.New(context.Background(), cfg, appctx.Deps{Bucket: wrap(bucket), LogOutput: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +95,7 @@ func (w *world) openFaulty(t *testing.T, id string, leaseDuration time.Duration)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	return n, faulty
+	return n
 }
 
 func exec(t *testing.T, n *node.Node, sql string) []sqlexec.Result {

@@ -5,14 +5,11 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/floedb/floe/lakehouse/appctx"
-	"github.com/floedb/floe/lakehouse/config"
 	"github.com/floedb/floe/lakehouse/dberr"
 	"github.com/floedb/floe/lakehouse/node"
 	"github.com/floedb/floe/lakehouse/objstore"
@@ -81,24 +78,11 @@ func (o *outage) Put(ctx context.Context, key string, data []byte, opts objstore
 // outage bucket for keys under prefix.
 func (w *world) openOutage(t *testing.T, id, prefix string) (*node.Node, *outage) {
 	t.Helper()
-	cfg := config.Default()
-	cfg.NodeID, cfg.DataDir = id, filepath.Join(w.dir, id)
-	cfg.Lease.Duration = config.Duration{Duration: time.Minute}
-	bucket, err := objstore.NewFS(filepath.Join(w.dir, "shared"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := &outage{Bucket: bucket, prefix: prefix}
-	app, err := appctx.New(context.Background(), cfg, appctx.Deps{Bucket: o, LogOutput: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { app.Close() })
-	n, err := node.Open(context.Background(), app, node.Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
+	var o *outage
+	n := w.openWrapped(t, id, time.Minute, func(b objstore.Bucket) objstore.Bucket {
+		o = &outage{Bucket: b, prefix: prefix}
+		return o
+	})
 	return n, o
 }
 
