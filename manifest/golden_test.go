@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -162,21 +160,5 @@ func TestCommitIOGolden(t *testing.T) {
 		return err
 	})
 
-	path := filepath.Join("testdata", "commit_io.golden")
-	if *rewrite {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(out.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -rewrite to create it)", err)
-	}
-	if got := out.String(); got != string(want) {
-		t.Fatalf("requests differ from %s (run with -rewrite if intended):\n%s", path, got)
-	}
+	checkGolden(t, "commit_io.golden", out.String())
 }

@@ -121,12 +121,7 @@ func BenchmarkAPIInsertShared16(b *testing.B) {
 	const n = 16
 	root := s.login("root", rootPassword)
 	root.exec(b, "CREATE SHARED TABLE shared (id BIGINT PRIMARY KEY, body TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
-	cs := make([]*clients, n)
-	for i := range cs {
-		name := fmt.Sprintf("svc%02d", i)
-		root.exec(b, "CREATE USER "+name+" WITH PASSWORD 'user-password' ROLE service")
-		cs[i] = s.login(name, "user-password")
-	}
+	cs := s.users(b, root, n, "svc%02d", " ROLE service")
 	ctx := context.Background()
 	var next atomic.Int64
 	runConcurrent(b, cs, "rows/s", func(c *clients) func(k int) error {
@@ -179,12 +174,7 @@ func BenchmarkAPIConcurrent16(b *testing.B) {
 	s, _ := benchSetup(b)
 	const n = 16
 	root := s.login("root", rootPassword)
-	cs := make([]*clients, n)
-	for i := range cs {
-		name := fmt.Sprintf("user%02d", i)
-		root.exec(b, "CREATE USER "+name+" WITH PASSWORD 'user-password'")
-		cs[i] = s.login(name, "user-password")
-	}
+	cs := s.users(b, root, n, "user%02d", "")
 	ctx := context.Background()
 	var next atomic.Int64
 	runConcurrent(b, cs, "calls/s", func(c *clients) func(k int) error {
@@ -205,4 +195,17 @@ func BenchmarkAPIConcurrent16(b *testing.B) {
 			return nil
 		}
 	})
+}
+
+// users creates n users named by the format name (with the index), with
+// the CREATE USER suffix extra, and logs each in.
+func (s *server) users(b *testing.B, root *clients, n int, name, extra string) []*clients {
+	b.Helper()
+	cs := make([]*clients, n)
+	for i := range cs {
+		user := fmt.Sprintf(name, i)
+		root.exec(b, "CREATE USER "+user+" WITH PASSWORD 'user-password'"+extra)
+		cs[i] = s.login(user, "user-password")
+	}
+	return cs
 }
