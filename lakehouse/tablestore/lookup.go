@@ -5,12 +5,14 @@ import (
 	"container/list"
 	"context"
 	"fmt"
+	"iter"
 	"math"
 	"slices"
 	"sort"
 	"sync"
 
 	"github.com/floedb/floe/lakehouse/row"
+	"github.com/floedb/floe/lakehouse/segment"
 	"github.com/floedb/floe/lakehouse/wbuf"
 	"github.com/floedb/floe/manifest"
 )
@@ -25,11 +27,13 @@ const DefaultPointCacheBytes = 128 << 20
 //
 // It reads what ScanFiles would for that key — the buffer snapshot first,
 // then the latest partition manifest — but only one buffer seek and the
-// segments whose key statistics may hold the key. A segment is searched in
-// its compact, key-sorted index, kept in a bounded in-memory cache
-// (Options.PointCacheBytes) keyed by segment and schema version: segments
-// are immutable, so the cache never needs invalidation. A segment too large
-// for the cache is read through once per lookup instead.
+// segments whose key statistics may hold the key. A segment is searched
+// one row group at a time, only in the groups that may hold the key (see
+// segmentLookup), each in its compact, key-sorted index kept in a bounded
+// in-memory cache (Options.PointCacheBytes) keyed by segment, row group
+// and schema version: segments are immutable, so the cache never needs
+// invalidation. A row group too large for the cache is read through once
+// per lookup instead.
 //
 // Lookup is safe for concurrent use. The returned Values are the caller's
 // to keep but must not be modified (they may share memory with the cache).
@@ -101,7 +105,7 @@ func (s *Store) LookupKeys(ctx context.Context, t *manifest.Table, partition str
 			if b, ok := segmentBounds(seg, col); ok && (row.Compare(key[0], b.lo) < 0 || row.Compare(key[0], b.hi) > 0) {
 				continue
 			}
-			sv, ok, err := s.segmentLookup(ctx, t, pk, seg, encoded[i])
+			sv, ok, err := s.segmentLookup(ctx, t, pk, seg, key[0], encoded[i])
 			if err != nil {
 				return fail(err)
 			}
@@ -116,27 +120,90 @@ func (s *Store) LookupKeys(ctx context.Context, t *manifest.Table, partition str
 	return live, nil
 }
 
-// segmentLookup finds the version of the encoded key enc in seg.
+// segmentLookup finds the version of the encoded key enc, whose first
+// column's value is key0, in seg.
 //
-// The first lookup in a segment reads it whole and builds its compact
-// index (keys and versions in encoded form, a few bytes per value); while
-// the index stays within half of Options.PointCacheBytes it is cached, and
-// later lookups in the segment are a binary search and one decode. A
-// segment whose index would not fit is searched by reading it through.
-func (s *Store) segmentLookup(ctx context.Context, t *manifest.Table, pk []int, seg manifest.Segment, enc []byte) (row.Version, bool, error) {
-	ck := pointKey{segment: seg.Key, schema: t.SchemaVersion}
-	if idx := s.points.get(ck); idx != nil {
-		return idx.find(enc)
+// A segment is searched one row group at a time, and only in the row
+// groups whose statistics (the first key column's minimum and maximum in
+// the Parquet footer, segment.Reader.RowGroupBounds) may hold the key; a
+// segment is written in key order, so that is usually one group however
+// large the segment. The first lookup in a row group reads that group and
+// builds its compact index (keys and versions in encoded form, a few bytes
+// per value); while the index stays within half of
+// Options.PointCacheBytes it is cached, and later lookups in the group are
+// a binary search and one decode. A group whose index would not fit is
+// searched by reading it through. The groups' bounds are cached per
+// segment too, so a cached lookup opens no file.
+func (s *Store) segmentLookup(ctx context.Context, t *manifest.Table, pk []int, seg manifest.Segment, key0 row.Value, enc []byte) (row.Version, bool, error) {
+	limit := s.pointCacheLimit()
+	var (
+		r       *segment.Reader
+		release = func() {}
+	)
+	defer func() { release() }()
+	open := func() error {
+		if r != nil {
+			return nil
+		}
+		var err error
+		r, release, err = s.openSegment(ctx, t, seg)
+		if err != nil {
+			release = func() {}
+		}
+		return err
 	}
-	limit := s.opts.PointCacheBytes
-	if limit == 0 {
-		limit = DefaultPointCacheBytes
+	gk := pointKey{segment: seg.Key, schema: t.SchemaVersion, group: groupBoundsEntry}
+	groups, _ := s.groupMaps.get(gk).(*segmentGroups)
+	if groups == nil {
+		if err := open(); err != nil {
+			return row.Version{}, false, err
+		}
+		groups = newSegmentGroups(gk, r, pk[0])
+		if limit > 0 {
+			s.groupMaps.put(groups, limit/groupMapShare)
+		}
 	}
-	r, release, err := s.openSegment(ctx, t, seg)
-	if err != nil {
-		return row.Version{}, false, err
+	for g := range groups.bounds {
+		if !groups.mayHold(g, key0, enc) {
+			continue
+		}
+		ck := pointKey{segment: seg.Key, schema: t.SchemaVersion, group: int32(g)}
+		if idx, _ := s.points.get(ck).(*segmentIndex); idx != nil {
+			v, found, err := idx.find(enc)
+			if err != nil || found {
+				return v, found, err // a key occurs at most once per segment
+			}
+			continue
+		}
+		if err := open(); err != nil {
+			return row.Version{}, false, err
+		}
+		v, found, seen, err := s.searchVersions(r.RowGroupVersions(g), ck, pk, enc, limit)
+		if err != nil {
+			return row.Version{}, false, err
+		}
+		if seen.complete {
+			groups.learn(g, seen.lo, seen.hi)
+		}
+		if found {
+			return v, true, nil
+		}
 	}
-	defer release()
+	return row.Version{}, false, nil
+}
+
+// keyRange is the smallest and largest encoded key of the versions a
+// search went through; complete is false when it stopped early.
+type keyRange struct {
+	lo, hi   []byte
+	complete bool
+}
+
+// searchVersions looks for the encoded key enc among versions (a segment's
+// or a row group's, in file order) and, with a positive limit, builds
+// their index under the cache key ck and caches it if it takes at most
+// limit/2. It also returns the range of the keys it went through.
+func (s *Store) searchVersions(versions iter.Seq2[row.Version, error], ck pointKey, pk []int, enc []byte, limit int64) (row.Version, bool, keyRange, error) {
 	var idx *segmentIndex
 	if limit > 0 {
 		idx = &segmentIndex{key: ck}
@@ -145,17 +212,26 @@ func (s *Store) segmentLookup(ctx context.Context, t *manifest.Table, pk []int, 
 		match row.Version
 		found bool
 		k     []byte
+		seen  keyRange
 	)
-	for v, err := range r.Versions() {
+	seen.complete = true
+	for v, err := range versions {
 		if err != nil {
-			return row.Version{}, false, err
+			return row.Version{}, false, keyRange{}, err
 		}
 		k = appendKeyOf(k[:0], pk, v.Values)
+		if seen.lo == nil || bytes.Compare(k, seen.lo) < 0 {
+			seen.lo = append(seen.lo[:0], k...)
+		}
+		if seen.hi == nil || bytes.Compare(k, seen.hi) > 0 {
+			seen.hi = append(seen.hi[:0], k...)
+		}
 		if !found && bytes.Equal(k, enc) {
 			match, found = v, true // a key occurs at most once per segment
 		}
 		if idx == nil {
 			if found {
+				seen.complete = false
 				break
 			}
 			continue
@@ -164,6 +240,7 @@ func (s *Store) segmentLookup(ctx context.Context, t *manifest.Table, pk []int, 
 		if idx.size() > limit/2 {
 			idx = nil // too large to cache: search only
 			if found {
+				seen.complete = false
 				break
 			}
 		}
@@ -177,21 +254,27 @@ func (s *Store) segmentLookup(ctx context.Context, t *manifest.Table, pk []int, 
 		// the next lookup reuses: hand out a copy.
 		match.Values = slices.Clone(match.Values)
 	}
-	return match, found, nil
+	return match, found, seen, nil
 }
 
-// cachedSegmentIndex returns the key index of seg from the point cache,
-// building and caching it (reading the segment whole) when absent; nil
-// when the index would be too large to cache.
+// pointCacheLimit is Options.PointCacheBytes with its default applied; a
+// negative value turns the cache off.
+func (s *Store) pointCacheLimit() int64 {
+	if s.opts.PointCacheBytes == 0 {
+		return DefaultPointCacheBytes
+	}
+	return s.opts.PointCacheBytes
+}
+
+// cachedSegmentIndex returns the key index of the whole of seg from the
+// point cache, building and caching it (reading the segment whole) when
+// absent; nil when the index would be too large to cache.
 func (s *Store) cachedSegmentIndex(ctx context.Context, t *manifest.Table, pk []int, seg manifest.Segment) (*segmentIndex, error) {
-	ck := pointKey{segment: seg.Key, schema: t.SchemaVersion}
-	if idx := s.points.get(ck); idx != nil {
+	ck := pointKey{segment: seg.Key, schema: t.SchemaVersion, group: wholeSegment}
+	if idx, _ := s.points.get(ck).(*segmentIndex); idx != nil {
 		return idx, nil
 	}
-	limit := s.opts.PointCacheBytes
-	if limit == 0 {
-		limit = DefaultPointCacheBytes
-	}
+	limit := s.pointCacheLimit()
 	if limit < 0 {
 		return nil, nil
 	}
@@ -217,11 +300,94 @@ func (s *Store) cachedSegmentIndex(ctx context.Context, t *manifest.Table, pk []
 	return idx, nil
 }
 
+// segmentGroups is the cached row-group map of one segment: per row group
+// (in file order) the bounds of the first key column, when the footer has
+// statistics Floe trusts, and the bounds of the encoded keys once a lookup
+// has read the whole group (exact for every key type; they outlive the
+// group's index in the cache). A group is skipped for a key outside
+// either.
+type segmentGroups struct {
+	key    pointKey
+	bounds []groupBounds // fixed at creation
+	mu     sync.Mutex
+	seen   []keyRange // per group; complete once learned
+}
+
+type groupBounds struct {
+	lo, hi row.Value
+	ok     bool
+}
+
+// mayHold reports whether row group g may hold the key whose first value
+// is key0 and whose encoding is enc.
+func (x *segmentGroups) mayHold(g int, key0 row.Value, enc []byte) bool {
+	if b := x.bounds[g]; b.ok && (row.Compare(key0, b.lo) < 0 || row.Compare(key0, b.hi) > 0) {
+		return false
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	seen := x.seen[g]
+	return !seen.complete || bytes.Compare(enc, seen.lo) >= 0 && bytes.Compare(enc, seen.hi) <= 0
+}
+
+// learn records the range of every key of row group g.
+func (x *segmentGroups) learn(g int, lo, hi []byte) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.seen[g].complete && len(lo)+len(hi) <= maxLearnedKeyBytes {
+		x.seen[g] = keyRange{lo: slices.Clone(lo), hi: slices.Clone(hi), complete: true}
+	}
+}
+
+func newSegmentGroups(key pointKey, r *segment.Reader, col int) *segmentGroups {
+	groups := r.RowGroups()
+	x := &segmentGroups{key: key, bounds: make([]groupBounds, len(groups)), seen: make([]keyRange, len(groups))}
+	for g := range groups {
+		b := &x.bounds[g]
+		b.lo, b.hi, b.ok = r.RowGroupBounds(g, col)
+	}
+	return x
+}
+
+func (x *segmentGroups) cacheKey() pointKey { return x.key }
+
+// groupMapShare: the row-group maps, kept apart from the indexes (a map
+// must outlive the indexes of its groups, which a lookup may cycle
+// through), take at most 1/groupMapShare of Options.PointCacheBytes on top
+// of it — at the default, a map of every segment of a few thousand tables.
+const groupMapShare = 16
+
+// maxLearnedKeyBytes bounds the two keys of a learned range (longer ones
+// are not kept, and their group is searched as before), so that the size
+// of a segmentGroups stays what it was when it entered the cache.
+const maxLearnedKeyBytes = 256
+
+// size counts the bounds and their learned key ranges at their largest.
+func (x *segmentGroups) size() int64 {
+	return int64(128 + (160+maxLearnedKeyBytes)*len(x.bounds))
+}
+
 // pointKey identifies a decoded segment: the same file decoded in another
 // schema version of its table has other Values.
 type pointKey struct {
 	segment string
 	schema  uint32
+	// group is the row group an index covers, or wholeSegment, or
+	// groupBoundsEntry for the segment's row-group map.
+	group int32
+}
+
+// Special pointKey.group values.
+const (
+	wholeSegment     int32 = -1
+	groupBoundsEntry int32 = -2
+)
+
+// pointEntry is what the point cache holds: a segmentIndex or a
+// segmentGroups.
+type pointEntry interface {
+	cacheKey() pointKey
+	size() int64
 }
 
 // segmentIndex is one segment's versions sorted by encoded primary key,
@@ -240,6 +406,8 @@ type segmentIndex struct {
 	// index is not its row's position in the file.
 	reordered bool
 }
+
+func (x *segmentIndex) cacheKey() pointKey { return x.key }
 
 // add appends the version v with encoded key k.
 func (x *segmentIndex) add(k []byte, v row.Version) {
@@ -337,16 +505,17 @@ func (x *segmentIndex) position(enc []byte) (pos int, seq uint64, found bool, er
 	return i, v.Seq, true, nil
 }
 
-// pointCache is an LRU of decoded segments bounded by their approximate
-// size. The zero value is ready to use; it is safe for concurrent use.
+// pointCache is an LRU of segment and row-group indexes and row-group
+// maps, bounded by their approximate size. The zero value is ready to
+// use; it is safe for concurrent use.
 type pointCache struct {
 	mu      sync.Mutex
-	entries map[pointKey]*list.Element // of *segmentIndex
+	entries map[pointKey]*list.Element // of pointEntry
 	lru     list.List                  // front: most recently used
 	bytes   int64
 }
 
-func (c *pointCache) get(k pointKey) *segmentIndex {
+func (c *pointCache) get(k pointKey) pointEntry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[k]
@@ -354,24 +523,24 @@ func (c *pointCache) get(k pointKey) *segmentIndex {
 		return nil
 	}
 	c.lru.MoveToFront(e)
-	return e.Value.(*segmentIndex)
+	return e.Value.(pointEntry)
 }
 
 // put adds idx and evicts the least recently used entries beyond limit.
-func (c *pointCache) put(idx *segmentIndex, limit int64) {
+func (c *pointCache) put(idx pointEntry, limit int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil {
 		c.entries = map[pointKey]*list.Element{}
 	}
-	if _, ok := c.entries[idx.key]; ok {
+	if _, ok := c.entries[idx.cacheKey()]; ok {
 		return // a concurrent lookup decoded it too
 	}
-	c.entries[idx.key] = c.lru.PushFront(idx)
+	c.entries[idx.cacheKey()] = c.lru.PushFront(idx)
 	c.bytes += idx.size()
 	for c.bytes > limit && c.lru.Len() > 0 {
-		old := c.lru.Remove(c.lru.Back()).(*segmentIndex)
-		delete(c.entries, old.key)
+		old := c.lru.Remove(c.lru.Back()).(pointEntry)
+		delete(c.entries, old.cacheKey())
 		c.bytes -= old.size()
 	}
 }

@@ -74,9 +74,11 @@ type Options struct {
 	// Cache, when set, holds segment files locally for reads; without it
 	// every read fetches the segments it needs into memory.
 	Cache *Cache
-	// PointCacheBytes bounds the memory of the compact segment indexes
-	// kept for Lookup (see segmentLookup); a segment whose index takes more
-	// than half of it is not indexed. Default: DefaultPointCacheBytes
+	// PointCacheBytes bounds the memory of the compact row-group and
+	// segment indexes kept for Lookup (see segmentLookup) and for the
+	// positions of superseded rows in scans; an index that would take more
+	// than half of it is not kept. The segments' row-group maps take up to
+	// 1/16 of it more. Default: DefaultPointCacheBytes
 	// (128 MiB); negative disables the indexes (every Lookup then reads
 	// the segments its key may be in).
 	PointCacheBytes int64
@@ -131,8 +133,9 @@ type Store struct {
 	// error stops the operation there, as a crash would.
 	beforeCommit, afterCommit func() error
 
-	// points caches decoded segments for Lookup.
-	points pointCache
+	// points caches segment and row-group indexes for Lookup and scans;
+	// groupMaps the segments' row-group maps (segmentGroups).
+	points, groupMaps pointCache
 
 	mu struct {
 		sync.Mutex
