@@ -152,16 +152,9 @@ func (s *Store) segmentLookup(ctx context.Context, t *manifest.Table, pk []int, 
 		}
 		return err
 	}
-	gk := pointKey{segment: seg.Key, schema: t.SchemaVersion, group: groupBoundsEntry}
-	groups, _ := s.groupMaps.get(gk).(*segmentGroups)
-	if groups == nil {
-		if err := open(); err != nil {
-			return row.Version{}, false, err
-		}
-		groups = newSegmentGroups(gk, r, pk[0])
-		if limit > 0 {
-			s.groupMaps.put(groups, limit/groupMapShare)
-		}
+	groups, err := s.segmentGroupsOf(t, pk, seg, open, &r, limit)
+	if err != nil {
+		return row.Version{}, false, err
 	}
 	for g := range groups.bounds {
 		if !groups.mayHold(g, key0, enc) {
@@ -266,38 +259,91 @@ func (s *Store) pointCacheLimit() int64 {
 	return s.opts.PointCacheBytes
 }
 
-// cachedSegmentIndex returns the key index of the whole of seg from the
-// point cache, building and caching it (reading the segment whole) when
-// absent; nil when the index would be too large to cache.
-func (s *Store) cachedSegmentIndex(ctx context.Context, t *manifest.Table, pk []int, seg manifest.Segment) (*segmentIndex, error) {
-	ck := pointKey{segment: seg.Key, schema: t.SchemaVersion, group: wholeSegment}
-	if idx, _ := s.points.get(ck).(*segmentIndex); idx != nil {
-		return idx, nil
+// segmentGroupsOf returns the row-group map of seg from its cache, or
+// builds it from the segment's footer (calling open, which sets *r) and
+// caches it.
+func (s *Store) segmentGroupsOf(t *manifest.Table, pk []int, seg manifest.Segment, open func() error, r **segment.Reader, limit int64) (*segmentGroups, error) {
+	gk := pointKey{segment: seg.Key, schema: t.SchemaVersion, group: groupBoundsEntry}
+	if groups, _ := s.groupMaps.get(gk).(*segmentGroups); groups != nil {
+		return groups, nil
 	}
-	limit := s.pointCacheLimit()
-	if limit < 0 {
-		return nil, nil
-	}
-	r, release, err := s.openSegment(ctx, t, seg)
-	if err != nil {
+	if err := open(); err != nil {
 		return nil, err
 	}
-	defer release()
-	idx := &segmentIndex{key: ck}
-	var k []byte
-	for v, err := range r.Versions() {
-		if err != nil {
-			return nil, err
+	groups := newSegmentGroups(gk, *r, pk[0])
+	if limit > 0 {
+		s.groupMaps.put(groups, limit/groupMapShare)
+	}
+	return groups, nil
+}
+
+// supersededPositions returns the positions in seg's file (row numbers,
+// in no particular order) of the rows that a version of cands supersedes
+// (same key, whose encoding is in keys, and a greater _seq), looking each
+// key up in the index of the row groups that may hold it (cached, or
+// built and cached). ok is false when an index it needs is too large to
+// cache or not in file order.
+func (s *Store) supersededPositions(ctx context.Context, t *manifest.Table, pk []int, seg manifest.Segment, cands []row.Version, keys [][]byte) (positions []int64, ok bool, err error) {
+	limit := s.pointCacheLimit()
+	if limit < 0 {
+		return nil, false, nil
+	}
+	var (
+		r       *segment.Reader
+		release = func() {}
+	)
+	defer func() { release() }()
+	open := func() error {
+		if r != nil {
+			return nil
 		}
-		k = appendKeyOf(k[:0], pk, v.Values)
-		idx.add(k, v)
-		if idx.size() > limit/2 {
-			return nil, nil
+		var err error
+		r, release, err = s.openSegment(ctx, t, seg)
+		if err != nil {
+			release = func() {}
+		}
+		return err
+	}
+	groups, err := s.segmentGroupsOf(t, pk, seg, open, &r, limit)
+	if err != nil {
+		return nil, false, err
+	}
+	for j, v := range cands {
+		for g := range groups.bounds {
+			if !groups.mayHold(g, v.Values[pk[0]], keys[j]) {
+				continue
+			}
+			ck := pointKey{segment: seg.Key, schema: t.SchemaVersion, group: int32(g)}
+			idx, _ := s.points.get(ck).(*segmentIndex)
+			if idx == nil {
+				if err := open(); err != nil {
+					return nil, false, err
+				}
+				_, _, seen, err := s.searchVersions(r.RowGroupVersions(g), ck, pk, nil, limit)
+				if err != nil {
+					return nil, false, err
+				}
+				groups.learn(g, seen.lo, seen.hi)
+				if idx, _ = s.points.get(ck).(*segmentIndex); idx == nil {
+					return nil, false, nil // too large to cache
+				}
+			}
+			if idx.reordered {
+				return nil, false, nil
+			}
+			pos, seq, found, err := idx.position(keys[j])
+			if err != nil {
+				return nil, false, err
+			}
+			if found {
+				if seq < v.Seq {
+					positions = append(positions, groups.first[g]+int64(pos))
+				}
+				break // a key occurs at most once per segment
+			}
 		}
 	}
-	idx.sort()
-	s.points.put(idx, limit)
-	return idx, nil
+	return positions, true, nil
 }
 
 // segmentGroups is the cached row-group map of one segment: per row group
@@ -309,6 +355,7 @@ func (s *Store) cachedSegmentIndex(ctx context.Context, t *manifest.Table, pk []
 type segmentGroups struct {
 	key    pointKey
 	bounds []groupBounds // fixed at creation
+	first  []int64       // each group's first row in the file
 	mu     sync.Mutex
 	seen   []keyRange // per group; complete once learned
 }
@@ -341,8 +388,9 @@ func (x *segmentGroups) learn(g int, lo, hi []byte) {
 
 func newSegmentGroups(key pointKey, r *segment.Reader, col int) *segmentGroups {
 	groups := r.RowGroups()
-	x := &segmentGroups{key: key, bounds: make([]groupBounds, len(groups)), seen: make([]keyRange, len(groups))}
-	for g := range groups {
+	x := &segmentGroups{key: key, bounds: make([]groupBounds, len(groups)), first: make([]int64, len(groups)), seen: make([]keyRange, len(groups))}
+	for g, rg := range groups {
+		x.first[g] = rg.FirstRow
 		b := &x.bounds[g]
 		b.lo, b.hi, b.ok = r.RowGroupBounds(g, col)
 	}
@@ -364,7 +412,7 @@ const maxLearnedKeyBytes = 256
 
 // size counts the bounds and their learned key ranges at their largest.
 func (x *segmentGroups) size() int64 {
-	return int64(128 + (160+maxLearnedKeyBytes)*len(x.bounds))
+	return int64(128 + (168+maxLearnedKeyBytes)*len(x.bounds))
 }
 
 // pointKey identifies a decoded segment: the same file decoded in another
@@ -372,16 +420,13 @@ func (x *segmentGroups) size() int64 {
 type pointKey struct {
 	segment string
 	schema  uint32
-	// group is the row group an index covers, or wholeSegment, or
-	// groupBoundsEntry for the segment's row-group map.
+	// group is the row group an index covers, or groupBoundsEntry for the
+	// segment's row-group map.
 	group int32
 }
 
-// Special pointKey.group values.
-const (
-	wholeSegment     int32 = -1
-	groupBoundsEntry int32 = -2
-)
+// groupBoundsEntry is the pointKey.group of a segment's row-group map.
+const groupBoundsEntry int32 = -1
 
 // pointEntry is what the point cache holds: a segmentIndex or a
 // segmentGroups.
@@ -491,7 +536,7 @@ func (x *segmentIndex) find(enc []byte) (row.Version, bool, error) {
 }
 
 // position returns the index of the encoded key enc — its row's position
-// in the segment file unless the index is reordered — and the _seq of its
+// in the row group unless the index is reordered — and the _seq of its
 // version.
 func (x *segmentIndex) position(enc []byte) (pos int, seq uint64, found bool, err error) {
 	i, ok := sort.Find(x.len(), func(i int) int { return bytes.Compare(enc, x.keyAt(i)) })

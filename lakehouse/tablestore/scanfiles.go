@@ -333,11 +333,12 @@ func (f *FileScan) NewerVersions(p MergePlan, limit int64) (vs []row.Version, ok
 // buffer — a deletion vector computed at query time, with no key
 // comparison over the segments' rows.
 //
-// It looks each candidate key up in the segment's key index (the one
-// point reads use, cached in Options.PointCacheBytes; building it reads
-// the segment once). ok is false, and nothing is returned, when there are
-// more than limit candidate versions, or when a segment's index is too
-// large to cache or not in file order.
+// It looks each candidate key up in the key index of the segment's row
+// group that may hold it (the ones point reads use, cached in
+// Options.PointCacheBytes; building one reads its row group once). ok is
+// false, and nothing is returned, when there are more than limit
+// candidate versions, or when a row group's index is too large to cache or
+// not in file order.
 func (f *FileScan) SupersededRows(ctx context.Context, p MergePlan, limit int) (rows [][]int64, ok bool, err error) {
 	if f.store == nil {
 		return nil, false, nil
@@ -360,21 +361,9 @@ func (f *FileScan) SupersededRows(ctx context.Context, p MergePlan, limit int) (
 	}
 	rows = make([][]int64, len(p.Overlapped))
 	for i, sf := range p.Overlapped {
-		idx, err := f.store.cachedSegmentIndex(ctx, f.table, f.pk, sf.Segment)
-		if err != nil {
+		rows[i], ok, err = f.store.supersededPositions(ctx, f.table, f.pk, sf.Segment, cands, keys)
+		if err != nil || !ok {
 			return nil, false, err
-		}
-		if idx == nil || idx.reordered {
-			return nil, false, nil
-		}
-		for j, v := range cands {
-			pos, seq, found, err := idx.position(keys[j])
-			if err != nil {
-				return nil, false, err
-			}
-			if found && seq < v.Seq {
-				rows[i] = append(rows[i], int64(pos))
-			}
 		}
 		slices.Sort(rows[i])
 		rows[i] = slices.Compact(rows[i])

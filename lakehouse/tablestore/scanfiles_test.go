@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/floedb/floe/lakehouse/row"
+	"github.com/floedb/floe/lakehouse/segment"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -346,12 +347,21 @@ func TestMergePlanMatchesPairs(t *testing.T) {
 // rows, the Overlapped files' rows but the returned positions (row numbers
 // in file order), the buffered versions, tombstones dropped — are exactly
 // the model's, and each returned position holds an older version of a
-// key that a newer source holds.
+// key that a newer source holds. Segments of one row group, and of row
+// groups of 5 rows (a position is then its group's first row plus the
+// key's rank in the group).
 func TestSupersededRowsMatchModel(t *testing.T) {
+	for _, groupRows := range []int64{0, 5} {
+		t.Run(fmt.Sprintf("row groups of %d", groupRows), func(t *testing.T) { testSupersededRowsMatchModel(t, groupRows) })
+	}
+}
+
+func testSupersededRowsMatchModel(t *testing.T, groupRows int64) {
 	ctx := context.Background()
 	bucket := objstore.NewMem()
 	h := newHarness(t, bucket)
-	h.withCache(bucket)
+	c := h.withCache(bucket)
+	h.store = New(h.bucket, h.buf, Options{NodeID: "node-test", Cache: c, Segment: segment.WriterOptions{RowGroupRows: groupRows}})
 	tb := testTable()
 	model := map[int64]row.Row{}
 	r := rand.New(rand.NewPCG(3, 5))
