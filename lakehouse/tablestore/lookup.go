@@ -136,23 +136,9 @@ func (s *Store) LookupKeys(ctx context.Context, t *manifest.Table, partition str
 // segment too, so a cached lookup opens no file.
 func (s *Store) segmentLookup(ctx context.Context, t *manifest.Table, pk []int, seg manifest.Segment, key0 row.Value, enc []byte) (row.Version, bool, error) {
 	limit := s.pointCacheLimit()
-	var (
-		r       *segment.Reader
-		release = func() {}
-	)
-	defer func() { release() }()
-	open := func() error {
-		if r != nil {
-			return nil
-		}
-		var err error
-		r, release, err = s.openSegment(ctx, t, seg)
-		if err != nil {
-			release = func() {}
-		}
-		return err
-	}
-	groups, err := s.segmentGroupsOf(t, pk, seg, open, &r, limit)
+	f := &lazySegment{s: s, t: t, seg: seg}
+	defer f.close()
+	groups, err := s.segmentGroupsOf(ctx, f, pk, limit)
 	if err != nil {
 		return row.Version{}, false, err
 	}
@@ -168,7 +154,8 @@ func (s *Store) segmentLookup(ctx context.Context, t *manifest.Table, pk []int, 
 			}
 			continue
 		}
-		if err := open(); err != nil {
+		r, err := f.reader(ctx)
+		if err != nil {
 			return row.Version{}, false, err
 		}
 		v, found, seen, err := s.searchVersions(r.RowGroupVersions(g), ck, pk, enc, limit)
@@ -259,18 +246,46 @@ func (s *Store) pointCacheLimit() int64 {
 	return s.opts.PointCacheBytes
 }
 
-// segmentGroupsOf returns the row-group map of seg from its cache, or
-// builds it from the segment's footer (calling open, which sets *r) and
-// caches it.
-func (s *Store) segmentGroupsOf(t *manifest.Table, pk []int, seg manifest.Segment, open func() error, r **segment.Reader, limit int64) (*segmentGroups, error) {
-	gk := pointKey{segment: seg.Key, schema: t.SchemaVersion, group: groupBoundsEntry}
+// lazySegment opens a segment's file on first use, so that a lookup
+// answered from the caches opens none; close releases it.
+type lazySegment struct {
+	s       *Store
+	t       *manifest.Table
+	seg     manifest.Segment
+	r       *segment.Reader
+	release func()
+}
+
+func (f *lazySegment) reader(ctx context.Context) (*segment.Reader, error) {
+	if f.r != nil {
+		return f.r, nil
+	}
+	r, release, err := f.s.openSegment(ctx, f.t, f.seg)
+	if err != nil {
+		return nil, err
+	}
+	f.r, f.release = r, release
+	return r, nil
+}
+
+func (f *lazySegment) close() {
+	if f.release != nil {
+		f.release()
+	}
+}
+
+// segmentGroupsOf returns the row-group map of f's segment from its cache,
+// or builds it from the segment's footer and caches it.
+func (s *Store) segmentGroupsOf(ctx context.Context, f *lazySegment, pk []int, limit int64) (*segmentGroups, error) {
+	gk := pointKey{segment: f.seg.Key, schema: f.t.SchemaVersion, group: groupBoundsEntry}
 	if groups, _ := s.groupMaps.get(gk).(*segmentGroups); groups != nil {
 		return groups, nil
 	}
-	if err := open(); err != nil {
+	r, err := f.reader(ctx)
+	if err != nil {
 		return nil, err
 	}
-	groups := newSegmentGroups(gk, *r, pk[0])
+	groups := newSegmentGroups(gk, r, pk[0])
 	if limit > 0 {
 		s.groupMaps.put(groups, limit/groupMapShare)
 	}
@@ -288,23 +303,9 @@ func (s *Store) supersededPositions(ctx context.Context, t *manifest.Table, pk [
 	if limit < 0 {
 		return nil, false, nil
 	}
-	var (
-		r       *segment.Reader
-		release = func() {}
-	)
-	defer func() { release() }()
-	open := func() error {
-		if r != nil {
-			return nil
-		}
-		var err error
-		r, release, err = s.openSegment(ctx, t, seg)
-		if err != nil {
-			release = func() {}
-		}
-		return err
-	}
-	groups, err := s.segmentGroupsOf(t, pk, seg, open, &r, limit)
+	f := &lazySegment{s: s, t: t, seg: seg}
+	defer f.close()
+	groups, err := s.segmentGroupsOf(ctx, f, pk, limit)
 	if err != nil {
 		return nil, false, err
 	}
@@ -316,7 +317,8 @@ func (s *Store) supersededPositions(ctx context.Context, t *manifest.Table, pk [
 			ck := pointKey{segment: seg.Key, schema: t.SchemaVersion, group: int32(g)}
 			idx, _ := s.points.get(ck).(*segmentIndex)
 			if idx == nil {
-				if err := open(); err != nil {
+				r, err := f.reader(ctx)
+				if err != nil {
 					return nil, false, err
 				}
 				_, _, seen, err := s.searchVersions(r.RowGroupVersions(g), ck, pk, nil, limit)
