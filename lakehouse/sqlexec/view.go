@@ -198,6 +198,13 @@ func (q *stmtCtx) expandView(ctx context.Context, v *schema.View, ref sqlbind.Ta
 	if err := q.checkViewDeps(def); err != nil {
 		return sqlbind.Replacement{}, err
 	}
+	cacheable := inline && !within.creating()
+	if cacheable {
+		if w, ok := q.cachedView(ctx, def); ok {
+			q.inline(def, w)
+			return sqlbind.Replacement{Inline: w}, nil
+		}
+	}
 	chain := &viewChain{view: def, parent: within}
 	b, err := q.bindView(ctx, def.SQL, chain)
 	if err != nil {
@@ -206,10 +213,10 @@ func (q *stmtCtx) expandView(ctx context.Context, v *schema.View, ref sqlbind.Ta
 	prefix, suffix := viewProjection(def.Columns)
 	if inline {
 		w := b.Wrap(prefix, suffix)
-		if q.rels.inlined == nil {
-			q.rels.inlined = map[string]*sqlbind.Bound{}
+		if cacheable {
+			q.cacheView(def, w)
 		}
-		q.rels.inlined[def.ID] = w
+		q.inline(def, w)
 		return sqlbind.Replacement{Inline: w}, nil
 	}
 	name := q.sess.TempName()
@@ -228,6 +235,14 @@ func (q *stmtCtx) expandView(ctx context.Context, v *schema.View, ref sqlbind.Ta
 	q.rels.views[def.ID] = name
 	q.names[strings.Trim(name, `"`)] = def.QualifiedName()
 	return sqlbind.Replacement{Name: name}, nil
+}
+
+// inline notes w as the query inlined for view def in this statement.
+func (q *stmtCtx) inline(def *manifest.View, w *sqlbind.Bound) {
+	if q.rels.inlined == nil {
+		q.rels.inlined = map[string]*sqlbind.Bound{}
+	}
+	q.rels.inlined[def.ID] = w
 }
 
 // bindView parses a view's stored SQL with Floe's parser (time travel)
