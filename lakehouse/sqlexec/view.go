@@ -38,7 +38,9 @@ import (
 // cannot stand (TABLE v, FROM ONLY v), and for the first query of a view
 // at each version (which checks the view's column types, below), the bound
 // query becomes a temporary view of the statement's DuckDB session
-// instead, and the reference is rewritten to its name.
+// instead, and the reference is rewritten to its name. The inlined form
+// is cached per catalog version and principal (boundcache.go), so a
+// statement reusing it only builds its own table sources.
 //
 // Unqualified names in a view's SQL name tables and views of the view's
 // own namespace (not the namespace of the session that created it).
@@ -172,7 +174,9 @@ func (q *stmtCtx) viewOf(ref sqlbind.TableRef, within *viewChain) (*schema.View,
 // query bound for the caller, inlined as a subquery, or — where a
 // subquery cannot stand (TABLE v) or the view's column types have not been
 // checked at this version — a temporary view holding it. Either is built
-// once per statement.
+// once per statement; the inlined query comes from the bound view cache
+// when it holds the view's form (not while a view is being created, whose
+// binding collects dependencies).
 func (q *stmtCtx) expandView(ctx context.Context, v *schema.View, ref sqlbind.TableRef, within *viewChain) (sqlbind.Replacement, error) {
 	def := v.Def()
 	within.record(manifest.DependsOnView, def.Namespace, def.Name, def.ID)
