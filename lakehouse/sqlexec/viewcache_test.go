@@ -150,6 +150,13 @@ func TestViewCachePerPrincipal(t *testing.T) {
 		t.Fatalf("bob as service: no cache lookup")
 	}
 
+	// Inside EXECUTE AS USER the statement runs as that user: its form.
+	addUser(h, "bob", "user", false)
+	for range 2 {
+		res := h.must(root, "EXECUTE AS USER bob ("+q+")")
+		equal(t, "root as bob", []string{fmt.Sprint(res.Rows)}, []string{"[[1 BOB-1] [3 BOB-3]]"})
+	}
+
 	for round := range 4 {
 		for _, c := range []struct {
 			p            access.Principal
