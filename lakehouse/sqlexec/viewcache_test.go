@@ -172,3 +172,58 @@ func TestViewCachePerPrincipal(t *testing.T) {
 		}
 	}
 }
+
+// TestViewCacheConcurrentUsers: users querying one view over a USER table
+// at once, while one of them writes and a view is replaced, each see only
+// their own rows (run with -race).
+func TestViewCacheConcurrentUsers(t *testing.T) {
+	h := newHarness(t)
+	h.must(alice, "CREATE USER TABLE notes (id INT PRIMARY KEY, body TEXT)")
+	users := []access.Principal{alice, bob, {UserID: "carol", Role: access.RoleUser}, {UserID: "dave", Role: access.RoleUser}}
+	for _, p := range users {
+		h.must(p, fmt.Sprintf("INSERT INTO notes VALUES (1, '%s')", p.UserID))
+	}
+	h.must(alice, "CREATE VIEW bodies AS SELECT body FROM notes")
+	h.rows(alice, "SELECT * FROM bodies") // checks the view at this version
+	ctx := context.Background()
+	errs := make(chan error, len(users)+1)
+	for _, p := range users {
+		go func() {
+			for range 40 {
+				res, err := h.node.Executor.Execute(ctx, p, sqlexec.Request{SQL: "SELECT DISTINCT body FROM bodies"})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if got := fmt.Sprint(res[0].Rows); got != "[["+p.UserID+"]]" {
+					errs <- fmt.Errorf("%s read %s through the view", p.UserID, got)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	go func() {
+		for i := range 20 {
+			if _, err := h.node.Executor.Execute(ctx, alice, sqlexec.Request{SQL: fmt.Sprintf("INSERT INTO notes VALUES (%d, 'alice')", i+2)}); err != nil {
+				errs <- err
+				return
+			}
+			if i == 10 {
+				if _, err := h.node.Executor.Execute(ctx, alice, sqlexec.Request{SQL: "CREATE OR REPLACE VIEW bodies AS SELECT body FROM notes WHERE id > 0"}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}
+		errs <- nil
+	}()
+	for range len(users) + 1 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if hits, _ := viewCacheHits(h); hits == 0 {
+		t.Fatal("no query was served from the bound-view cache")
+	}
+}
