@@ -146,6 +146,61 @@ func (b *Bound) Wrap(prefix, suffix string) *Bound {
 	return w
 }
 
+// SelfContained reports whether every replacement in b carries a trusted
+// query: b's SQL then names no relation of the session that bound it, and
+// b can be used again in another statement once WithTrusted has put that
+// statement's queries at its placeholders.
+func (b *Bound) SelfContained() bool {
+	if len(b.trusted) != len(b.repls) {
+		return false
+	}
+	at := make(map[int]bool, len(b.trusted))
+	for _, t := range b.trusted {
+		at[t.pos] = true
+	}
+	for _, r := range b.repls {
+		if !at[r.pos] {
+			return false
+		}
+	}
+	return true
+}
+
+// TrustedNames returns the placeholder names of b's trusted queries in
+// text order; a name may repeat (a table read twice).
+func (b *Bound) TrustedNames() []string {
+	ts := slices.Clone(b.trusted)
+	slices.SortFunc(ts, func(a, b trustedAt) int { return a.pos - b.pos })
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = t.name
+	}
+	return names
+}
+
+// WithTrusted returns b with the trusted query at each placeholder
+// replaced by text(name): the same checked text, which the gate verified,
+// with other queries from the caller at the same places. Every placeholder
+// must get a text (else an error), and each text must pass the checks
+// Bind makes of Replacement.Trusted. b is not modified.
+func (b *Bound) WithTrusted(text func(name string) (string, bool)) (*Bound, error) {
+	w := *b
+	w.trusted = make([]trustedAt, len(b.trusted))
+	for i, t := range b.trusted {
+		s, ok := text(t.name)
+		if !ok {
+			return nil, fmt.Errorf("sqlbind: no trusted query for %s", t.name)
+		}
+		if err := checkTrusted(s); err != nil {
+			return nil, err
+		}
+		t.text = s
+		w.trusted[i] = t
+	}
+	w.SQL = substitute(w.checkedSQL(), w.trusted)
+	return &w, nil
+}
+
 // serializeSQL asks DuckDB for the parse tree of $1 as JSON text.
 const serializeSQL = `SELECT CAST(json_serialize_sql(CAST($1 AS VARCHAR)) AS VARCHAR)`
 

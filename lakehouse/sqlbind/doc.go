@@ -43,7 +43,10 @@
 // rules: user text that looks like a trusted query is user text. A trusted
 // query must be one self-contained term (checkTrusted: quotes closed,
 // parentheses balanced, no comment, separator or parameter), so that it
-// cannot change how the text around it is read.
+// cannot change how the text around it is read. Bound.WithTrusted puts
+// other trusted queries (another statement's, under the same checks) at
+// the same verified placeholders of a checked text, which is how a
+// caller reuses a bound query across statements.
 //
 // Bind does not take its own rewrite on trust: before returning, it has
 // DuckDB parse b.SQL again and checks the tree against these rules and

@@ -149,3 +149,59 @@ func TestCheckTrusted(t *testing.T) {
 		t.Errorf("an unbalanced trusted query: got %v", err)
 	}
 }
+
+// TestBoundWithTrusted: WithTrusted puts other queries at a bound query's
+// placeholders, leaving the checked text and the original alone; every
+// placeholder must get one, and each must pass the trusted-query checks.
+// SelfContained tells forms that name no session relation.
+func TestBoundWithTrusted(t *testing.T) {
+	ctx := context.Background()
+	conn := openConn(t)
+	for _, stmt := range []string{
+		`CREATE TABLE "__floe_secret" (id INT, cid INT, hide BOOLEAN)`,
+		`INSERT INTO "__floe_secret" VALUES (1, 5, false), (2, 7, false), (3, 9, true)`,
+		`CREATE VIEW "__floe_7" AS SELECT 9 AS id, 9 AS cid`,
+	} {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := NewBinder()
+	bound, err := b.BindInline(ctx, conn, `SELECT a.id, b.cid FROM orders a JOIN orders b USING (id) ORDER BY 1`, trustedCatalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bound.SelfContained() {
+		t.Fatal("a query with only trusted replacements is not self-contained")
+	}
+	if got := strings.Join(bound.TrustedNames(), ","); got != `"__floe_1","__floe_1"` {
+		t.Fatalf("TrustedNames = %s", got)
+	}
+	other, err := bound.WithTrusted(func(name string) (string, bool) {
+		return `SELECT id, cid FROM "__floe_secret" WHERE hide`, name == `"__floe_1"`
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rowsOf(t, conn, other.SQL); got != "3,9" {
+		t.Fatalf("with other trusted queries: rows %q (%s)", got, other.SQL)
+	}
+	if got := rowsOf(t, conn, bound.SQL); got != "1,5;2,7" {
+		t.Fatalf("the original changed: rows %q", got)
+	}
+	if _, err := bound.WithTrusted(func(string) (string, bool) { return "", false }); err == nil {
+		t.Fatal("a placeholder without a query was accepted")
+	}
+	for _, bad := range []string{"SELECT 1) UNION (SELECT 2", "SELECT 1 -- x", "SELECT $1", "SELECT 1; DROP TABLE x"} {
+		if _, err := bound.WithTrusted(func(string) (string, bool) { return bad, true }); err == nil {
+			t.Errorf("trusted query %q was accepted", bad)
+		}
+	}
+	bare, err := b.BindInline(ctx, conn, `SELECT * FROM orders, (TABLE orders) t`, trustedCatalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bare.SelfContained() {
+		t.Fatal("a query naming a relation (TABLE orders) is self-contained")
+	}
+}

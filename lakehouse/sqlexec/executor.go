@@ -94,6 +94,8 @@ type Executor struct {
 	point   pointState
 	// binder checks queries; it caches DuckDB's parses.
 	binder *sqlbind.Binder
+	// viewForms caches views' bound forms (boundcache.go).
+	viewForms viewFormCache
 	// readers run read-only statements (bounded).
 	readers *workers
 	// parses and plans are the per-call caches (stmtcache.go).

@@ -425,7 +425,8 @@ func (q *stmtCtx) bufferedSource(ctx context.Context, def *manifest.Table, all [
 	if err != nil {
 		return "", err
 	}
-	return "SELECT " + strings.Join(sel, ", ") + ", _seq, _deleted FROM " + name, nil
+	// Qualified: no CTE of the user's query can capture the name.
+	return "SELECT " + strings.Join(sel, ", ") + ", _seq, _deleted FROM temp.main." + name, nil
 }
 
 // anchorColumn is the first column of every part of a view's UNION ALL: a

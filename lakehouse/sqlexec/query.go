@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/floedb/floe/lakehouse/dberr"
+	"github.com/floedb/floe/lakehouse/duckengine"
 	"github.com/floedb/floe/lakehouse/sqlbind"
 	"github.com/floedb/floe/lakehouse/sqlparse"
 	"github.com/floedb/floe/manifest"
@@ -76,22 +77,9 @@ func (q *stmtCtx) resolveTable(ctx context.Context, ref sqlbind.TableRef, hidden
 		return sqlbind.Replacement{}, err
 	}
 	qualified := t.Def().Namespace + "." + t.Def().Name
-	key := viewKey{t.Def().ID, version, hidden}
-	src, ok := q.rels.tables[key]
-	if !ok {
-		s, err := q.x.providerFor(t.Def()).source(ctx, q, t, version, hidden)
-		if err != nil {
-			return sqlbind.Replacement{}, err
-		}
-		src = &boundSource{tableSource: s}
-		if s.query != "" {
-			src.placeholder = q.sess.TempName()
-			q.names[strings.Trim(src.placeholder, `"`)] = qualified
-		}
-		if q.rels.tables == nil {
-			q.rels.tables = map[viewKey]*boundSource{}
-		}
-		q.rels.tables[key] = src
+	src, err := q.tableSource(ctx, t, viewKey{t.Def().ID, version, hidden})
+	if err != nil {
+		return sqlbind.Replacement{}, err
 	}
 	if src.query != "" && !ref.Bare {
 		return sqlbind.Replacement{Name: src.placeholder, Trusted: src.query}, nil
@@ -105,11 +93,45 @@ func (q *stmtCtx) resolveTable(ctx context.Context, ref sqlbind.TableRef, hidden
 	return sqlbind.Replacement{Name: src.relation}, nil
 }
 
+// tableSource returns the source of table t at key's version and
+// hiddenness, built on first use in the statement.
+func (q *stmtCtx) tableSource(ctx context.Context, t *schemaTable, key viewKey) (*boundSource, error) {
+	if src, ok := q.rels.tables[key]; ok {
+		return src, nil
+	}
+	s, err := q.x.providerFor(t.Def()).source(ctx, q, t, key.version, key.hidden)
+	if err != nil {
+		return nil, err
+	}
+	src := &boundSource{tableSource: s}
+	if s.query != "" {
+		src.placeholder = key.placeholder()
+		q.names[strings.Trim(src.placeholder, `"`)] = t.Def().Namespace + "." + t.Def().Name
+	}
+	if q.rels.tables == nil {
+		q.rels.tables = map[viewKey]*boundSource{}
+	}
+	q.rels.tables[key] = src
+	return src, nil
+}
+
 // boundSource is a table's source in one statement.
 type boundSource struct {
 	tableSource
 	// placeholder is the name the gate checks where query is inlined.
 	placeholder string
+}
+
+// placeholder is the name the gate checks where the source of k is
+// inlined. It is a function of k alone, so that a view's bound form,
+// cached across statements (viewFormCache), names each table source as
+// every statement does.
+func (k viewKey) placeholder() string {
+	h := ""
+	if k.hidden {
+		h = "_h"
+	}
+	return duckengine.Ident(fmt.Sprintf("__floe_src_%s_%d%s", k.tableID, k.version, h))
 }
 
 // refVersion returns the manifest version of an AT (VERSION => n) clause.

@@ -136,6 +136,35 @@ func TestIsolationMatrix(t *testing.T) {
 	equal(t, "victim intact", h.rows(victim, "SELECT secret FROM sec.u ORDER BY id"), []string{"VICTIM-SECRET-1", "VICTIM-SECRET-2"})
 }
 
+// TestSecurityCTECannotCaptureFloeRelations: Floe's query for a table's
+// rows may read a temporary relation of the statement's session (many
+// buffered rows go to a temporary table). A CTE of the user's query named
+// like that relation must not stand in for it, directly or through an
+// inlined view (before the fix, WITH "__floe_1" AS (…) replaced the
+// caller's buffered rows with the CTE's).
+func TestSecurityCTECannotCaptureFloeRelations(t *testing.T) {
+	h := newHarness(t)
+	h.must(alice, "CREATE USER TABLE items (id INT PRIMARY KEY, qty INT)")
+	h.must(alice, "INSERT INTO items SELECT i, i FROM range(500) t(i)") // buffered, more than a literal list holds
+	h.must(alice, "CREATE VIEW all_items AS SELECT id, qty FROM items")
+	for _, from := range []string{"items", "all_items", "all_items", "all_items"} {
+		for n := 1; n <= 8; n++ {
+			q := fmt.Sprintf(`WITH "__floe_%d" AS (SELECT 99999 AS id, 77777 AS qty, CAST(1 AS BIGINT) AS _seq, false AS _deleted)
+				SELECT max(qty), count(*) FROM %s`, n, from)
+			res, err := h.exec(alice, q)
+			if err != nil {
+				if c := dberr.CodeOf(err); c != dberr.PermissionDenied {
+					t.Errorf("%s: %v, want rows or PERMISSION_DENIED", q, err)
+				}
+				continue
+			}
+			if got := fmt.Sprint(res[0].Rows); got != "[[499 500]]" {
+				t.Errorf("%s: rows %s, want [[499 500]]: the CTE stood in for Floe's relation", q, got)
+			}
+		}
+	}
+}
+
 func TestSystemTablesPersistAndAreGuarded(t *testing.T) {
 	h := newHarness(t)
 	h.must(svc, "CREATE TABLE jobs_src (id INT PRIMARY KEY)")

@@ -38,7 +38,9 @@ import (
 // cannot stand (TABLE v, FROM ONLY v), and for the first query of a view
 // at each version (which checks the view's column types, below), the bound
 // query becomes a temporary view of the statement's DuckDB session
-// instead, and the reference is rewritten to its name.
+// instead, and the reference is rewritten to its name. The inlined form
+// is cached per catalog version and principal (boundcache.go), so a
+// statement reusing it only builds its own table sources.
 //
 // Unqualified names in a view's SQL name tables and views of the view's
 // own namespace (not the namespace of the session that created it).
@@ -172,7 +174,9 @@ func (q *stmtCtx) viewOf(ref sqlbind.TableRef, within *viewChain) (*schema.View,
 // query bound for the caller, inlined as a subquery, or — where a
 // subquery cannot stand (TABLE v) or the view's column types have not been
 // checked at this version — a temporary view holding it. Either is built
-// once per statement.
+// once per statement; the inlined query comes from the bound view cache
+// when it holds the view's form (not while a view is being created, whose
+// binding collects dependencies).
 func (q *stmtCtx) expandView(ctx context.Context, v *schema.View, ref sqlbind.TableRef, within *viewChain) (sqlbind.Replacement, error) {
 	def := v.Def()
 	within.record(manifest.DependsOnView, def.Namespace, def.Name, def.ID)
@@ -198,6 +202,13 @@ func (q *stmtCtx) expandView(ctx context.Context, v *schema.View, ref sqlbind.Ta
 	if err := q.checkViewDeps(def); err != nil {
 		return sqlbind.Replacement{}, err
 	}
+	cacheable := inline && !within.creating()
+	if cacheable {
+		if w, ok := q.cachedView(ctx, def); ok {
+			q.inline(def, w)
+			return sqlbind.Replacement{Inline: w}, nil
+		}
+	}
 	chain := &viewChain{view: def, parent: within}
 	b, err := q.bindView(ctx, def.SQL, chain)
 	if err != nil {
@@ -206,10 +217,10 @@ func (q *stmtCtx) expandView(ctx context.Context, v *schema.View, ref sqlbind.Ta
 	prefix, suffix := viewProjection(def.Columns)
 	if inline {
 		w := b.Wrap(prefix, suffix)
-		if q.rels.inlined == nil {
-			q.rels.inlined = map[string]*sqlbind.Bound{}
+		if cacheable {
+			q.cacheView(def, w)
 		}
-		q.rels.inlined[def.ID] = w
+		q.inline(def, w)
 		return sqlbind.Replacement{Inline: w}, nil
 	}
 	name := q.sess.TempName()
@@ -228,6 +239,14 @@ func (q *stmtCtx) expandView(ctx context.Context, v *schema.View, ref sqlbind.Ta
 	q.rels.views[def.ID] = name
 	q.names[strings.Trim(name, `"`)] = def.QualifiedName()
 	return sqlbind.Replacement{Name: name}, nil
+}
+
+// inline notes w as the query inlined for view def in this statement.
+func (q *stmtCtx) inline(def *manifest.View, w *sqlbind.Bound) {
+	if q.rels.inlined == nil {
+		q.rels.inlined = map[string]*sqlbind.Bound{}
+	}
+	q.rels.inlined[def.ID] = w
 }
 
 // bindView parses a view's stored SQL with Floe's parser (time travel)

@@ -392,10 +392,19 @@ func TestViewInlined(t *testing.T) {
 			equal(t, fmt.Sprintf("round %d: %s as %s", round, c.sql, c.who.UserID), h.rows(c.who, c.sql), c.want)
 		}
 	}
-	// The inlined view's base table is a "__floe_N" relation of the
-	// statement's session: no CTE name can stand in for it.
+	// The inlined view's base table is a placeholder of the statement
+	// ("__floe_src_<table id>_<version>", or a "__floe_N" relation): no CTE
+	// name can stand in for it.
+	id := h.rows(dba, "SELECT table_id FROM system.tables WHERE table_name = 'items'")
+	if len(id) != 1 {
+		t.Fatalf("table id: %v", id)
+	}
+	ctes := []string{fmt.Sprintf("__floe_src_%s_0", id[0])}
 	for n := 1; n <= 6; n++ {
-		q := fmt.Sprintf(`WITH "__floe_%d" AS (SELECT 1 AS id, 100 AS qty, 'x' AS note) SELECT * FROM in_stock`, n)
+		ctes = append(ctes, fmt.Sprintf("__floe_%d", n))
+	}
+	for _, name := range ctes {
+		q := fmt.Sprintf(`WITH "%s" AS (SELECT 1 AS id, 100 AS qty, 'x' AS note) SELECT * FROM in_stock`, name)
 		res, err := h.exec(alice, q)
 		if err == nil {
 			got := fmt.Sprint(res[0].Rows)
