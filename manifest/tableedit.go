@@ -49,14 +49,14 @@ func (a *tablesArray) claim(tables []Table) bool {
 	return true
 }
 
-// newTablesArray copies tables into a new array with room for appends and
-// returns the array and its first len(tables) elements (capped).
-func newTablesArray(tables []Table, room int) (*tablesArray, []Table) {
-	full := make([]Table, len(tables), len(tables)+max(room, 16, len(tables)/4))
-	copy(full, tables)
-	full = full[:cap(full)]
-	a := &tablesArray{full: full, used: len(tables)}
-	return a, full[:len(tables):len(tables)]
+// newTablesArray copies head and tail, one after the other, into a new
+// array with room for appends and returns the array and the tables
+// (capped at their number).
+func newTablesArray(head, tail []Table) (*tablesArray, []Table) {
+	n := len(head) + len(tail)
+	full := make([]Table, n+max(16, n/4))
+	copy(full[copy(full, head):], tail)
+	return &tablesArray{full: full, used: n}, full[:n:n]
 }
 
 // tableEdits records how a catalog's tables differ from its base's: the
@@ -129,7 +129,7 @@ func (c *Catalog) AddTable(t Table) {
 		a.full[n] = t
 		c.Tables = a.full[: n+1 : n+1]
 	} else {
-		c.arr, c.Tables = newTablesArray(append(slices.Clip(c.Tables), t), 0)
+		c.arr, c.Tables = newTablesArray(c.Tables, []Table{t})
 	}
 	e.changed[t.ID] = n
 }
@@ -146,9 +146,7 @@ func (c *Catalog) RemoveTable(id string) bool {
 		c.Tables = slices.Delete(c.Tables, i, i+1)
 		return true
 	}
-	tables := make([]Table, 0, len(c.Tables)-1)
-	tables = append(append(tables, c.Tables[:i]...), c.Tables[i+1:]...)
-	c.arr, c.Tables = newTablesArray(tables, 0)
+	c.arr, c.Tables = newTablesArray(c.Tables[:i], c.Tables[i+1:])
 	delete(e.changed, id)
 	e.delta--
 	if e.index == nil {
@@ -176,7 +174,7 @@ func (c *Catalog) ReplaceTable(t Table) bool {
 		c.Tables[i] = t
 		return true
 	}
-	c.arr, c.Tables = newTablesArray(c.Tables, 0)
+	c.arr, c.Tables = newTablesArray(c.Tables, nil)
 	c.Tables[i] = t
 	e.changed[t.ID] = i
 	return true
