@@ -336,7 +336,7 @@ type catalogStore struct {
 	// empty shards.
 	members [CatalogShards][]*encodedTable
 	shards  [CatalogShards]shardState
-	gen        uint64 // of the current encode, marking the tables it found
+	gen     uint64 // of the current encode, marking the tables it found
 	// roots maps the commit ID of recently decoded or encoded roots to
 	// their chunk hashes by shard: the chunks a commit on that base may
 	// reuse without putting them.
