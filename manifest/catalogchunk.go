@@ -594,7 +594,7 @@ func (s *catalogStore) encodeEdits(base, c *Catalog) (out encoded, ok bool, err 
 	e := c.edits
 	if e == nil || e.dup || e.base == "" || !s.valid || s.commitID != e.base || base == nil || base.CommitID != e.base ||
 		base.FormatVersion != CatalogFormatVersion || len(c.Tables) != e.baseLen+e.delta ||
-		!slices.Equal(c.Namespaces, s.namespaces) || !sameViews(c.Views, s.views) {
+		!keepsNamespaces(s.namespaces, c.Namespaces) || !sameViews(c.Views, s.views) {
 		return encoded{}, false, nil
 	}
 	changed := make([]*Table, 0, len(e.changed))
@@ -711,9 +711,19 @@ func (s *catalogStore) encodeEdits(base, c *Catalog) (out encoded, ok bool, err 
 			s.members[shard] = members[shard]
 		}
 	}
+	if !slices.Equal(c.Namespaces, s.namespaces) {
+		s.namespaces = slices.Clone(c.Namespaces)
+	}
 	s.order, s.shards, s.commitID = nil, states, c.CommitID
 	s.rememberRoot(c.CommitID, refs)
 	return out, true, nil
+}
+
+// keepsNamespaces reports whether next lists every namespace of prev,
+// unchanged and in the same order, before any it adds: the tables that
+// were valid in prev's namespaces still are.
+func keepsNamespaces(prev, next []Namespace) bool {
+	return len(next) >= len(prev) && slices.Equal(prev, next[:len(prev)])
 }
 
 // sameViews reports whether a and b are equal lists of views (nil and

@@ -119,7 +119,7 @@ func testTableEdits(t *testing.T, seed uint64) {
 		}
 		var ops []op
 		for range 1 + rng.IntN(3) {
-			o := op{kind: rng.IntN(5)}
+			o := op{kind: rng.IntN(6)}
 			switch o.kind {
 			case 0, 1: // add (a new ID, or rarely one in use)
 				next++
@@ -140,6 +140,9 @@ func testTableEdits(t *testing.T, seed uint64) {
 					tb.Name = o.name
 					want[o.id] = tb
 				}
+			case 5: // add a namespace
+				next++
+				o.name = fmt.Sprintf("ns%d", next)
 			case 4: // add a column
 				o.id = randomID(want)
 				if tb, ok := want[o.id]; ok {
@@ -178,6 +181,8 @@ func testTableEdits(t *testing.T, seed uint64) {
 					if !c.ReplaceTable(nt) {
 						return nil, fmt.Errorf("replace %s: not found", o.id)
 					}
+				case 5:
+					c.Namespaces = append(c.Namespaces, Namespace{Name: o.name, CreatedAt: testTime})
 				}
 			}
 			// The lookups agree with a scan (names are unique if valid).

@@ -71,7 +71,7 @@ func (x *Executor) createNamespace(ctx context.Context, q *stmtCtx, s *sqlparse.
 		return Result{}, invalidOption(err)
 	}
 	created := true
-	_, err := x.commitCatalog(ctx, func(c *manifest.Catalog) error {
+	_, err := x.commitTables(ctx, func(c *manifest.Catalog) error { // changes no table
 		if _, ok := c.Namespace(s.Name); ok {
 			if s.IfNotExists {
 				created = false
