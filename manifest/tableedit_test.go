@@ -282,7 +282,7 @@ func testTableEdits(t *testing.T, seed uint64) {
 func TestTableEditsNeverOverwriteAnotherCatalog(t *testing.T) {
 	ctx := context.Background()
 	l := NewCatalogLog(objstore.NewMem(), testOpts("node-a"))
-	base, err := l.Commit(ctx, func(c *Catalog) (*Catalog, error) {
+	_, err := l.Commit(ctx, func(c *Catalog) (*Catalog, error) {
 		c.Namespaces = append(c.Namespaces, Namespace{Name: "app", CreatedAt: testTime})
 		c.AddTable(editTable("t1", "one", 2))
 		return c, nil
@@ -290,7 +290,7 @@ func TestTableEditsNeverOverwriteAnotherCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, err = l.Commit(ctx, func(c *Catalog) (*Catalog, error) {
+	base, err := l.Commit(ctx, func(c *Catalog) (*Catalog, error) {
 		c.AddTable(editTable("t2", "two", 2))
 		return c, nil
 	}, CommitOptions{EditTables: true})
