@@ -238,7 +238,7 @@ func (c *Catalog) tableIndexByName(ns, name string) int {
 // when c is not such a catalog, or its changes are not known.
 func (c *Catalog) TableChanges() (base string, changed []*Table, removed []string, ok bool) {
 	e := c.edits
-	if e == nil || e.dup {
+	if e == nil || e.dup || len(c.Tables) != e.baseLen+e.delta {
 		return "", nil, nil, false
 	}
 	for _, i := range e.changed {

@@ -316,3 +316,37 @@ func TestTableEditsNeverOverwriteAnotherCatalog(t *testing.T) {
 		t.Errorf("the base has %d tables, want 2", len(base.Tables))
 	}
 }
+
+// A mutation of an edit commit that appends to Tables itself, breaking
+// the EditTables contract, is caught by the count of its tables: the
+// commit compares every table, and TableChanges says the changes are
+// unknown (a registry then compares every table too).
+func TestTableEditsNoticeADirectAppend(t *testing.T) {
+	ctx := context.Background()
+	l := NewCatalogLog(objstore.NewMem(), testOpts("node-a"))
+	if _, err := l.Commit(ctx, func(c *Catalog) (*Catalog, error) {
+		c.Namespaces = append(c.Namespaces, Namespace{Name: "app", CreatedAt: testTime})
+		c.AddTable(editTable("t1", "one", 2))
+		return c, nil
+	}, CommitOptions{EditTables: true}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := l.Commit(ctx, func(c *Catalog) (*Catalog, error) {
+		c.AddTable(editTable("t2", "two", 2))
+		c.Tables = append(c.Tables, editTable("t3", "three", 2))
+		return c, nil
+	}, CommitOptions{EditTables: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, ok := got.TableChanges(); ok {
+		t.Errorf("TableChanges reports known changes for a catalog whose tables were appended to directly")
+	}
+	cold, err := NewCatalogLog(l.bucket, testOpts("node-c")).Latest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := tableIDs(cold); !slices.Equal(ids, []string{"t1", "t2", "t3"}) {
+		t.Errorf("a cold load finds tables %v, want t1 t2 t3", ids)
+	}
+}
