@@ -118,12 +118,11 @@ func (c *Catalog) Namespace(name string) (*Namespace, bool) {
 }
 
 // Table returns the table named name in namespace ns. The pointer is into
-// c: mutate it only on a clone. Lookups scan linearly; build an index for
-// hot paths.
-//
-// On a catalog a commit with CommitOptions.EditTables hands its mutation,
-// a table that is not there is found so without a scan; the pointer must
-// not be written through (use ReplaceTable).
+// c: mutate it only on a clone. Lookups scan linearly (build an index for
+// hot paths), except on the catalog a commit with
+// CommitOptions.EditTables hands its mutation: there a missing table
+// costs no scan, and the pointer must not be written through (use
+// ReplaceTable).
 func (c *Catalog) Table(ns, name string) (*Table, bool) {
 	if i := c.tableIndexByName(ns, name); i >= 0 {
 		return &c.Tables[i], true
@@ -132,9 +131,10 @@ func (c *Catalog) Table(ns, name string) (*Table, bool) {
 }
 
 // TableByID returns the table with the given ID. The pointer is into c:
-// mutate it only on a clone.
-// On a catalog a commit with CommitOptions.EditTables hands its mutation,
-// the pointer must not be written through (use ReplaceTable).
+// mutate it only on a clone. On the catalog a commit with
+// CommitOptions.EditTables hands its mutation, a missing or edited table
+// costs no scan, and the pointer must not be written through (use
+// ReplaceTable).
 func (c *Catalog) TableByID(id string) (*Table, bool) {
 	if i := c.tableIndexByID(id); i >= 0 {
 		return &c.Tables[i], true
