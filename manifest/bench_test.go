@@ -236,6 +236,41 @@ func BenchmarkCatalogCommitAt(b *testing.B) {
 	}
 }
 
+// BenchmarkCatalogEditAt is BenchmarkCatalogCommitAt with the commits
+// made as table edits (CommitOptions.EditTables: AddTable, and
+// RemoveTable untimed), as CREATE and DROP TABLE make them.
+func BenchmarkCatalogEditAt(b *testing.B) {
+	for _, n := range []int{0, 1000, 5000, 10000} {
+		b.Run(fmt.Sprintf("tables=%d", n), func(b *testing.B) {
+			l := NewCatalogLog(objstore.NewMem(), LogOptions{})
+			seed := bigCatalog(n)
+			if _, err := l.Commit(b.Context(), func(*Catalog) (*Catalog, error) { return seed, nil }, CommitOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			extra := bigCatalog(1).Tables[0]
+			extra.ID, extra.Name = "EXTRA", "extra"
+			edit := CommitOptions{EditTables: true}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := l.Commit(b.Context(), func(c *Catalog) (*Catalog, error) {
+					c.AddTable(extra)
+					return c, nil
+				}, edit); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				if _, err := l.Commit(b.Context(), func(c *Catalog) (*Catalog, error) {
+					c.RemoveTable(extra.ID)
+					return c, nil
+				}, edit); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+		})
+	}
+}
+
 // putBytes counts the bytes put to version objects.
 type putBytes struct {
 	objstore.Bucket

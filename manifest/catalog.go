@@ -84,6 +84,12 @@ type Catalog struct {
 	// existed; a build that does not know views refuses a catalog that
 	// has some (unknown field) instead of silently dropping them.
 	Views []View `json:"views,omitempty"`
+
+	// arr is the array Tables lives in when successive versions share it
+	// (see tablesArray); edits records the table edits of a catalog a
+	// commit with CommitOptions.EditTables made (see tableEdits).
+	arr   *tablesArray
+	edits *tableEdits
 }
 
 // Write modes of a warehouse (Catalog.WriteMode).

@@ -331,8 +331,12 @@ type catalogStore struct {
 	names      map[qualifiedName]string // table ID by name
 	namespaces []Namespace
 	views      []View
-	shards     [CatalogShards]shardState
-	gen        uint64 // of the current encode, marking the tables it found
+	commitID   string // of the catalog the store describes
+	// members lists each shard's tables (in no order); nil entries for
+	// empty shards.
+	members [CatalogShards][]*encodedTable
+	shards  [CatalogShards]shardState
+	gen     uint64 // of the current encode, marking the tables it found
 	// roots maps the commit ID of recently decoded or encoded roots to
 	// their chunk hashes by shard: the chunks a commit on that base may
 	// reuse without putting them.
@@ -381,6 +385,9 @@ func (s *catalogStore) encode(base, c *Catalog) (encoded, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if out, ok, err := s.encodeEdits(base, c); ok {
+		return out, err
+	}
 	s.gen++
 	gen := s.gen
 	ets := make([]*encodedTable, len(c.Tables))
@@ -463,46 +470,14 @@ func (s *catalogStore) encode(base, c *Catalog) (encoded, error) {
 		if !dirty[shard] {
 			continue
 		}
-		ms := members[shard]
-		if len(ms) == 0 {
-			states[shard] = shardState{}
-			continue
-		}
-		data, err := encodeChunk(c.CommitID, shard, ms)
-		if err != nil {
+		if err := s.writeChunk(&out, &states, c.CommitID, shard, members[shard]); err != nil {
 			return encoded{}, err
 		}
-		sum := sha256.Sum256(data)
-		states[shard] = shardState{sha: hex.EncodeToString(sum[:]), n: len(ms)}
-		out.parts = append(out.parts, encodedObject{key: ChunkKey(states[shard].sha), data: data})
-		tables := make([]Table, len(ms))
-		for i, et := range ms {
-			tables[i] = et.t
-		}
-		s.cache.add(states[shard].sha, tables, len(data))
 	}
-	root := catalogRoot{
-		Header: c.Header, WarehouseID: c.WarehouseID, Writer: c.Writer,
-		SystemSchemaVersion: c.SystemSchemaVersion, WriteMode: c.WriteMode,
-		Namespaces: c.Namespaces, Views: c.Views, TableShards: CatalogShards,
-		TableChunks: []chunkRef{},
-	}
-	root.FormatVersion = CatalogFormatVersion
-	if root.Namespaces == nil {
-		root.Namespaces = []Namespace{}
-	}
-	refs := make(map[int]string, len(root.TableChunks))
-	for shard, st := range states {
-		if st.n > 0 {
-			refs[shard] = st.sha
-			root.TableChunks = append(root.TableChunks, chunkRef{Shard: shard, SHA256: st.sha, Tables: st.n})
-		}
-	}
-	data, err := encodeJSON(&root)
+	refs, err := encodeRoot(&out, c, &states)
 	if err != nil {
 		return encoded{}, err
 	}
-	out.data = data
 
 	// The store now describes c.
 	if fast {
@@ -537,10 +512,218 @@ func (s *catalogStore) encode(base, c *Catalog) (encoded, error) {
 		s.namespaces = slices.Clone(c.Namespaces)
 		s.views = cloneViews(c.Views)
 	}
-	s.order, s.shards, s.valid = ets, states, true
+	s.members = [CatalogShards][]*encodedTable{}
+	for _, et := range ets {
+		s.members[et.shard] = append(s.members[et.shard], et)
+	}
+	s.order, s.shards, s.valid, s.commitID = ets, states, true, c.CommitID
 	s.rememberRoot(c.CommitID, refs)
 
 	return out, nil
+}
+
+// writeChunk encodes the chunk of shard holding ms (which it sorts) into
+// out and records it in states and the chunk cache; no chunk for none.
+func (s *catalogStore) writeChunk(out *encoded, states *[CatalogShards]shardState, commitID string, shard int, ms []*encodedTable) error {
+	if len(ms) == 0 {
+		states[shard] = shardState{}
+		return nil
+	}
+	data, err := encodeChunk(commitID, shard, ms)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(data)
+	states[shard] = shardState{sha: hex.EncodeToString(sum[:]), n: len(ms)}
+	out.parts = append(out.parts, encodedObject{key: ChunkKey(states[shard].sha), data: data})
+	tables := make([]Table, len(ms))
+	for i, et := range ms {
+		tables[i] = et.t
+	}
+	s.cache.add(states[shard].sha, tables, len(data))
+	return nil
+}
+
+// encodeRoot encodes the root of c with the chunks of states into out and
+// returns the chunk hashes by shard.
+func encodeRoot(out *encoded, c *Catalog, states *[CatalogShards]shardState) (map[int]string, error) {
+	root := catalogRoot{
+		Header: c.Header, WarehouseID: c.WarehouseID, Writer: c.Writer,
+		SystemSchemaVersion: c.SystemSchemaVersion, WriteMode: c.WriteMode,
+		Namespaces: c.Namespaces, Views: c.Views, TableShards: CatalogShards,
+		TableChunks: []chunkRef{},
+	}
+	root.FormatVersion = CatalogFormatVersion
+	if root.Namespaces == nil {
+		root.Namespaces = []Namespace{}
+	}
+	refs := make(map[int]string, len(root.TableChunks))
+	for shard, st := range states {
+		if st.n > 0 {
+			refs[shard] = st.sha
+			root.TableChunks = append(root.TableChunks, chunkRef{Shard: shard, SHA256: st.sha, Tables: st.n})
+		}
+	}
+	data, err := encodeJSON(&root)
+	if err != nil {
+		return nil, err
+	}
+	out.data = data
+	return refs, nil
+}
+
+// editClone is the clone of base for a commit with
+// CommitOptions.EditTables: it shares base's tables, and its lookups use
+// the store's index when the store describes base.
+func (s *catalogStore) editClone(base *Catalog) *Catalog {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var index *catalogIndex
+	if s.valid && base.CommitID != "" && s.commitID == base.CommitID {
+		index = &catalogIndex{tables: s.tables, names: s.names}
+	}
+	return base.editClone(index)
+}
+
+// encodeEdits is encode for a catalog whose table edits (see tableEdits)
+// are known relative to the catalog the store describes, which is base.
+// It returns ok false when they are not: encode then compares every
+// table. Its cost grows with the edits and the tables of the shards they
+// touch, not with the number of tables. Callers hold mu.
+func (s *catalogStore) encodeEdits(base, c *Catalog) (out encoded, ok bool, err error) {
+	e := c.edits
+	if e == nil || e.dup || e.base == "" || !s.valid || s.commitID != e.base || base == nil || base.CommitID != e.base ||
+		base.FormatVersion != CatalogFormatVersion || len(c.Tables) != e.baseLen+e.delta ||
+		!keepsNamespaces(s.namespaces, c.Namespaces) || !sameViews(c.Views, s.views) {
+		return encoded{}, false, nil
+	}
+	changed := make([]*Table, 0, len(e.changed))
+	for id, i := range e.changed {
+		if i >= len(c.Tables) || c.Tables[i].ID != id {
+			return encoded{}, false, nil
+		}
+		changed = append(changed, &c.Tables[i])
+	}
+	for id := range e.removed {
+		if s.tables[id] == nil {
+			return encoded{}, false, nil
+		}
+	}
+	slices.SortFunc(changed, func(a, b *Table) int { return strings.Compare(a.ID, b.ID) })
+
+	// Validate as Validate would, for the changed tables against the rest.
+	var p problems
+	namespaces := c.validateHead(&p)
+	fresh := make(map[qualifiedName]string, len(changed))
+	for _, t := range changed {
+		label := tableLabel{t}
+		p.add(tableIDProblem(t.ID))
+		p.add(nameProblem("table", t.Name))
+		if !namespaces[t.Namespace] {
+			p.addf("%s: namespace %q does not exist", label, t.Namespace)
+		}
+		validateTable(&p, label, t)
+		q := t.qualified()
+		if _, dup := fresh[q]; dup {
+			p.addf("%s: another table has the same name", label)
+		}
+		fresh[q] = t.ID
+		if id, has := s.names[q]; has && id != t.ID && !e.removed[id] {
+			if _, ch := e.changed[id]; !ch { // an unchanged table has the name
+				p.addf("%s: another table has the same name", label)
+			}
+		}
+		for j := range c.Views {
+			if v := &c.Views[j]; v.ID == t.ID || (v.Namespace == t.Namespace && v.Name == t.Name) {
+				p.addf("%s: clashes with %s", label, viewLabel{v})
+			}
+		}
+	}
+	if len(p.errs) > 0 {
+		if err := c.validate(nil); err != nil { // worded as Validate words it
+			return encoded{}, true, err
+		}
+		return encoded{}, false, nil
+	}
+
+	var dirty [CatalogShards]bool
+	fresher := make(map[string]*encodedTable, len(changed))
+	byShard := map[int][]*encodedTable{}
+	for _, t := range changed {
+		clipTable(t) // see the same step in encode
+		et := &encodedTable{t: *t, shard: shardOf(t.ID, CatalogShards)}
+		fresher[t.ID] = et
+		byShard[et.shard] = append(byShard[et.shard], et)
+		dirty[et.shard] = true
+	}
+	for id := range e.removed {
+		dirty[s.tables[id].shard] = true
+	}
+	baseRefs := s.roots[base.CommitID]
+	for shard, st := range s.shards {
+		if st.n > 0 && baseRefs[shard] != st.sha {
+			dirty[shard] = true // an earlier attempt's chunk
+		}
+	}
+	states := s.shards
+	var members [CatalogShards][]*encodedTable
+	for shard := range dirty {
+		if !dirty[shard] {
+			continue
+		}
+		ms := make([]*encodedTable, 0, len(s.members[shard])+len(byShard[shard]))
+		for _, et := range s.members[shard] {
+			if _, ch := fresher[et.t.ID]; !ch && !e.removed[et.t.ID] {
+				ms = append(ms, et)
+			}
+		}
+		ms = append(ms, byShard[shard]...)
+		members[shard] = ms
+		if err := s.writeChunk(&out, &states, c.CommitID, shard, ms); err != nil {
+			return encoded{}, true, err
+		}
+	}
+	refs, err := encodeRoot(&out, c, &states)
+	if err != nil {
+		return encoded{}, true, err
+	}
+
+	// The store now describes c.
+	for id := range e.removed {
+		if q := s.tables[id].t.qualified(); s.names[q] == id {
+			delete(s.names, q)
+		}
+		delete(s.tables, id)
+	}
+	for id := range fresher {
+		if old := s.tables[id]; old != nil {
+			if q := old.t.qualified(); s.names[q] == id {
+				delete(s.names, q)
+			}
+		}
+	}
+	for id, et := range fresher {
+		s.tables[id] = et
+		s.names[et.t.qualified()] = id
+	}
+	for shard := range dirty {
+		if dirty[shard] {
+			s.members[shard] = members[shard]
+		}
+	}
+	if !slices.Equal(c.Namespaces, s.namespaces) {
+		s.namespaces = slices.Clone(c.Namespaces)
+	}
+	s.order, s.shards, s.commitID = nil, states, c.CommitID
+	s.rememberRoot(c.CommitID, refs)
+	return out, true, nil
+}
+
+// keepsNamespaces reports whether next lists every namespace of prev,
+// unchanged and in the same order, before any it adds: the tables that
+// were valid in prev's namespaces still are.
+func keepsNamespaces(prev, next []Namespace) bool {
+	return len(next) >= len(prev) && slices.Equal(prev, next[:len(prev)])
 }
 
 // sameViews reports whether a and b are equal lists of views (nil and
@@ -783,6 +966,7 @@ func (s *catalogStore) learn(r *catalogRoot, parts [][]Table) {
 	order := make([]*encodedTable, 0, n)
 	names := make(map[qualifiedName]string, n)
 	var states [CatalogShards]shardState
+	var members [CatalogShards][]*encodedTable
 	refs := make(map[int]string, len(r.TableChunks))
 	for i, ref := range r.TableChunks {
 		states[ref.Shard] = shardState{sha: ref.SHA256, n: ref.Tables}
@@ -797,9 +981,10 @@ func (s *catalogStore) learn(r *catalogRoot, parts [][]Table) {
 			tables[t.ID] = et
 			order = append(order, et)
 			names[t.qualified()] = t.ID
+			members[ref.Shard] = append(members[ref.Shard], et)
 		}
 	}
-	s.tables, s.order, s.names, s.shards = tables, order, names, states
-	s.namespaces, s.views, s.valid = r.Namespaces, r.Views, true
+	s.tables, s.order, s.names, s.shards, s.members = tables, order, names, states, members
+	s.namespaces, s.views, s.valid, s.commitID = r.Namespaces, r.Views, true, r.CommitID
 	s.rememberRoot(r.CommitID, refs)
 }

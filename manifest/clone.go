@@ -46,6 +46,7 @@ func (c *Catalog) cloneButTables() Catalog {
 	}
 	out.Namespaces = slices.Clone(c.Namespaces)
 	out.Views = cloneViews(c.Views)
+	out.arr, out.edits = nil, nil
 	return out
 }
 
@@ -73,6 +74,7 @@ func (c *Catalog) commitClone() *Catalog {
 func (c *Catalog) keepClone() *Catalog {
 	out := c.cloneButTables()
 	out.Tables = slices.Clip(c.Tables)
+	out.arr = c.arr // the array c.Tables lives in
 	return &out
 }
 
@@ -116,24 +118,26 @@ func (c *Catalog) Namespace(name string) (*Namespace, bool) {
 }
 
 // Table returns the table named name in namespace ns. The pointer is into
-// c: mutate it only on a clone. Lookups scan linearly; build an index for
-// hot paths.
+// c: mutate it only on a clone. Lookups scan linearly (build an index for
+// hot paths), except on the catalog a commit with
+// CommitOptions.EditTables hands its mutation: there a missing table
+// costs no scan, and the pointer must not be written through (use
+// ReplaceTable).
 func (c *Catalog) Table(ns, name string) (*Table, bool) {
-	for i := range c.Tables {
-		if t := &c.Tables[i]; t.Namespace == ns && t.Name == name {
-			return t, true
-		}
+	if i := c.tableIndexByName(ns, name); i >= 0 {
+		return &c.Tables[i], true
 	}
 	return nil, false
 }
 
 // TableByID returns the table with the given ID. The pointer is into c:
-// mutate it only on a clone.
+// mutate it only on a clone. On the catalog a commit with
+// CommitOptions.EditTables hands its mutation, a missing or edited table
+// costs no scan, and the pointer must not be written through (use
+// ReplaceTable).
 func (c *Catalog) TableByID(id string) (*Table, bool) {
-	for i := range c.Tables {
-		if t := &c.Tables[i]; t.ID == id {
-			return t, true
-		}
+	if i := c.tableIndexByID(id); i >= 0 {
+		return &c.Tables[i], true
 	}
 	return nil, false
 }

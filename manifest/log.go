@@ -198,6 +198,13 @@ type CommitOptions struct {
 	// with a higher epoch, Commit fails with ErrFenced. The new version
 	// records max(WriterEpoch, the latest version's epoch).
 	WriterEpoch uint64
+	// EditTables (catalog logs only) promises that the mutation changes
+	// the catalog's tables only through Catalog.AddTable, RemoveTable and
+	// ReplaceTable, never by writing Tables or a table in place: the
+	// mutation then gets the base's tables without a copy, and the commit
+	// costs what the edits touch, not what the catalog holds (see
+	// tableEdits).
+	EditTables bool
 }
 
 // Tuning constants of the protocol.
@@ -287,6 +294,10 @@ type kind[M Manifest] struct {
 	// keep returns the copy of a committed manifest the Log caches; the
 	// caller keeps the original.
 	keep func(M) M
+	// editClone, if set, is clone for a commit with
+	// CommitOptions.EditTables; done is called on the mutation's result.
+	editClone func(M) M
+	editDone  func(M)
 	// chunkRefs returns the hashes of the chunks a stored version refers
 	// to; nil for logs whose versions refer to no chunks.
 	chunkRefs func(data []byte) ([]string, error)
@@ -306,6 +317,8 @@ func NewCatalogLog(b objstore.Bucket, opts LogOptions) *Log[*Catalog] {
 		empty:       func() *Catalog { return &Catalog{} },
 		clone:       (*Catalog).commitClone,
 		keep:        (*Catalog).keepClone,
+		editClone:   st.editClone,
+		editDone:    func(c *Catalog) { c.editsDone() },
 		header:      func(c *Catalog) *Header { return &c.Header },
 		encode:      st.encode,
 		fingerprint: EncodeCatalog,
@@ -774,7 +787,7 @@ func (l *Log[M]) Base(ctx context.Context) (M, error) {
 // each table's slices, as described above) is shared with the Log's cache
 // and must not be changed in place; replace the slice to change it.
 func (l *Log[M]) Commit(ctx context.Context, mutate func(base M) (M, error), opts CommitOptions) (M, error) {
-	return l.commit(ctx, mutate, func(base M) (uint64, error) {
+	return l.commit(ctx, mutate, opts.EditTables, func(base M) (uint64, error) {
 		h := l.kind.header(base)
 		if h.WriterEpoch > opts.WriterEpoch {
 			return 0, l.fenced(base, opts.WriterEpoch)
@@ -790,15 +803,15 @@ func (l *Log[M]) fenced(base M, epoch uint64) error {
 }
 
 // commit is Commit with the epoch rule as a function of the base.
-func (l *Log[M]) commit(ctx context.Context, mutate func(M) (M, error), epochFor func(M) (uint64, error)) (M, error) {
-	m, err := l.commitOnce(ctx, mutate, epochFor)
+func (l *Log[M]) commit(ctx context.Context, mutate func(M) (M, error), edit bool, epochFor func(M) (uint64, error)) (M, error) {
+	m, err := l.commitOnce(ctx, mutate, edit, epochFor)
 	if err != nil && l != nil {
 		l.opts.Metrics.failed(l.kind.what, err)
 	}
 	return m, err
 }
 
-func (l *Log[M]) commitOnce(ctx context.Context, mutate func(M) (M, error), epochFor func(M) (uint64, error)) (M, error) {
+func (l *Log[M]) commitOnce(ctx context.Context, mutate func(M) (M, error), edit bool, epochFor func(M) (uint64, error)) (M, error) {
 	var zero M
 	if err := l.usable(); err != nil {
 		return zero, err
@@ -826,7 +839,7 @@ func (l *Log[M]) commitOnce(ctx context.Context, mutate func(M) (M, error), epoc
 	for {
 		version := l.kind.header(base).Version + 1
 		now := l.opts.Clock()
-		next, commitID, enc, err := l.prepare(base, mutate, epochFor, now)
+		next, commitID, enc, err := l.prepare(base, mutate, edit, epochFor, now)
 		if err != nil {
 			if !cached {
 				return zero, err
@@ -900,7 +913,7 @@ func (l *Log[M]) commitOnce(ctx context.Context, mutate func(M) (M, error), epoc
 
 // prepare applies mutate to a clone of base and returns the next version,
 // its commit ID and its encoding, stamped at now.
-func (l *Log[M]) prepare(base M, mutate func(M) (M, error), epochFor func(M) (uint64, error), now time.Time) (next M, commitID string, enc encoded, err error) {
+func (l *Log[M]) prepare(base M, mutate func(M) (M, error), edit bool, epochFor func(M) (uint64, error), now time.Time) (next M, commitID string, enc encoded, err error) {
 	baseVersion := l.kind.header(base).Version
 	if baseVersion == math.MaxUint64 {
 		return next, "", enc, fmt.Errorf("manifest: commit %s: version space exhausted", l.name())
@@ -910,11 +923,18 @@ func (l *Log[M]) prepare(base M, mutate func(M) (M, error), epochFor func(M) (ui
 	if err != nil {
 		return next, "", enc, err
 	}
-	if next, err = mutate(l.kind.clone(base)); err != nil {
+	clone := l.kind.clone
+	if edit && l.kind.editClone != nil {
+		clone = l.kind.editClone
+	}
+	if next, err = mutate(clone(base)); err != nil {
 		return next, "", enc, err
 	}
 	if next == nil {
 		return next, "", enc, fmt.Errorf("manifest: commit %s v%d: mutate returned a nil manifest", l.name(), version)
+	}
+	if edit && l.kind.editDone != nil {
+		l.kind.editDone(next)
 	}
 	commitID = rand.Text()
 	*l.kind.header(next) = Header{
@@ -1159,5 +1179,5 @@ func ClaimWriter(ctx context.Context, catalog *Log[*Catalog], claim WriterClaim)
 			base.WarehouseID = claim.WarehouseID
 		}
 		return base, nil
-	}, next)
+	}, false, next)
 }

@@ -396,16 +396,31 @@ func (c *Catalog) ValidateTable(id string) error {
 	if msg := nameProblem("table", t.Name); msg != "" {
 		p.addf("%s: %s", label, msg)
 	}
-	for i := range c.Tables {
-		o := &c.Tables[i]
-		if o == t {
-			continue
+	if e := c.edits; e != nil && e.index != nil && !e.dup {
+		// No ID is listed twice (AddTable would have set dup): only a
+		// name can clash, with another edited table or an unedited one.
+		for _, i := range e.changed {
+			if o := &c.Tables[i]; o != t && o.Namespace == t.Namespace && o.Name == t.Name {
+				p.addf("%s: another table has the same name", label)
+			}
 		}
-		if o.ID == t.ID {
-			p.addf("%s: table id is also used by table %s", label, idOwner{o.Namespace, o.Name, false})
+		if id, ok := e.index.names[t.qualified()]; ok && id != t.ID && !e.removed[id] {
+			if _, edited := e.changed[id]; !edited {
+				p.addf("%s: another table has the same name", label)
+			}
 		}
-		if o.Namespace == t.Namespace && o.Name == t.Name {
-			p.addf("%s: another table has the same name", label)
+	} else {
+		for i := range c.Tables {
+			o := &c.Tables[i]
+			if o == t {
+				continue
+			}
+			if o.ID == t.ID {
+				p.addf("%s: table id is also used by table %s", label, idOwner{o.Namespace, o.Name, false})
+			}
+			if o.Namespace == t.Namespace && o.Name == t.Name {
+				p.addf("%s: another table has the same name", label)
+			}
 		}
 	}
 	for i := range c.Views {

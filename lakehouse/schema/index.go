@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"math"
+
 	"github.com/floedb/floe/manifest"
 )
 
@@ -18,9 +20,11 @@ type tableIndex struct {
 	n        int                 // number of tables
 }
 
-// maxOverlay bounds an overlay: rebuilding n entries once per n/16
-// changes keeps the amortized cost of a change constant.
-func maxOverlay(n int) int { return max(64, n/16) }
+// maxOverlay bounds an overlay. An install copies the overlay (L
+// entries at most) and rebuilds the n entries once per L changes: L =
+// sqrt(2n) keeps the sum of the two, per change, near sqrt(2n) (141
+// entries for 10,000 tables) instead of growing with n.
+func maxOverlay(n int) int { return max(64, int(math.Sqrt(float64(2*n)))) }
 
 func (x *tableIndex) byID(id string) (*Table, bool) {
 	if t, ok := x.id[id]; ok {
@@ -166,4 +170,59 @@ func updateIndex(r *Registry, prevCat, cat *manifest.Catalog, prev *tableIndex) 
 		x.name[tableKey{own.Namespace, own.Name}] = t
 	}
 	return x, reused, true
+}
+
+// applyChanges returns the index of cat from prev, the index of the
+// catalog cat was committed on, and cat's table changes (see
+// manifest.Catalog.TableChanges): changed are cat's tables added or
+// replaced, removed the IDs of prev's tables that are gone. It looks at
+// nothing else, so its cost is that of the changes and the overlay, not of
+// the number of tables. ok is false when the overlay would grow past
+// maxOverlay, or the changes do not fit prev: build the index instead.
+func applyChanges(r *Registry, prev *tableIndex, cat *manifest.Catalog, changed []*manifest.Table, removed []string) (x *tableIndex, reused int, ok bool) {
+	if len(changed)+len(removed)+len(prev.id) >= maxOverlay(len(cat.Tables)) {
+		return nil, 0, false
+	}
+	x = &tableIndex{baseID: prev.baseID, baseName: prev.baseName, n: len(cat.Tables),
+		id:   make(map[string]*Table, len(prev.id)+len(changed)+len(removed)),
+		name: make(map[tableKey]*Table, len(prev.name)+2*len(changed)+len(removed)),
+	}
+	for k, v := range prev.id {
+		x.id[k] = v
+	}
+	for k, v := range prev.name {
+		x.name[k] = v
+	}
+	// Names that are gone first, then the new entries: a name may move
+	// from one table to another in one version.
+	for _, id := range removed {
+		old, had := prev.byID(id)
+		if !had {
+			return nil, 0, false
+		}
+		x.id[id] = nil
+		x.name[tableKey{old.def.Namespace, old.def.Name}] = nil
+	}
+	olds := make([]*Table, len(changed))
+	for i, def := range changed {
+		if old, had := prev.byID(def.ID); had {
+			olds[i] = old
+			x.name[tableKey{old.def.Namespace, old.def.Name}] = nil
+		}
+	}
+	for i, def := range changed {
+		own := *def
+		var m *memo
+		if old := olds[i]; old != nil && old.memo.matches(&own) {
+			m = old.memo
+			reused++
+		} else {
+			m = newMemo(&own)
+		}
+		t := &Table{def: &own, memo: m, reg: r}
+		x.id[own.ID] = t
+		x.name[tableKey{own.Namespace, own.Name}] = t
+	}
+	unchanged := x.n - len(changed)
+	return x, reused + unchanged, true
 }

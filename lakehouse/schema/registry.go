@@ -212,7 +212,11 @@ func (r *Registry) install(cat *manifest.Catalog, now time.Time) *Snapshot {
 	var reused int
 	ok := false
 	if prev != nil {
-		s.tables, reused, ok = updateIndex(r, prev.catalog, cat, prev.tables)
+		if base, changed, removed, known := cat.TableChanges(); known && base == prev.catalog.CommitID && base != "" {
+			s.tables, reused, ok = applyChanges(r, prev.tables, cat, changed, removed)
+		} else {
+			s.tables, reused, ok = updateIndex(r, prev.catalog, cat, prev.tables)
+		}
 	}
 	if !ok {
 		var prevIndex *tableIndex

@@ -28,6 +28,19 @@ var reservedNamespaces = []string{"system", "information_schema", "pg_catalog", 
 // node's writer epoch and installs the result in the schema registry.
 // mutate may return a *dberr.Error, which is returned as is.
 func (x *Executor) commitCatalog(ctx context.Context, mutate func(c *manifest.Catalog) error) (*schema.Snapshot, error) {
+	return x.commitWith(ctx, mutate, false)
+}
+
+// commitTables is commitCatalog for a mutation that changes tables only
+// through Catalog.AddTable, RemoveTable and ReplaceTable (and never
+// writes Tables or a table in place): its commit and the registry's
+// install cost what it changes, not the number of tables
+// (manifest.CommitOptions.EditTables).
+func (x *Executor) commitTables(ctx context.Context, mutate func(c *manifest.Catalog) error) (*schema.Snapshot, error) {
+	return x.commitWith(ctx, mutate, true)
+}
+
+func (x *Executor) commitWith(ctx context.Context, mutate func(c *manifest.Catalog) error, edit bool) (*schema.Snapshot, error) {
 	if err := x.opts.Writes.Writable(); err != nil {
 		return nil, err
 	}
@@ -36,7 +49,7 @@ func (x *Executor) commitCatalog(ctx context.Context, mutate func(c *manifest.Ca
 			return nil, err
 		}
 		return base, nil
-	}, manifest.CommitOptions{WriterEpoch: x.opts.WriterEpoch})
+	}, manifest.CommitOptions{WriterEpoch: x.opts.WriterEpoch, EditTables: edit})
 	if err != nil {
 		var de *dberr.Error
 		if errors.As(err, &de) {
@@ -58,7 +71,7 @@ func (x *Executor) createNamespace(ctx context.Context, q *stmtCtx, s *sqlparse.
 		return Result{}, invalidOption(err)
 	}
 	created := true
-	_, err := x.commitCatalog(ctx, func(c *manifest.Catalog) error {
+	_, err := x.commitTables(ctx, func(c *manifest.Catalog) error { // changes no table
 		if _, ok := c.Namespace(s.Name); ok {
 			if s.IfNotExists {
 				created = false
@@ -375,7 +388,7 @@ func (x *Executor) createTable(ctx context.Context, q *stmtCtx, s *sqlparse.Crea
 	}
 	t.NextColumnID = uint32(len(t.Columns) + 1)
 	created := true
-	_, err = x.commitCatalog(ctx, func(c *manifest.Catalog) error {
+	_, err = x.commitTables(ctx, func(c *manifest.Catalog) error {
 		if _, ok := c.Namespace(t.Namespace); !ok {
 			return dberr.New(dberr.NamespaceNotFound, "namespace %s does not exist; CREATE NAMESPACE %s first", t.Namespace, t.Namespace)
 		}
@@ -389,7 +402,7 @@ func (x *Executor) createTable(ctx context.Context, q *stmtCtx, s *sqlparse.Crea
 		if _, ok := c.View(t.Namespace, t.Name); ok {
 			return dberr.New(dberr.AlreadyExists, "a view named %s.%s already exists; views and tables share names", t.Namespace, t.Name)
 		}
-		c.Tables = append(c.Tables, t)
+		c.AddTable(t)
 		if err := c.ValidateTable(t.ID); err != nil { // the rest of c is valid
 			return invalidOption(err)
 		}
@@ -412,16 +425,14 @@ func (x *Executor) dropTable(ctx context.Context, q *stmtCtx, s *sqlparse.DropTa
 	}
 	id := t.Def().ID
 	var views []string // dropped with the table (CASCADE)
-	_, err = x.commitCatalog(ctx, func(c *manifest.Catalog) error {
+	_, err = x.commitTables(ctx, func(c *manifest.Catalog) error {
 		var err error
 		if _, ok := c.TableByID(id); ok {
 			if views, err = dropDependents(c, name.Namespace, name.Name, s.Cascade, "table"); err != nil {
 				return err
 			}
 		}
-		n := len(c.Tables)
-		c.Tables = slices.DeleteFunc(c.Tables, func(t manifest.Table) bool { return t.ID == id })
-		if len(c.Tables) == n {
+		if !c.RemoveTable(id) {
 			if s.IfExists {
 				return errNoChange
 			}
@@ -493,20 +504,23 @@ func (x *Executor) alterTable(ctx context.Context, q *stmtCtx, s *sqlparse.Alter
 		}
 	}
 	changed := true
-	_, err = x.commitCatalog(ctx, func(c *manifest.Catalog) error {
-		ct, ok := c.TableByID(def.ID)
+	_, err = x.commitTables(ctx, func(c *manifest.Catalog) error {
+		cur, ok := c.TableByID(def.ID)
 		if !ok {
 			return dberr.New(dberr.TableNotFound, "table %s.%s was dropped", name.Namespace, name.Name)
 		}
-		// The commit shares the columns and key with the cached catalog
-		// (manifest.Log.Commit): applyAlter changes them in place.
+		// The commit shares the tables, their columns and key with the
+		// cached catalog (manifest.CommitOptions.EditTables): applyAlter
+		// changes a copy, which replaces the table.
+		ct := *cur
 		ct.Columns, ct.PrimaryKey = slices.Clone(ct.Columns), slices.Clone(ct.PrimaryKey)
-		if err := applyAlter(ct, s.Action, initial, x.app.Clock()().UTC(), &changed); err != nil {
+		if err := applyAlter(&ct, s.Action, initial, x.app.Clock()().UTC(), &changed); err != nil {
 			return err
 		}
 		if !changed {
 			return errNoChange
 		}
+		c.ReplaceTable(ct)
 		if err := c.ValidateTable(def.ID); err != nil { // only ct changed
 			return invalidOption(err)
 		}
