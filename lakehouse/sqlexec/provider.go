@@ -178,6 +178,9 @@ func (q *stmtCtx) partitionQuery(ctx context.Context, tbl *schema.Table, partiti
 		return "", fmt.Errorf("sqlexec: scan %s.%s: %w", def.Namespace, def.Name, err)
 	}
 	q.releases = append(q.releases, fs.Release)
+	if !hidden && version == 0 {
+		fs = q.pruneFiles(def, fs)
+	}
 	return q.fileScanQuery(ctx, tbl, fs, hidden, filter, omit)
 }
 
