@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/floedb/floe/lakehouse/row"
 	"github.com/floedb/floe/lakehouse/sqlparse"
 	"github.com/floedb/floe/lakehouse/tablestore"
 	"github.com/floedb/floe/manifest"
@@ -222,7 +223,8 @@ func boundTerm(ts []sqlparse.Token) (col string, lo, hi int64, n int, ok bool) {
 }
 
 // pruneFiles returns fs without the segments that hold no version of a
-// key within the statement's key bounds (see keyBounds), when tbl is the
+// key within the statement's key bounds (see keyBounds), and without the
+// buffered versions of keys outside them, when tbl is the
 // table the bounds were taken for and they bound its (single, integer)
 // primary key; otherwise fs itself. The result shares fs's pins: only fs
 // is released.
@@ -254,11 +256,23 @@ func (q *stmtCtx) pruneFiles(def *manifest.Table, fs *tablestore.FileScan) *tabl
 			kept = append(kept, f)
 		}
 	}
-	if len(kept) == len(fs.Files) {
+	// Buffered versions (tombstones too) of keys outside the bounds go
+	// the same way: each decides only its own key.
+	buffered := make([]row.Version, 0, len(fs.Buffered))
+	for _, v := range fs.Buffered {
+		if i < len(v.Values) {
+			x := v.Values[i]
+			if k := x.Kind(); (k == manifest.KindInt || k == manifest.KindBigInt) && (x.Int64() < b.Lo || x.Int64() > b.Hi) {
+				continue
+			}
+		}
+		buffered = append(buffered, v)
+	}
+	if len(kept) == len(fs.Files) && len(buffered) == len(fs.Buffered) {
 		return fs
 	}
 	pruned := *fs
-	pruned.Files = kept
+	pruned.Files, pruned.Buffered = kept, buffered
 	return &pruned
 }
 
