@@ -17,7 +17,8 @@ import (
 //	SELECT … FROM [ns.]table WHERE … [GROUP BY …] [HAVING …] [ORDER BY …] [LIMIT …]
 //
 // whose WHERE clause is a conjunction with terms "col op n" or
-// "col BETWEEN n AND m" (op one of = < <= > >=; n, m integer literals):
+// "col BETWEEN n AND m" (op one of = < <= > >=; n, m integer literals or
+// $k parameters whose values are integers):
 // every row the query reads from the table has lo <= col <= hi. The query
 // names one table and holds no other SELECT (no subquery, CTE or set
 // operation), so the table's rows are filtered by the WHERE clause alone.
@@ -40,7 +41,7 @@ var whereEnd = map[string]bool{"group": true, "having": true, "qualify": true, "
 // parseKeyBounds returns the bounds a query's WHERE clause puts on its
 // table's columns (the caller picks the key's).
 // Any doubt about the query's shape gives ok false: no pruning.
-func parseKeyBounds(text string) (kb keyBounds, ok bool) {
+func parseKeyBounds(text string, params []any) (kb keyBounds, ok bool) {
 	toks, err := sqlparse.Lex(text)
 	if err != nil {
 		return kb, false
@@ -131,7 +132,7 @@ func parseKeyBounds(text string) (kb keyBounds, ok bool) {
 		if i > 0 && !(where[i-1].Kind == sqlparse.Ident && where[i-1].Ident() == "and") {
 			continue
 		}
-		col, lo, hi, n, ok := boundTerm(where[i:])
+		col, lo, hi, n, ok := boundTerm(where[i:], params)
 		if !ok {
 			continue
 		}
@@ -149,7 +150,7 @@ func parseKeyBounds(text string) (kb keyBounds, ok bool) {
 // boundTerm recognises a term "col op n" or "col BETWEEN n AND m" at the
 // start of ts, followed by a depth-0 AND or the end of ts, and returns its
 // bounds and how many tokens it spans.
-func boundTerm(ts []sqlparse.Token) (col string, lo, hi int64, n int, ok bool) {
+func boundTerm(ts []sqlparse.Token, params []any) (col string, lo, hi int64, n int, ok bool) {
 	if len(ts) < 3 || (ts[0].Kind != sqlparse.Ident && ts[0].Kind != sqlparse.QuotedIdent) {
 		return "", 0, 0, 0, false
 	}
@@ -160,6 +161,19 @@ func boundTerm(ts []sqlparse.Token) (col string, lo, hi int64, n int, ok bool) {
 	// next reads an integer literal at ts[i]: returns it and the index
 	// after it.
 	next := func(i int) (int64, int, bool) {
+		if i < len(ts) && ts[i].Kind == sqlparse.Param {
+			// $k with an integer value; ?, ?k and $name are doubts.
+			t := ts[i].Text
+			if len(t) < 2 || t[0] != '$' || strings.Trim(t[1:], "0123456789") != "" {
+				return 0, 0, false
+			}
+			k, err := strconv.Atoi(t[1:])
+			if err != nil || k < 1 || k > len(params) {
+				return 0, 0, false
+			}
+			v, ok := intParam(params[k-1])
+			return v, i + 1, ok
+		}
 		neg := false
 		if i < len(ts) && ts[i].Kind == sqlparse.Op && (ts[i].Text == "-" || ts[i].Text == "+") {
 			neg = ts[i].Text == "-"
@@ -298,4 +312,29 @@ func outsideBounds(seg manifest.Segment, id uint32, lo, hi int64) bool {
 		return mx < lo || mn > hi
 	}
 	return false
+}
+
+// intParam returns the value of a parameter of a Go integer type. Others
+// are doubts: DuckDB compares a BIGINT key with a DOUBLE parameter as
+// doubles, which is not integer comparison beyond 2^53.
+func intParam(x any) (int64, bool) {
+	switch n := x.(type) {
+	case int:
+		return int64(n), true
+	case int8:
+		return int64(n), true
+	case int16:
+		return int64(n), true
+	case int32:
+		return int64(n), true
+	case int64:
+		return n, true
+	case uint8:
+		return int64(n), true
+	case uint16:
+		return int64(n), true
+	case uint32:
+		return int64(n), true
+	}
+	return 0, false
 }

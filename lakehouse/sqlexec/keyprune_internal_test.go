@@ -31,7 +31,14 @@ func TestParseKeyBounds(t *testing.T) {
 		{"SELECT * FROM big WHERE id > 5.5", false, "", 0, 0},
 		{"SELECT * FROM big WHERE id > 1e3", false, "", 0, 0},
 		{"SELECT * FROM big WHERE id > 0x10", false, "", 0, 0},
-		{"SELECT * FROM big WHERE id > $1", false, "", 0, 0},
+		{"SELECT * FROM big WHERE id > $1", true, "id", 8, hi},
+		{"SELECT * FROM big WHERE id BETWEEN $2 AND $1", true, "id", -4, 7},
+		{"SELECT * FROM big WHERE id > $3", false, "", 0, 0},
+		{"SELECT * FROM big WHERE id > $4", false, "", 0, 0},
+		{"SELECT * FROM big WHERE id > $5", false, "", 0, 0},
+		{"SELECT * FROM big WHERE id = $6", false, "", 0, 0},
+		{"SELECT * FROM big WHERE id > -$1", false, "", 0, 0},
+		{"SELECT * FROM big WHERE id > ?", false, "", 0, 0},
 		{"SELECT * FROM big WHERE id <> 5", false, "", 0, 0},
 		{"SELECT * FROM big WHERE id = 5 + 1", false, "", 0, 0},
 		{"SELECT * FROM big WHERE x = id > 5", false, "", 0, 0},
@@ -50,7 +57,7 @@ func TestParseKeyBounds(t *testing.T) {
 		{"SELECT * FROM big", false, "", 0, 0},
 		{"SELECT * FROM big WHERE g = 5", true, "g", 5, 5},
 	} {
-		kb, ok := parseKeyBounds(c.sql)
+		kb, ok := parseKeyBounds(c.sql, []any{int64(7), -4, 2.5, "3", nil, 5.0})
 		b, has := kb.Cols[c.col]
 		if ok != c.ok || (ok && (!has || b.Lo != c.lo || b.Hi != c.hi)) {
 			t.Errorf("%s: got %+v %v, want %s %d..%d %v", c.sql, kb, ok, c.col, c.lo, c.hi, c.ok)

@@ -54,6 +54,12 @@ func TestScanKeyPruningModel(t *testing.T) {
 			equal(t, c, got, want)
 		}
 	}
+	// Bounds given as parameters.
+	for _, c := range [][2]int64{{120, 120}, {260, 260}, {100, 100}, {229, 229}, {129, 180}, {1000, 2000}} {
+		got := h.rows(svc, "SELECT id, v FROM kp WHERE id BETWEEN $1 AND $2 ORDER BY id", c[0], c[1])
+		want := h.rows(svc, "SELECT id, v FROM kp WHERE (id BETWEEN $1 AND $2) ORDER BY id", c[0], c[1])
+		equal(t, fmt.Sprint("params ", c), got, want)
+	}
 	// A select-list alias does not shadow the key in WHERE.
 	equal(t, "alias", h.rows(svc, "SELECT v AS id FROM kp WHERE id = 3"), h.rows(svc, "SELECT v AS id FROM kp WHERE (id = 3)"))
 }
