@@ -615,29 +615,12 @@ func (s *catalogStore) encodeEdits(base, c *Catalog) (out encoded, ok bool, err 
 	var p problems
 	namespaces := c.validateHead(&p)
 	fresh := make(map[qualifiedName]string, len(changed))
+	unchanged := func(id string) bool {
+		_, ch := e.changed[id]
+		return !ch && !e.removed[id]
+	}
 	for _, t := range changed {
-		label := tableLabel{t}
-		p.add(tableIDProblem(t.ID))
-		p.add(nameProblem("table", t.Name))
-		if !namespaces[t.Namespace] {
-			p.addf("%s: namespace %q does not exist", label, t.Namespace)
-		}
-		validateTable(&p, label, t)
-		q := t.qualified()
-		if _, dup := fresh[q]; dup {
-			p.addf("%s: another table has the same name", label)
-		}
-		fresh[q] = t.ID
-		if id, has := s.names[q]; has && id != t.ID && !e.removed[id] {
-			if _, ch := e.changed[id]; !ch { // an unchanged table has the name
-				p.addf("%s: another table has the same name", label)
-			}
-		}
-		for j := range c.Views {
-			if v := &c.Views[j]; v.ID == t.ID || (v.Namespace == t.Namespace && v.Name == t.Name) {
-				p.addf("%s: clashes with %s", label, viewLabel{v})
-			}
-		}
+		s.checkChangedTable(&p, c, namespaces, fresh, t, unchanged)
 	}
 	if len(p.errs) > 0 {
 		if err := c.validate(nil); err != nil { // worded as Validate words it
@@ -748,43 +731,55 @@ func (s *catalogStore) validateChanges(c *Catalog, known []bool, gen uint64) err
 	namespaces := c.validateHead(&p)
 	fresh := map[qualifiedName]string{}
 	freshIDs := map[string]bool{}
+	unchanged := func(id string) bool {
+		et := s.tables[id]
+		return et != nil && et.same == gen // still there, unchanged
+	}
 	for i := range c.Tables {
 		if known[i] {
 			continue
 		}
 		t := &c.Tables[i]
-		label := tableLabel{t}
-		p.add(tableIDProblem(t.ID))
-		p.add(nameProblem("table", t.Name))
-		if !namespaces[t.Namespace] {
-			p.addf("%s: namespace %q does not exist", label, t.Namespace)
-		}
-		validateTable(&p, label, t)
 		if freshIDs[t.ID] {
-			p.addf("%s: table id is used twice", label)
+			p.addf("%s: table id is used twice", tableLabel{t})
 		}
 		freshIDs[t.ID] = true
-		q := t.qualified()
-		if _, ok := fresh[q]; ok {
-			p.addf("%s: another table has the same name", label)
-		}
-		fresh[q] = t.ID
-		if id, ok := s.names[q]; ok && id != t.ID {
-			if et := s.tables[id]; et != nil && et.same == gen { // still there, unchanged
-				p.addf("%s: another table has the same name", label)
-			}
-		}
-		for j := range c.Views {
-			if v := &c.Views[j]; v.ID == t.ID || (v.Namespace == t.Namespace && v.Name == t.Name) {
-				p.addf("%s: clashes with %s", label, viewLabel{v})
-			}
-		}
+		s.checkChangedTable(&p, c, namespaces, fresh, t, unchanged)
 	}
 	if len(p.errs) > 0 {
 		// Word it as Validate does.
 		return c.validate(func(i int) bool { return known[i] })
 	}
 	return nil
+}
+
+// checkChangedTable adds the problems Validate finds with the changed
+// table t, checked alone and against the rest of c: its ID, name and
+// definition, its namespace (namespaces, c's), a name it shares with a
+// changed table checked before it (fresh, which it joins) or with a table
+// of the store that unchanged says c keeps as it was, and a view with its
+// ID or name. Callers hold mu.
+func (s *catalogStore) checkChangedTable(p *problems, c *Catalog, namespaces map[string]bool, fresh map[qualifiedName]string, t *Table, unchanged func(id string) bool) {
+	label := tableLabel{t}
+	p.add(tableIDProblem(t.ID))
+	p.add(nameProblem("table", t.Name))
+	if !namespaces[t.Namespace] {
+		p.addf("%s: namespace %q does not exist", label, t.Namespace)
+	}
+	validateTable(p, label, t)
+	q := t.qualified()
+	if _, dup := fresh[q]; dup {
+		p.addf("%s: another table has the same name", label)
+	}
+	fresh[q] = t.ID
+	if id, has := s.names[q]; has && id != t.ID && unchanged(id) {
+		p.addf("%s: another table has the same name", label)
+	}
+	for j := range c.Views {
+		if v := &c.Views[j]; v.ID == t.ID || (v.Namespace == t.Namespace && v.Name == t.Name) {
+			p.addf("%s: clashes with %s", label, viewLabel{v})
+		}
+	}
 }
 
 // encodeChunk returns the chunk of one shard's tables, sorted by ID.

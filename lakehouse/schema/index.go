@@ -135,16 +135,7 @@ func updateIndex(r *Registry, prevCat, cat *manifest.Catalog, prev *tableIndex) 
 		}
 	}
 
-	x = &tableIndex{baseID: prev.baseID, baseName: prev.baseName, n: len(cat.Tables),
-		id:   make(map[string]*Table, len(prev.id)+len(changed)+len(removed)),
-		name: make(map[tableKey]*Table, len(prev.name)+2*len(changed)+len(removed)),
-	}
-	for k, v := range prev.id {
-		x.id[k] = v
-	}
-	for k, v := range prev.name {
-		x.name[k] = v
-	}
+	x = prev.overlay(len(cat.Tables), len(changed), len(removed))
 	// Names that are gone first, then the new entries: a name may move
 	// from one table to another in one version.
 	for _, d := range removed {
@@ -156,6 +147,31 @@ func updateIndex(r *Registry, prevCat, cat *manifest.Catalog, prev *tableIndex) 
 			x.name[tableKey{old.def.Namespace, old.def.Name}] = nil
 		}
 	}
+	reused += x.put(r, changed, olds)
+	return x, reused, true
+}
+
+// overlay returns a copy of prev's overlay maps, with room for the
+// entries of changed and removed tables, as the index of a catalog of n
+// tables on prev's base.
+func (prev *tableIndex) overlay(n, changed, removed int) *tableIndex {
+	x := &tableIndex{baseID: prev.baseID, baseName: prev.baseName, n: n,
+		id:   make(map[string]*Table, len(prev.id)+changed+removed),
+		name: make(map[tableKey]*Table, len(prev.name)+2*changed+removed),
+	}
+	for k, v := range prev.id {
+		x.id[k] = v
+	}
+	for k, v := range prev.name {
+		x.name[k] = v
+	}
+	return x
+}
+
+// put enters the tables changed into x, each keeping the memo of its
+// predecessor (olds, nil for a new table) when that still matches, and
+// returns how many did.
+func (x *tableIndex) put(r *Registry, changed []*manifest.Table, olds []*Table) (reused int) {
 	for i, def := range changed {
 		own := *def
 		var m *memo
@@ -169,7 +185,7 @@ func updateIndex(r *Registry, prevCat, cat *manifest.Catalog, prev *tableIndex) 
 		x.id[own.ID] = t
 		x.name[tableKey{own.Namespace, own.Name}] = t
 	}
-	return x, reused, true
+	return reused
 }
 
 // applyChanges returns the index of cat from prev, the index of the
@@ -183,16 +199,7 @@ func applyChanges(r *Registry, prev *tableIndex, cat *manifest.Catalog, changed 
 	if len(changed)+len(removed)+len(prev.id) >= maxOverlay(len(cat.Tables)) {
 		return nil, 0, false
 	}
-	x = &tableIndex{baseID: prev.baseID, baseName: prev.baseName, n: len(cat.Tables),
-		id:   make(map[string]*Table, len(prev.id)+len(changed)+len(removed)),
-		name: make(map[tableKey]*Table, len(prev.name)+2*len(changed)+len(removed)),
-	}
-	for k, v := range prev.id {
-		x.id[k] = v
-	}
-	for k, v := range prev.name {
-		x.name[k] = v
-	}
+	x = prev.overlay(len(cat.Tables), len(changed), len(removed))
 	// Names that are gone first, then the new entries: a name may move
 	// from one table to another in one version.
 	for _, id := range removed {
@@ -210,19 +217,7 @@ func applyChanges(r *Registry, prev *tableIndex, cat *manifest.Catalog, changed 
 			x.name[tableKey{old.def.Namespace, old.def.Name}] = nil
 		}
 	}
-	for i, def := range changed {
-		own := *def
-		var m *memo
-		if old := olds[i]; old != nil && old.memo.matches(&own) {
-			m = old.memo
-			reused++
-		} else {
-			m = newMemo(&own)
-		}
-		t := &Table{def: &own, memo: m, reg: r}
-		x.id[own.ID] = t
-		x.name[tableKey{own.Namespace, own.Name}] = t
-	}
+	reused += x.put(r, changed, olds)
 	unchanged := x.n - len(changed)
 	return x, reused + unchanged, true
 }
