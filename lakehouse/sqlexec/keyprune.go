@@ -63,16 +63,8 @@ func parseKeyBounds(text string, params []any) (kb keyBounds, ok bool) {
 		p.i++
 	}
 	p.i++
-	first, ok := p.name()
-	if !ok {
+	if kb.Namespace, kb.Table, ok = p.tableName(); !ok {
 		return kb, false
-	}
-	kb.Table = first
-	if p.op(".") {
-		if kb.Table, ok = p.name(); !ok {
-			return kb, false
-		}
-		kb.Namespace = first
 	}
 	if !p.keyword("where") {
 		return kb, false

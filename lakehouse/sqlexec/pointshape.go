@@ -64,16 +64,8 @@ func parsePointShape(text string) (shape pointShape, ok bool) {
 	if !p.keyword("from") {
 		return shape, false
 	}
-	first, ok := p.name()
-	if !ok {
+	if shape.Namespace, shape.Table, ok = p.tableName(); !ok {
 		return shape, false
-	}
-	shape.Table = first
-	if p.op(".") {
-		if shape.Table, ok = p.name(); !ok {
-			return shape, false
-		}
-		shape.Namespace = first
 	}
 	if !p.keyword("where") {
 		return shape, false
@@ -163,6 +155,19 @@ func (p *shapeParser) name() (string, bool) {
 // column accepts a column name as name does, and, unquoted, only when
 // written in lower case: the result column is named as the query writes
 // it, and a name must match the table's column exactly for the fast path.
+// tableName reads a table name, [namespace.]table.
+func (p *shapeParser) tableName() (namespace, table string, ok bool) {
+	first, ok := p.name()
+	if !ok {
+		return "", "", false
+	}
+	if !p.op(".") {
+		return "", first, true
+	}
+	table, ok = p.name()
+	return first, table, ok
+}
+
 func (p *shapeParser) column() (string, bool) {
 	t := p.peek()
 	if t.Kind == sqlparse.Ident && t.Text != t.Ident() {
