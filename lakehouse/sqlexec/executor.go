@@ -253,6 +253,9 @@ type stmtCtx struct {
 	// parsed is the parse the statement came from (point-read shapes);
 	// nil for statements built by the executor.
 	parsed *parsed
+	// bounds are the key bounds of a SELECT's WHERE clause, for pruning
+	// segments (keyBounds); nil when it has none.
+	bounds *keyBounds
 }
 
 func (q *stmtCtx) close() {

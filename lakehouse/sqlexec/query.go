@@ -213,6 +213,9 @@ func (x *Executor) query(ctx context.Context, q *stmtCtx, s *sqlparse.Select) (R
 	if res, handled, err := x.pointSelect(ctx, q, s); handled {
 		return res, err
 	}
+	if kb, ok := parseKeyBounds(s.Query, q.params); ok {
+		q.bounds = &kb
+	}
 	b, err := q.bindQuery(ctx, s.Query, false)
 	if err != nil {
 		return Result{}, err
