@@ -83,11 +83,11 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("duckengine: allowed directory %q is not absolute", d)
 		}
 	}
-	connector, err := duckdb.NewConnector("", nil)
+	dc, err := duckdb.NewConnector("", nil)
 	if err != nil {
 		return nil, fmt.Errorf("duckengine: open DuckDB: %w", err)
 	}
-	db := sql.OpenDB(connector)
+	db := sql.OpenDB(connector{dc})
 	dirs := make([]string, len(cfg.AllowedDirs))
 	for i, d := range cfg.AllowedDirs {
 		dirs[i] = Literal(strings.TrimSuffix(d, "/") + "/")
@@ -119,8 +119,12 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		"SET lock_configuration = true",
 	)
 	// One connection configures the database: settings are global, and
-	// the size guard's functions and macros live in its catalog.
-	conn, err := db.Conn(ctx)
+	// the size guard's functions and macros live in its catalog. It is a
+	// plain duckdb-go connection (duckdb-go's UDF registration needs one),
+	// of a pool of its own that leaves the database open when closed.
+	setup := sql.OpenDB(setupConnector{dc})
+	defer setup.Close()
+	conn, err := setup.Conn(ctx)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("duckengine: connection: %w", err)
@@ -288,7 +292,11 @@ func (s *Session) CreateTable(ctx context.Context, name string, cols []Column, r
 	}
 	s.temps = append(s.temps, "TABLE "+name)
 	return s.conn.Raw(func(dc any) error {
-		app, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", strings.Trim(name, `"`))
+		d, ok := dc.(*conn)
+		if !ok {
+			return fmt.Errorf("duckengine: unexpected driver connection %T", dc)
+		}
+		app, err := duckdb.NewAppender(d.Conn, "temp", "main", strings.Trim(name, `"`))
 		if err != nil {
 			return fmt.Errorf("duckengine: appender: %w", err)
 		}
