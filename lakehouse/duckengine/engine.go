@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/duckdb/duckdb-go/v2"
 )
@@ -65,6 +66,8 @@ type Engine struct {
 	// dirs are the local directories whose paths Redact hides, with a
 	// trailing slash.
 	dirs []string
+	// preparedHits counts the queries a cached prepared statement ran.
+	preparedHits atomic.Uint64
 }
 
 // Open starts DuckDB with cfg and locks its configuration.

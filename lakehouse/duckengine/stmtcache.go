@@ -94,10 +94,9 @@ func (setupConnector) Close() error { return nil }
 
 // stmtCache is an LRU of prepared statements by text.
 type stmtCache struct {
-	mu    sync.Mutex // the connection is used by one goroutine; this is for Stats
+	mu    sync.Mutex // the connection is used by one goroutine; this is for len
 	order list.List  // of *cachedStmt, most recently used first
 	byKey map[string]*list.Element
-	hits  uint64
 }
 
 type cachedStmt struct {
@@ -116,7 +115,6 @@ func (c *stmtCache) take(text string) *duckdb.Stmt {
 	}
 	c.order.Remove(e)
 	delete(c.byKey, text)
-	c.hits++
 	return e.Value.(*cachedStmt).stmt
 }
 
@@ -153,11 +151,11 @@ func (c *stmtCache) closeAll() {
 	c.byKey = nil
 }
 
-// len returns the number of cached statements and the hits so far.
-func (c *stmtCache) stats() (n int, hits uint64) {
+// len returns the number of cached statements.
+func (c *stmtCache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.order.Len(), c.hits
+	return c.order.Len()
 }
 
 // Rows are the rows of a query, as QueryCached passes them: the driver's
@@ -205,6 +203,7 @@ func (s *Session) QueryCached(ctx context.Context, query string, read func(Rows)
 			return queryUnprepared(ctx, dc, query, read1)
 		}
 		if st := c.cache.take(query); st != nil {
+			s.e.preparedHits.Add(1)
 			r, err := st.QueryContext(ctx, nil)
 			if err == nil {
 				return keep(c, st, read1(r))
@@ -257,13 +256,16 @@ func queryUnprepared(ctx context.Context, dc any, query string, read func(driver
 }
 
 // CachedStatements returns how many statements the Session's connection
-// has cached and how many times one was reused (for tests).
-func (s *Session) CachedStatements() (n int, hits uint64) {
+// has cached.
+func (s *Session) CachedStatements() (n int) {
 	_ = s.conn.Raw(func(dc any) error {
 		if c, ok := dc.(*conn); ok {
-			n, hits = c.cache.stats()
+			n = c.cache.len()
 		}
 		return nil
 	})
-	return n, hits
+	return n
 }
+
+// PreparedHits returns how many queries ran a cached prepared statement.
+func (e *Engine) PreparedHits() uint64 { return e.preparedHits.Load() }
