@@ -13,7 +13,9 @@
 // views and tables of the query's Session, private to its connection and
 // dropped when the Session closes. Callers (lakehouse/sqlexec) pass DuckDB
 // only SQL that lakehouse/sqlbind has checked and rewritten to those
-// private names and Floe's own subqueries.
+// private names and Floe's own subqueries. Each pooled connection keeps
+// the SELECTs it prepared, by exact text (stmtcache.go); a Session that
+// created temporary relations does not use that cache.
 //
 // # Bounds
 //

@@ -158,9 +158,10 @@ func (c *stmtCache) len() int {
 	return c.order.Len()
 }
 
-// Rows are the rows of a query, as QueryCached passes them: the driver's
-// rows (values as duckdb-go returns them; the slices in dest are reused by
-// nothing, they belong to the caller after Next).
+// Rows are the rows of a query, as QueryCached passes them: duckdb-go's
+// driver rows (values as duckdb-go returns them; database/sql would pass
+// them on unchanged to a *any, []byte copied). Next returns io.EOF after
+// the last row.
 type Rows interface {
 	Columns() []string
 	ColumnTypeDatabaseTypeName(index int) string

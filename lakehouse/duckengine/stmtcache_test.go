@@ -72,7 +72,7 @@ func TestStmtCacheReusesAndBounds(t *testing.T) {
 	}
 	before := e.PreparedHits()
 	mustValue(t, s, text(maxPreparedStmts+9), int32(maxPreparedStmts+109)) // most recent: kept
-	mustValue(t, s, text(0), int32(100))                                  // least recent: evicted
+	mustValue(t, s, text(0), int32(100))                                   // least recent: evicted
 	if h := e.PreparedHits() - before; h != 1 {
 		t.Fatalf("hits = %d, want 1 (the most recent text only)", h)
 	}

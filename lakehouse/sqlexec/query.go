@@ -3,10 +3,10 @@ package sqlexec
 import (
 	"bytes"
 	"context"
-	"database/sql/driver"
-	"io"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/floedb/floe/lakehouse/dberr"
