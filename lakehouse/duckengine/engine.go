@@ -93,6 +93,11 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("duckengine: open DuckDB: %w", err)
 	}
 	db := sql.OpenDB(connector{dc})
+	// A connection's cached statements keep the first segment file of
+	// each read_parquet open (DuckDB's bind keeps a reader): connections
+	// are replaced after connLifetime, so that a file the segment cache
+	// removed stops taking disk space soon (see stmtcache.go).
+	db.SetConnMaxLifetime(connLifetime)
 	dirs := make([]string, len(cfg.AllowedDirs))
 	for i, d := range cfg.AllowedDirs {
 		dirs[i] = Literal(strings.TrimSuffix(d, "/") + "/")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
@@ -30,12 +31,20 @@ import (
 //     the same name with other rows) is never cached: QueryCached runs
 //     such statements unprepared (see Session.QueryCached).
 //   - Only statements without parameters are cached, and only statements
-//     DuckDB reports as SELECT (one statement, not EXPLAIN).
+//     DuckDB reports as SELECT (not EXPLAIN). The text must be one
+//     statement (sqlbind's output is): duckdb-go runs all but the last
+//     statement of a text while preparing it.
 //   - The cache belongs to one driver connection, which database/sql uses
 //     from one goroutine at a time; it is closed (its statements
 //     destroyed) with the connection.
 //   - At most maxPreparedStmts statements, of at most maxPreparedSQL
 //     bytes each, are kept; the least recently used is closed first.
+//   - A prepared read_parquet keeps its first file open (DuckDB's bind
+//     data holds a reader). A segment file the segment cache removes
+//     (lakehouse/tablestore) therefore keeps its disk space while a cached
+//     statement names it, unseen by the cache's MaxBytes: connections
+//     (and their caches) are closed connLifetime after they were opened,
+//     which bounds that time.
 //   - A cached statement whose execution fails is dropped and the
 //     statement runs once more unprepared, so that errors are exactly
 //     those of an unprepared run (DuckDB re-binds a prepared statement
@@ -63,6 +72,10 @@ func (c *conn) Close() error {
 	c.cache.closeAll()
 	return c.Conn.Close()
 }
+
+// connLifetime is how long a pooled connection, with its cached
+// statements, lives (a variable for tests).
+var connLifetime = 30 * time.Second
 
 // connector wraps duckdb's connector to give each connection a cache.
 type connector struct{ *duckdb.Connector }

@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // cachedValues runs query through s's statement cache and returns the
@@ -166,5 +168,52 @@ func TestStmtCacheConcurrent(t *testing.T) {
 	}
 	if e.PreparedHits() == 0 {
 		t.Error("no statement reused")
+	}
+}
+
+// TestStmtCacheReleasesFiles: a cached statement keeps its file open
+// (DuckDB's bind data holds a reader); the connection, with its cache, is
+// closed connLifetime after it opened, which closes the file.
+func TestStmtCacheReleasesFiles(t *testing.T) {
+	defer func(d time.Duration) { connLifetime = d }(connLifetime)
+	connLifetime = 200 * time.Millisecond
+	dir := t.TempDir()
+	e, err := Open(context.Background(), Config{AllowedDirs: []string{dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	path := filepath.Join(dir, "held.parquet")
+	s, err := e.Session(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Conn().ExecContext(context.Background(), "COPY (SELECT 42 AS x) TO "+Literal(path)); err != nil {
+		t.Fatal(err)
+	}
+	mustValue(t, s, "SELECT x FROM read_parquet("+Literal(path)+")", int32(42))
+	s.Close()
+	open := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd")
+		}
+		n := 0
+		for _, e := range ents {
+			if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); strings.Contains(l, "held.parquet") {
+				n++
+			}
+		}
+		return n
+	}
+	if open() == 0 {
+		t.Log("DuckDB no longer keeps a prepared statement's file open")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for open() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the cached statement's file is still open after the connection's lifetime")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
