@@ -13,7 +13,9 @@
 // views and tables of the query's Session, private to its connection and
 // dropped when the Session closes. Callers (lakehouse/sqlexec) pass DuckDB
 // only SQL that lakehouse/sqlbind has checked and rewritten to those
-// private names and Floe's own subqueries.
+// private names and Floe's own subqueries. Each pooled connection keeps
+// the SELECTs it prepared, by exact text (stmtcache.go); a Session that
+// created temporary relations does not use that cache.
 //
 // # Bounds
 //
@@ -33,6 +35,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/duckdb/duckdb-go/v2"
 )
@@ -65,6 +68,8 @@ type Engine struct {
 	// dirs are the local directories whose paths Redact hides, with a
 	// trailing slash.
 	dirs []string
+	// preparedHits counts the queries a cached prepared statement ran.
+	preparedHits atomic.Uint64
 }
 
 // Open starts DuckDB with cfg and locks its configuration.
@@ -83,11 +88,16 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("duckengine: allowed directory %q is not absolute", d)
 		}
 	}
-	connector, err := duckdb.NewConnector("", nil)
+	dc, err := duckdb.NewConnector("", nil)
 	if err != nil {
 		return nil, fmt.Errorf("duckengine: open DuckDB: %w", err)
 	}
-	db := sql.OpenDB(connector)
+	db := sql.OpenDB(connector{dc})
+	// A connection's cached statements keep the first segment file of
+	// each read_parquet open (DuckDB's bind keeps a reader): connections
+	// are replaced after connLifetime, so that a file the segment cache
+	// removed stops taking disk space soon (see stmtcache.go).
+	db.SetConnMaxLifetime(connLifetime)
 	dirs := make([]string, len(cfg.AllowedDirs))
 	for i, d := range cfg.AllowedDirs {
 		dirs[i] = Literal(strings.TrimSuffix(d, "/") + "/")
@@ -119,8 +129,12 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		"SET lock_configuration = true",
 	)
 	// One connection configures the database: settings are global, and
-	// the size guard's functions and macros live in its catalog.
-	conn, err := db.Conn(ctx)
+	// the size guard's functions and macros live in its catalog. It is a
+	// plain duckdb-go connection (duckdb-go's UDF registration needs one),
+	// of a pool of its own that leaves the database open when closed.
+	setup := sql.OpenDB(setupConnector{dc})
+	defer setup.Close()
+	conn, err := setup.Conn(ctx)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("duckengine: connection: %w", err)
@@ -288,7 +302,11 @@ func (s *Session) CreateTable(ctx context.Context, name string, cols []Column, r
 	}
 	s.temps = append(s.temps, "TABLE "+name)
 	return s.conn.Raw(func(dc any) error {
-		app, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", strings.Trim(name, `"`))
+		d, ok := dc.(*conn)
+		if !ok {
+			return fmt.Errorf("duckengine: unexpected driver connection %T", dc)
+		}
+		app, err := duckdb.NewAppender(d.Conn, "temp", "main", strings.Trim(name, `"`))
 		if err != nil {
 			return fmt.Errorf("duckengine: appender: %w", err)
 		}

@@ -1,9 +1,12 @@
 package sqlexec
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/floedb/floe/lakehouse/dberr"
@@ -231,7 +234,7 @@ func (x *Executor) query(ctx context.Context, q *stmtCtx, s *sqlparse.Select) (R
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := q.collect(ctx, text, args)
+	res, err := q.collect(ctx, text, args, !s.Explain)
 	if err != nil || !s.Explain {
 		return res, err
 	}
@@ -271,44 +274,102 @@ func (q *stmtCtx) args(n int) ([]any, error) {
 	return q.params[:n], nil
 }
 
-// collect runs a bound query and reads all its rows.
-func (q *stmtCtx) collect(ctx context.Context, text string, args []any) (Result, error) {
-	rows, err := q.sess.Conn().QueryContext(ctx, text, args...)
-	if err != nil {
-		return Result{}, err
-	}
-	defer rows.Close()
-	res, err := q.readRows(rows)
-	if err != nil {
-		return Result{}, err
+// collect runs a bound query and reads all its rows. A query without
+// parameters that may be cached (a SELECT, not EXPLAIN) runs through the
+// connection's prepared-statement cache (duckengine.Session.QueryCached),
+// which runs it unprepared when the session holds temporary relations.
+func (q *stmtCtx) collect(ctx context.Context, text string, args []any, cacheable bool) (Result, error) {
+	var res Result
+	if cacheable && len(args) == 0 {
+		err := q.sess.QueryCached(ctx, text, func(rows duckengine.Rows) error {
+			cols := rows.Columns()
+			types := make([]string, len(cols))
+			for i := range cols {
+				types[i] = rows.ColumnTypeDatabaseTypeName(i)
+			}
+			dest := make([]driver.Value, len(cols))
+			var err error
+			res, err = q.readRows(cols, types, func(vals []any) (bool, error) {
+				if err := rows.Next(dest); err != nil {
+					if err == io.EOF {
+						return false, nil
+					}
+					return false, err
+				}
+				for i, v := range dest {
+					if b, ok := v.([]byte); ok {
+						v = bytes.Clone(b)
+					}
+					vals[i] = v
+				}
+				return true, nil
+			})
+			return err
+		})
+		if err != nil {
+			return Result{}, err
+		}
+	} else {
+		rows, err := q.sess.Conn().QueryContext(ctx, text, args...)
+		if err != nil {
+			return Result{}, err
+		}
+		defer rows.Close()
+		if res, err = q.readSQLRows(rows); err != nil {
+			return Result{}, err
+		}
 	}
 	res.Message = fmt.Sprintf("SELECT %d", len(res.Rows))
 	return res, nil
 }
 
-// readRows reads a result, counting its size against
-// Options.MaxResultBytes (and the statement's admission ticket, the
-// memory guard's measure).
-func (q *stmtCtx) readRows(rows *sql.Rows) (Result, error) {
+// readSQLRows is readRows for database/sql's rows.
+func (q *stmtCtx) readSQLRows(rows *sql.Rows) (Result, error) {
 	types, err := rows.ColumnTypes()
 	if err != nil {
 		return Result{}, err
 	}
-	var res Result
-	var size int64
-	res.Columns = make([]Column, len(types))
+	names := make([]string, len(types))
+	dbTypes := make([]string, len(types))
 	for i, t := range types {
-		nullable, ok := t.Nullable()
-		res.Columns[i] = Column{Name: t.Name(), Type: t.DatabaseTypeName(), Nullable: nullable || !ok}
+		names[i], dbTypes[i] = t.Name(), t.DatabaseTypeName()
 	}
-	for rows.Next() {
-		vals := make([]any, len(types))
-		ptrs := make([]any, len(types))
+	ptrs := make([]any, len(types))
+	res, err := q.readRows(names, dbTypes, func(vals []any) (bool, error) {
+		if !rows.Next() {
+			return false, nil
+		}
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
-		if err := rows.Scan(ptrs...); err != nil {
+		return true, rows.Scan(ptrs...)
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	return res, rows.Err()
+}
+
+// readRows reads a result (columns names of DuckDB types types; next
+// fills in the values of the next row and says whether there was one),
+// counting its size against Options.MaxResultBytes (and the statement's
+// admission ticket, the memory guard's measure). DuckDB reports no
+// nullability: every column is nullable.
+func (q *stmtCtx) readRows(names, types []string, next func(vals []any) (bool, error)) (Result, error) {
+	var res Result
+	var size int64
+	res.Columns = make([]Column, len(types))
+	for i := range types {
+		res.Columns[i] = Column{Name: names[i], Type: types[i], Nullable: true}
+	}
+	for {
+		vals := make([]any, len(types))
+		ok, err := next(vals)
+		if err != nil {
 			return Result{}, err
+		}
+		if !ok {
+			break
 		}
 		n := int64(0)
 		for _, v := range vals {
@@ -325,5 +386,5 @@ func (q *stmtCtx) readRows(rows *sql.Rows) (Result, error) {
 		}
 		res.Rows = append(res.Rows, vals)
 	}
-	return res, rows.Err()
+	return res, nil
 }
