@@ -446,14 +446,17 @@ func (b *bench) scans() {
 		{"selective filter (key range, 1000 rows)", "SELECT count(*), sum(v) FROM %s WHERE id BETWEEN 500000 AND 500999"},
 		{"selective filter (non-key, 1%)", "SELECT count(*), sum(v) FROM %s WHERE g = 7"},
 	}
-	const reps = 5 // per round and system; the round's value is their median
+	const reps = 11 // per round and system; the round's value is their median
+	floeRun := func(sql string) func(int) error {
+		return func(int) error { _, err := b.root.exec(ctx, sql); return err }
+	}
 	floeQ := func(sql string) float64 {
-		d, err := timeIt(reps, func(int) error { _, err := b.root.exec(ctx, sql); return err })
+		d, err := timeIt(reps, floeRun(sql))
 		must(err)
 		return p50(d) / 1e3
 	}
-	duckQ := func(sql string) float64 {
-		d, err := timeIt(reps, func(int) error {
+	duckRun := func(sql string) func(int) error {
+		return func(int) error {
 			rows, err := b.duck.QueryContext(ctx, sql)
 			if err != nil {
 				return err
@@ -461,9 +464,29 @@ func (b *bench) scans() {
 			for rows.Next() {
 			}
 			return rows.Close()
-		})
-		must(err)
-		return p50(d) / 1e3
+		}
+	}
+	// floeDuckQ times Floe and DuckDB call by call in turn, so that
+	// neither runs right after the other's (or PostgreSQL's) work more
+	// often than the other does.
+	floeDuckQ := func(floeSQL, duckSQL string) (floe, duck float64) {
+		f, d := floeRun(floeSQL), duckRun(duckSQL)
+		var fd, dd []time.Duration
+		one := func(fn func(int) error) []time.Duration {
+			x, err := timeIt(1, fn)
+			must(err)
+			return x
+		}
+		for i := range reps {
+			if i%2 == 0 {
+				fd = append(fd, one(f)...)
+				dd = append(dd, one(d)...)
+			} else {
+				dd = append(dd, one(d)...)
+				fd = append(fd, one(f)...)
+			}
+		}
+		return p50(fd) / 1e3, p50(dd) / 1e3
 	}
 	pgQ := func(sql string) float64 {
 		d, err := timeIt(reps, func(int) error {
@@ -488,8 +511,9 @@ func (b *bench) scans() {
 	view := b.add(&result{group: "scan", name: "GROUP BY through a view / written out (Floe)", unit: "ms", peerName: "written out", goal: 1.01, goalText: "≤ 1.01×"})
 	for round := range *flagRounds {
 		for i, q := range queries {
-			before[i].floe = append(before[i].floe, floeQ(fmt.Sprintf(q.sql, "facts")))
-			before[i].peer = append(before[i].peer, duckQ(fmt.Sprintf(q.sql, duckSrc)))
+			f, d := floeDuckQ(fmt.Sprintf(q.sql, "facts"), fmt.Sprintf(q.sql, duckSrc))
+			before[i].floe = append(before[i].floe, f)
+			before[i].peer = append(before[i].peer, d)
 			vsPG[i].floe = append(vsPG[i].floe, before[i].floe[round])
 			vsPG[i].peer = append(vsPG[i].peer, pgQ(fmt.Sprintf(q.sql, "facts")))
 		}
