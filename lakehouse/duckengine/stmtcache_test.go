@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -175,6 +176,9 @@ func TestStmtCacheConcurrent(t *testing.T) {
 // (DuckDB's bind data holds a reader); the connection, with its cache, is
 // closed connLifetime after it opened, which closes the file.
 func TestStmtCacheReleasesFiles(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("counts open files in /proc/self/fd, which only Linux has")
+	}
 	defer func(d time.Duration) { connLifetime = d }(connLifetime)
 	connLifetime = 200 * time.Millisecond
 	dir := t.TempDir()
@@ -196,7 +200,7 @@ func TestStmtCacheReleasesFiles(t *testing.T) {
 	open := func() int {
 		ents, err := os.ReadDir("/proc/self/fd")
 		if err != nil {
-			t.Skip("no /proc/self/fd")
+			t.Fatal(err)
 		}
 		n := 0
 		for _, e := range ents {
