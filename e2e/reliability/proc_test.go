@@ -97,6 +97,53 @@ func startProc(bin, logDir, id, dataDir string, takeOver bool, faults string, st
 // signal sends sig to the process.
 func (p *proc) signal(sig syscall.Signal) error { return p.cmd.Process.Signal(sig) }
 
+// stop sends SIGSTOP and returns once every thread of the process is
+// stopped (kill(2) returns before threads running on other CPUs have
+// stopped), as /proc/<pid>/task/*/stat says: state T.
+func (p *proc) stop() error {
+	if err := p.signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	tasks := fmt.Sprintf("/proc/%d/task", p.cmd.Process.Pid)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		stopped, err := allStopped(tasks)
+		if err != nil || stopped {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not stop within 10s of SIGSTOP", p.id)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// allStopped reports whether every thread under dir (/proc/<pid>/task) is
+// in state T (stopped).
+func allStopped(dir string) (bool, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "stat"))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // the thread exited
+		}
+		if err != nil {
+			return false, err
+		}
+		// pid (comm) state …: comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) {
+			return false, fmt.Errorf("%s: unexpected stat line %q", e.Name(), b)
+		}
+		if b[i+2] != 'T' {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 // wait waits up to d for the process to exit and returns its exit error;
 // past d it kills the process.
 func (p *proc) wait(d time.Duration) error {

@@ -390,11 +390,10 @@ func (h *harness) flusher(ctx context.Context) {
 		_, err := h.exec(ctx, p, "root", s.sql)
 		if err == nil && h.afterPause(p, sent, time.Now()) != answeredBefore {
 			// Answered by a node paused past its lease: no proof of
-			// durability. A FLUSH sent after the pause claims a flush the
-			// node may no longer make: a violation. (A COMPACT with nothing
-			// to compact succeeds without a commit, hence without a lease
-			// check; one that commits is fenced like a flush.)
-			if h.afterPause(p, sent, time.Now()) == sentAfter && s.table != "" {
+			// durability. A FLUSH or COMPACT sent after the pause claims
+			// work the node may no longer do (even with nothing to do: it
+			// can no longer know): a violation.
+			if h.afterPause(p, sent, time.Now()) == sentAfter {
 				h.m.FencedAck("%s acknowledged %q sent after it was stopped past its lease", p.id, s.sql)
 			}
 			h.logOp(p.id, "root", s.sql, "ok (after the pause)")
@@ -629,9 +628,9 @@ func (h *harness) cleanHandOff() {
 }
 
 // takeOver: SIGSTOP the node past its lease, start another node with
-// lease.take_over, then SIGCONT the old one: it must refuse every write
-// (FENCED or UNAVAILABLE, never an acknowledgement) and none of its
-// flushes may land. The old node's acknowledged writes after its last
+// lease.take_over, then SIGCONT the old one: it must refuse every write,
+// also one that would change nothing (FENCED or UNAVAILABLE, never an
+// acknowledgement), and none of its flushes may land. The old node's acknowledged writes after its last
 // acknowledged flush are given up (Model.GiveUp); the new node's first
 // read settles them.
 //
@@ -648,11 +647,16 @@ func (h *harness) takeOver() {
 	}
 	old := h.cur.Load()
 	h.logf("episode: SIGSTOP %s (mid-traffic %v), take-over", old.id, midTraffic)
-	if midTraffic {
-		h.paused.Store(&pause{node: old, at: time.Now()})
-	}
-	if err := old.signal(syscall.SIGSTOP); err != nil {
+	if err := old.stop(); err != nil {
 		h.t.Fatal(err)
+	}
+	if midTraffic {
+		// Taken once the node is stopped: a request sent before is
+		// answered before the stop or after the take-over, which makes
+		// its outcome unknown; one sent after may not be acknowledged.
+		// (Taken before the stop, a request sent in between and answered
+		// before the stop landed would be a false violation.)
+		h.paused.Store(&pause{node: old, at: time.Now()})
 	}
 	id, dataDir := h.newNode()
 	np := h.start(id, dataDir, true, h.faultSpec())
@@ -685,8 +689,13 @@ func (h *harness) takeOver() {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if _, err := h.exec(ctx, old, "root", "FLUSH ALL"); err == nil {
-		h.m.FencedAck("%s acknowledged FLUSH ALL after %s took its lease over", old.id, id)
+	// Statements that would change nothing are refused too: the fenced
+	// node can no longer know that (another node holds the rows now).
+	for _, sql := range []string{"FLUSH ALL", "FLUSH TABLE rel.u", "COMPACT TABLE rel.s",
+		fmt.Sprintf("UPDATE rel.s SET v = 0 WHERE k = %d", h.m.FencedKey()), fmt.Sprintf("DELETE FROM rel.s WHERE k = %d", h.m.FencedKey())} {
+		if _, err := h.exec(ctx, old, "root", sql); err == nil {
+			h.m.FencedAck("%s acknowledged %q after %s took its lease over", old.id, sql, id)
+		}
 	}
 	time.Sleep(1500 * time.Millisecond) // its flush policy (interval 1s) tries to flush
 	h.logf("fenced %s answered %v", old.id, codes)

@@ -3,9 +3,11 @@ package node_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -357,4 +359,116 @@ func TestGracefulStopRetriesFaults(t *testing.T) {
 			t.Fatalf("rows on the next node: %v", rows)
 		}
 	})
+}
+
+// noOpWrites are statements that write to the warehouse (rows, segments,
+// the catalog, users) but change nothing here, one per write statement
+// kind and no-op form (no matching row, nothing to flush or compact, IF
+// EXISTS / IF NOT EXISTS, inside EXECUTE AS); changingWrites change
+// something. An answer to any of them is a claim about the warehouse's
+// current state that only the lease holder may make.
+var (
+	noOpWrites = []string{
+		"INSERT INTO app.t SELECT id, v FROM app.t WHERE id < 0",
+		"UPDATE app.t SET v = 'y' WHERE id = 12345",
+		"DELETE FROM app.t WHERE id = 12345",
+		"EXECUTE AS USER 'u1' (UPDATE app.u SET v = 'y' WHERE id = 12345)",
+		"EXECUTE AS USER 'u1' (DELETE FROM app.u WHERE id = 12345)",
+		"FLUSH TABLE app.t",
+		"FLUSH TABLE app.u",
+		"FLUSH ALL",
+		"COMPACT TABLE app.t",
+		"CREATE NAMESPACE IF NOT EXISTS app",
+		"DROP NAMESPACE IF EXISTS nope",
+		"CREATE SHARED TABLE IF NOT EXISTS app.t (id BIGINT PRIMARY KEY, v TEXT)",
+		"DROP TABLE IF EXISTS app.nope",
+		"CREATE VIEW IF NOT EXISTS app.tv AS SELECT id FROM app.t",
+		"DROP VIEW IF EXISTS app.nope",
+		"CREATE USER IF NOT EXISTS u1 WITH PASSWORD 'u1-password-1'",
+		"DROP USER IF EXISTS nope",
+	}
+	changingWrites = []string{
+		"INSERT INTO app.t VALUES (100, 'x')",
+		"UPDATE app.t SET v = 'y' WHERE id = 1",
+		"DELETE FROM app.t WHERE id = 1",
+		"EXECUTE AS USER 'u1' (INSERT INTO app.u VALUES (2, 'b'))",
+		"CREATE SHARED TABLE app.new (id BIGINT PRIMARY KEY)",
+		"ALTER TABLE app.t ADD COLUMN w TEXT",
+		"CREATE VIEW app.v2 AS SELECT id FROM app.t",
+		"CREATE USER u2 WITH PASSWORD 'u2-password-1'",
+		"ALTER USER u1 REVOKE TOKENS",
+	}
+)
+
+// A node whose lease lapsed (renewals fail) or was taken over refuses
+// every statement that writes, also one that would change nothing (an
+// UPDATE that matches no row, a FLUSH with an empty buffer, CREATE … IF
+// NOT EXISTS of what exists): its answer would claim a state of the
+// warehouse it can no longer vouch for — another node may have written
+// the row, or hold rows it has not flushed. Lapsed: UNAVAILABLE; taken
+// over: FENCED once it knows. Reads are still answered.
+func TestWritesRefusedWithoutTheLease(t *testing.T) {
+	w := &world{t: t, dir: t.TempDir()}
+	a, faulty := w.openFaulty(t, "a", 500*time.Millisecond)
+	exec(t, a, `CREATE NAMESPACE app; CREATE SHARED TABLE app.t (id BIGINT PRIMARY KEY, v TEXT);
+CREATE USER TABLE app.u (id BIGINT PRIMARY KEY, v TEXT); CREATE VIEW app.tv AS SELECT id FROM app.t;
+CREATE USER u1 WITH PASSWORD 'u1-password-1'`)
+	exec(t, a, "INSERT INTO app.t VALUES (1, 'a')")
+	exec(t, a, "EXECUTE AS USER 'u1' (INSERT INTO app.u VALUES (1, 'a'))")
+	exec(t, a, "FLUSH ALL") // nothing buffered from here on
+	// Each no-op succeeds while the lease is held, so that a refusal
+	// below is the lease's, not the statement's.
+	for _, sql := range noOpWrites {
+		exec(t, a, sql)
+	}
+
+	// What b must see after a's refused statements: the warehouse as a
+	// left it.
+	state := []string{
+		"SELECT id, v FROM app.t ORDER BY id",
+		"EXECUTE AS USER 'u1' (SELECT id, v FROM app.u ORDER BY id)",
+		"SHOW TABLES IN app",
+		"SHOW VIEWS IN app",
+		"DESCRIBE app.t",
+		"SELECT user_name, token_epoch FROM system.users ORDER BY user_name",
+	}
+	before := map[string]string{}
+	for _, sql := range state {
+		before[sql] = fmt.Sprint(exec(t, a, sql)[0].Rows)
+	}
+
+	refused := func(phase string, codes ...dberr.Code) {
+		t.Helper()
+		for _, sql := range append(append([]string(nil), noOpWrites...), changingWrites...) {
+			_, err := a.Executor.Execute(context.Background(), root, sqlexec.Request{SQL: sql})
+			if c := dberr.CodeOf(err); !slices.Contains(codes, c) {
+				t.Errorf("%s: %s: %v (code %q), want one of %v", phase, sql, err, c, codes)
+			}
+		}
+	}
+
+	faulty.SetHook(func(_ context.Context, op, key string) error {
+		if op == objstore.OpPut && key == lease.Key {
+			return errors.New("injected: the object store does not answer")
+		}
+		return nil
+	})
+	waitFor(t, "the lease to lapse", func() bool { return !a.Serving() })
+	refused("lapsed", dberr.Unavailable)
+
+	b, _ := w.open("b", func(c *config.Config) { c.Lease.TakeOver = true })
+	faulty.SetHook(nil)
+	refused("taken over", dberr.Unavailable, dberr.Fenced)
+	waitFor(t, "a to learn that it was taken over", func() bool { return a.Lease.Fenced() != nil })
+	refused("fenced", dberr.Fenced)
+	if rows := exec(t, a, "SELECT id FROM app.t")[0].Rows; len(rows) != 1 {
+		t.Fatalf("a read on the fenced node: %v", rows)
+	}
+
+	// None of a's refused statements took effect.
+	for _, sql := range state {
+		if got := fmt.Sprint(exec(t, b, sql)[0].Rows); got != before[sql] {
+			t.Errorf("on b: %s = %s, want %s", sql, got, before[sql])
+		}
+	}
 }

@@ -339,7 +339,7 @@ func (n *Node) openNode(ctx context.Context, storeOpts tablestore.Options) (writ
 	// The flusher records its jobs in system.jobs through the buffer.
 	n.Flusher = jobs.NewFlusher(n.Store, n.Buffer, lookup,
 		jobs.FlushPolicy{Rows: cfg.Flush.Rows, Interval: cfg.Flush.Interval.Duration}, n.jobsEnv(bufferedWrites{store: n.Store}))
-	return bufferedWrites{store: n.Store, flusher: n.Flusher}, nil
+	return bufferedWrites{store: n.Store, flusher: n.Flusher, lease: n.Lease}, nil
 }
 
 // openFunction builds the function role's storage: a store without a
@@ -591,6 +591,7 @@ type writePath interface {
 type bufferedWrites struct {
 	store   *tablestore.Store
 	flusher *jobs.Flusher
+	lease   *lease.Lease
 }
 
 func (w bufferedWrites) Write(ctx context.Context, t *manifest.Table, partition string, changes []tablestore.Change) error {
@@ -611,6 +612,14 @@ func (w bufferedWrites) Flush(ctx context.Context, tableID string) error {
 }
 
 func (bufferedWrites) Writable() error { return nil }
+
+// Admit asks the writer lease (sqlexec.WritePath).
+func (w bufferedWrites) Admit(ctx context.Context) error {
+	if w.lease == nil {
+		return nil
+	}
+	return w.lease.Admit(ctx)
+}
 
 // directWrites is the function role's write path on a direct-mode
 // warehouse: each write is committed before it is acknowledged.
@@ -634,6 +643,10 @@ func (directWrites) Flush(context.Context, string) error { return nil }
 
 func (directWrites) Writable() error { return nil }
 
+// Admit admits every write: a function holds no lease; each of its
+// commits is a conditional put that fails if another writer fenced it.
+func (directWrites) Admit(context.Context) error { return nil }
+
 // readOnly is the write path of a process that may not write.
 type readOnly struct{ why string }
 
@@ -649,6 +662,8 @@ func (r readOnly) Apply(context.Context, *manifest.Table, string, []tablestore.C
 func (readOnly) Flush(context.Context, string) error { return nil }
 
 func (r readOnly) Writable() error { return dberr.New(dberr.ReadOnly, "%s", r.why) }
+
+func (r readOnly) Admit(context.Context) error { return r.Writable() }
 
 var (
 	_ writePath = bufferedWrites{}

@@ -333,7 +333,13 @@ func (x *Executor) statement(p access.Principal, pr *parsed, st sqlparse.Stateme
 		q := &stmtCtx{x: x, p: p, actor: p, ns: ns, params: req.Params, snap: snap, names: map[string]string{}, lim: lim, parsed: pr}
 		defer q.close()
 		done := x.opts.Metrics.start(st)
-		res, err := body(ctx, q, st)
+		var res Result
+		if writes(st) {
+			err = x.opts.Writes.Admit(ctx)
+		}
+		if err == nil {
+			res, err = body(ctx, q, st)
+		}
 		if errors.Is(err, errNotPoint) {
 			return Result{}, err
 		}
