@@ -118,7 +118,7 @@ func (p *proc) stop() error {
 }
 
 // allStopped reports whether every thread under dir (/proc/<pid>/task) is
-// in state T (stopped).
+// in state T (stopped), or exiting.
 func allStopped(dir string) (bool, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -137,7 +137,9 @@ func allStopped(dir string) (bool, error) {
 		if i < 0 || i+2 >= len(b) {
 			return false, fmt.Errorf("%s: unexpected stat line %q", e.Name(), b)
 		}
-		if b[i+2] != 'T' {
+		switch b[i+2] {
+		case 'T', 'Z', 'X': // stopped, or an exiting thread that runs no more
+		default:
 			return false, nil
 		}
 	}
