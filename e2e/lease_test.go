@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -154,6 +155,9 @@ func TestLeaseTakeOverAfterSIGSTOP(t *testing.T) {
 	a.sql(tokA, "INSERT INTO app.t VALUES (1)")
 	a.sql(tokA, "FLUSH TABLE app.t")
 	a.sql(tokA, "INSERT INTO app.t VALUES (2)") // acknowledged, only in A's buffer
+	// A live query on A: once A is fenced, the writes it follows go to
+	// the new node, so A must end it (FENCED) rather than leave it silent.
+	sub := startSubscribe(t, a.url, tokA, "SELECT id FROM app.t")
 
 	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -207,6 +211,26 @@ func TestLeaseTakeOverAfterSIGSTOP(t *testing.T) {
 		t.Fatalf("A's health after SIGCONT = %v", st)
 	}
 	mustContain(t, "A's log", a.out.String(), "writer lease lost")
+	select {
+	case err := <-sub.done:
+		if err == nil {
+			t.Fatalf("the subscription on fenced A ended without an error:\n%s", sub.stderr)
+		}
+		mustContain(t, "the subscription on fenced A", sub.stderr.String(), "FENCED")
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the subscription on fenced A still runs:\n%s", sub.stderr)
+	}
+	// And a new one is refused.
+	late := startSubscribe(t, a.url, tokA, "SELECT id FROM app.t")
+	select {
+	case err := <-late.done:
+		if err == nil {
+			t.Fatalf("a subscription on fenced A ended without an error:\n%s", late.stderr)
+		}
+		mustContain(t, "a new subscription on fenced A", late.stderr.String(), "FENCED")
+	case <-time.After(30 * time.Second):
+		t.Fatalf("a new subscription on fenced A was accepted:\n%s", late.stderr)
+	}
 	if code, _, _ := a.sqlFails(tokA, "FLUSH TABLE app.t"); code != "unavailable" {
 		t.Fatalf("A's flush after SIGCONT: %s", code)
 	}
@@ -349,4 +373,25 @@ func TestDataDirOfAnotherS3Prefix(t *testing.T) {
 	mustContain(t, "the refusal", out, "belongs to another warehouse", one.Prefix, two.Prefix)
 	n = startServe(t, dir, args, objstoretest.StorageEnv(one)...)
 	n.stop()
+}
+
+// subscription is a `floe subscribe` process.
+type subscription struct {
+	stderr *lockedBuffer
+	done   chan error // its exit
+}
+
+// startSubscribe runs `floe subscribe` against url as the token's user;
+// it is killed when t ends.
+func startSubscribe(t *testing.T, url, token, sql string) *subscription {
+	t.Helper()
+	cmd := exec.Command(floeBin, "subscribe", "--server", url, "--token", token, sql)
+	s := &subscription{stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = io.Discard, s.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return s
 }

@@ -89,6 +89,8 @@ type Server struct {
 	pub  *livebus.Publisher
 	gate *livequery.Gate
 	recv *livebus.Receiver
+	// closed by Close: stops endWhenFenced.
+	closed chan struct{}
 }
 
 // New builds the engine for app's role, the token service (creating the
@@ -103,7 +105,7 @@ func New(ctx context.Context, app *appctx.AppContext, opts Options) (s *Server, 
 	}
 	cfg := app.Config()
 	log := app.Logger()
-	srv := &Server{App: app, opts: opts}
+	srv := &Server{App: app, opts: opts, closed: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			srv.Close() // what was opened before the failure (s is nil here)
@@ -134,10 +136,15 @@ func New(ctx context.Context, app *appctx.AppContext, opts Options) (s *Server, 
 	if s.Auth, err = openAuth(ctx, app, s.Node, opts); err != nil {
 		return nil, err
 	}
+	liveOpts := &api.LiveOptions{Manager: s.Live, Planner: s.Node.Executor, Heartbeat: cfg.Live.Heartbeat.Duration,
+		MaxMessageBytes: cfg.Live.MaxMessageBytes}
+	if l := s.Node.Lease; l != nil {
+		liveOpts.Fenced = l.Fenced
+		go s.endWhenFenced()
+	}
 	apiSrv, err := api.New(api.Options{Executor: s.Node.Executor, Auth: s.Auth, MaxRequestBytes: cfg.Server.MaxRequestBytes,
 		Serving: s.Node.Serving, Logger: log, Metrics: api.NewMetrics(app.Metrics()), Clock: app.Clock(),
-		Live: &api.LiveOptions{Manager: s.Live, Planner: s.Node.Executor, Heartbeat: cfg.Live.Heartbeat.Duration,
-			MaxMessageBytes: cfg.Live.MaxMessageBytes}})
+		Live: liveOpts})
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +166,20 @@ func New(ctx context.Context, app *appctx.AppContext, opts Options) (s *Server, 
 		mux.Handle(s.recv.Path, s.recv.Handler)
 	}
 	return s, nil
+}
+
+// endWhenFenced ends every live query of a node once another node takes
+// its writer lease over: the writes they follow go to that node now, so
+// they would go silent; ended with FENCED, their clients subscribe again
+// there. It returns then, or at Close.
+func (s *Server) endWhenFenced() {
+	l := s.Node.Lease
+	select {
+	case <-l.Taken():
+	case <-s.closed:
+		return
+	}
+	s.Live.EndWhere(func(*livequery.Subscription) error { return l.Fenced() })
 }
 
 // liveAdapter shows the live-query manager to the executor (KILL LIVE
@@ -279,6 +300,11 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 func (s *Server) Close() error {
 	if s == nil {
 		return nil
+	}
+	select {
+	case <-s.closed:
+	default:
+		close(s.closed)
 	}
 	var errs []error
 	if s.pub != nil {

@@ -160,7 +160,7 @@ func claim(ctx context.Context, opts Options, prev *Record, etag string, cat *ma
 		}
 		rec, newTag = *cur, curTag
 	}
-	l := &Lease{opts: opts, epoch: epoch, continuous: continuous, previous: prev, turn: make(chan struct{}, 1)}
+	l := &Lease{opts: opts, epoch: epoch, continuous: continuous, previous: prev, turn: make(chan struct{}, 1), fenced: make(chan struct{})}
 	l.mu.rec, l.mu.etag, l.mu.validUntil, l.mu.lastTry = rec, newTag, sent.Add(opts.Duration), sent
 	c, err := manifest.ClaimWriter(ctx, opts.Catalog, manifest.WriterClaim{NodeID: opts.NodeID, Epoch: epoch, WarehouseID: opts.WarehouseID})
 	if err != nil {

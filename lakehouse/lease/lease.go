@@ -211,6 +211,8 @@ type Lease struct {
 	// turn serializes the requests to the lease object (one token; a
 	// waiter gives up when its context ends).
 	turn chan struct{}
+	// fenced is closed when the lease is lost for good (stateFenced).
+	fenced chan struct{}
 
 	mu struct {
 		sync.Mutex
@@ -364,6 +366,12 @@ func (l *Lease) Fenced() error {
 	return l.fencedErrLocked()
 }
 
+// Taken returns a channel closed once another node took the lease over
+// (or a commit found a newer epoch), when Fenced starts returning its
+// error: what the node still serves that depends on being the writer
+// (live queries fed by its writes) ends then.
+func (l *Lease) Taken() <-chan struct{} { return l.fenced }
+
 // Serving reports whether the node holds a valid lease, for the health
 // check.
 func (l *Lease) Serving() bool {
@@ -377,6 +385,7 @@ func (l *Lease) fenceLocked(why string) {
 		return
 	}
 	l.mu.state, l.mu.fencedBy = stateFenced, why
+	close(l.fenced)
 	l.opts.Logger.LogAttrs(context.Background(), slog.LevelError, "writer lease lost: another node took over the warehouse; this node takes no more writes",
 		slog.Uint64("writer_epoch", l.epoch), slog.String("reason", why))
 }

@@ -252,12 +252,28 @@ func TestExpiredLeaseNeedsTakeOver(t *testing.T) {
 	if a.Fenced() != nil {
 		t.Fatal("A knows it is fenced before it looked")
 	}
+	select {
+	case <-a.Taken():
+		t.Fatal("A's Taken is closed before it looked")
+	default:
+	}
 	err = a.Admit(ctx)
 	if codeOf(err) != dberr.Fenced || !errors.Is(err, manifest.ErrFenced) || !strings.Contains(err.Error(), `node "b" took it over at epoch 2`) {
 		t.Fatalf("A after the take-over: %v", err)
 	}
 	if a.Serving() || codeOf(a.Fenced()) != dberr.Fenced {
 		t.Fatalf("fenced A: serving %v, Fenced() = %v", a.Serving(), a.Fenced())
+	}
+	select {
+	case <-a.Taken():
+	default:
+		t.Fatal("fenced A's Taken is not closed")
+	}
+	a.Lost(manifest.ErrFenced) // a second loss closes nothing twice
+	select {
+	case <-b.Taken():
+		t.Fatal("B's Taken is closed")
+	default:
 	}
 	if _, _, err := a.Hold(ctx); codeOf(err) != dberr.Fenced {
 		t.Fatalf("A's Hold: %v", err)

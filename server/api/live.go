@@ -53,6 +53,12 @@ type LiveOptions struct {
 	Heartbeat time.Duration
 	// MaxMessageBytes bounds one message of initial rows. Default: 4 MiB.
 	MaxMessageBytes int
+	// Fenced, when set, returns the error a subscription is refused with
+	// once this process can no longer feed it (a node whose writer lease
+	// another node took over: the writes it would stream go there), nil
+	// while it can. The process ends the subscriptions it has then
+	// (livequery.Manager.EndWhere).
+	Fenced func() error
 }
 
 // defaultBatchSize is the initial-load batch size without BATCH_SIZE.
@@ -94,6 +100,13 @@ func (h liveHandler) Subscribe(ctx context.Context, req *connect.Request[floev1.
 	sub, err := m.Subscribe(connID, spec)
 	if err != nil {
 		return fail(err)
+	}
+	if h.opt.Fenced != nil {
+		// Asked once the subscription is registered: one registered
+		// before the node learnt it was fenced is ended with the others.
+		if err := h.opt.Fenced(); err != nil {
+			return fail(err)
+		}
 	}
 	types := make([]manifest.Type, len(plan.Columns))
 	cols := make([]*floev1.Column, len(plan.Columns))
