@@ -211,26 +211,9 @@ func TestLeaseTakeOverAfterSIGSTOP(t *testing.T) {
 		t.Fatalf("A's health after SIGCONT = %v", st)
 	}
 	mustContain(t, "A's log", a.out.String(), "writer lease lost")
-	select {
-	case err := <-sub.done:
-		if err == nil {
-			t.Fatalf("the subscription on fenced A ended without an error:\n%s", sub.stderr)
-		}
-		mustContain(t, "the subscription on fenced A", sub.stderr.String(), "FENCED")
-	case <-time.After(30 * time.Second):
-		t.Fatalf("the subscription on fenced A still runs:\n%s", sub.stderr)
-	}
+	sub.mustFail(t, "the subscription on fenced A", "FENCED")
 	// And a new one is refused.
-	late := startSubscribe(t, a.url, tokA, "SELECT id FROM app.t")
-	select {
-	case err := <-late.done:
-		if err == nil {
-			t.Fatalf("a subscription on fenced A ended without an error:\n%s", late.stderr)
-		}
-		mustContain(t, "a new subscription on fenced A", late.stderr.String(), "FENCED")
-	case <-time.After(30 * time.Second):
-		t.Fatalf("a new subscription on fenced A was accepted:\n%s", late.stderr)
-	}
+	startSubscribe(t, a.url, tokA, "SELECT id FROM app.t").mustFail(t, "a new subscription on fenced A", "FENCED")
 	if code, _, _ := a.sqlFails(tokA, "FLUSH TABLE app.t"); code != "unavailable" {
 		t.Fatalf("A's flush after SIGCONT: %s", code)
 	}
@@ -394,4 +377,19 @@ func startSubscribe(t *testing.T, url, token, sql string) *subscription {
 	go func() { s.done <- cmd.Wait() }()
 	t.Cleanup(func() { cmd.Process.Kill() })
 	return s
+}
+
+// mustFail waits up to 30 s for the process to exit with an error whose
+// output holds want.
+func (s *subscription) mustFail(t *testing.T, what, want string) {
+	t.Helper()
+	select {
+	case err := <-s.done:
+		if err == nil {
+			t.Fatalf("%s ended without an error:\n%s", what, s.stderr)
+		}
+		mustContain(t, what, s.stderr.String(), want)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s still runs 30 s after the fence:\n%s", what, s.stderr)
+	}
 }
