@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -158,6 +159,7 @@ func TestLeaseTakeOverAfterSIGSTOP(t *testing.T) {
 	// A live query on A: once A is fenced, the writes it follows go to
 	// the new node, so A must end it (FENCED) rather than leave it silent.
 	sub := startSubscribe(t, a.url, tokA, "SELECT id FROM app.t")
+	sub.waitFor(t, "the subscription on A", " at _seq ")
 
 	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -188,6 +190,16 @@ func TestLeaseTakeOverAfterSIGSTOP(t *testing.T) {
 	mustContain(t, "B's log", b.out.String(), "took over an unreleased writer lease")
 	tokB := b.login("root", rootPassword)
 	equalRows(t, "B after the take-over", ids(b, tokB), `["1"]`)
+	// A resume on B from the position A's subscriber reached (it saw
+	// row 2, which the take-over gave up) gets a reload: B numbers its
+	// own changes from the last flushed _seq, so resuming there would
+	// keep row 2 and skip B's first changes.
+	m := regexp.MustCompile(`at _seq (\d+)`).FindStringSubmatch(sub.stderr.String())
+	if m == nil {
+		t.Fatalf("no snapshot _seq in the subscriber's output:\n%s", sub.stderr)
+	}
+	resume := startSubscribe(t, b.url, tokB, "SELECT id FROM app.t", "--from-seq", m[1])
+	resume.waitFor(t, "a resume on B from A's position", "floe: resync (FROM_SEQ "+m[1]+" is beyond the partition's last change")
 
 	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
@@ -366,9 +378,9 @@ type subscription struct {
 
 // startSubscribe runs `floe subscribe` against url as the token's user;
 // it is killed when t ends.
-func startSubscribe(t *testing.T, url, token, sql string) *subscription {
+func startSubscribe(t *testing.T, url, token, sql string, flags ...string) *subscription {
 	t.Helper()
-	cmd := exec.Command(floeBin, "subscribe", "--server", url, "--token", token, sql)
+	cmd := exec.Command(floeBin, append([]string{"subscribe", "--server", url, "--token", token, sql}, flags...)...)
 	s := &subscription{stderr: &lockedBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = io.Discard, s.stderr
 	if err := cmd.Start(); err != nil {
@@ -391,5 +403,15 @@ func (s *subscription) mustFail(t *testing.T, what, want string) {
 		mustContain(t, what, s.stderr.String(), want)
 	case <-time.After(30 * time.Second):
 		t.Fatalf("%s still runs 30 s after the fence:\n%s", what, s.stderr)
+	}
+}
+
+// waitFor waits up to 30 s for the process's standard error to hold want.
+func (s *subscription) waitFor(t *testing.T, what, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(s.stderr.String(), want); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no %q in its output:\n%s", what, want, s.stderr)
+		}
 	}
 }

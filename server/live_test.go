@@ -881,3 +881,57 @@ func TestLiveResumeBelowReplayFloor(t *testing.T) {
 		t.Fatalf("FROM_SEQ 3: got change %v resync %v, want the insert of 3 at _seq 4", c, rs)
 	}
 }
+
+// TestLiveResumeBeyondHead: a FROM_SEQ the partition never reached (a
+// change a take-over gave up, a position from elsewhere) gets a resync to
+// reload, not a stream that drops every change up to it as already seen.
+// The head is the buffer's when it is ahead of the manifest: a position
+// of a change not yet flushed resumes as before.
+func TestLiveResumeBeyondHead(t *testing.T) {
+	r := start(t, nil)
+	root := login(t, r, "root", rootPassword)
+	r.sql(t, root, "CREATE SHARED TABLE public.ev (id BIGINT PRIMARY KEY, v TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')")
+	r.sql(t, root, "INSERT INTO public.ev VALUES (1, 'a')")
+	r.sql(t, root, "INSERT INTO public.ev VALUES (2, 'b')")
+	r.sql(t, root, "FLUSH TABLE public.ev")                 // manifest at _seq 2
+	r.sql(t, root, "INSERT INTO public.ev VALUES (3, 'c')") // _seq 3, buffered only
+
+	for _, from := range []uint64{4, 5, 1 << 40} {
+		ls, err := subscribe(t, r, root, fmt.Sprintf("SUBSCRIBE TO public.ev OPTIONS (FROM_SEQ = %d)", from), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Without the resync the stream stays silent: end it after a
+		// while so that the test fails instead of waiting for ever.
+		watchdog := time.AfterFunc(10*time.Second, func() { ls.s.Close() })
+		c, rs := ls.next(t)
+		watchdog.Stop()
+		if rs == nil || rs.GetFromSeq() != 0 || !strings.Contains(rs.GetReason(), "beyond the partition's last change (_seq 3)") {
+			t.Fatalf("FROM_SEQ %d: got change %v resync %v, want a resync to reload", from, c, rs)
+		}
+		if ls.s.Receive() {
+			t.Fatalf("FROM_SEQ %d: the stream goes on after the resync: %v", from, ls.s.Msg())
+		}
+		ls.s.Close()
+	}
+	// From 2 (flushed) the buffered insert of 3 is replayed; from 3 (the
+	// buffer's head) nothing is, and the next change arrives.
+	for _, from := range []uint64{2, 3} {
+		ls, err := subscribe(t, r, root, fmt.Sprintf("SUBSCRIBE TO public.ev OPTIONS (FROM_SEQ = %d)", from), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if from == 3 {
+			r.sql(t, root, "INSERT INTO public.ev VALUES (4, 'd')")
+		}
+		c, rs := ls.next(t)
+		want, seq := "3,c", uint64(3)
+		if from == 3 {
+			want, seq = "4,d", 4
+		}
+		if rs != nil || c.GetSeq() != seq || !strings.Contains(changeText(c), want) {
+			t.Fatalf("FROM_SEQ %d: got change %v resync %v, want %s at _seq %d", from, c, rs, want, seq)
+		}
+		ls.s.Close()
+	}
+}

@@ -69,8 +69,8 @@ so no change is missed or printed twice. Changes replayed on a resume may arrive
 "upsert" (the row as it is now) rather than each intermediate update. A
 connection lost during the initial rows starts over and prints them
 again. When the changes since the last one printed can no longer be
-replayed (compaction dropped deletes since), the server asks for a
-reload: floe prints the query's rows again, then the changes after them. The subscription ends, with exit code 1, when the server ends it
+replayed (compaction dropped deletes since, or a take-over gave them
+up), the server asks for a reload: floe prints the query's rows again, then the changes after them. The subscription ends, with exit code 1, when the server ends it
 with a reason (the table was dropped, the right revoked, KILL LIVE QUERY,
 a bad query); Ctrl-C, SIGTERM or a closed standard output end it with
 exit code 0.

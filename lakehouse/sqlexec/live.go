@@ -170,11 +170,12 @@ func (x *Executor) ReadChanges(ctx context.Context, t *manifest.Table, partition
 	return x.store.ReadChanges(ctx, t, partition, fromSeq, toSeq)
 }
 
-// ReplayFloor is the lowest _seq from which ReadChanges yields every
-// change of the partition (tablestore.Store.ReplayFloor): a resume from
-// below it must reload instead.
-func (x *Executor) ReplayFloor(ctx context.Context, t *manifest.Table, partition string) (uint64, error) {
-	return x.store.ReplayFloor(ctx, t, partition)
+// ReplayBounds are the lowest _seq from which ReadChanges yields every
+// change of the partition and the highest it has reached
+// (tablestore.Store.ReplayBounds): a resume from below the first or above
+// the second must reload instead.
+func (x *Executor) ReplayBounds(ctx context.Context, t *manifest.Table, partition string) (floor, head uint64, err error) {
+	return x.store.ReplayBounds(ctx, t, partition)
 }
 
 // killLive runs KILL LIVE QUERY: a dba ends any subscription, other users

@@ -200,16 +200,26 @@ func (s *Store) sequencer(p wbuf.PartitionKey) *sequencer {
 	return q
 }
 
-// ReplayFloor returns the lowest _seq from which ReadChanges yields every
-// change of the partition: one above the newest tombstone compaction has
-// dropped (manifest.Partition.PurgedThrough), 1 if none was. A replay
-// from below it may miss deletes.
-func (s *Store) ReplayFloor(ctx context.Context, t *manifest.Table, partition string) (uint64, error) {
+// ReplayBounds returns what a consumer resuming after a _seq of the
+// partition needs to know about it:
+//
+//   - floor, the lowest _seq from which ReadChanges yields every change:
+//     one above the newest tombstone compaction has dropped
+//     (manifest.Partition.PurgedThrough), 1 if none was. A replay from
+//     below it may miss deletes.
+//   - head, the highest _seq this process knows the partition to have
+//     reached: the latest manifest's LastSeq, or the write buffer's
+//     counter if higher. A position above it was never reached in the
+//     partition's history as this process knows it: its changes were
+//     given up by a take-over (the new holder numbers its own from the
+//     last flushed _seq), or it comes from elsewhere.
+func (s *Store) ReplayBounds(ctx context.Context, t *manifest.Table, partition string) (floor, head uint64, err error) {
 	m, err := s.latest(ctx, t, partition)
 	if err != nil {
-		return 0, fmt.Errorf("tablestore: replay floor of %s/%q: %w", t.ID, partition, err)
+		return 0, 0, fmt.Errorf("tablestore: replay bounds of %s/%q: %w", t.ID, partition, err)
 	}
-	return m.PurgedThrough + 1, nil
+	head = max(m.LastSeq, s.buf.LastSeq(wbuf.PartitionKey{TableID: t.ID, Partition: partition}))
+	return m.PurgedThrough + 1, head, nil
 }
 
 // ReadChanges yields the row versions of one partition of t with fromSeq

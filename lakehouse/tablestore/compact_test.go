@@ -514,7 +514,7 @@ func TestCompactDropsOldTombstonesAtFirstSegment(t *testing.T) {
 		if m.PurgedThrough != 6 {
 			t.Fatalf("purged_through %d, want 6 (the dropped tombstones' segment ends at _seq 6)", m.PurgedThrough)
 		}
-		if floor, err := h.store.ReplayFloor(ctx, tb, ""); err != nil || floor != 7 {
+		if floor, _, err := h.store.ReplayBounds(ctx, tb, ""); err != nil || floor != 7 {
 			t.Fatalf("replay floor %d (%v), want 7", floor, err)
 		}
 

@@ -37,9 +37,10 @@ type LivePlanner interface {
 	// now (cheap: streams re-check when it changes).
 	CatalogVersion() uint64
 	ReadChanges(ctx context.Context, t *manifest.Table, partition string, fromSeq, toSeq uint64) iter.Seq2[tablestore.ChangeRow, error]
-	// ReplayFloor is the lowest _seq from which ReadChanges yields every
-	// change of a partition (compaction may have dropped older deletes).
-	ReplayFloor(ctx context.Context, t *manifest.Table, partition string) (uint64, error)
+	// ReplayBounds are the lowest _seq from which ReadChanges yields
+	// every change of a partition (compaction may have dropped older
+	// deletes) and the highest _seq the partition has reached.
+	ReplayBounds(ctx context.Context, t *manifest.Table, partition string) (floor, head uint64, err error)
 }
 
 // LiveOptions serve LiveService; nil Options.Live leaves it unserved.
@@ -131,16 +132,26 @@ func (h liveHandler) Subscribe(ctx context.Context, req *connect.Request[floev1.
 				replay = append(replay, ev)
 			}
 		}
-		floor, err := h.opt.Planner.ReplayFloor(ctx, plan.Table, plan.Partition)
+		floor, head, err := h.opt.Planner.ReplayBounds(ctx, plan.Table, plan.Partition)
 		if err != nil {
 			return fail(err)
 		}
-		if plan.FromSeq+1 < floor {
+		switch {
+		case plan.FromSeq+1 < floor:
 			// Deletes after FROM_SEQ may have been compacted away: the
 			// client must reload, not resume (a resync without from_seq).
 			// Read after the replay: the floor only grows, so a floor
 			// below FROM_SEQ+1 now was below it when the replay read.
 			reload = fmt.Sprintf("the changes after FROM_SEQ %d can no longer all be replayed (compaction has dropped deletes up to _seq %d); subscribe again without FROM_SEQ to reload", plan.FromSeq, floor-1)
+			replay = nil
+		case plan.FromSeq > head:
+			// A position the partition never reached: resuming there
+			// would drop every change up to it as already seen. After a
+			// take-over it names a change that was given up, which the
+			// client may still show. (The head only grows: a FROM_SEQ
+			// above it now was above it during the replay.)
+			reload = fmt.Sprintf("FROM_SEQ %d is beyond the partition's last change (_seq %d): the changes after _seq %d were given up when another node took the warehouse over, "+
+				"or the position is not from this table; subscribe again without FROM_SEQ to reload", plan.FromSeq, head, head)
 			replay = nil
 		}
 		snapshot = plan.FromSeq
